@@ -1,0 +1,240 @@
+//! Command-line definitions (clap). Plain values only; `cli::run` turns them into work.
+
+use crate::detect::Severity;
+use crate::report::findings::FindingFormat;
+use crate::report::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  input was read (warnings about bad files or records go to stderr) and no finding reached --fail-on
+  1  hunt/report: a finding reached --fail-on
+  2  usage error, or an error while running (bad query, unwritable output)
+  3  an input path does not exist
+  4  nothing could be read (every file skipped or failed)
+  5  --strict and some file or record was bad";
+
+const HUNT_HELP: &str = "\
+Kinds: failed_then_success, odd_ip, unusual_hour, deep_role_chain, credential_exfiltration,
+impossible_travel, role_enumeration, federation_token_admin, console_login_without_mfa,
+root_account_use. Baselines are learned from the input itself, before each event.
+
+Exit codes: 0 no finding reached --fail-on; 1 one did; 2 error; 3 path missing; 4 nothing read.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trailhound",
+    version,
+    about = "CloudTrail forensics: read trails fast, trace STS sessions to the person behind them, hunt anomalies",
+    long_about = "trailhound reads CloudTrail logs (S3 delivery trees of .json.gz files, JSON arrays, \
+NDJSON, LookupEvents output; gzip is detected by content) on all cores and normalizes every record \
+into one typed event table.\n\nStart with `trailhound summary DIR` to see what a tree holds, \
+`trailhound events DIR --key ASIA...` to list what a key did, and `trailhound query DIR --file \
+queries/NAME.sql` to run a saved hunt.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// No progress bar and no closing summary line on stderr (warnings are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Worker threads for reading (default: all cores). Output is the same whatever the count.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// What the logs hold: files, events, time span, accounts, regions, top calls and errors.
+    #[command(after_help = EXIT_CODES)]
+    Summary {
+        #[command(flatten)]
+        input: InputArgs,
+        /// How many of the most frequent values to list per section (0 = all).
+        #[arg(long, default_value_t = 15)]
+        top: usize,
+        /// text for people, json for machines.
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
+    /// List normalized events, filtered; every column of the `events` table with --format ndjson.
+    #[command(after_help = EXIT_CODES)]
+    Events {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Run polars SQL over the `events` table (and `sessions`), e.g. a saved hunt from queries/.
+    #[command(after_help = EXIT_CODES)]
+    Query {
+        #[command(flatten)]
+        input: InputArgs,
+        /// The SQL text, e.g. "SELECT event_name, count(*) AS n FROM events GROUP BY 1 ORDER BY 2 DESC".
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        sql: Option<String>,
+        /// A file holding the SQL, e.g. queries/assume-role-denials.sql.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The session graph: every temporary key, the call and principal that issued it, its chain.
+    #[command(
+        after_help = "Columns (ndjson keys): access_key_id issued_by_api issued_at expires_at account role_arn \
+session_name caller_arn caller_type caller_access_key_id parent_access_key_id chain_depth root_principal \
+chain_complete source_identity mfa_authenticated cross_account issued_in_window source_ips first_used \
+last_used calls errors.\n\nchain_depth 1 = issued directly to an IAM user, root, AWS service, SAML or web \
+identity subject; +1 per hop. chain_complete false = an ancestor's issuing call is not in the logs \
+(root_principal is then null and chain_depth a lower bound).\n\n"
+    )]
+    Sessions {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Only this key (with --tree: its whole chain, up and down).
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Only sessions whose root principal, role or caller is this ARN (or subject).
+        #[arg(long, value_name = "ARN")]
+        principal: Option<String>,
+        /// Only sessions carrying this source identity.
+        #[arg(long, value_name = "S")]
+        source_identity: Option<String>,
+        /// Only sessions at least this deep in a chain.
+        #[arg(long, value_name = "N")]
+        min_depth: Option<u32>,
+        /// Draw each chain from its root principal down through its sessions.
+        #[arg(long)]
+        tree: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Every call made with a key (and, with --with-descendants, with every key issued from it
+    /// down the chain), in time order, each showing which hop made it.
+    Timeline {
+        #[command(flatten)]
+        input: InputArgs,
+        /// The access key id, e.g. ASIA...
+        #[arg(long, value_name = "KEY")]
+        key: String,
+        /// Follow the chain down: include calls of sessions issued with this key, and theirs.
+        #[arg(long)]
+        with_descendants: bool,
+        /// table or ndjson.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Hunt for intrusions: findings judged against each principal's own history, with reason,
+    /// evidence and session chain. Exits 1 when a finding reaches --fail-on.
+    #[command(after_help = HUNT_HELP)]
+    Hunt {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long, value_enum, default_value_t = FindingFormat::Table)]
+        format: FindingFormat,
+        /// Only show findings at or above this severity.
+        #[arg(long, value_enum, default_value_t = Severity::Info)]
+        min_severity: Severity,
+        /// Exit 1 when a finding at or above this severity is found.
+        #[arg(long, value_enum, default_value_t = Severity::High)]
+        fail_on: Severity,
+        /// Thresholds and allowlists (TOML); see --print-config for the defaults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Your own MaxMind GeoLite2/GeoIP2 (City, Country or ASN) or DB-IP .mmdb files; they
+        /// replace the bundled databases for the questions they answer.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        geoip: Vec<PathBuf>,
+        /// Name the containment playbook and exact command for each finding.
+        #[arg(long)]
+        respond: bool,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the default hunt configuration (TOML) and exit.
+    #[command(name = "hunt-config")]
+    HuntConfig,
+    /// Containment playbooks: list, show, lint, run (dry run unless --apply), roll back.
+    Playbook {
+        #[command(subcommand)]
+        cmd: crate::playbook::cli::PlaybookCommand,
+    },
+    /// One click: find an access key's role (and account) in the logs and plan revoking its
+    /// sessions (ASIA...) or deactivating it (AKIA...). Dry run unless --apply.
+    Revoke(crate::playbook::cli::RevokeArgs),
+    /// Write synthetic CloudTrail trees: the bundled sample-logs, or a large benchmark corpus.
+    Generate {
+        /// Folder to write the tree into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write a benchmark corpus of at least N events instead of the sample.
+        #[arg(long, value_name = "N")]
+        events: Option<u64>,
+        /// Random seed (the sample uses 7).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Measure ingest speed: generate a corpus (or use --dir), read it, print events/s, MB/s,
+    /// peak memory, and the time of `gzip -dc` over the same files as a floor.
+    Bench {
+        /// Corpus size in events when generating.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Use (or create, if missing) the corpus in DIR instead of a temporary folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+/// Log locations and how strictly to read them.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Log files or folders (walked recursively): .json.gz, .json, NDJSON, gzip detected by content.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Treat any bad file or record as fatal (exit 5) instead of warning and going on.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Event filters; all given filters must match.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FilterArgs {
+    /// Events at or after this time (ISO 8601, or a date meaning midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Events before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Account id: the caller's account or the account the event was delivered to.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Access key id: calls signed with it, or the call that issued it.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Principal: caller ARN, session issuer (role/user) ARN, or user name.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+    /// Event name, e.g. AssumeRole (repeat for several).
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Vec<String>,
+}

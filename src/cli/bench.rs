@@ -1,0 +1,182 @@
+//! `generate` and `bench`: synthetic trees, and the ingest speed measured over them.
+//!
+//! `bench` prints figures; nothing here asserts a speed (timing never goes in a test).
+
+use crate::error::{Error, Exit, Result};
+use crate::generate::{self, CorpusSpec, SampleSpec};
+use crate::ingest::{self, IngestOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+pub fn generate(out: &Path, events: Option<u64>, seed: Option<u64>, quiet: bool) -> Result<Exit> {
+    let started = Instant::now();
+    match events {
+        None => {
+            let mut spec = SampleSpec::default();
+            if let Some(s) = seed {
+                spec.seed = s;
+            }
+            let truth = generate::write_sample(&spec, out).map_err(io_err(out))?;
+            if !quiet {
+                eprintln!(
+                    "trailhound: wrote the sample tree to {}: {} files, {} events, {} sessions, {} planted incidents in {:.1}s",
+                    out.display(),
+                    truth.files,
+                    truth.events,
+                    truth.sessions.len(),
+                    truth.incidents.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        Some(n) => {
+            let mut spec = CorpusSpec {
+                target_events: n,
+                ..CorpusSpec::default()
+            };
+            if let Some(s) = seed {
+                spec.seed = s;
+            }
+            let st = generate::write_corpus(&spec, out).map_err(io_err(out))?;
+            if !quiet {
+                eprintln!(
+                    "trailhound: wrote a corpus to {}: {} files, {} events, {:.1} MB gzipped in {:.1}s",
+                    out.display(),
+                    st.files,
+                    st.events,
+                    st.bytes_gz as f64 / 1e6,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes, where the OS tells it.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn gz_files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            let s = p.to_string_lossy();
+            s.ends_with(".gz") && !s.contains("CloudTrail-Digest")
+        })
+        .collect()
+}
+
+/// `gzip -dc` over the files, output discarded: the single-core decompression floor.
+fn gzip_floor(files: &[PathBuf]) -> Option<f64> {
+    let started = Instant::now();
+    for chunk in files.chunks(256) {
+        let ok = Command::new("gzip")
+            .arg("-dc")
+            .args(chunk)
+            .stdout(Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        if !ok {
+            return None;
+        }
+    }
+    Some(started.elapsed().as_secs_f64())
+}
+
+pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
+    let (dir, _tmp) = match dir {
+        Some(d) => (d, None),
+        None => {
+            let t = std::env::temp_dir().join(format!("trailhound-bench-{}", std::process::id()));
+            (t.clone(), Some(TempDir(t)))
+        }
+    };
+    if !dir.exists() || std::fs::read_dir(&dir).map_err(io_err(&dir))?.next().is_none() {
+        generate(&dir, Some(events), None, quiet)?;
+        // Measure in a fresh process so that generating does not count toward peak memory.
+        let exe = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
+        let status = Command::new(exe)
+            .args(["bench", "--dir"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| Error::Other(e.to_string()))?;
+        return Ok(if status.success() { Exit::Ok } else { Exit::Error });
+    }
+    let files = gz_files(&dir);
+    let threads = rayon::current_num_threads();
+    let started = Instant::now();
+    let data = ingest::ingest(
+        std::slice::from_ref(&dir),
+        &IngestOptions {
+            strict: false,
+            progress: false,
+        },
+    )?;
+    let ingest_s = started.elapsed().as_secs_f64();
+    let peak = peak_rss();
+    let s = &data.stats;
+    let floor = gzip_floor(&files);
+    let mb = |b: u64| b as f64 / 1e6;
+    println!("corpus            {}", dir.display());
+    println!(
+        "input             {} files, {} events, {:.1} MB gzipped, {:.1} MB uncompressed",
+        s.files_read,
+        s.events,
+        mb(s.bytes_read),
+        mb(s.bytes_decompressed)
+    );
+    println!("threads           {threads}");
+    println!(
+        "ingest            {:.2} s: {:.0} events/s ({:.0} per thread), {:.1} MB/s compressed, {:.1} MB/s uncompressed",
+        ingest_s,
+        s.events as f64 / ingest_s,
+        s.events as f64 / ingest_s / threads as f64,
+        mb(s.bytes_read) / ingest_s,
+        mb(s.bytes_decompressed) / ingest_s
+    );
+    match peak {
+        Some(p) => println!(
+            "peak memory       {:.0} MB ({:.0}% of the uncompressed input)",
+            mb(p),
+            100.0 * p as f64 / s.bytes_decompressed.max(1) as f64
+        ),
+        None => println!("peak memory       (not available on this OS)"),
+    }
+    match floor {
+        Some(t) => println!(
+            "gzip -dc floor    {:.2} s on one core ({:.1} MB/s uncompressed); ingest/floor = {:.2}x with {threads} threads",
+            t,
+            mb(s.bytes_decompressed) / t,
+            ingest_s / t
+        ),
+        None => println!("gzip -dc floor    (gzip not found or failed)"),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Removes a temporary corpus when the bench is done.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

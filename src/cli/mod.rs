@@ -1,0 +1,428 @@
+//! Parsed arguments -> work. Each command reads its input through `ingest`, then hands the
+//! result to the stage that owns it and to a sink in `report`.
+
+pub mod args;
+//TMP mod bench;
+
+pub use args::Cli;
+use args::{Command, FilterArgs, InputArgs, SummaryFormat};
+
+use crate::error::{Error, Exit, Result};
+use crate::event::{format_iso, time::parse_user_time, Event};
+use crate::graph::{Graph, Session};
+use crate::ingest::{self, Ingested, IngestOptions};
+use crate::report::{self, table, Format, Sink};
+
+/// Runs a command; returns the exit code for a run that completed.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Summary { input, top, format } => {
+            let data = read(&input, quiet)?;
+            let s = crate::summary::summarize(&data.events, &data.stats, top);
+            let text = match format {
+                SummaryFormat::Text => s.to_text(),
+                SummaryFormat::Json => {
+                    serde_json::to_string_pretty(&s).map_err(|e| Error::Other(e.to_string()))? + "\n"
+                }
+            };
+            Sink::new(None).write_text(&text)?;
+            Ok(Exit::Ok)
+        }
+        Command::Events {
+            input,
+            filter,
+            format,
+            out,
+        } => {
+            let data = read(&input, quiet)?;
+            let f = Filter::new(&filter)?;
+            let events: Vec<Event> = data.events.into_iter().filter(|e| f.matches(e)).collect();
+            let sink = Sink::new(out.as_deref());
+            match format {
+                Format::Ndjson => report::write_ndjson(&events, &sink)?,
+                Format::Table => sink.write_text(&events_table(&events))?,
+                Format::Csv | Format::Parquet => {
+                    let mut df = crate::frame::events_frame(&events)?;
+                    report::write_frame(&mut df, format, &sink)?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Query {
+            input,
+            sql,
+            file,
+            format,
+            out,
+        } => {
+            let sql = match (sql, file) {
+                (Some(s), _) => s,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display())))?,
+                (None, None) => return Err(Error::Usage("give --sql or --file".into())),
+            };
+            let data = read(&input, quiet)?;
+            let graph = Graph::build(&data.events);
+            let events = crate::frame::events_frame(&data.events)?;
+            let sessions = crate::frame::sessions_frame(&graph.sessions)?;
+            let mut df = crate::frame::sql(vec![("events", events), ("sessions", sessions)], &sql)?;
+            report::write_frame(&mut df, format, &Sink::new(out.as_deref()))?;
+            Ok(Exit::Ok)
+        }
+        Command::Hunt {
+            input,
+            format,
+            min_severity,
+            fail_on,
+            config,
+            geoip,
+            respond,
+            out,
+        } => {
+            let cfg = match &config {
+                Some(p) => crate::detect::DetectConfig::load(p).map_err(Error::Usage)?,
+                None => crate::detect::DetectConfig::default(),
+            };
+            let geo = if geoip.is_empty() {
+                crate::geoip::GeoIp::bundled()
+            } else {
+                crate::geoip::GeoIp::with_files(&geoip)
+            }
+            .map_err(|e| Error::Usage(e.to_string()))?;
+            let data = read(&input, quiet)?;
+            let graph = Graph::build(&data.events);
+            let mut findings = crate::detect::hunt(&data.events, &graph, &geo, &cfg);
+            if respond {
+                crate::detect::respond(&mut findings, &graph, &input.paths);
+            }
+            let worst = findings.iter().map(|f| f.severity).max();
+            findings.retain(|f| f.severity >= min_severity);
+            let text = report::findings::render(&findings, format);
+            Sink::new(out.as_deref()).write_text(&text)?;
+            if !quiet {
+                eprintln!(
+                    "trailhound: {} findings (worst: {})",
+                    findings.len(),
+                    worst.map_or("none".to_string(), |w| w.to_string())
+                );
+            }
+            Ok(if worst.is_some_and(|w| w >= fail_on) { Exit::Findings } else { Exit::Ok })
+        }
+        Command::HuntConfig => {
+            Sink::new(None).write_text(&crate::detect::DetectConfig::default_toml())?;
+            Ok(Exit::Ok)
+        }
+        Command::Sessions {
+            input,
+            key,
+            principal,
+            source_identity,
+            min_depth,
+            tree,
+            format,
+            out,
+        } => {
+            let data = read(&input, quiet)?;
+            let graph = Graph::build(&data.events);
+            let is = |v: &Option<crate::event::Text>, want: &str| v.as_deref() == Some(want);
+            let selected: Vec<&Session> = graph
+                .sessions
+                .iter()
+                .filter(|s| key.as_deref().is_none_or(|k| &*s.access_key_id == k))
+                .filter(|s| {
+                    principal.as_deref().is_none_or(|p| {
+                        is(&s.root_principal, p) || is(&s.role_arn, p) || is(&s.caller_arn, p)
+                    })
+                })
+                .filter(|s| source_identity.as_deref().is_none_or(|x| is(&s.source_identity, x)))
+                .filter(|s| min_depth.is_none_or(|d| s.chain_depth >= d))
+                .collect();
+            let filtered = key.is_some() || principal.is_some() || source_identity.is_some() || min_depth.is_some();
+            let sink = Sink::new(out.as_deref());
+            if tree {
+                let text = report::tree::render(&graph, filtered.then_some(&selected[..]));
+                sink.write_text(&text)?;
+                return Ok(Exit::Ok);
+            }
+            match format {
+                Format::Ndjson => report::write_ndjson(&selected, &sink)?,
+                Format::Table => sink.write_text(&sessions_table(&selected))?,
+                Format::Csv | Format::Parquet => {
+                    let owned: Vec<Session> = selected.into_iter().cloned().collect();
+                    let mut df = crate::frame::sessions_frame(&owned)?;
+                    report::write_frame(&mut df, format, &sink)?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Timeline {
+            input,
+            key,
+            with_descendants,
+            format,
+            out,
+        } => {
+            let data = read(&input, quiet)?;
+            let graph = Graph::build(&data.events);
+            timeline(&data.events, &graph, &key, with_descendants, format, &Sink::new(out.as_deref()))
+        }
+        Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
+        Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
+        Command::Generate { .. } | Command::Bench { .. } => todo!(),
+//TMP        Command::Generate { out, events, seed } => bench::generate(&out, events, seed, quiet),
+//TMP        Command::Bench { events, dir } => bench::bench(events, dir, quiet),
+    }
+}
+
+/// Reads the input, prints warnings and the closing line to stderr, and applies the exit rules
+/// for "nothing could be read".
+pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
+    let opts = IngestOptions {
+        strict: input.strict,
+        progress: !quiet,
+    };
+    let data = ingest::ingest(&input.paths, &opts)?;
+    for p in &data.problems {
+        eprintln!("trailhound: warning: {p}");
+    }
+    let s = &data.stats;
+    if !quiet {
+        let secs = s.elapsed.as_secs_f64().max(1e-9);
+        eprintln!(
+            "trailhound: {} files ({} read, {} skipped, {} failed), {} events, {} duplicates, {} bad records in {:.2}s ({:.0} events/s, {:.1} MB/s compressed, {:.1} MB/s uncompressed)",
+            s.files_seen,
+            s.files_read,
+            s.files_skipped,
+            s.files_failed,
+            s.events,
+            s.duplicates,
+            s.bad_records,
+            secs,
+            s.events as f64 / secs,
+            s.bytes_read as f64 / 1e6 / secs,
+            s.bytes_decompressed as f64 / 1e6 / secs,
+        );
+    }
+    if s.files_read == 0 {
+        let why = if s.files_seen == 0 {
+            "no files in the given paths".to_string()
+        } else {
+            format!(
+                "{} files: {} skipped, {} failed",
+                s.files_seen, s.files_skipped, s.files_failed
+            )
+        };
+        return Err(Error::NothingRead(why));
+    }
+    Ok(data)
+}
+
+/// The `events` filters, validated.
+pub struct Filter {
+    since: Option<i64>,
+    until: Option<i64>,
+    args: FilterArgs,
+}
+
+impl Filter {
+    pub fn new(a: &FilterArgs) -> Result<Filter> {
+        let t = |s: &Option<String>| s.as_deref().map(parse_user_time).transpose().map_err(Error::Usage);
+        Ok(Filter {
+            since: t(&a.since)?,
+            until: t(&a.until)?,
+            args: a.clone(),
+        })
+    }
+
+    pub fn matches(&self, e: &Event) -> bool {
+        let a = &self.args;
+        let is = |v: &Option<crate::event::Text>, want: &str| v.as_deref() == Some(want);
+        self.since.is_none_or(|t| e.event_time >= t)
+            && self.until.is_none_or(|t| e.event_time < t)
+            && a.account
+                .as_deref()
+                .is_none_or(|x| is(&e.account_id, x) || is(&e.recipient_account_id, x))
+            && a.key
+                .as_deref()
+                .is_none_or(|x| is(&e.access_key_id, x) || is(&e.issued_access_key_id, x))
+            && a.principal.as_deref().is_none_or(|x| {
+                is(&e.principal_arn, x) || is(&e.session_issuer_arn, x) || is(&e.user_name, x)
+            })
+            && (a.event_name.is_empty() || a.event_name.iter().any(|n| is(&e.event_name, n)))
+    }
+}
+
+fn events_table(events: &[Event]) -> String {
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let s = |v: &Option<crate::event::Text>| v.as_deref().unwrap_or("").to_string();
+            vec![
+                crate::event::format_iso(e.event_time),
+                s(&e.recipient_account_id),
+                s(&e.aws_region),
+                s(&e.principal_arn).replace("arn:aws:", ""),
+                s(&e.access_key_id),
+                format!(
+                    "{}:{}",
+                    e.event_source.as_deref().unwrap_or("").trim_end_matches(".amazonaws.com"),
+                    e.event_name.as_deref().unwrap_or("")
+                ),
+                s(&e.source_ip),
+                s(&e.error_code),
+            ]
+        })
+        .collect();
+    table::render(
+        &["time", "account", "region", "principal", "key", "call", "source_ip", "error"],
+        &rows,
+        60,
+    )
+}
+
+fn sessions_table(sessions: &[&Session]) -> String {
+    let rows: Vec<Vec<String>> = sessions
+        .iter()
+        .map(|s| {
+            let o = |v: &Option<crate::event::Text>| v.as_deref().unwrap_or("").to_string();
+            vec![
+                s.access_key_id.to_string(),
+                o(&s.issued_by_api),
+                s.issued_at.map(format_iso).unwrap_or_default(),
+                o(&s.account),
+                s.role_arn
+                    .as_deref()
+                    .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+                    .unwrap_or_default(),
+                o(&s.session_name),
+                s.chain_depth.to_string() + if s.chain_complete { "" } else { "+" },
+                o(&s.root_principal),
+                o(&s.source_identity),
+                o(&s.parent_access_key_id),
+                s.calls.to_string(),
+                s.errors.to_string(),
+                if s.over_chain_cap() {
+                    format!("asked {}s (chained cap 3600s)", s.requested_duration_seconds.unwrap_or_default())
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    table::render(
+        &[
+            "key", "issued_by", "issued_at", "account", "role", "session", "depth", "root_principal",
+            "source_identity", "parent", "calls", "errors", "note",
+        ],
+        &rows,
+        56,
+    )
+}
+
+/// One line of a timeline: the call and the hop (session) that made it.
+#[derive(serde::Serialize)]
+struct TimelineRow<'a> {
+    hop_access_key_id: &'a str,
+    hop_depth: u32,
+    hop_role_arn: Option<&'a str>,
+    hop_session_name: Option<&'a str>,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+fn timeline(
+    events: &[Event],
+    graph: &Graph,
+    key: &str,
+    with_descendants: bool,
+    format: Format,
+    sink: &Sink,
+) -> Result<Exit> {
+    // A long-term key (or any key that is not a session) is hop 0; its sessions follow it.
+    let hops: Vec<&Session> = match (graph.get(key), with_descendants) {
+        (Some(_), true) => graph.descendants(key),
+        (Some(s), false) => vec![s],
+        (None, true) => graph
+            .sessions
+            .iter()
+            .filter(|s| s.caller_access_key_id.as_deref() == Some(key) && s.parent_access_key_id.is_none())
+            .flat_map(|s| graph.descendants(&s.access_key_id))
+            .collect(),
+        (None, false) => Vec::new(),
+    };
+    let by_key: std::collections::HashMap<&str, &Session> =
+        hops.iter().map(|s| (&*s.access_key_id, *s)).collect();
+    let rows: Vec<TimelineRow> = events
+        .iter()
+        .filter(|e| !e.shared_copy)
+        .filter_map(|e| {
+            let k = e.access_key_id.as_deref()?;
+            let s = match by_key.get(k) {
+                Some(s) => Some(*s),
+                None if k == key => None,
+                None => return None,
+            };
+            Some(TimelineRow {
+                hop_access_key_id: k,
+                hop_depth: s.map_or(0, |s| s.chain_depth),
+                hop_role_arn: s.and_then(|s| s.role_arn.as_deref()),
+                hop_session_name: s.and_then(|s| s.session_name.as_deref()),
+                event: e,
+            })
+        })
+        .collect();
+    if rows.is_empty() && hops.is_empty() {
+        return Err(Error::Usage(format!("key {key} does not appear in the logs")));
+    }
+    match format {
+        Format::Ndjson => report::write_ndjson(&rows, sink)?,
+        _ => {
+            let mut text = String::new();
+            let chain = graph.ancestors(key);
+            if !chain.is_empty() {
+                text.push_str("where the key came from:\n");
+                if let Some(top) = chain.first() {
+                    text.push_str(&format!(
+                        "  {}\n",
+                        top.root_principal.as_deref().unwrap_or("(origin not in the logs)")
+                    ));
+                }
+                for (i, s) in chain.iter().enumerate() {
+                    text.push_str(&format!("  {}└─ {}\n", "   ".repeat(i), report::tree::describe(s)));
+                }
+                text.push('\n');
+            }
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let e = r.event;
+                    let o = |v: &Option<crate::event::Text>| v.as_deref().unwrap_or("").to_string();
+                    vec![
+                        format_iso(e.event_time),
+                        format!("{} {}", r.hop_depth, r.hop_access_key_id),
+                        r.hop_role_arn
+                            .map(|a| a.rsplit('/').next().unwrap_or(a))
+                            .unwrap_or("")
+                            .to_string(),
+                        format!(
+                            "{}:{}",
+                            e.event_source.as_deref().unwrap_or("").trim_end_matches(".amazonaws.com"),
+                            e.event_name.as_deref().unwrap_or("")
+                        ),
+                        o(&e.source_ip),
+                        o(&e.error_code),
+                        o(&e.issued_access_key_id),
+                    ]
+                })
+                .collect();
+            text.push_str(&table::render(
+                &["time", "hop (depth key)", "role", "call", "source_ip", "error", "issued_key"],
+                &table_rows,
+                60,
+            ));
+            sink.write_text(&text)?;
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,164 @@
+//! What a detection reports: a [`Finding`] with its reason, evidence and session chain.
+
+use crate::event::{format_iso, Millis};
+use serde::{Serialize, Serializer};
+
+/// How urgent a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// OCSF severity_id.
+    pub fn ocsf_id(self) -> u8 {
+        match self {
+            Severity::Info => 1,
+            Severity::Low => 2,
+            Severity::Medium => 3,
+            Severity::High => 4,
+            Severity::Critical => 5,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of finding, with their stable identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    FailedThenSuccess,
+    OddIp,
+    UnusualHour,
+    DeepRoleChain,
+    CredentialExfiltration,
+    ImpossibleTravel,
+    RoleEnumeration,
+    FederationTokenAdmin,
+    ConsoleLoginWithoutMfa,
+    RootAccountUse,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::FailedThenSuccess,
+        Kind::OddIp,
+        Kind::UnusualHour,
+        Kind::DeepRoleChain,
+        Kind::CredentialExfiltration,
+        Kind::ImpossibleTravel,
+        Kind::RoleEnumeration,
+        Kind::FederationTokenAdmin,
+        Kind::ConsoleLoginWithoutMfa,
+        Kind::RootAccountUse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::FailedThenSuccess => "failed_then_success",
+            Kind::OddIp => "odd_ip",
+            Kind::UnusualHour => "unusual_hour",
+            Kind::DeepRoleChain => "deep_role_chain",
+            Kind::CredentialExfiltration => "credential_exfiltration",
+            Kind::ImpossibleTravel => "impossible_travel",
+            Kind::RoleEnumeration => "role_enumeration",
+            Kind::FederationTokenAdmin => "federation_token_admin",
+            Kind::ConsoleLoginWithoutMfa => "console_login_without_mfa",
+            Kind::RootAccountUse => "root_account_use",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One hop of the session chain behind a finding, from the root principal down.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hop {
+    pub access_key_id: String,
+    pub issued_by_api: Option<String>,
+    pub role_arn: Option<String>,
+    pub session_name: Option<String>,
+    pub chain_depth: u32,
+    pub source_identity: Option<String>,
+}
+
+/// Where a finding's source address is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Place {
+    pub source_ip: Option<String>,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub as_org: Option<String>,
+}
+
+fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_iso(*ms))
+}
+
+/// A finding. Field order is the order of keys in `--format ndjson`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub severity: Severity,
+    #[serde(serialize_with = "ser_time")]
+    pub time: Millis,
+    /// The root principal of the session, or the role ARN for AWS-service sessions.
+    pub principal: String,
+    pub access_key_id: Option<String>,
+    pub account: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
+    /// One sentence a responder understands.
+    pub summary: String,
+    /// Why it fired, and the baseline it was compared with.
+    pub reason: String,
+    pub evidence_event_ids: Vec<String>,
+    pub chain: Vec<Hop>,
+    /// With `--respond`: the playbook and exact command that contain it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub respond: Option<Response>,
+}
+
+/// A containment suggestion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    pub playbook: String,
+    pub command: String,
+}
+
+impl Finding {
+    /// Total order used for output.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (
+            self.time,
+            self.kind,
+            &self.principal,
+            &self.access_key_id,
+            &self.evidence_event_ids,
+        )
+    }
+}

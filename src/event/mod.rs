@@ -1,0 +1,500 @@
+//! One CloudTrail record -> one typed [`Event`].
+//!
+//! Takes the borrowed [`raw::RawRecord`] view of a record and returns an owned `Event` whose field
+//! names are the `events` table's column names ([`COLUMNS`]); queries and `--format ndjson` depend
+//! on them, so they only ever grow. Session tokens and other secrets never reach an `Event`: the
+//! raw `requestParameters`/`responseElements` text is kept with such values replaced.
+
+pub mod raw;
+pub mod time;
+
+use raw::{RawRecord, RawStsRequest, RawStsResponse, Str};
+use serde::{Serialize, Serializer};
+use std::collections::HashSet;
+use std::sync::Arc;
+pub use time::{format_iso, parse_expiration, parse_iso, Millis};
+
+/// Shared, immutable text. Repeated values (ARNs, regions, user agents) share one allocation.
+pub type Text = Arc<str>;
+
+/// The STS calls that issue temporary credentials.
+pub const ISSUING_CALLS: [&str; 5] = [
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "GetSessionToken",
+    "GetFederationToken",
+];
+
+/// The `events` table, column by column, in order. Every `Event` field is one column.
+pub const COLUMNS: [&str; 48] = [
+    "event_time",
+    "event_id",
+    "event_name",
+    "event_source",
+    "aws_region",
+    "source_ip",
+    "user_agent",
+    "error_code",
+    "error_message",
+    "read_only",
+    "management_event",
+    "event_type",
+    "event_category",
+    "recipient_account_id",
+    "shared_event_id",
+    "shared_copy",
+    "request_id",
+    "vpc_endpoint_id",
+    "identity_type",
+    "principal_arn",
+    "principal_id",
+    "account_id",
+    "user_name",
+    "access_key_id",
+    "invoked_by",
+    "identity_provider",
+    "session_issuer_type",
+    "session_issuer_arn",
+    "session_issuer_account_id",
+    "session_issuer_user_name",
+    "session_created_at",
+    "mfa_authenticated",
+    "source_identity",
+    "requested_role_arn",
+    "role_session_name",
+    "requested_duration_seconds",
+    "requested_source_identity",
+    "issued_access_key_id",
+    "issued_expiration",
+    "assumed_role_arn",
+    "federated_subject",
+    "federated_provider",
+    "request_parameters",
+    "response_elements",
+    "additional_event_data",
+    "is_issuing_call",
+    "is_error",
+    "event_day",
+];
+
+/// A normalized CloudTrail event. Field order is the column order of [`COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(serialize_with = "ser_time")]
+    pub event_time: Millis,
+    pub event_id: Option<Text>,
+    pub event_name: Option<Text>,
+    pub event_source: Option<Text>,
+    pub aws_region: Option<Text>,
+    pub source_ip: Option<Text>,
+    pub user_agent: Option<Text>,
+    pub error_code: Option<Text>,
+    pub error_message: Option<Text>,
+    pub read_only: Option<bool>,
+    pub management_event: Option<bool>,
+    pub event_type: Option<Text>,
+    pub event_category: Option<Text>,
+    pub recipient_account_id: Option<Text>,
+    pub shared_event_id: Option<Text>,
+    /// True on every copy of a cross-account call except one (the caller's account copy when it
+    /// is in the input): count actions with `NOT shared_copy`.
+    pub shared_copy: bool,
+    pub request_id: Option<Text>,
+    pub vpc_endpoint_id: Option<Text>,
+    // The caller.
+    pub identity_type: Option<Text>,
+    pub principal_arn: Option<Text>,
+    pub principal_id: Option<Text>,
+    pub account_id: Option<Text>,
+    pub user_name: Option<Text>,
+    /// The access key that signed the call (`userIdentity.accessKeyId`).
+    pub access_key_id: Option<Text>,
+    pub invoked_by: Option<Text>,
+    pub identity_provider: Option<Text>,
+    pub session_issuer_type: Option<Text>,
+    pub session_issuer_arn: Option<Text>,
+    pub session_issuer_account_id: Option<Text>,
+    pub session_issuer_user_name: Option<Text>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub session_created_at: Option<Millis>,
+    pub mfa_authenticated: Option<bool>,
+    pub source_identity: Option<Text>,
+    // STS calls that issue credentials.
+    /// The role asked for: from `requestParameters`, or from `errorMessage` when a denied call
+    /// has `requestParameters: null`.
+    pub requested_role_arn: Option<Text>,
+    /// The role session name (AssumeRole*) or the federated user name (GetFederationToken).
+    pub role_session_name: Option<Text>,
+    pub requested_duration_seconds: Option<i64>,
+    pub requested_source_identity: Option<Text>,
+    pub issued_access_key_id: Option<Text>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub issued_expiration: Option<Millis>,
+    /// The identity of the issued session: `assumedRoleUser.arn` or `federatedUser.arn`.
+    pub assumed_role_arn: Option<Text>,
+    pub federated_subject: Option<Text>,
+    pub federated_provider: Option<Text>,
+    // Raw JSON text, secrets redacted.
+    pub request_parameters: Option<Text>,
+    pub response_elements: Option<Text>,
+    pub additional_event_data: Option<Text>,
+    // Derived.
+    pub is_issuing_call: bool,
+    pub is_error: bool,
+    /// `YYYY-MM-DD` of `event_time` (UTC): handy for GROUP BY in queries.
+    pub event_day: Text,
+}
+
+fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_iso(*ms))
+}
+
+fn ser_opt_time<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&format_iso(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Event {
+    /// True for STS calls that issue temporary credentials (successful or not).
+    pub fn is_sts_issuing_name(event_source: Option<&str>, event_name: Option<&str>) -> bool {
+        event_source == Some("sts.amazonaws.com")
+            && event_name.is_some_and(|n| ISSUING_CALLS.contains(&n))
+    }
+
+    /// The key that orders and deduplicates events: two records with the same key are the same
+    /// event read twice (overlapping trails); the order is total, so output never depends on the
+    /// order files were read in.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (
+            self.event_time,
+            self.event_id.as_deref(),
+            self.recipient_account_id.as_deref(),
+            self.event_source.as_deref(),
+            self.event_name.as_deref(),
+            self.principal_arn.as_deref(),
+            self.access_key_id.as_deref(),
+            self.source_ip.as_deref(),
+            self.request_id.as_deref(),
+            self.error_code.as_deref(),
+            self.issued_access_key_id.as_deref(),
+        )
+    }
+}
+
+/// Why one record could not become an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record has no eventTime")]
+    MissingEventTime,
+    #[error("eventTime `{0}` is not an ISO 8601 time")]
+    BadEventTime(String),
+}
+
+/// Deduplicates repeated text within one batch of records (one file).
+#[derive(Default)]
+pub struct Interner {
+    set: HashSet<Text, foldhash::fast::FixedState>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Text {
+        if let Some(t) = self.set.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        self.set.insert(t.clone());
+        t
+    }
+
+    fn opt(&mut self, s: &Str) -> Option<Text> {
+        s.get().map(|v| self.intern(v))
+    }
+}
+
+fn unique(s: &Str) -> Option<Text> {
+    s.get().map(Arc::from)
+}
+
+/// Keys whose values are secrets; compared case-insensitively.
+const SECRET_KEYS: [&str; 6] = [
+    "sessiontoken",
+    "secretaccesskey",
+    "webidentitytoken",
+    "samlassertion",
+    "password",
+    "newpassword",
+];
+
+/// Marker written in place of a secret value.
+pub const REDACTED: &str = "<redacted>";
+
+fn might_hold_secret(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    memchr::memmem::find(b, b"oken\"").is_some()
+        || memchr::memmem::find(b, b"ecretAccessKey\"").is_some()
+        || memchr::memmem::find(b, b"ssertion\"").is_some()
+        || memchr::memmem::find(b, b"assword\"").is_some()
+}
+
+fn redact_value(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                let lower = k.to_ascii_lowercase();
+                if SECRET_KEYS.contains(&lower.as_str()) && !val.is_null() {
+                    *val = serde_json::Value::String(REDACTED.to_string());
+                } else {
+                    redact_value(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// The raw JSON text of a field, with secret values replaced by [`REDACTED`]; `null` is `None`.
+pub fn redacted_json(raw: Option<&serde_json::value::RawValue>) -> Option<Text> {
+    let text = raw?.get();
+    if text == "null" {
+        return None;
+    }
+    if !might_hold_secret(text) {
+        return Some(Arc::from(text));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut v) => {
+            redact_value(&mut v);
+            Some(Arc::from(v.to_string()))
+        }
+        // Unparsable text that might hold a secret is not kept.
+        Err(_) => Some(Arc::from(REDACTED)),
+    }
+}
+
+/// The role ARN in a denial message: "... not authorized to perform: sts:AssumeRole on resource:
+/// arn:aws:iam::123456789012:role/X".
+pub fn role_arn_from_error(message: &str) -> Option<&str> {
+    let at = message.find("on resource: ")? + "on resource: ".len();
+    let rest = &message[at..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"' || c == ',')
+        .unwrap_or(rest.len());
+    let arn = rest[..end].trim_end_matches('.');
+    (arn.starts_with("arn:") && arn.contains(":role/")).then_some(arn)
+}
+
+fn day_of(ms: Millis, interner: &mut Interner) -> Text {
+    let s = format_iso(ms);
+    interner.intern(&s[..10.min(s.len())])
+}
+
+/// Normalizes one record. `interner` shares repeated text between the events of one batch.
+pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, RecordError> {
+    let time_text = rec.event_time.get().ok_or(RecordError::MissingEventTime)?;
+    let event_time =
+        parse_iso(time_text).ok_or_else(|| RecordError::BadEventTime(time_text.to_string()))?;
+
+    let event_source = interner.opt(&rec.event_source);
+    let event_name = interner.opt(&rec.event_name);
+    let error_code = interner.opt(&rec.error_code);
+    let error_message = rec.error_message.get().map(Arc::from);
+    let is_issuing_call =
+        Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
+
+    let empty = raw::RawIdentity::default();
+    let id = rec.user_identity.0.as_ref().unwrap_or(&empty);
+    let ctx = id.session_context.0.as_ref();
+    let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
+    let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
+
+    let mut ev = Event {
+        event_time,
+        event_id: unique(&rec.event_id),
+        event_name,
+        event_source,
+        aws_region: interner.opt(&rec.aws_region),
+        source_ip: interner.opt(&rec.source_ip),
+        user_agent: interner.opt(&rec.user_agent),
+        error_code,
+        error_message,
+        read_only: rec.read_only.0,
+        management_event: rec.management_event.0,
+        event_type: interner.opt(&rec.event_type),
+        event_category: interner.opt(&rec.event_category),
+        recipient_account_id: interner.opt(&rec.recipient_account_id),
+        shared_event_id: unique(&rec.shared_event_id),
+        shared_copy: false,
+        request_id: unique(&rec.request_id),
+        vpc_endpoint_id: interner.opt(&rec.vpc_endpoint_id),
+        identity_type: interner.opt(&id.kind),
+        principal_arn: interner.opt(&id.arn),
+        principal_id: interner.opt(&id.principal_id),
+        account_id: interner.opt(&id.account_id),
+        user_name: interner.opt(&id.user_name),
+        access_key_id: interner.opt(&id.access_key_id),
+        invoked_by: interner.opt(&id.invoked_by),
+        identity_provider: interner.opt(&id.identity_provider).or_else(|| {
+            ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
+                .and_then(|w| w.federated_provider.get().map(|p| interner.intern(p)))
+        }),
+        session_issuer_type: issuer.and_then(|i| interner.opt(&i.kind)),
+        session_issuer_arn: issuer.and_then(|i| interner.opt(&i.arn)),
+        session_issuer_account_id: issuer.and_then(|i| interner.opt(&i.account_id)),
+        session_issuer_user_name: issuer.and_then(|i| interner.opt(&i.user_name)),
+        session_created_at: attrs.and_then(|a| a.creation_date.get()).and_then(parse_iso),
+        mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
+        source_identity: ctx.and_then(|c| interner.opt(&c.source_identity)),
+        requested_role_arn: None,
+        role_session_name: None,
+        requested_duration_seconds: None,
+        requested_source_identity: None,
+        issued_access_key_id: None,
+        issued_expiration: None,
+        assumed_role_arn: None,
+        federated_subject: None,
+        federated_provider: None,
+        request_parameters: redacted_json(rec.request_parameters),
+        response_elements: redacted_json(rec.response_elements),
+        additional_event_data: redacted_json(rec.additional_event_data),
+        is_issuing_call,
+        is_error: rec.error_code.get().is_some(),
+        event_day: day_of(event_time, interner),
+    };
+    if is_issuing_call {
+        fill_sts(&mut ev, rec, interner);
+    }
+    Ok(ev)
+}
+
+fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
+    let req: RawStsRequest = rec
+        .request_parameters
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default();
+    let resp: RawStsResponse = rec
+        .response_elements
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default();
+    let name = ev.event_name.as_deref().unwrap_or_default();
+
+    ev.requested_role_arn = interner.opt(&req.role_arn).or_else(|| {
+        ev.error_message
+            .as_deref()
+            .and_then(role_arn_from_error)
+            .map(|a| interner.intern(a))
+    });
+    ev.role_session_name = interner.opt(&req.role_session_name).or_else(|| interner.opt(&req.name));
+    ev.requested_duration_seconds = req.duration_seconds.0;
+    ev.requested_source_identity = interner.opt(&req.source_identity);
+    if let Some(c) = resp.credentials.0.as_ref() {
+        ev.issued_access_key_id = interner.opt(&c.access_key_id);
+        ev.issued_expiration = c.expiration.get().and_then(parse_expiration);
+    }
+    ev.assumed_role_arn = resp
+        .assumed_role_user
+        .0
+        .as_ref()
+        .and_then(|u| interner.opt(&u.arn))
+        .or_else(|| resp.federated_user.0.as_ref().and_then(|u| interner.opt(&u.arn)));
+    if ev.requested_source_identity.is_none() {
+        // Not asked for in this call, but reported for the new session (set at issue).
+        ev.requested_source_identity = interner.opt(&resp.source_identity);
+    }
+    match name {
+        "AssumeRoleWithSAML" => {
+            ev.federated_subject = interner.opt(&resp.subject).or_else(|| ev.user_name.clone());
+            ev.federated_provider = interner
+                .opt(&req.principal_arn)
+                .or_else(|| interner.opt(&resp.issuer))
+                .or_else(|| ev.identity_provider.clone());
+        }
+        "AssumeRoleWithWebIdentity" => {
+            ev.federated_subject = interner
+                .opt(&resp.subject_from_web_identity_token)
+                .or_else(|| ev.user_name.clone());
+            ev.federated_provider = interner
+                .opt(&resp.provider)
+                .or_else(|| ev.identity_provider.clone());
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> Event {
+        let raw: RawRecord = serde_json::from_str(json).unwrap();
+        normalize(&raw, &mut Interner::default()).unwrap()
+    }
+
+    #[test]
+    fn denied_assume_role_takes_the_role_from_the_message() {
+        let e = event(
+            r#"{"eventTime":"2024-07-30T21:31:04Z","eventSource":"sts.amazonaws.com",
+            "eventName":"AssumeRole","errorCode":"AccessDenied","requestParameters":null,
+            "errorMessage":"User: arn:aws:iam::111111111111:user/christophe is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/Admin"}"#,
+        );
+        assert!(e.is_issuing_call && e.is_error);
+        assert_eq!(
+            e.requested_role_arn.as_deref(),
+            Some("arn:aws:iam::222222222222:role/Admin")
+        );
+        assert_eq!(e.request_parameters, None);
+    }
+
+    #[test]
+    fn session_tokens_never_survive() {
+        let e = event(
+            r#"{"eventTime":"2024-11-30T08:43:17Z","eventSource":"sts.amazonaws.com",
+            "eventName":"GetFederationToken","requestParameters":{"name":"x"},
+            "responseElements":{"credentials":{"accessKeyId":"ASIAXXXX","sessionToken":"SECRETTOKEN",
+              "expiration":"Nov 30, 2024, 8:43:17 PM"},"federatedUser":{"arn":"arn:aws:sts::1:federated-user/x"}}}"#,
+        );
+        let out = serde_json::to_string(&e).unwrap();
+        assert!(!out.contains("SECRETTOKEN"), "{out}");
+        assert!(out.contains(REDACTED));
+        assert_eq!(e.issued_access_key_id.as_deref(), Some("ASIAXXXX"));
+        assert_eq!(e.issued_expiration, parse_iso("2024-11-30T20:43:17Z"));
+        assert_eq!(e.role_session_name.as_deref(), Some("x"));
+        assert_eq!(e.assumed_role_arn.as_deref(), Some("arn:aws:sts::1:federated-user/x"));
+    }
+
+    #[test]
+    fn missing_or_bad_time_is_an_error() {
+        let raw: RawRecord = serde_json::from_str(r#"{"eventName":"X"}"#).unwrap();
+        assert_eq!(
+            normalize(&raw, &mut Interner::default()),
+            Err(RecordError::MissingEventTime)
+        );
+        let raw: RawRecord = serde_json::from_str(r#"{"eventTime":"noon"}"#).unwrap();
+        assert!(matches!(
+            normalize(&raw, &mut Interner::default()),
+            Err(RecordError::BadEventTime(_))
+        ));
+    }
+
+    #[test]
+    fn ndjson_keys_are_the_columns_in_order() {
+        let e = event(r#"{"eventTime":"2024-11-30T08:43:17Z"}"#);
+        let v: serde_json::Value = serde_json::to_value(&e).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = COLUMNS.to_vec();
+        want.sort_unstable();
+        let mut got = keys.clone();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        let line = serde_json::to_string(&e).unwrap();
+        let mut last = 0;
+        for c in COLUMNS {
+            let at = line.find(&format!("\"{c}\":")).unwrap();
+            assert!(at >= last, "{c} out of order");
+            last = at;
+        }
+    }
+}

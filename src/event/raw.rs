@@ -1,0 +1,375 @@
+//! Borrowed serde views of a CloudTrail record: only the fields trailhound keeps, parsed leniently.
+//!
+//! Real logs are not always typed as the documentation says (booleans written as strings, numbers
+//! where strings are expected, objects where a string was expected in hand-made fixtures). A field
+//! of the wrong type becomes `None` instead of costing the whole record.
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// A string field that tolerates numbers and booleans (kept as text) and ignores objects/arrays.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Str<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> Str<'a> {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
+    type Value = Str<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Borrowed(if v { "true" } else { "false" }))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Str(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Str(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Str(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Str(None))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A boolean written as `true`, `"true"`, `"false"`, `"yes"`... Anything else is `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Flag(pub Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Str::deserialize(d)?;
+        Ok(Flag(match s.get().map(str::to_ascii_lowercase).as_deref() {
+            Some("true") | Some("yes") => Some(true),
+            Some("false") | Some("no") => Some(false),
+            _ => None,
+        }))
+    }
+}
+
+/// A number written as a number or a numeric string.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Num(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Str::deserialize(d)?;
+        Ok(Num(s.get().and_then(|v| {
+            v.parse::<i64>()
+                .ok()
+                .or_else(|| v.parse::<f64>().ok().map(|f| f as i64))
+        })))
+    }
+}
+
+/// An object field that is ignored when it has another type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obj<T>(pub Option<T>);
+
+impl<T> Default for Obj<T> {
+    fn default() -> Self {
+        Obj(None)
+    }
+}
+
+struct ObjVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
+    type Value = Obj<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(m)).map(|v| Obj(Some(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Obj(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Obj(None))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjVisitor(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawRecord<'a> {
+    #[serde(rename = "eventTime", borrow)]
+    pub event_time: Str<'a>,
+    #[serde(rename = "eventID", borrow)]
+    pub event_id: Str<'a>,
+    #[serde(rename = "eventName", borrow)]
+    pub event_name: Str<'a>,
+    #[serde(rename = "eventSource", borrow)]
+    pub event_source: Str<'a>,
+    #[serde(rename = "awsRegion", borrow)]
+    pub aws_region: Str<'a>,
+    #[serde(rename = "sourceIPAddress", borrow)]
+    pub source_ip: Str<'a>,
+    #[serde(rename = "userAgent", borrow)]
+    pub user_agent: Str<'a>,
+    #[serde(rename = "errorCode", borrow)]
+    pub error_code: Str<'a>,
+    #[serde(rename = "errorMessage", borrow)]
+    pub error_message: Str<'a>,
+    #[serde(rename = "readOnly")]
+    pub read_only: Flag,
+    #[serde(rename = "managementEvent")]
+    pub management_event: Flag,
+    #[serde(rename = "eventType", borrow)]
+    pub event_type: Str<'a>,
+    #[serde(rename = "eventCategory", borrow)]
+    pub event_category: Str<'a>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    pub recipient_account_id: Str<'a>,
+    #[serde(rename = "sharedEventID", borrow)]
+    pub shared_event_id: Str<'a>,
+    #[serde(rename = "requestID", borrow)]
+    pub request_id: Str<'a>,
+    #[serde(rename = "vpcEndpointId", borrow)]
+    pub vpc_endpoint_id: Str<'a>,
+    #[serde(rename = "userIdentity", borrow)]
+    pub user_identity: Obj<RawIdentity<'a>>,
+    #[serde(rename = "requestParameters", borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(rename = "responseElements", borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    #[serde(rename = "additionalEventData", borrow)]
+    pub additional_event_data: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawIdentity<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Str<'a>,
+    #[serde(rename = "principalId", borrow)]
+    pub principal_id: Str<'a>,
+    #[serde(borrow)]
+    pub arn: Str<'a>,
+    #[serde(rename = "accountId", borrow)]
+    pub account_id: Str<'a>,
+    #[serde(rename = "accessKeyId", borrow)]
+    pub access_key_id: Str<'a>,
+    #[serde(rename = "userName", borrow)]
+    pub user_name: Str<'a>,
+    #[serde(rename = "invokedBy", borrow)]
+    pub invoked_by: Str<'a>,
+    #[serde(rename = "identityProvider", borrow)]
+    pub identity_provider: Str<'a>,
+    #[serde(rename = "sessionContext", borrow)]
+    pub session_context: Obj<RawSessionContext<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawSessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow)]
+    pub session_issuer: Obj<RawIssuer<'a>>,
+    #[serde(borrow)]
+    pub attributes: Obj<RawAttributes<'a>>,
+    #[serde(rename = "sourceIdentity", borrow)]
+    pub source_identity: Str<'a>,
+    #[serde(rename = "webIdFederationData", borrow)]
+    pub web_id_federation_data: Obj<RawWebIdData<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawIssuer<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Str<'a>,
+    #[serde(borrow)]
+    pub arn: Str<'a>,
+    #[serde(rename = "accountId", borrow)]
+    pub account_id: Str<'a>,
+    #[serde(rename = "userName", borrow)]
+    pub user_name: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawAttributes<'a> {
+    #[serde(rename = "creationDate", borrow)]
+    pub creation_date: Str<'a>,
+    #[serde(rename = "mfaAuthenticated")]
+    pub mfa_authenticated: Flag,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawWebIdData<'a> {
+    #[serde(rename = "federatedProvider", borrow)]
+    pub federated_provider: Str<'a>,
+}
+
+/// `requestParameters` of the STS calls that issue credentials.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawStsRequest<'a> {
+    #[serde(rename = "roleArn", borrow)]
+    pub role_arn: Str<'a>,
+    #[serde(rename = "roleSessionName", borrow)]
+    pub role_session_name: Str<'a>,
+    #[serde(rename = "durationSeconds")]
+    pub duration_seconds: Num,
+    #[serde(rename = "sourceIdentity", borrow)]
+    pub source_identity: Str<'a>,
+    #[serde(rename = "principalArn", borrow)]
+    pub principal_arn: Str<'a>,
+    /// GetFederationToken: the federated user's name.
+    #[serde(borrow)]
+    pub name: Str<'a>,
+}
+
+/// `responseElements` of the STS calls that issue credentials.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawStsResponse<'a> {
+    #[serde(borrow)]
+    pub credentials: Obj<RawCredentials<'a>>,
+    #[serde(rename = "assumedRoleUser", borrow)]
+    pub assumed_role_user: Obj<RawArnHolder<'a>>,
+    #[serde(rename = "federatedUser", borrow)]
+    pub federated_user: Obj<RawArnHolder<'a>>,
+    #[serde(rename = "sourceIdentity", borrow)]
+    pub source_identity: Str<'a>,
+    #[serde(borrow)]
+    pub subject: Str<'a>,
+    #[serde(rename = "subjectFromWebIdentityToken", borrow)]
+    pub subject_from_web_identity_token: Str<'a>,
+    #[serde(borrow)]
+    pub issuer: Str<'a>,
+    #[serde(borrow)]
+    pub provider: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawCredentials<'a> {
+    #[serde(rename = "accessKeyId", borrow)]
+    pub access_key_id: Str<'a>,
+    #[serde(borrow)]
+    pub expiration: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawArnHolder<'a> {
+    #[serde(borrow)]
+    pub arn: Str<'a>,
+}
+
+/// What a record may be wrapped in: the LookupEvents form (`CloudTrailEvent` as a JSON string),
+/// EventBridge (`detail`) and exports that put the record under `event`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawWrapper<'a> {
+    #[serde(rename = "eventTime", borrow)]
+    pub event_time: Option<&'a RawValue>,
+    #[serde(rename = "CloudTrailEvent", borrow)]
+    pub cloudtrail_event: Str<'a>,
+    #[serde(borrow)]
+    pub detail: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub event: Option<&'a RawValue>,
+    #[serde(rename = "digestStartTime", borrow)]
+    pub digest_start_time: Option<&'a RawValue>,
+    #[serde(rename = "insightDetails", borrow)]
+    pub insight_details: Option<&'a RawValue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_fields_survive_wrong_types() {
+        let r: RawRecord = serde_json::from_str(
+            r#"{"eventTime":"2020-01-01T00:00:00Z","readOnly":"true","eventName":42,
+                "userIdentity":"oops","awsRegion":{"a":1},"managementEvent":true}"#,
+        )
+        .unwrap();
+        assert_eq!(r.read_only, Flag(Some(true)));
+        assert_eq!(r.management_event, Flag(Some(true)));
+        assert_eq!(r.event_name.get(), Some("42"));
+        assert!(r.user_identity.0.is_none());
+        assert_eq!(r.aws_region.get(), None);
+    }
+
+    #[test]
+    fn numbers_from_strings() {
+        let q: RawStsRequest = serde_json::from_str(r#"{"durationSeconds":"3600"}"#).unwrap();
+        assert_eq!(q.duration_seconds, Num(Some(3600)));
+        let q: RawStsRequest = serde_json::from_str(r#"{"durationSeconds":900}"#).unwrap();
+        assert_eq!(q.duration_seconds, Num(Some(900)));
+    }
+}

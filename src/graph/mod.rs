@@ -1,0 +1,565 @@
+//! Events -> the session graph: every temporary credential linked to the call that issued it.
+//!
+//! Takes the deduplicated events from `ingest` and returns a [`Graph`]: one [`Session`] per
+//! temporary access key that was issued in the input (AssumeRole, AssumeRoleWithSAML,
+//! AssumeRoleWithWebIdentity, GetSessionToken, GetFederationToken) or seen signing calls without
+//! its issuing call, with its parent session, chain depth, root principal and source identity.
+//!
+//! Rules, as AWS defines them:
+//! - a call's `userIdentity.accessKeyId` equals an earlier `responseElements.credentials.accessKeyId`;
+//! - depth 1 = issued to a non-session principal (IAM user or root with a long-term key, an AWS
+//!   service such as ec2.amazonaws.com, a SAML or web-identity subject); each hop adds one;
+//! - `sourceIdentity` is set at issue and inherited down a chain; it is never guessed;
+//! - one issuing call delivered to two accounts (same sharedEventID) is one session;
+//! - an ASIA key signing calls as `IAMUser`/`Root` without an issuing call is a console session;
+//! - a session whose issuing call is missing has `chain_complete: false` and no invented root; its
+//!   `chain_depth` is then a lower bound.
+
+use crate::event::{format_iso, Event, Millis, Text};
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// AWS caps sessions issued by a session (role chaining) at one hour.
+pub const CHAINED_SESSION_CAP_SECONDS: i64 = 3600;
+
+/// One temporary credential. Serializes to exactly the `sessions` columns ([`SESSION_COLUMNS`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Session {
+    pub access_key_id: Text,
+    pub issued_by_api: Option<Text>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub issued_at: Option<Millis>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub expires_at: Option<Millis>,
+    pub account: Option<Text>,
+    pub role_arn: Option<Text>,
+    pub session_name: Option<Text>,
+    pub caller_arn: Option<Text>,
+    pub caller_type: Option<Text>,
+    pub caller_access_key_id: Option<Text>,
+    pub parent_access_key_id: Option<Text>,
+    pub chain_depth: u32,
+    pub root_principal: Option<Text>,
+    pub chain_complete: bool,
+    pub source_identity: Option<Text>,
+    pub mfa_authenticated: Option<bool>,
+    pub cross_account: bool,
+    pub issued_in_window: bool,
+    pub source_ips: Vec<Text>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub first_used: Option<Millis>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub last_used: Option<Millis>,
+    pub calls: u64,
+    pub errors: u64,
+    /// The issuing call's eventID (not a column; used by timelines and findings).
+    #[serde(skip)]
+    pub issuing_event_id: Option<Text>,
+    /// DurationSeconds asked for by the issuing call (not a column).
+    #[serde(skip)]
+    pub requested_duration_seconds: Option<i64>,
+    /// The issuing call's source address (not a column).
+    #[serde(skip)]
+    pub issuing_source_ip: Option<Text>,
+    /// User agents of the calls made with the key, in order of first use (not a column).
+    #[serde(skip)]
+    pub user_agents: Vec<Text>,
+}
+
+/// The `sessions` table's columns, in order.
+pub const SESSION_COLUMNS: [&str; 23] = [
+    "access_key_id",
+    "issued_by_api",
+    "issued_at",
+    "expires_at",
+    "account",
+    "role_arn",
+    "session_name",
+    "caller_arn",
+    "caller_type",
+    "caller_access_key_id",
+    "parent_access_key_id",
+    "chain_depth",
+    "root_principal",
+    "chain_complete",
+    "source_identity",
+    "mfa_authenticated",
+    "cross_account",
+    "issued_in_window",
+    "source_ips",
+    "first_used",
+    "last_used",
+    "calls",
+    "errors",
+];
+
+fn ser_opt_time<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&format_iso(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Session {
+    /// A chained session (issued by a session) that asked for more than AWS's one-hour cap.
+    pub fn over_chain_cap(&self) -> bool {
+        self.parent_access_key_id.is_some()
+            && self
+                .requested_duration_seconds
+                .is_some_and(|d| d > CHAINED_SESSION_CAP_SECONDS)
+    }
+
+    /// An EC2 instance-profile session: issued to ec2.amazonaws.com, session name `i-...`.
+    pub fn is_instance_profile(&self) -> bool {
+        self.session_name.as_deref().is_some_and(|n| n.starts_with("i-"))
+            && (self.root_principal.as_deref() == Some("ec2.amazonaws.com")
+                || (self.caller_type.as_deref() == Some("AWSService")
+                    && self.caller_arn.as_deref() == Some("ec2.amazonaws.com"))
+                || (!self.issued_in_window && self.role_arn.is_some()))
+    }
+}
+
+/// The session graph.
+#[derive(Debug, Default)]
+pub struct Graph {
+    /// Sessions ordered by (issued_at, access_key_id).
+    pub sessions: Vec<Session>,
+    index: HashMap<Text, usize>,
+    children: HashMap<Text, Vec<usize>>,
+}
+
+/// Per-key usage gathered in one pass over the events.
+#[derive(Default)]
+struct Usage {
+    calls: u64,
+    errors: u64,
+    first: Option<Millis>,
+    last: Option<Millis>,
+    ips: BTreeSet<Text>,
+    agents: Vec<Text>,
+    /// The first call's identity, for keys whose issuing call is not in the input.
+    first_event: Option<usize>,
+    mfa: Option<bool>,
+    source_identity: Option<Text>,
+}
+
+fn is_temporary_key(k: &str) -> bool {
+    k.starts_with("ASIA")
+}
+
+/// The account in an ARN (`arn:aws:iam::123456789012:role/X`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let acct = arn.split(':').nth(4)?;
+    (!acct.is_empty()).then_some(acct)
+}
+
+/// The role ARN behind an assumed-role ARN, and the session name:
+/// `arn:aws:sts::1:assumed-role/Role/session` -> (`arn:aws:iam::1:role/Role`, `session`).
+pub fn assumed_role_parts(arn: &str) -> Option<(String, &str)> {
+    let (head, rest) = arn.split_once(":assumed-role/")?;
+    let account = head.rsplit(':').next()?;
+    let partition = head.split(':').nth(1).unwrap_or("aws");
+    let (role, session) = rest.rsplit_once('/')?;
+    Some((format!("arn:{partition}:iam::{account}:role/{role}"), session))
+}
+
+fn caller_is_session(e: &Event) -> bool {
+    match e.identity_type.as_deref() {
+        Some("AssumedRole") | Some("FederatedUser") => true,
+        Some("IAMUser") | Some("Root") => e.access_key_id.as_deref().is_some_and(is_temporary_key),
+        Some("AWSAccount") => e.principal_id.as_deref().is_some_and(|p| p.contains(':')),
+        _ => false,
+    }
+}
+
+/// The non-session identity that called an issuing API directly, as the root of its chain.
+fn direct_root(e: &Event) -> Option<Text> {
+    match e.identity_type.as_deref() {
+        Some("IAMUser") | Some("Root") => e.principal_arn.clone(),
+        Some("AWSService") => e
+            .invoked_by
+            .clone()
+            .or_else(|| e.source_ip.clone().filter(|s| s.ends_with(".amazonaws.com"))),
+        Some("SAMLUser") | Some("WebIdentityUser") => e
+            .federated_subject
+            .clone()
+            .or_else(|| e.user_name.clone()),
+        _ => None,
+    }
+}
+
+fn requested_mfa(e: &Event) -> Option<bool> {
+    e.request_parameters
+        .as_deref()
+        .is_some_and(|p| p.contains("\"serialNumber\"") || p.contains("\"tokenCode\""))
+        .then_some(true)
+}
+
+impl Graph {
+    /// Builds the graph from time-ordered, deduplicated events.
+    pub fn build(events: &[Event]) -> Graph {
+        let mut usage: HashMap<&str, Usage> = HashMap::new();
+        let mut issuing: HashMap<&str, usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            if e.is_issuing_call && !e.is_error && !e.shared_copy {
+                if let Some(k) = e.issued_access_key_id.as_deref() {
+                    issuing.entry(k).or_insert(i);
+                }
+            }
+            if e.shared_copy {
+                continue;
+            }
+            let Some(k) = e.access_key_id.as_deref().filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            let u = usage.entry(k).or_default();
+            u.calls += 1;
+            u.errors += u64::from(e.is_error);
+            u.first = Some(u.first.map_or(e.event_time, |t| t.min(e.event_time)));
+            u.last = Some(u.last.map_or(e.event_time, |t| t.max(e.event_time)));
+            if let Some(ip) = &e.source_ip {
+                if !u.ips.contains(ip) {
+                    u.ips.insert(ip.clone());
+                }
+            }
+            if let Some(a) = &e.user_agent {
+                if u.agents.len() < 16 && !u.agents.contains(a) {
+                    u.agents.push(a.clone());
+                }
+            }
+            if u.first_event.is_none() {
+                u.first_event = Some(i);
+            }
+            if u.mfa.is_none() {
+                u.mfa = e.mfa_authenticated;
+            }
+            if u.source_identity.is_none() {
+                u.source_identity = e.source_identity.clone();
+            }
+        }
+
+        let mut sessions: Vec<Session> = Vec::with_capacity(issuing.len() + usage.len() / 4);
+        for (&key, &i) in &issuing {
+            sessions.push(issued_session(key, &events[i], usage.get(key)));
+        }
+        for (&key, u) in &usage {
+            if issuing.contains_key(key) {
+                continue;
+            }
+            let Some(fe) = u.first_event else { continue };
+            // A key is a session when it is temporary (ASIA...) or signs as a session identity.
+            let session_identity = matches!(
+                events[fe].identity_type.as_deref(),
+                Some("AssumedRole") | Some("FederatedUser")
+            );
+            if is_temporary_key(key) || session_identity {
+                sessions.push(unissued_session(key, &events[fe], u));
+            }
+        }
+        sessions.sort_by(|a, b| {
+            (a.issued_at.or(a.first_used), &a.access_key_id)
+                .cmp(&(b.issued_at.or(b.first_used), &b.access_key_id))
+        });
+        let mut g = Graph {
+            index: sessions
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.access_key_id.clone(), i))
+                .collect(),
+            sessions,
+            children: HashMap::new(),
+        };
+        g.resolve_chains();
+        for (i, s) in g.sessions.iter().enumerate() {
+            if let Some(p) = &s.parent_access_key_id {
+                g.children.entry(p.clone()).or_default().push(i);
+            }
+        }
+        g
+    }
+
+    /// Fills depth, root, completeness, source identity and MFA down each chain.
+    fn resolve_chains(&mut self) {
+        let n = self.sessions.len();
+        let mut done = vec![false; n];
+        for start in 0..n {
+            if done[start] {
+                continue;
+            }
+            // Walk up to a resolved ancestor, a session with no parent in the graph, or a cycle.
+            let mut path = vec![start];
+            let mut on_path: std::collections::HashSet<usize> = [start].into();
+            loop {
+                let cur = *path.last().unwrap_or(&start);
+                let parent = self.sessions[cur]
+                    .parent_access_key_id
+                    .as_ref()
+                    .and_then(|p| self.index.get(p).copied());
+                match parent {
+                    Some(p) if !done[p] && !on_path.contains(&p) => {
+                        path.push(p);
+                        on_path.insert(p);
+                    }
+                    _ => break,
+                }
+            }
+            // Resolve from the top down.
+            for &i in path.iter().rev() {
+                let parent = self.sessions[i]
+                    .parent_access_key_id
+                    .as_ref()
+                    .and_then(|p| self.index.get(p).copied())
+                    .filter(|&p| done[p]);
+                if let Some(p) = parent {
+                    let (depth, root, complete, si, mfa) = {
+                        let ps = &self.sessions[p];
+                        (
+                            ps.chain_depth + 1,
+                            ps.root_principal.clone(),
+                            ps.chain_complete,
+                            ps.source_identity.clone(),
+                            ps.mfa_authenticated,
+                        )
+                    };
+                    let s = &mut self.sessions[i];
+                    s.chain_depth = depth;
+                    s.root_principal = root;
+                    s.chain_complete = complete && s.issued_in_window;
+                    if s.source_identity.is_none() {
+                        s.source_identity = si;
+                    }
+                    if s.mfa_authenticated.is_none() {
+                        s.mfa_authenticated = mfa;
+                    }
+                } else if self.sessions[i].parent_access_key_id.is_some() {
+                    // The parent key is not a session we know (or a cycle): the top is unknown.
+                    let s = &mut self.sessions[i];
+                    s.chain_depth = s.chain_depth.max(2);
+                    s.root_principal = None;
+                    s.chain_complete = false;
+                }
+                done[i] = true;
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Session> {
+        self.index.get(key).map(|&i| &self.sessions[i])
+    }
+
+    /// The chain from the top known session down to `key` (inclusive).
+    pub fn ancestors(&self, key: &str) -> Vec<&Session> {
+        let mut out = Vec::new();
+        let mut cur = self.get(key);
+        while let Some(s) = cur {
+            if out.iter().any(|x: &&Session| x.access_key_id == s.access_key_id) {
+                break;
+            }
+            out.push(s);
+            cur = s.parent_access_key_id.as_deref().and_then(|p| self.get(p));
+        }
+        out.reverse();
+        out
+    }
+
+    /// Sessions issued with `key`, directly.
+    pub fn children(&self, key: &str) -> impl Iterator<Item = &Session> {
+        self.children
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.sessions[i])
+    }
+
+    /// `key` and every session issued down the chain from it, in order (depth first).
+    pub fn descendants(&self, key: &str) -> Vec<&Session> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Session> = self.get(key).into_iter().collect();
+        while let Some(s) = stack.pop() {
+            if out.iter().any(|x: &&Session| x.access_key_id == s.access_key_id) {
+                continue;
+            }
+            out.push(s);
+            let mut kids: Vec<&Session> = self.children(&s.access_key_id).collect();
+            kids.reverse();
+            stack.extend(kids);
+        }
+        out
+    }
+}
+
+fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
+    let api = e.event_name.clone();
+    let is_role = api.as_deref().is_some_and(|n| n.starts_with("AssumeRole"));
+    let role_arn = if is_role {
+        e.requested_role_arn.clone().or_else(|| {
+            e.assumed_role_arn
+                .as_deref()
+                .and_then(assumed_role_parts)
+                .map(|(r, _)| Arc::from(r))
+        })
+    } else {
+        None
+    };
+    let account = if is_role {
+        role_arn
+            .as_deref()
+            .or(e.assumed_role_arn.as_deref())
+            .and_then(arn_account)
+            .map(Arc::from)
+    } else {
+        e.account_id.clone().or_else(|| e.recipient_account_id.clone())
+    };
+    let session_name = e.role_session_name.clone().or_else(|| {
+        e.assumed_role_arn
+            .as_deref()
+            .and_then(assumed_role_parts)
+            .map(|(_, s)| Arc::from(s))
+    });
+    let caller_account = e.account_id.clone().or_else(|| {
+        e.principal_arn.as_deref().and_then(arn_account).map(Arc::from)
+    });
+    let is_session = caller_is_session(e);
+    let parent = if is_session {
+        e.access_key_id.clone().filter(|k| !k.is_empty())
+    } else {
+        None
+    };
+    let root = if is_session { None } else { direct_root(e) };
+    let mut ips: BTreeSet<Text> = u.map(|u| u.ips.clone()).unwrap_or_default();
+    if let Some(ip) = &e.source_ip {
+        ips.insert(ip.clone());
+    }
+    Session {
+        access_key_id: Arc::from(key),
+        issued_by_api: api,
+        issued_at: Some(e.event_time),
+        expires_at: e.issued_expiration,
+        cross_account: matches!((&account, &caller_account), (Some(a), Some(c)) if a != c),
+        account,
+        role_arn,
+        session_name,
+        caller_arn: e
+            .principal_arn
+            .clone()
+            .or_else(|| direct_root(e).filter(|_| e.identity_type.as_deref() == Some("AWSService"))),
+        caller_type: e.identity_type.clone(),
+        caller_access_key_id: e.access_key_id.clone().filter(|k| !k.is_empty()),
+        chain_complete: root.is_some() || is_session,
+        parent_access_key_id: parent,
+        chain_depth: 1,
+        root_principal: root,
+        source_identity: e
+            .requested_source_identity
+            .clone()
+            .or_else(|| e.source_identity.clone())
+            .or_else(|| u.and_then(|u| u.source_identity.clone())),
+        mfa_authenticated: u
+            .and_then(|u| u.mfa)
+            .or_else(|| requested_mfa(e))
+            .or_else(|| (!is_session).then_some(e.mfa_authenticated).flatten()),
+        issued_in_window: true,
+        source_ips: ips.into_iter().collect(),
+        first_used: u.and_then(|u| u.first),
+        last_used: u.and_then(|u| u.last),
+        calls: u.map_or(0, |u| u.calls),
+        errors: u.map_or(0, |u| u.errors),
+        issuing_event_id: e.event_id.clone(),
+        requested_duration_seconds: e.requested_duration_seconds,
+        issuing_source_ip: e.source_ip.clone(),
+        user_agents: u.map(|u| u.agents.clone()).unwrap_or_default(),
+    }
+}
+
+/// A key seen signing calls whose issuing call is not in the input.
+fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
+    let kind = e.identity_type.as_deref();
+    let console = matches!(kind, Some("IAMUser") | Some("Root"));
+    let federated = kind == Some("FederatedUser");
+    let (role_arn, session_name) = match kind {
+        Some("AssumedRole") => {
+            let parts = e.principal_arn.as_deref().and_then(assumed_role_parts);
+            (
+                e.session_issuer_arn
+                    .clone()
+                    .or_else(|| parts.as_ref().map(|(r, _)| Arc::from(r.as_str()))),
+                parts.map(|(_, s)| Arc::from(s)),
+            )
+        }
+        Some("FederatedUser") => (
+            None,
+            e.principal_arn
+                .as_deref()
+                .and_then(|a| a.rsplit('/').next())
+                .map(Arc::from),
+        ),
+        _ => (None, None),
+    };
+    let account = e
+        .account_id
+        .clone()
+        .or_else(|| role_arn.as_deref().and_then(arn_account).map(Arc::from));
+    // Console sessions belong to the user (or root) itself; a federated user's session belongs to
+    // the IAM user named as its issuer. Anything else has an unknown origin.
+    let root = if console {
+        e.principal_arn.clone()
+    } else if federated {
+        e.session_issuer_arn.clone()
+    } else {
+        None
+    };
+    Session {
+        access_key_id: Arc::from(key),
+        issued_by_api: if console {
+            Some(Arc::from("ConsoleLogin"))
+        } else if federated {
+            Some(Arc::from("GetFederationToken"))
+        } else {
+            None
+        },
+        issued_at: e.session_created_at,
+        expires_at: None,
+        account,
+        role_arn,
+        session_name,
+        caller_arn: if federated { e.session_issuer_arn.clone() } else if console { e.principal_arn.clone() } else { None },
+        caller_type: if federated { e.session_issuer_type.clone() } else if console { e.identity_type.clone() } else { None },
+        caller_access_key_id: None,
+        parent_access_key_id: None,
+        chain_depth: 1,
+        chain_complete: console,
+        root_principal: root,
+        source_identity: u.source_identity.clone(),
+        mfa_authenticated: u.mfa,
+        cross_account: false,
+        issued_in_window: false,
+        source_ips: u.ips.iter().cloned().collect(),
+        first_used: u.first,
+        last_used: u.last,
+        calls: u.calls,
+        errors: u.errors,
+        issuing_event_id: None,
+        requested_duration_seconds: None,
+        issuing_source_ip: None,
+        user_agents: u.agents.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_helpers() {
+        assert_eq!(arn_account("arn:aws:iam::123456789012:role/X"), Some("123456789012"));
+        assert_eq!(
+            assumed_role_parts("arn:aws:sts::123456789012:assumed-role/Admin/alice"),
+            Some(("arn:aws:iam::123456789012:role/Admin".to_string(), "alice"))
+        );
+        assert_eq!(
+            assumed_role_parts("arn:aws:sts::1:assumed-role/path/Role/s").map(|p| p.0),
+            Some("arn:aws:iam::1:role/path/Role".to_string())
+        );
+    }
+}

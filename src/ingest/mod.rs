@@ -1,0 +1,311 @@
+//! Paths -> deduplicated, time-ordered events, with an account of every file and record.
+//!
+//! Takes any mix of files and folders (folders are walked recursively, in name order), reads and
+//! parses files on all cores (rayon), and returns [`Ingested`]: the events sorted by a total key,
+//! duplicates removed, cross-account copies marked, plus [`IngestStats`] and one [`Problem`] per
+//! bad file or record. Nothing is printed here; the caller decides how to report.
+//!
+//! Memory: each worker holds one file's bytes at a time; only normalized events outlive a file.
+
+pub mod decode;
+pub mod parse;
+pub mod source;
+
+use crate::error::Error;
+use crate::event::Event;
+use parse::{Content, Location};
+use rayon::prelude::*;
+use serde::Serialize;
+use source::{Input, SkipReason};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How to read.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Any bad file or record is fatal.
+    pub strict: bool,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// One thing that went wrong, named by file and place.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Problem {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub reason: String,
+    /// True when the whole file was lost (nothing could be read from it).
+    pub file_failed: bool,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{}: {}: {}", self.file, l, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+/// Counts of what was read; printed by `summary` and at the end of every command.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct IngestStats {
+    pub files_seen: u64,
+    pub files_read: u64,
+    pub files_skipped: u64,
+    pub files_failed: u64,
+    /// Skipped files by reason (digest, insight, not a log file).
+    pub skipped_by_reason: std::collections::BTreeMap<String, u64>,
+    pub records: u64,
+    pub bad_records: u64,
+    pub events: u64,
+    pub duplicates: u64,
+    pub shared_copies: u64,
+    pub bytes_read: u64,
+    pub bytes_decompressed: u64,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// The result of reading a set of paths.
+pub struct Ingested {
+    pub events: Vec<Event>,
+    pub stats: IngestStats,
+    pub problems: Vec<Problem>,
+}
+
+struct FileResult {
+    events: Vec<Event>,
+    records: u64,
+    problems: Vec<Problem>,
+    outcome: Outcome,
+    bytes_read: u64,
+    bytes_decompressed: u64,
+}
+
+enum Outcome {
+    Read,
+    Skipped(SkipReason),
+    Failed,
+}
+
+/// Reads every input path. Errors only for a path that does not exist, or under `strict`.
+pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
+    let started = Instant::now();
+    let inputs = source::expand(paths)?;
+    let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
+    let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
+    let results: Vec<FileResult> = inputs
+        .par_iter()
+        .map(|input| {
+            let r = read_one(input);
+            bar.inc(input.size);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let ingested = assemble(results, started);
+    if opts.strict {
+        if let Some(p) = ingested.problems.first() {
+            return Err(Error::Strict(p.to_string()));
+        }
+    }
+    Ok(ingested)
+}
+
+fn read_one(input: &Input) -> FileResult {
+    let name = input.path.display().to_string();
+    if let Some(reason) = input.skip {
+        return FileResult {
+            events: Vec::new(),
+            records: 0,
+            problems: Vec::new(),
+            outcome: Outcome::Skipped(reason),
+            bytes_read: 0,
+            bytes_decompressed: 0,
+        };
+    }
+    match std::fs::read(&input.path) {
+        Ok(data) => {
+            let n = data.len() as u64;
+            parse_bytes(&name, data, n)
+        }
+        Err(e) => failed(&name, format!("cannot read: {e}")),
+    }
+}
+
+fn failed(name: &str, reason: String) -> FileResult {
+    FileResult {
+        events: Vec::new(),
+        records: 0,
+        problems: vec![Problem {
+            file: name.to_string(),
+            location: None,
+            reason,
+            file_failed: true,
+        }],
+        outcome: Outcome::Failed,
+        bytes_read: 0,
+        bytes_decompressed: 0,
+    }
+}
+
+fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
+    let decoded = decode::decode(data);
+    let parsed = parse::parse_text(&decoded.bytes);
+    let mut problems = Vec::new();
+    let problem = |location: Option<Location>, reason: String, file_failed: bool| Problem {
+        file: name.to_string(),
+        location: location.map(|l| l.to_string()),
+        reason,
+        file_failed,
+    };
+    let content = parsed.content.unwrap_or(Content::Log);
+    let mut outcome = Outcome::Read;
+    match content {
+        Content::Digest => outcome = Outcome::Skipped(SkipReason::Digest),
+        Content::Empty => {
+            let why = match &decoded.damage {
+                Some(d) => d.clone(),
+                None if decoded.gzip => "empty file (gzip of nothing)".to_string(),
+                None => "empty file".to_string(),
+            };
+            problems.push(problem(None, why, true));
+            outcome = Outcome::Failed;
+        }
+        Content::NotJson => {
+            let why = match &decoded.damage {
+                Some(d) => d.clone(),
+                None => {
+                    let head: String = String::from_utf8_lossy(&decoded.bytes[..decoded.bytes.len().min(24)])
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .collect();
+                    format!("not JSON (begins with `{}`)", head.trim())
+                }
+            };
+            problems.push(problem(None, why, true));
+            outcome = Outcome::Failed;
+        }
+        Content::Log => {
+            if let Some(d) = &decoded.damage {
+                problems.push(problem(
+                    None,
+                    format!("{d}; kept the {} complete records before it", parsed.events.len()),
+                    parsed.events.is_empty(),
+                ));
+            }
+            for (loc, reason) in &parsed.bad_records {
+                // A record cut off by a damaged gzip stream is already told by the damage message.
+                if decoded.damage.is_some() && parsed.truncated && reason.starts_with("record is cut off") {
+                    continue;
+                }
+                problems.push(problem(Some(*loc), reason.clone(), false));
+            }
+            if parsed.events.is_empty() && parsed.records > 0 && decoded.damage.is_none() {
+                if let Some(p) = problems.last_mut() {
+                    p.file_failed = parsed.bad_records.len() == parsed.records;
+                }
+            }
+            if parsed.events.is_empty() && decoded.damage.is_some() {
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    FileResult {
+        records: parsed.records as u64,
+        events: parsed.events,
+        problems,
+        outcome,
+        bytes_read,
+        bytes_decompressed: decoded.bytes.len() as u64,
+    }
+}
+
+fn assemble(results: Vec<FileResult>, started: Instant) -> Ingested {
+    let mut stats = IngestStats::default();
+    let mut problems = Vec::new();
+    let mut events = Vec::with_capacity(results.iter().map(|r| r.events.len()).sum());
+    for r in results {
+        stats.files_seen += 1;
+        match r.outcome {
+            Outcome::Read => stats.files_read += 1,
+            Outcome::Failed => stats.files_failed += 1,
+            Outcome::Skipped(why) => {
+                stats.files_skipped += 1;
+                *stats.skipped_by_reason.entry(why.to_string()).or_default() += 1;
+            }
+        }
+        stats.records += r.records;
+        stats.bad_records += r.problems.iter().filter(|p| p.location.is_some()).count() as u64;
+        stats.bytes_read += r.bytes_read;
+        stats.bytes_decompressed += r.bytes_decompressed;
+        problems.extend(r.problems);
+        events.extend(r.events);
+    }
+    let before = events.len();
+    let (events, shared) = finish_events(events);
+    stats.duplicates = (before - events.len()) as u64;
+    stats.shared_copies = shared;
+    stats.events = events.len() as u64;
+    stats.elapsed = started.elapsed();
+    problems.sort();
+    Ingested {
+        events,
+        stats,
+        problems,
+    }
+}
+
+/// Sorts by the total event key (stable, so ties keep input order), drops exact re-reads, and
+/// marks cross-account copies. Returns the events and the number of copies marked.
+pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
+    events.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    events.dedup_by(|later, earlier| later.sort_key() == earlier.sort_key());
+    let marked = mark_shared_copies(&mut events);
+    (events, marked)
+}
+
+/// Among events that share a `sharedEventID` and were delivered to different accounts, keeps one
+/// as the action (the copy naming the caller in full, preferring the caller's own account's copy,
+/// else the first in order) and marks the others.
+fn mark_shared_copies(events: &mut [Event]) -> u64 {
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let Some(s) = e.shared_event_id.as_deref() {
+            groups.entry(s).or_default().push(i);
+        }
+    }
+    let mut to_mark = Vec::new();
+    for idx in groups.values() {
+        if idx.len() < 2 {
+            continue;
+        }
+        // The copy that names the caller in full; among those, the caller's own account's copy.
+        let full = |i: &usize| events[*i].identity_type.as_deref() != Some("AWSAccount");
+        let own = |i: &usize| {
+            let e = &events[*i];
+            e.account_id.is_some() && e.account_id == e.recipient_account_id
+        };
+        let keep = idx
+            .iter()
+            .copied()
+            .find(|i| full(i) && own(i))
+            .or_else(|| idx.iter().copied().find(full))
+            .unwrap_or(idx[0]);
+        to_mark.extend(idx.iter().copied().filter(|&i| i != keep));
+    }
+    for &i in &to_mark {
+        events[i].shared_copy = true;
+    }
+    to_mark.len() as u64
+}
+
+/// Reads paths with default options and no progress bar: the library entry for tests and tools.
+pub fn ingest_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Ingested, Error> {
+    let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    ingest(&paths, &IngestOptions::default())
+}

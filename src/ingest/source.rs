@@ -1,0 +1,109 @@
+//! Command-line paths -> the list of files to read, in a stable order.
+//!
+//! Folders are walked recursively in name order. Inside folders, CloudTrail digest and Insight
+//! files and files that are plainly not logs (README, LICENSE, *.md, *.sql...) are listed as
+//! skipped, with the reason; a file named on the command line is always read (digests aside).
+
+use crate::error::Error;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    Digest,
+    Insight,
+    NotLog,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SkipReason::Digest => "CloudTrail digest",
+            SkipReason::Insight => "CloudTrail Insight",
+            SkipReason::NotLog => "not a log file",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub size: u64,
+    pub skip: Option<SkipReason>,
+}
+
+const NOT_LOG_EXTENSIONS: [&str; 16] = [
+    "md", "txt", "rst", "html", "htm", "pdf", "sql", "toml", "yml", "yaml", "py", "sh", "rs", "csv",
+    "parquet", "png",
+];
+
+/// Digest and Insight files are recognised by their S3 folder or file name.
+pub fn skip_by_key(key: &str) -> Option<SkipReason> {
+    if key.contains("CloudTrail-Digest") {
+        Some(SkipReason::Digest)
+    } else if key.contains("CloudTrail-Insight") {
+        Some(SkipReason::Insight)
+    } else {
+        None
+    }
+}
+
+fn not_a_log(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.starts_with('.')
+        || name.starts_with("license")
+        || name.starts_with("readme")
+        || name.starts_with("notice")
+        || name.starts_with("copying")
+    {
+        return true;
+    }
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| NOT_LOG_EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Expands paths into files. A path that does not exist is an error; nothing is read then.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    let missing: Vec<String> = paths
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::PathNotFound(missing));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let walker = walkdir::WalkDir::new(p)
+                .follow_links(true)
+                .sort_by_file_name();
+            for entry in walker {
+                let entry = entry.map_err(|e| Error::Walk {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let path = entry.path().to_path_buf();
+                let key = path.to_string_lossy();
+                let skip = skip_by_key(&key).or_else(|| not_a_log(&path).then_some(SkipReason::NotLog));
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push(Input { path, size, skip });
+            }
+        } else {
+            let size = p.metadata().map(|m| m.len()).unwrap_or(0);
+            let skip = skip_by_key(&p.to_string_lossy());
+            out.push(Input {
+                path: p.clone(),
+                size,
+                skip,
+            });
+        }
+    }
+    Ok(out)
+}

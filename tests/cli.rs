@@ -1,0 +1,8 @@
+//! The one integration test binary: runs the real `trailhound` binary (and the library) on
+//! fixture trees and compares what comes out. Each module is one stage of the pipeline.
+
+mod common;
+mod ingest;
+mod hunt;
+mod sessions;
+mod playbook;

@@ -1,0 +1,1322 @@
+//! Containment playbooks: plans on the hand-made incident (tests/fixtures/playbook/), and every
+//! shipped playbook applied and rolled back against moto's IAM/STS server on 127.0.0.1, reading
+//! the state back after each step (GetRolePolicy, GetUserPolicy, GetRole, ListAccessKeys).
+//!
+//! moto 5.2.5 is installed on first use into ~/.cache/trailhound/moto-venv (PyPI, about 20 s),
+//! started once per test binary by tests/moto/serve.py, and exits when this process's end closes
+//! its stdin. Each test uses its own role and user names, so tests run in parallel on one server.
+//! Nothing here talks to any address but 127.0.0.1.
+
+use crate::common::{code, root, run, stderr, stdout};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+fn incident() -> PathBuf {
+    root().join("tests/fixtures/playbook/incident.json")
+}
+
+const WEB: &str = "arn:aws:iam::111111111111:role/WebAppRole";
+const ACCOUNT: &str = "123456789012"; // moto's default account
+
+// ---------------------------------------------------------------------------------------------
+// The emulator.
+
+struct Moto {
+    port: u16,
+    channel: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
+    _child: Child,
+}
+
+static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
+
+fn venv() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/trailhound/moto-venv")
+}
+
+/// Installs moto into the shared virtual environment unless it is there already. A lock folder
+/// keeps two test runs from installing at once.
+fn ensure_moto() -> Result<PathBuf, String> {
+    let v = venv();
+    let python = v.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args([
+                "-c",
+                "import moto, boto3, flask, flask_cors; assert moto.__version__ == '5.2.5'",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready() {
+        return Ok(python);
+    }
+    let lock = v.with_extension("lock");
+    std::fs::create_dir_all(v.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
+    let mut waited = 0;
+    while std::fs::create_dir(&lock).is_err() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        waited += 1;
+        if waited > 600 {
+            let _ = std::fs::remove_dir(&lock); // a stale lock from a killed run
+        }
+    }
+    let result = (|| {
+        if ready() {
+            return Ok(());
+        }
+        let sh = |cmd: &mut Command| -> Result<(), String> {
+            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd:?} failed:\n{}",
+                    String::from_utf8_lossy(&o.stderr)
+                ))
+            }
+        };
+        sh(Command::new("python3").arg("-m").arg("venv").arg(&v))?;
+        sh(Command::new(v.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "moto[s3,iam,sts]==5.2.5",
+            "flask",
+            "flask-cors",
+        ]))
+    })();
+    let _ = std::fs::remove_dir(&lock);
+    result?;
+    if ready() {
+        Ok(python)
+    } else {
+        Err(format!("moto is not importable from {}", python.display()))
+    }
+}
+
+fn start() -> Result<Moto, String> {
+    let python = ensure_moto()?;
+    let mut child = Command::new(&python)
+        .arg(root().join("tests/moto/serve.py"))
+        .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start moto: {e}"))?;
+    let stdin = child.stdin.take().ok_or("no stdin")?;
+    let mut out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut line = String::new();
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    let port: u16 = line
+        .trim()
+        .parse()
+        .map_err(|_| format!("moto did not print its port: {line:?}"))?;
+    // Ready when its API answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if std::io::Read::read(&mut s, &mut buf).is_ok_and(|n| n >= 12)
+                && buf.starts_with(b"HTTP/1.")
+            {
+                break;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("moto did not answer GET /moto-api/ within 30 s".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(Moto {
+        port,
+        channel: Mutex::new((stdin, out)),
+        _child: child,
+    })
+}
+
+fn moto() -> &'static Moto {
+    match MOTO.get_or_init(start) {
+        Ok(m) => m,
+        Err(e) => panic!("the AWS emulator is needed for this test: {e}"),
+    }
+}
+
+impl Moto {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One boto3 call in moto's default account (or `account`); Ok(response) or Err(error code).
+    fn call_in(
+        &self,
+        account: Option<&str>,
+        service: &str,
+        call: &str,
+        params: Value,
+    ) -> Result<Value, String> {
+        let mut req = json!({"service": service, "call": call, "params": params});
+        if let Some(a) = account {
+            req["account"] = json!(a);
+        }
+        let mut ch = self.channel.lock().unwrap_or_else(|e| e.into_inner());
+        writeln!(ch.0, "{req}").expect("write to moto");
+        ch.0.flush().expect("flush");
+        let mut line = String::new();
+        ch.1.read_line(&mut line).expect("read from moto");
+        let v: Value = serde_json::from_str(&line).expect("moto reply");
+        match v.get("ok") {
+            Some(ok) => Ok(ok.clone()),
+            None => Err(v["error"]["code"].as_str().unwrap_or("?").to_string()),
+        }
+    }
+
+    fn iam(&self, call: &str, params: Value) -> Result<Value, String> {
+        self.call_in(None, "iam", call, params)
+    }
+
+    fn ok(&self, call: &str, params: Value) -> Value {
+        self.iam(call, params.clone())
+            .unwrap_or_else(|e| panic!("{call} {params}: {e}"))
+    }
+
+    fn create_role(&self, name: &str, path: &str) -> Value {
+        self.ok(
+            "create_role",
+            json!({"RoleName": name, "Path": path, "AssumeRolePolicyDocument": trust().to_string()}),
+        )
+    }
+
+    /// The inline role policy, decoded; None when absent.
+    fn role_policy(&self, role: &str, policy: &str) -> Option<Value> {
+        match self.iam(
+            "get_role_policy",
+            json!({"RoleName": role, "PolicyName": policy}),
+        ) {
+            Ok(v) => Some(v["PolicyDocument"].clone()),
+            Err(e) if e == "NoSuchEntity" => None,
+            Err(e) => panic!("get_role_policy: {e}"),
+        }
+    }
+
+    fn role_policies(&self, role: &str) -> Vec<String> {
+        let v = self.ok("list_role_policies", json!({"RoleName": role}));
+        serde_json::from_value(v["PolicyNames"].clone()).unwrap()
+    }
+
+    fn user_policy(&self, user: &str, policy: &str) -> Option<Value> {
+        match self.iam(
+            "get_user_policy",
+            json!({"UserName": user, "PolicyName": policy}),
+        ) {
+            Ok(v) => Some(v["PolicyDocument"].clone()),
+            Err(e) if e == "NoSuchEntity" => None,
+            Err(e) => panic!("get_user_policy: {e}"),
+        }
+    }
+
+    fn trust_policy(&self, role: &str) -> Value {
+        self.ok("get_role", json!({"RoleName": role}))["Role"]["AssumeRolePolicyDocument"].clone()
+    }
+
+    fn key_status(&self, user: &str, key: &str) -> String {
+        let v = self.ok("list_access_keys", json!({"UserName": user}));
+        v["AccessKeyMetadata"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["AccessKeyId"] == key)
+            .map(|k| k["Status"].as_str().unwrap().to_string())
+            .expect("key listed")
+    }
+}
+
+/// A trust policy for fixture roles.
+fn trust() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]})
+}
+
+fn revoke_doc(cutoff: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]})
+}
+
+/// Runs the binary against the emulator with test credentials and the given audit log.
+fn aws_run(m: &Moto, audit: &Path, args: &[&str]) -> Output {
+    aws_cmd(Some(&m.url()), audit, args)
+        .output()
+        .expect("run trailhound")
+}
+
+/// The binary with test credentials (and nothing from the user's AWS config), the audit log, and
+/// `--endpoint-url` when given.
+fn aws_cmd(endpoint: Option<&str>, audit: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    c.args(args);
+    if let Some(u) = endpoint {
+        c.args(["--endpoint-url", u]);
+    }
+    c.arg("--audit-log")
+        .arg(audit)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/trailhound-test",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL");
+    c
+}
+
+/// Applies (`--apply --format json`), expects success, returns the run record.
+fn apply(m: &Moto, audit: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["--apply", "--format", "json", "-q"]);
+    let o = aws_run(m, audit, &a);
+    assert_eq!(
+        code(&o),
+        0,
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json output");
+    assert_eq!(v["run"]["outcome"], "applied", "{v:#}");
+    v["run"].clone()
+}
+
+fn rollback(m: &Moto, audit: &Path, run_id: &str) -> Value {
+    apply(m, audit, &["playbook", "rollback", run_id])
+}
+
+fn audit_lines(audit: &Path) -> Vec<Value> {
+    std::fs::read_to_string(audit)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Without the emulator.
+
+#[test]
+fn playbooks_list_show_and_lint_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["playbook", "list"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    for name in [
+        "revoke-role-sessions",
+        "revoke-user-sessions",
+        "deactivate-access-key",
+        "contain-instance-credentials",
+        "deny-source-identity",
+        "lock-role-trust",
+    ] {
+        assert!(s.contains(name), "{name} missing from:\n{s}");
+        let o = run(["playbook", "show", name]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let show = stdout(&o);
+        assert!(
+            show.contains("\nStops:\n") && show.contains("\nDoes not stop:\n"),
+            "{show}"
+        );
+    }
+    let show = stdout(&run(["playbook", "show", "revoke-user-sessions"]));
+    assert!(show.contains("long-term access keys (AKIA...)"), "{show}");
+    let show = stdout(&run(["playbook", "show", "deactivate-access-key"]));
+    assert!(
+        show.contains(
+            "federation tokens (GetFederationToken) made from the key before: they survive"
+        ),
+        "{show}"
+    );
+
+    let o = run(["playbook", "lint"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("6 file(s), 0 with problems, 0 problem(s)"));
+    let o = run([
+        "playbook",
+        "lint",
+        root().join("playbooks").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    let o = run(["playbook", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["playbooks"].as_array().unwrap().len(), 6);
+    assert_eq!(v["playbooks"][0]["policy_name"], "AWSRevokeOlderSessions");
+}
+
+#[test]
+fn lint_reports_every_problem_with_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("my-revoke.toml");
+    std::fs::write(
+        &bad,
+        "name = \"my-revoke\"\nsummary = \"s\"\ndescription = \"d\"\ntarget = \"group\"\naction = \"revoke-older-sessions\"\npolicy_name = \"bad name\"\nstops = \"everything\"\ndoes_not_stop = [\"x\"]\nseverity = \"high\"\n",
+    )
+    .unwrap();
+    let good = dir.path().join("my-lock.toml");
+    let text = std::fs::read_to_string(root().join("playbooks/lock-role-trust.toml"))
+        .unwrap()
+        .replace("name = \"lock-role-trust\"", "name = \"my-lock\"");
+    std::fs::write(&good, text).unwrap();
+    let o = run(["playbook", "lint", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let s = stdout(&o);
+    let f = bad.display().to_string();
+    for want in [
+        format!("problem  {f}:9: key `severity`: unknown key (valid keys: name, summary"),
+        format!("problem  {f}:4: key `target`: unknown variant `group`, expected one of `role`, `user`, `key`, `instance`"),
+        format!("problem  {f}:6: key `policy_name`: `bad name`: IAM policy names are 1 to 128 of"),
+        format!("problem  {f}:7: key `stops`: must be a list of strings"),
+        format!("ok       {} (my-lock)", good.display()),
+        "2 file(s), 1 with problems, 4 problem(s)".to_string(),
+    ] {
+        assert!(s.contains(&want), "missing {want:?} in:\n{s}");
+    }
+    assert!(stderr(&o).contains("4 problem(s) in 1 playbook file(s)"));
+    // A user playbook from --playbooks, and one given by path, plan like shipped ones.
+    let o = run([
+        "playbook",
+        "run",
+        "my-lock",
+        "--playbooks",
+        dir.path().to_str().unwrap(),
+        "--role",
+        WEB,
+    ]);
+    assert!(
+        stdout(&o).starts_with("Plan: my-lock\n"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = run([
+        "playbook",
+        "run",
+        good.to_str().unwrap(),
+        "--role",
+        WEB,
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["calls"][0]["api"], "iam:UpdateAssumeRolePolicy");
+    let o = run(["playbook", "run", bad.to_str().unwrap(), "--role", WEB]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("key `severity`"), "{}", stderr(&o));
+}
+
+#[test]
+fn dry_run_prints_the_exact_calls_and_documents() {
+    let o = run([
+        "playbook",
+        "run",
+        "revoke-role-sessions",
+        "--role",
+        WEB,
+        "--cutoff",
+        "2026-03-02T10:25:00Z",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    for want in [
+        "Plan: revoke-role-sessions\n",
+        "  target   role WebAppRole (arn:aws:iam::111111111111:role/WebAppRole)\n",
+        "  account  111111111111\n",
+        "  cutoff   2026-03-02T10:25:00Z (tokens issued before it are denied)\n",
+        "Checks before any change:\n  iam:GetRole RoleName=WebAppRole",
+        "  iam:GetRolePolicy RoleName=WebAppRole PolicyName=AWSRevokeOlderSessions\n",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in:\n{s}");
+    }
+    assert!(s.contains("  1. iam:PutRolePolicy\n       RoleName: WebAppRole\n       PolicyName: AWSRevokeOlderSessions\n       PolicyDocument:\n         {\n           \"Version\": \"2012-10-17\",\n"), "{s}");
+    assert!(s.contains(r#"aws iam put-role-policy --role-name WebAppRole --policy-name AWSRevokeOlderSessions --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-03-02T10:25:00Z"}}}]}'"#), "{s}");
+    assert!(
+        s.ends_with("DRY RUN: nothing was changed. Add --apply to make these calls.\n"),
+        "{s}"
+    );
+}
+
+#[test]
+fn revoke_key_plans_the_role_of_the_key_in_its_account() {
+    let logs = incident();
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIAATTACKER00000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--cutoff",
+        "2026-03-02T10:25:00Z",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    for want in [
+        "Key ASIAATTACKER00000001 is a session of role arn:aws:iam::111111111111:role/WebAppRole in account 111111111111.\n",
+        "by AssumeRole to arn:aws:iam::111111111111:user/deploy, session ci, chain depth 1, root principal arn:aws:iam::111111111111:user/deploy",
+        "Plan: revoke-role-sessions\n",
+        "  account  111111111111\n",
+        "  CUT OFF (2):\n",
+        "ASIAATTACKER00000001 *",
+        "  spared (1):\n",
+        "  already expired (1):\n",
+        "  NOT STOPPED by this plan, and what would stop them:\n",
+        "ASIACROSSADMIN000001: trailhound playbook run revoke-role-sessions --role arn:aws:iam::222222222222:role/CrossAdmin\n",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in:\n{s}");
+    }
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIAATTACKER00000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--cutoff",
+        "2026-03-02T10:25:00Z",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["key"]["access_key_id"], "ASIAATTACKER00000001");
+    assert_eq!(v["plan"]["playbook"], "revoke-role-sessions");
+    assert_eq!(
+        v["plan"]["target"],
+        json!({"kind": "role", "name": "WebAppRole", "arn": WEB, "path": "/"})
+    );
+    assert_eq!(v["plan"]["account"], "111111111111");
+    assert_eq!(
+        v["plan"]["calls"][0]["PolicyDocument"],
+        revoke_doc("2026-03-02T10:25:00Z")
+    );
+    let cut: Vec<&str> = v["plan"]["sessions"]["cut_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["access_key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(cut, ["ASIAWEBAPPALICE00001", "ASIAATTACKER00000001"]);
+    assert_eq!(
+        v["plan"]["sessions"]["spared"][0]["access_key_id"],
+        "ASIAWEBAPPNEW0000001"
+    );
+
+    // The default cutoff (now) is after the key was issued: it is denied (the logs are old, so
+    // its session has expired by now: the plan says so).
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIAATTACKER00000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let expired: Vec<&str> = v["plan"]["sessions"]["expired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["access_key_id"].as_str().unwrap())
+        .collect();
+    assert!(expired.contains(&"ASIAATTACKER00000001"), "{v:#}");
+
+    // A cutoff before the key was issued would not deny it.
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIAATTACKER00000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--cutoff",
+        "2026-03-02T10:00:00Z",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("is not after ASIAATTACKER00000001 was issued (2026-03-02T10:10:00Z)"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An Identity Center session is refused with the reason; a key not in the logs is named.
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIASSOADMIN00000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("must be revoked in IAM"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIANOTINTHELOGS0001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("key ASIANOTINTHELOGS0001 is not in the logs"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A GetSessionToken key belongs to a user: its user's sessions are revoked.
+    let o = run([
+        "revoke",
+        "--key",
+        "ASIASESSIONTOKEN0001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["playbook"], "revoke-user-sessions");
+    assert_eq!(v["plan"]["calls"][0]["UserName"], "alice");
+    // A long-term key is deactivated, with its user from the logs.
+    let o = run([
+        "revoke",
+        "--key",
+        "AKIADEPLOY0000000001",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["playbook"], "deactivate-access-key");
+    assert_eq!(
+        v["plan"]["calls"][0],
+        json!({"api": "iam:UpdateAccessKey", "UserName": "deploy", "AccessKeyId": "AKIADEPLOY0000000001", "Status": "Inactive"})
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the emulator.
+
+#[test]
+fn revoke_role_sessions_applies_refreshes_and_rolls_back() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-revoke-role";
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    m.create_role(role, "/");
+    m.ok(
+        "put_role_policy",
+        json!({"RoleName": role, "PolicyName": "keep-me", "PolicyDocument": json!({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}).to_string()}),
+    );
+
+    // A dry run changes nothing.
+    let o = aws_run(
+        m,
+        &audit,
+        &["playbook", "run", "revoke-role-sessions", "--role", &arn],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(m.role_policy(role, "AWSRevokeOlderSessions"), None);
+    assert!(!audit.exists());
+
+    let c1 = "2026-03-02T10:25:00Z";
+    let r1 = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            &arn,
+            "--cutoff",
+            c1,
+        ],
+    );
+    assert_eq!(
+        m.role_policy(role, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c1))
+    );
+    assert_eq!(r1["before"][0]["state"], Value::Null);
+    assert_eq!(r1["after"][0]["state"], revoke_doc(c1));
+    assert_eq!(r1["caller"]["account"], ACCOUNT);
+    assert_eq!(r1["calls"][0]["status"], "ok");
+
+    // Running it again moves the cutoff in the same policy.
+    let c2 = "2026-03-02T11:00:00Z";
+    let r2 = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            &arn,
+            "--cutoff",
+            c2,
+        ],
+    );
+    assert_eq!(
+        m.role_policy(role, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c2))
+    );
+    let mut names = m.role_policies(role);
+    names.sort();
+    assert_eq!(names, ["AWSRevokeOlderSessions", "keep-me"]);
+
+    // Rolling back the first run now would undo the second: refused, state untouched.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "rollback",
+            r1["run_id"].as_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains("changed since run"), "{}", stderr(&o));
+    assert_eq!(
+        m.role_policy(role, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c2))
+    );
+
+    // A rollback dry run lists the restoring call.
+    let o = aws_run(
+        m,
+        &audit,
+        &["playbook", "rollback", r2["run_id"].as_str().unwrap()],
+    );
+    assert!(
+        stdout(&o).contains("aws iam put-role-policy --role-name pb-revoke-role"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        m.role_policy(role, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c2))
+    );
+
+    // Newest first: back to the first cutoff, then gone; the other inline policy stays.
+    rollback(m, &audit, r2["run_id"].as_str().unwrap());
+    assert_eq!(
+        m.role_policy(role, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c1))
+    );
+    let rb = rollback(m, &audit, r1["run_id"].as_str().unwrap());
+    assert_eq!(rb["calls"][0]["call"]["api"], "iam:DeleteRolePolicy");
+    assert_eq!(m.role_policy(role, "AWSRevokeOlderSessions"), None);
+    assert_eq!(m.role_policies(role), ["keep-me"]);
+
+    // One audit line per applied run, rollbacks and the refused one included.
+    let lines = audit_lines(&audit);
+    let kinds: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("apply", "applied"),
+            ("apply", "applied"),
+            ("rollback", "refused"),
+            ("rollback", "applied"),
+            ("rollback", "applied")
+        ]
+    );
+    assert_eq!(lines[3]["rolls_back"], r2["run_id"]);
+}
+
+#[test]
+fn revoke_user_sessions_applies_and_rolls_back_to_the_old_policy() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let user = "pb-revoke-user";
+    m.ok("create_user", json!({"UserName": user}));
+    let old = revoke_doc("2025-01-01T00:00:00Z");
+    m.ok(
+        "put_user_policy",
+        json!({"UserName": user, "PolicyName": "AWSRevokeOlderSessions", "PolicyDocument": old.to_string()}),
+    );
+    let c = "2026-03-02T10:25:00Z";
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-user-sessions",
+            "--user",
+            user,
+            "--cutoff",
+            c,
+        ],
+    );
+    assert!(
+        stdout(&o).contains("the user's long-term access keys keep working"),
+        "{}",
+        stdout(&o)
+    );
+    let r = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-user-sessions",
+            "--user",
+            user,
+            "--cutoff",
+            c,
+        ],
+    );
+    assert_eq!(
+        m.user_policy(user, "AWSRevokeOlderSessions"),
+        Some(revoke_doc(c))
+    );
+    assert_eq!(r["before"][0]["state"], old);
+    rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(m.user_policy(user, "AWSRevokeOlderSessions"), Some(old));
+}
+
+#[test]
+fn deactivate_access_key_applies_and_rolls_back() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let user = "pb-key-user";
+    m.ok("create_user", json!({"UserName": user}));
+    let key = m.ok("create_access_key", json!({"UserName": user}))["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("AKIA"));
+    // No --user: the key's user is looked up (GetAccessKeyLastUsed).
+    let r = apply(
+        m,
+        &audit,
+        &["playbook", "run", "deactivate-access-key", "--key", &key],
+    );
+    assert_eq!(m.key_status(user, &key), "Inactive");
+    assert_eq!(r["target"]["user"], user);
+    assert_eq!(r["before"][0]["state"], "Active");
+    assert_eq!(r["after"][0]["state"], "Inactive");
+    let rb = rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(rb["calls"][0]["call"]["Status"], "Active");
+    assert_eq!(m.key_status(user, &key), "Active");
+    // A key of another user is not touched.
+    m.ok("create_user", json!({"UserName": "pb-key-other"}));
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "deactivate-access-key",
+            "--key",
+            &key,
+            "--user",
+            "pb-key-other",
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("is not a key of user pb-key-other"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(m.key_status(user, &key), "Active");
+}
+
+#[test]
+fn contain_instance_credentials_applies_and_rolls_back() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-app-server";
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    m.create_role(role, "/");
+    let i = "i-0abc1234def567890";
+    let r = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "contain-instance-credentials",
+            "--instance",
+            i,
+            "--role",
+            &arn,
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    let policy = format!("TrailhoundContain-{i}");
+    assert_eq!(
+        m.role_policy(role, &policy),
+        Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": {"ArnEquals": {"ec2:SourceInstanceARN": format!("arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/{i}")}}}]})
+        )
+    );
+    rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(m.role_policy(role, &policy), None);
+
+    // From the logs: the role and region of the instance-profile session. That role is in account
+    // 111111111111, not the emulator's: refused before any change, and recorded.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "contain-instance-credentials",
+            "--instance",
+            i,
+            "--logs",
+            incident().to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert!(
+        stdout(&o).contains(
+            "  instance arn:aws:ec2:eu-west-1:111111111111:instance/i-0abc1234def567890\n"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "contain-instance-credentials",
+            "--instance",
+            i,
+            "--logs",
+            incident().to_str().unwrap(),
+            "-q",
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("the target is in account 111111111111 but the credentials are for account 123456789012: act there with --assume-role arn:aws:iam::111111111111:role/ROLE"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(audit_lines(&audit).last().unwrap()["outcome"], "refused");
+}
+
+#[test]
+fn deny_source_identity_applies_and_rolls_back() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-shared-admin";
+    m.create_role(role, "/");
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let r = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "deny-source-identity",
+            "--role",
+            &arn,
+            "--source-identity",
+            "carol@example.com",
+        ],
+    );
+    assert_eq!(
+        m.role_policy(role, "TrailhoundDenySourceIdentity-carol@example.com"),
+        Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": {"StringEquals": {"aws:SourceIdentity": "carol@example.com"}}}]})
+        )
+    );
+    rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(m.role_policies(role), Vec::<String>::new());
+}
+
+#[test]
+fn lock_role_trust_applies_and_restores_the_old_trust_policy() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-lock-trust";
+    m.create_role(role, "/");
+    // The endpoint from the environment this time, and the role by name.
+    let o = aws_cmd(
+        None,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "lock-role-trust",
+            "--role",
+            role,
+            "--apply",
+            "--format",
+            "json",
+        ],
+    )
+    .env("AWS_ENDPOINT_URL", m.url())
+    .output()
+    .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: Value = serde_json::from_slice::<Value>(&o.stdout).unwrap()["run"].clone();
+    assert_eq!(r["endpoint_url"], m.url());
+    let locked = m.trust_policy(role);
+    assert_eq!(locked["Statement"][0]["Effect"], "Deny");
+    assert_eq!(locked["Statement"][0]["Principal"], "*");
+    assert_eq!(r["before"][0]["state"], trust());
+    rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(m.trust_policy(role), trust());
+}
+
+#[test]
+fn refusals_and_missing_targets_say_what_state_was_left() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    // A role under /aws-service-role/, named without the usual prefix: refused once IAM says its path.
+    m.create_role("pb-linked", "/aws-service-role/support.amazonaws.com/");
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            "pb-linked",
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(
+        e.contains("refused: pb-linked is a service-linked role")
+            && e.contains("nothing was changed"),
+        "{e}"
+    );
+    assert_eq!(m.role_policy("pb-linked", "AWSRevokeOlderSessions"), None);
+    // Identity Center roles are refused before any call.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            "AWSReservedSSO_Admin_0123456789abcdef",
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("must be revoked in IAM"),
+        "{}",
+        stderr(&o)
+    );
+    // Missing role and user.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "lock-role-trust",
+            "--role",
+            &format!("arn:aws:iam::{ACCOUNT}:role/pb-nope"),
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("role pb-nope does not exist in account 123456789012 (iam:GetRole: NoSuchEntity); nothing was changed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-user-sessions",
+            "--user",
+            "pb-nobody",
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("user pb-nobody does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    // Each attempt is in the audit log, with nothing run.
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    for l in &lines {
+        assert!(
+            l["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["status"] == "not-run"),
+            "{l:#}"
+        );
+    }
+    // Nothing to roll back from a run that changed nothing.
+    let o = aws_run(
+        m,
+        &audit,
+        &["playbook", "rollback", lines[2]["run_id"].as_str().unwrap()],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("there is nothing to roll back"),
+        "{}",
+        stderr(&o)
+    );
+    // An unreachable endpoint is an error naming the endpoint, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = aws_cmd(
+        Some(&format!("http://127.0.0.1:{closed}")),
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            "pb-linked",
+            "--apply",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("cannot tell who the credentials are (sts:GetCallerIdentity)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn assume_role_acts_in_another_account() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let other = "222222222222";
+    let role = "pb-victim";
+    let arn = format!("arn:aws:iam::{other}:role/{role}");
+    m.call_in(
+        Some(other),
+        "iam",
+        "create_role",
+        json!({"RoleName": role, "AssumeRolePolicyDocument": trust().to_string()}),
+    )
+    .unwrap();
+    // Without --assume-role the credentials are for the wrong account: refused.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            &arn,
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains(&format!("--assume-role arn:aws:iam::{other}:role/ROLE")),
+        "{}",
+        stderr(&o)
+    );
+    let ir = format!("arn:aws:iam::{other}:role/incident-response");
+    let c = "2026-03-02T10:25:00Z";
+    let r = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            &arn,
+            "--cutoff",
+            c,
+            "--assume-role",
+            &ir,
+            "--external-id",
+            "x-123",
+        ],
+    );
+    assert_eq!(r["caller"]["account"], other);
+    assert_eq!(r["assumed_role"], ir);
+    let got = m
+        .call_in(
+            Some(other),
+            "iam",
+            "get_role_policy",
+            json!({"RoleName": role, "PolicyName": "AWSRevokeOlderSessions"}),
+        )
+        .unwrap();
+    assert_eq!(got["PolicyDocument"], revoke_doc(c));
+    // The external id is not written anywhere.
+    assert!(!std::fs::read_to_string(&audit).unwrap().contains("x-123"));
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "rollback",
+            r["run_id"].as_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(
+        code(&o),
+        2,
+        "rollback from the wrong account must be refused"
+    );
+    assert!(
+        stderr(&o).contains(&format!("--assume-role {ir}")),
+        "{}",
+        stderr(&o)
+    );
+    apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "rollback",
+            r["run_id"].as_str().unwrap(),
+            "--assume-role",
+            &ir,
+        ],
+    );
+    assert!(m
+        .call_in(
+            Some(other),
+            "iam",
+            "get_role_policy",
+            json!({"RoleName": role, "PolicyName": "AWSRevokeOlderSessions"})
+        )
+        .is_err());
+}
+
+#[test]
+fn the_audit_log_defaults_to_the_data_dir() {
+    let m = moto();
+    let data = tempfile::tempdir().unwrap();
+    let role = "pb-default-audit";
+    m.create_role(role, "/");
+    let c = aws_cmd(
+        Some(&m.url()),
+        Path::new("unused"),
+        &[
+            "playbook",
+            "run",
+            "revoke-role-sessions",
+            "--role",
+            role,
+            "--apply",
+        ],
+    );
+    // The same command without --audit-log.
+    let args: Vec<String> = c
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    c.args(&args[..args.len() - 2])
+        .env("XDG_DATA_HOME", data.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/trailhound-test",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL");
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let log = data.path().join("trailhound/audit.jsonl");
+    let lines = audit_lines(&log);
+    assert_eq!(lines.len(), 1);
+    let id = lines[0]["run_id"].as_str().unwrap();
+    let s = stdout(&o);
+    assert!(
+        s.contains(&format!("Run {id} (revoke-role-sessions): applied\n")),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "Undo: trailhound playbook rollback {id} --endpoint-url {} --apply\n",
+            m.url()
+        )),
+        "{s}"
+    );
+    assert!(
+        !s.contains("testing") && !stderr(&o).contains("testing"),
+        "a secret was printed"
+    );
+}
