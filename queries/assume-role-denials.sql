@@ -9,6 +9,7 @@ SELECT
   min(event_time) AS first_denied,
   max(event_time) AS last_denied
 FROM events
-WHERE is_issuing_call AND is_error AND NOT shared_copy
+WHERE is_issuing_call AND NOT shared_copy
+  AND (error_code = 'AccessDenied' OR error_code LIKE '%Unauthorized%')
 GROUP BY caller, requested_role_arn, event_name
 ORDER BY denials DESC, caller, requested_role_arn

@@ -18,7 +18,7 @@ pub mod detect;
 pub mod error;
 pub mod event;
 pub mod frame;
-//TMP pub mod generate;
+pub mod generate;
 pub mod geoip;
 pub mod graph;
 pub mod ingest;

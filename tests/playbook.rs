@@ -485,6 +485,7 @@ fn revoke_key_plans_the_role_of_the_key_in_its_account() {
         "  already expired (1):\n",
         "  NOT STOPPED by this plan, and what would stop them:\n",
         "ASIACROSSADMIN000001: trailhound playbook run revoke-role-sessions --role arn:aws:iam::222222222222:role/CrossAdmin\n",
+        "The chain above it (not touched by this plan):\n  AKIADEPLOY0000000001: long-term key of arn:aws:iam::111111111111:user/deploy, which started the chain\n",
     ] {
         assert!(s.contains(want), "missing {want:?} in:\n{s}");
     }
@@ -624,6 +625,100 @@ fn revoke_key_plans_the_role_of_the_key_in_its_account() {
     assert_eq!(
         v["plan"]["calls"][0],
         json!({"api": "iam:UpdateAccessKey", "UserName": "deploy", "AccessKeyId": "AKIADEPLOY0000000001", "Status": "Inactive"})
+    );
+}
+
+#[test]
+fn revoke_key_on_the_sample_incidents_plans_the_right_role_and_account() {
+    use trailhound::generate::{write_sample, SampleSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let truth = write_sample(&SampleSpec::default(), dir.path()).unwrap();
+    let mut checked = 0;
+    let mut first = None;
+    for inc in &truth.incidents {
+        let Some(key) = inc
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("ASIA"))
+        else {
+            continue;
+        };
+        let want = truth
+            .sessions
+            .iter()
+            .find(|s| s.access_key_id == key)
+            .expect("the incident's key is a session");
+        let Some(role) = want.role_arn.as_deref() else {
+            continue;
+        };
+        let o = run([
+            "revoke",
+            "--key",
+            key,
+            "--logs",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+        ]);
+        assert_eq!(code(&o), 0, "{}: {}", inc.kind, stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let plan = &v["plan"];
+        // (For instance credentials too: revoke --key denies the key's whole role; hunt --respond
+        // names contain-instance-credentials for those.)
+        assert_eq!(plan["playbook"], "revoke-role-sessions", "{}", inc.kind);
+        assert_eq!(plan["target"]["arn"], role, "{}", inc.kind);
+        assert_eq!(plan["account"], want.account.as_str(), "{}", inc.kind);
+        // The key itself is denied by the plan's cutoff (now): listed among the sessions it covers.
+        let listed: Vec<&Value> = ["cut_off", "expired"]
+            .iter()
+            .flat_map(|l| plan["sessions"][l].as_array().unwrap())
+            .filter(|r| r["access_key_id"] == key)
+            .collect();
+        assert_eq!(listed.len(), 1, "{}: {plan:#}", inc.kind);
+        assert_eq!(listed[0]["target"], true);
+        checked += 1;
+        first = first.or(Some(key));
+    }
+    assert!(checked >= 2, "only {checked} incidents with a role session");
+
+    // With a cutoff just after the key was issued, the key is cut off and later sessions spared.
+    let key = first.expect("an incident with a role session");
+    let o = run([
+        "revoke",
+        "--key",
+        key,
+        "--logs",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let issued = v["key"]["issued_at"].as_str().unwrap();
+    let issued = chrono::DateTime::parse_from_rfc3339(issued).unwrap();
+    let cutoff =
+        (issued + chrono::Duration::seconds(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let o = run([
+        "revoke",
+        "--key",
+        key,
+        "--logs",
+        dir.path().to_str().unwrap(),
+        "--cutoff",
+        &cutoff,
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cut = &v["plan"]["sessions"]["cut_off"];
+    assert!(
+        cut.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["access_key_id"] == key),
+        "{v:#}"
     );
 }
 

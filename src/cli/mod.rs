@@ -2,7 +2,7 @@
 //! result to the stage that owns it and to a sink in `report`.
 
 pub mod args;
-//TMP mod bench;
+mod bench;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -169,9 +169,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
-        Command::Generate { .. } | Command::Bench { .. } => todo!(),
-//TMP        Command::Generate { out, events, seed } => bench::generate(&out, events, seed, quiet),
-//TMP        Command::Bench { events, dir } => bench::bench(events, dir, quiet),
+        Command::Generate { out, events, seed } => bench::generate(&out, events, seed, quiet),
+        Command::Bench { events, dir } => bench::bench(events, dir, quiet),
     }
 }
 

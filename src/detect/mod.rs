@@ -873,12 +873,7 @@ pub fn allows_everything(p: &serde_json::Value) -> bool {
 /// A coarse family of a user agent: the tool before its version (`aws-cli`, `Boto3`, `aws-sdk-go`).
 pub fn agent_family(ua: &str) -> String {
     let first = ua.split_whitespace().next().unwrap_or("");
-    first
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
-        .to_ascii_lowercase()
+    first.split('/').next().unwrap_or("").to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -117,19 +117,20 @@ pub(crate) const GITHUB_RUNNERS: Pool = Pool {
         "40.84.0.0/16",
     ],
 };
-/// Lambda functions and other AWS-hosted callers in us-east-1. (Not 44.192.0.0/11: a few of
-/// its /24s are placed in Canada and Israel.)
+/// Lambda functions and other AWS-hosted callers in us-east-1: AS14618 (Amazon's us-east-1 EC2
+/// network) only, so that one function's addresses stay in one network. (Not 44.192.0.0/11: a
+/// few of its /24s are placed in Canada and Israel.)
 pub(crate) const AWS_US_EAST_1: Pool = Pool {
     purpose: "AWS us-east-1 (Lambda egress, EC2)",
     country: "US",
-    asn: "AS14618 / AS16509 Amazon.com",
+    asn: "AS14618 Amazon.com",
     nets: &[
         "3.80.0.0/12",
-        "54.80.0.0/13",
         "18.204.0.0/14",
         "34.192.0.0/12",
-        "52.0.0.0/15",
         "3.208.0.0/12",
+        "52.72.0.0/15",
+        "100.24.0.0/13",
     ],
 };
 /// AWS-hosted callers in us-west-2.
@@ -152,7 +153,7 @@ pub(crate) const AWS_EU_CENTRAL_1: Pool = Pool {
 pub(crate) const EC2_EIPS: Pool = Pool {
     purpose: "EC2 instance public addresses (app-1, app-2, batch-1)",
     country: "US",
-    asn: "AS14618 / AS16509 Amazon.com",
+    asn: "AS14618 (us-east-1) / AS16509 (us-west-2) Amazon.com",
     nets: &["3.87.142.19", "44.204.83.121", "35.88.163.45"],
 };
 /// Private VPC addresses, seen when an instance calls through an interface VPC endpoint.

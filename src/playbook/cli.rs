@@ -497,8 +497,10 @@ fn execute(
     }
     let audit_log = audit::resolve(aws.audit_log.as_deref())?;
     let conn = aws.connection();
-    let client = Aws::connect(&conn, "trailhound-containment")?;
-    let record = exec::apply(&client, plan, &audit_log)?;
+    let run_id = audit::new_run_id(now());
+    // The run id is the assumed-role session name: CloudTrail then ties each call to its record.
+    let client = Aws::connect(&conn, &format!("trailhound-{run_id}"))?;
+    let record = exec::apply(&client, plan, &audit_log, &run_id)?;
     match format {
         OutputFormat::Json => {
             let mut v =
@@ -564,8 +566,16 @@ fn rollback(a: RollbackArgs) -> Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    let client = Aws::connect(&a.aws.connection(), "trailhound-rollback")?;
-    let rec = exec::rollback(&client, &record, a.force, &audit_log)?;
+    if calls.is_empty() {
+        out(&format!(
+            "Run {} changed nothing that needs restoring: nothing to do.\n",
+            record.run_id
+        ))?;
+        return Ok(Exit::Ok);
+    }
+    let run_id = audit::new_run_id(now());
+    let client = Aws::connect(&a.aws.connection(), &format!("trailhound-{run_id}"))?;
+    let rec = exec::rollback(&client, &record, a.force, &audit_log, &run_id)?;
     match a.format {
         OutputFormat::Json => {
             out_json(&json!({"dry_run": false, "run": rec, "audit_log": audit_log}))?
@@ -634,8 +644,22 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
                 )));
             }
         }
-        let text = describe_session(s);
-        let meta = to_json(s);
+        let mut text = describe_session(s);
+        let mut meta = to_json(s);
+        let upstream = upstream(&graph, &key, &a.logs);
+        if !upstream.is_empty() {
+            text.push_str("The chain above it (not touched by this plan):\n");
+            for u in &upstream {
+                text.push_str(&format!(
+                    "  {}: {}\n    {}\n",
+                    u["access_key_id"].as_str().unwrap_or(""),
+                    u["what"].as_str().unwrap_or(""),
+                    u["command"].as_str().unwrap_or("")
+                ));
+            }
+            text.push('\n');
+        }
+        meta["upstream"] = json!(upstream);
         let base = Request {
             cutoff: Some(cut),
             highlight_key: Some(key.clone()),
@@ -663,6 +687,43 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
     };
     let plan = plan::build(&pb, &req, Some(&graph))?;
     execute(&plan, a.apply, &a.aws, a.format, Some((text, meta)))
+}
+
+/// The keys above `key` in its chain (nearest first), each with what it is and the command that
+/// cuts it off: a session's own revoke, and at the top the long-term key that started the chain.
+fn upstream(graph: &Graph, key: &str, logs: &[PathBuf]) -> Vec<serde_json::Value> {
+    let logs: Vec<String> = logs
+        .iter()
+        .map(|p| shell_quote(&p.display().to_string()))
+        .collect();
+    let cmd = |k: &str| format!("trailhound revoke --key {k} --logs {}", logs.join(" "));
+    let chain = graph.ancestors(key);
+    let mut out = Vec::new();
+    for s in chain.iter().rev().skip(1) {
+        let what = match (&s.role_arn, session_user(s)) {
+            (Some(r), _) => format!(
+                "session {} of role {r}",
+                s.session_name.as_deref().unwrap_or("?")
+            ),
+            (None, Some(u)) => format!(
+                "{} credentials of {u}",
+                s.issued_by_api.as_deref().unwrap_or("temporary")
+            ),
+            (None, None) => "temporary credentials".to_string(),
+        };
+        out.push(json!({"access_key_id": &*s.access_key_id, "what": what, "command": cmd(&s.access_key_id)}));
+    }
+    if let Some(top) = chain.first() {
+        if let Some(k) = top
+            .caller_access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("AKIA"))
+        {
+            let who = top.caller_arn.as_deref().unwrap_or("an IAM user");
+            out.push(json!({"access_key_id": k, "what": format!("long-term key of {who}, which started the chain"), "command": cmd(k)}));
+        }
+    }
+    out
 }
 
 /// The IAM user whose temporary credentials a session is (GetSessionToken, GetFederationToken, console).
@@ -853,16 +914,36 @@ fn impact_text(imp: &Impact, user: bool) -> String {
             .as_deref()
             .map_or(String::new(), |e| format!("; the logs end at {e}"))
     );
-    let section = |t: &mut String, title: &str, rows: &[SessionRow]| {
-        t.push_str(&format!("  {title} ({}):\n", rows.len()));
+    let section = |t: &mut String, title: &str, count: String, rows: &[SessionRow]| {
+        t.push_str(&format!("  {title} ({count}):\n"));
         if !rows.is_empty() {
             t.push_str(&session_rows(rows));
         }
     };
-    section(&mut t, "CUT OFF", &imp.cut_off);
-    section(&mut t, "spared", &imp.spared);
+    section(
+        &mut t,
+        "CUT OFF",
+        imp.cut_off.len().to_string(),
+        &imp.cut_off,
+    );
+    section(&mut t, "spared", imp.spared.len().to_string(), &imp.spared);
     if !imp.expired.is_empty() {
-        section(&mut t, "already expired", &imp.expired);
+        // The newest few (and the key asked about); --format json lists all.
+        const SHOWN: usize = 5;
+        let n = imp.expired.len();
+        let shown: Vec<SessionRow> = imp
+            .expired
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| r.target || *i + SHOWN >= n)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let count = if shown.len() < n {
+            format!("{n}, the newest shown; --format json lists all")
+        } else {
+            n.to_string()
+        };
+        section(&mut t, "already expired", count, &shown);
     }
     if !imp.not_stopped.is_empty() {
         t.push_str("  NOT STOPPED by this plan, and what would stop them:\n");

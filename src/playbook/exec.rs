@@ -581,13 +581,14 @@ fn fail(what: &str, e: &CallError) -> String {
     format!("{what}: {e}{hint}")
 }
 
-/// Checks the caller and the target, then runs the plan; appends the audit record.
-pub fn apply(aws: &Aws, plan: &Plan, audit_log: &Path) -> Result<Record> {
+/// Checks the caller and the target, then runs the plan; appends the audit record under `run_id`
+/// (from [`audit::new_run_id`]; also the assumed-role session name, so CloudTrail shows it).
+pub fn apply(aws: &Aws, plan: &Plan, audit_log: &Path, run_id: &str) -> Result<Record> {
     let started = now_ms();
     let mut plan = plan.clone();
     let mut run = Run {
         record: Record {
-            run_id: audit::new_run_id(started),
+            run_id: run_id.to_string(),
             kind: RunKind::Apply,
             rolls_back: None,
             started: format_iso(started),
@@ -920,13 +921,19 @@ fn call_resource(c: &Call) -> Option<Resource> {
 
 /// Restores the state before of `record`; appends a rollback record. Refuses when the state was
 /// changed since the run (unless `force`), or when the credentials are for another account.
-pub fn rollback(aws: &Aws, record: &Record, force: bool, audit_log: &Path) -> Result<Record> {
+pub fn rollback(
+    aws: &Aws,
+    record: &Record,
+    force: bool,
+    audit_log: &Path,
+    run_id: &str,
+) -> Result<Record> {
     let calls = rollback_calls(record)?;
     let resources: Vec<Resource> = calls.iter().filter_map(call_resource).collect();
     let started = now_ms();
     let mut run = Run {
         record: Record {
-            run_id: audit::new_run_id(started),
+            run_id: run_id.to_string(),
             kind: RunKind::Rollback,
             rolls_back: Some(record.run_id.clone()),
             started: format_iso(started),

@@ -837,6 +837,8 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
         )));
     }
     let highlight = req.highlight_key.as_deref();
+    // "Now", to the whole second up: a default cutoff then denies every key issued so far.
+    let now = ceil_second(req.now);
     let mut notes = Vec::new();
     let mut imp = graph.map(|g| Impact {
         logs_end: logs_end(g).map(format_iso),
@@ -941,7 +943,7 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
             let role_sessions = |g| sessions_of_role(g, &name, account.as_deref());
             match pb.action {
                 ActionKind::RevokeOlderSessions => {
-                    let cutoff = req.cutoff.unwrap_or_else(|| ceil_second(req.now));
+                    let cutoff = req.cutoff.unwrap_or(now);
                     let policy_name = policy_name(None)?;
                     plan.cutoff = Some(format_iso(cutoff));
                     plan.resources.push(Resource::RoleInlinePolicy {
@@ -987,11 +989,11 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
                         policy_document: source_identity_document(si),
                     });
                     if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
-                        imp.at = format_iso(req.now);
+                        imp.at = format_iso(now);
                         let mut hit = Vec::new();
                         for s in role_sessions(g) {
                             if s.source_identity.as_deref() == Some(si) {
-                                if s.expires_at.is_some_and(|e| e <= req.now) {
+                                if s.expires_at.is_some_and(|e| e <= now) {
                                     imp.expired.push(row(
                                         s,
                                         "carries the source identity; already expired",
@@ -1058,9 +1060,9 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
                     });
                     notes.push("the current trust policy is read first and kept in the audit record; `trailhound playbook rollback RUN_ID` puts it back".into());
                     if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
-                        imp.at = format_iso(req.now);
+                        imp.at = format_iso(now);
                         for s in role_sessions(g) {
-                            if s.expires_at.is_some_and(|e| e <= req.now) {
+                            if s.expires_at.is_some_and(|e| e <= now) {
                                 imp.expired.push(row(s, "already expired", highlight));
                             } else {
                                 let mut r =
@@ -1075,7 +1077,7 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
         }
         ActionKind::RevokeOlderSessions => {
             let (name, arn, account) = parse_user(req.user.as_deref().unwrap_or_default())?;
-            let cutoff = req.cutoff.unwrap_or_else(|| ceil_second(req.now));
+            let cutoff = req.cutoff.unwrap_or(now);
             let policy_name = policy_name(None)?;
             plan.checks
                 .push(format!("iam:GetUser UserName={name} (the user exists)"));
@@ -1200,7 +1202,7 @@ session instead: `trailhound revoke --key {key} --logs PATH...` (or playbook rev
                 status: "Inactive".into(),
             });
             if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
-                imp.at = format_iso(req.now);
+                imp.at = format_iso(now);
                 for s in g
                     .sessions
                     .iter()
@@ -1215,7 +1217,7 @@ session instead: `trailhound revoke --key {key} --logs PATH...` (or playbook rev
                         }
                         _ => "role session assumed with the key: keeps working until it expires",
                     };
-                    if s.expires_at.is_some_and(|e| e <= req.now) {
+                    if s.expires_at.is_some_and(|e| e <= now) {
                         imp.expired
                             .push(row(s, "made from the key; already expired", highlight));
                         continue;
@@ -1320,7 +1322,7 @@ matches {instance} in any region with ArnLike"
                 policy_document: instance_document(&instance_arn),
             });
             if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
-                imp.at = format_iso(req.now);
+                imp.at = format_iso(now);
                 let mut hit = Vec::new();
                 let mut covered = BTreeSet::new();
                 for s in g
@@ -1331,7 +1333,7 @@ matches {instance} in any region with ArnLike"
                     covered.insert(s.access_key_id.to_string());
                     if s.session_name.as_deref() == Some(instance.as_str()) {
                         hit.push(s.access_key_id.to_string());
-                        if s.expires_at.is_some_and(|e| e <= req.now) {
+                        if s.expires_at.is_some_and(|e| e <= now) {
                             imp.expired.push(row(
                                 s,
                                 "this instance's credentials; already expired",
@@ -1355,6 +1357,16 @@ matches {instance} in any region with ArnLike"
                 pb.name,
                 pb.action.name()
             )))
+        }
+    }
+    if let Some(imp) = &imp {
+        if imp.cut_off.is_empty() && !imp.expired.is_empty() {
+            notes.push(format!(
+                "every matching session in the logs had expired by {} (the logs end at {}): they show what \
+happened, not what is live; sessions issued after the logs are covered the same way",
+                imp.at,
+                imp.logs_end.as_deref().unwrap_or("?")
+            ));
         }
     }
     plan.notes = notes;
