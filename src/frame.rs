@@ -9,7 +9,11 @@ use crate::graph::{Session, SESSION_COLUMNS};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-pub(crate) fn text<'a, T: 'a>(name: &str, rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> Column {
+pub(crate) fn text<'a, T: 'a>(
+    name: &str,
+    rows: &'a [T],
+    f: impl Fn(&'a T) -> Option<&'a str>,
+) -> Column {
     Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>()).into_column()
 }
 
@@ -45,7 +49,9 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
         flag("management_event", e, |e| e.management_event),
         text("event_type", e, |e| e.event_type.as_deref()),
         text("event_category", e, |e| e.event_category.as_deref()),
-        text("recipient_account_id", e, |e| e.recipient_account_id.as_deref()),
+        text("recipient_account_id", e, |e| {
+            e.recipient_account_id.as_deref()
+        }),
         text("shared_event_id", e, |e| e.shared_event_id.as_deref()),
         flag("shared_copy", e, |e| Some(e.shared_copy)),
         text("request_id", e, |e| e.request_id.as_deref()),
@@ -58,25 +64,39 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
         text("access_key_id", e, |e| e.access_key_id.as_deref()),
         text("invoked_by", e, |e| e.invoked_by.as_deref()),
         text("identity_provider", e, |e| e.identity_provider.as_deref()),
-        text("session_issuer_type", e, |e| e.session_issuer_type.as_deref()),
+        text("session_issuer_type", e, |e| {
+            e.session_issuer_type.as_deref()
+        }),
         text("session_issuer_arn", e, |e| e.session_issuer_arn.as_deref()),
-        text("session_issuer_account_id", e, |e| e.session_issuer_account_id.as_deref()),
-        text("session_issuer_user_name", e, |e| e.session_issuer_user_name.as_deref()),
+        text("session_issuer_account_id", e, |e| {
+            e.session_issuer_account_id.as_deref()
+        }),
+        text("session_issuer_user_name", e, |e| {
+            e.session_issuer_user_name.as_deref()
+        }),
         time("session_created_at", e, |e| e.session_created_at),
         flag("mfa_authenticated", e, |e| e.mfa_authenticated),
         text("source_identity", e, |e| e.source_identity.as_deref()),
         text("requested_role_arn", e, |e| e.requested_role_arn.as_deref()),
         text("role_session_name", e, |e| e.role_session_name.as_deref()),
-        int("requested_duration_seconds", e, |e| e.requested_duration_seconds),
-        text("requested_source_identity", e, |e| e.requested_source_identity.as_deref()),
-        text("issued_access_key_id", e, |e| e.issued_access_key_id.as_deref()),
+        int("requested_duration_seconds", e, |e| {
+            e.requested_duration_seconds
+        }),
+        text("requested_source_identity", e, |e| {
+            e.requested_source_identity.as_deref()
+        }),
+        text("issued_access_key_id", e, |e| {
+            e.issued_access_key_id.as_deref()
+        }),
         time("issued_expiration", e, |e| e.issued_expiration),
         text("assumed_role_arn", e, |e| e.assumed_role_arn.as_deref()),
         text("federated_subject", e, |e| e.federated_subject.as_deref()),
         text("federated_provider", e, |e| e.federated_provider.as_deref()),
         text("request_parameters", e, |e| e.request_parameters.as_deref()),
         text("response_elements", e, |e| e.response_elements.as_deref()),
-        text("additional_event_data", e, |e| e.additional_event_data.as_deref()),
+        text("additional_event_data", e, |e| {
+            e.additional_event_data.as_deref()
+        }),
         flag("is_issuing_call", e, |e| Some(e.is_issuing_call)),
         flag("is_error", e, |e| Some(e.is_error)),
         text("event_day", e, |e| Some(&*e.event_day)),
@@ -90,7 +110,12 @@ pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
     let s = sessions;
     let ips: Vec<Series> = s
         .iter()
-        .map(|x| Series::new("".into(), x.source_ips.iter().map(|i| &**i).collect::<Vec<&str>>()))
+        .map(|x| {
+            Series::new(
+                "".into(),
+                x.source_ips.iter().map(|i| &**i).collect::<Vec<&str>>(),
+            )
+        })
         .collect();
     let columns = vec![
         text("access_key_id", s, |x| Some(&*x.access_key_id)),
@@ -102,8 +127,12 @@ pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
         text("session_name", s, |x| x.session_name.as_deref()),
         text("caller_arn", s, |x| x.caller_arn.as_deref()),
         text("caller_type", s, |x| x.caller_type.as_deref()),
-        text("caller_access_key_id", s, |x| x.caller_access_key_id.as_deref()),
-        text("parent_access_key_id", s, |x| x.parent_access_key_id.as_deref()),
+        text("caller_access_key_id", s, |x| {
+            x.caller_access_key_id.as_deref()
+        }),
+        text("parent_access_key_id", s, |x| {
+            x.parent_access_key_id.as_deref()
+        }),
         int("chain_depth", s, |x| Some(i64::from(x.chain_depth))),
         text("root_principal", s, |x| x.root_principal.as_deref()),
         flag("chain_complete", s, |x| Some(x.chain_complete)),
@@ -145,7 +174,11 @@ mod tests {
         .unwrap();
         let ev = normalize(&raw, &mut Interner::default()).unwrap();
         let df = events_frame(&[ev.clone(), ev]).unwrap();
-        let names: Vec<&str> = df.get_column_names().into_iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = df
+            .get_column_names()
+            .into_iter()
+            .map(|s| s.as_str())
+            .collect();
         assert_eq!(names, COLUMNS);
         let out = sql(
             vec![("events", df)],

@@ -2,15 +2,16 @@
 //!
 //! The pipeline flows one way, one module per stage:
 //!
-//! - [`ingest`]: paths -> raw bytes -> records (parallel, tolerant of bad input)
-//! - [`event`]: one record -> one typed [`event::Event`] (the `events` table's columns)
-//! - [`graph`]: events -> the session graph (who issued which temporary key, down the chain)
-//! - [`geoip`]: source address -> class, country, ASN (bundled DB-IP / ip-location-db data, or the user's MaxMind files)
-//! - [`detect`]: events + sessions -> findings, against each principal's own history
-//! - [`frame`]: typed rows -> polars DataFrames and SQL
-//! - [`report`]: sinks (tables, JSON lines, CSV, Parquet)
-//! - [`cli`]: command-line arguments -> the stages above
-//! - [`generate`]: deterministic synthetic trees (sample-logs, benchmark corpora)
+//! - [`ingest`] turns paths -> raw bytes -> records (parallel, tolerant of bad input)
+//! - [`event`] turns one record -> one typed [`event::Event`] (the `events` table's columns)
+//! - [`graph`] turns events -> the session graph (who issued which temporary key, down the chain)
+//! - [`geoip`] turns source address -> class, country, ASN (bundled DB-IP / ip-location-db data, or the user's MaxMind files)
+//! - [`detect`] turns events + sessions -> findings, against each principal's own history
+//! - [`frame`] turns typed rows -> polars DataFrames and SQL
+//! - [`report`] writes rows to sinks (tables, JSON lines, CSV, Parquet, OCSF, Markdown)
+//! - [`cli`] turns command-line arguments -> the stages above
+//! - [`playbook`] turns playbook files + a target -> a plan (pure) -> IAM calls, audit, rollback
+//! - [`generate`] writes deterministic synthetic trees (sample-logs, benchmark corpora)
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -7,7 +7,10 @@ use trailhound::cli::{self, Cli};
 fn main() -> ExitCode {
     let args = Cli::parse();
     if let Some(n) = args.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
             eprintln!("trailhound: cannot start {n} threads: {e}");
             return ExitCode::from(trailhound::Exit::Error as u8);
         }

@@ -87,7 +87,9 @@ pub fn summarize(events: &[Event], stats: &IngestStats, top: usize) -> Summary {
         event_names: tally(actions().map(|e| e.event_name.as_deref()), top),
         identity_types: tally(actions().map(|e| e.identity_type.as_deref()), 0),
         error_codes: tally(
-            actions().filter(|e| e.is_error).map(|e| e.error_code.as_deref()),
+            actions()
+                .filter(|e| e.is_error)
+                .map(|e| e.error_code.as_deref()),
             top,
         ),
     }
@@ -130,7 +132,11 @@ impl Summary {
             if rows.is_empty() {
                 s.push_str("  (none)\n");
             }
-            let w = rows.iter().map(|c| c.events.to_string().len()).max().unwrap_or(1);
+            let w = rows
+                .iter()
+                .map(|c| c.events.to_string().len())
+                .max()
+                .unwrap_or(1);
             for c in rows {
                 s.push_str(&format!("  {:>w$}  {}\n", c.events, c.value, w = w));
             }

@@ -2,7 +2,7 @@
 //! fixture trees and compares what comes out. Each module is one stage of the pipeline.
 
 mod common;
-mod ingest;
 mod hunt;
-mod sessions;
+mod ingest;
 mod playbook;
+mod sessions;

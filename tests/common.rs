@@ -66,7 +66,12 @@ pub fn record(id: &str, time: &str) -> String {
 
 /// Parses `summary --format json` output.
 pub fn summary_json(paths: &[&Path]) -> serde_json::Value {
-    let mut args: Vec<std::ffi::OsString> = vec!["summary".into(), "--format".into(), "json".into(), "-q".into()];
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "summary".into(),
+        "--format".into(),
+        "json".into(),
+        "-q".into(),
+    ];
     args.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
     let o = run(&args);
     assert_eq!(code(&o), 0, "summary failed: {}", stderr(&o));

@@ -48,7 +48,11 @@ fn independent_count(dir: &Path) -> (usize, usize) {
                 .collect(),
         };
         for v in values {
-            let v = match (&v.get("eventTime"), v.get("event"), v.get("CloudTrailEvent")) {
+            let v = match (
+                &v.get("eventTime"),
+                v.get("event"),
+                v.get("CloudTrailEvent"),
+            ) {
                 (Some(_), _, _) => v,
                 (None, Some(inner), _) => inner.clone(),
                 (None, None, Some(Value::String(s))) => serde_json::from_str(s).unwrap(),
@@ -57,7 +61,10 @@ fn independent_count(dir: &Path) -> (usize, usize) {
             // A time: 2021-02-21T23:46:28Z, with or without fraction, zone or the `T`.
             let is_time = v.get("eventTime").and_then(Value::as_str).is_some_and(|t| {
                 let b = t.as_bytes();
-                b.len() >= 19 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[13] == b':'
+                b.len() >= 19
+                    && b[..4].iter().all(u8::is_ascii_digit)
+                    && b[4] == b'-'
+                    && b[13] == b':'
             });
             if !is_time {
                 continue;
@@ -116,7 +123,11 @@ fn every_input_shape_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let r = |i: usize| record(&format!("id-{i}"), &format!("2026-03-02T10:00:{:02}Z", i));
-    write(d, "a.json.gz", &gz(format!(r#"{{"Records":[{},{}]}}"#, r(0), r(1)).as_bytes()));
+    write(
+        d,
+        "a.json.gz",
+        &gz(format!(r#"{{"Records":[{},{}]}}"#, r(0), r(1)).as_bytes()),
+    );
     write(d, "b.json", format!("[{},\n{}]", r(2), r(3)).as_bytes());
     write(d, "c.ndjson", format!("{}\n{}\n", r(4), r(5)).as_bytes());
     // gzip recognised by content, not name
@@ -127,7 +138,11 @@ fn every_input_shape_is_read() {
             "CloudTrailEvent": r(i)})
         .to_string()
     };
-    write(d, "e.json", format!("{}\n{}\n", lookup(8), lookup(9)).as_bytes());
+    write(
+        d,
+        "e.json",
+        format!("{}\n{}\n", lookup(8), lookup(9)).as_bytes(),
+    );
     // concatenated gzip members
     let mut f = gz(format!("{}\n", r(10)).as_bytes());
     f.extend(gz(format!("{}\n", r(11)).as_bytes()));
@@ -136,9 +151,16 @@ fn every_input_shape_is_read() {
     write(
         d,
         "g.json",
-        format!("{{\n  \"Other\": 1,\n  \"Records\": [\n    {}\n  ]\n}}\n", r(12)).as_bytes(),
+        format!(
+            "{{\n  \"Other\": 1,\n  \"Records\": [\n    {}\n  ]\n}}\n",
+            r(12)
+        )
+        .as_bytes(),
     );
-    let o = run(["summary", "--format", "json", "-q"].iter().map(|s| s.to_string()).chain([d.display().to_string()]));
+    let o = run(["summary", "--format", "json", "-q"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([d.display().to_string()]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stderr(&o), "", "no warnings expected");
     let s: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -148,7 +170,11 @@ fn every_input_shape_is_read() {
 
 /// A folder with one good file and every kind of bad input.
 fn bad_tree(d: &Path) {
-    let good = format!(r#"{{"Records":[{},{}]}}"#, record("good-0", "2026-03-02T10:00:00Z"), record("good-1", "2026-03-02T10:00:01Z"));
+    let good = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record("good-0", "2026-03-02T10:00:00Z"),
+        record("good-1", "2026-03-02T10:00:01Z")
+    );
     write(d, "good.json.gz", &gz(good.as_bytes()));
     let many: Vec<String> = (0..200)
         .map(|i| record(&format!("t-{i:03}"), "2026-03-02T11:00:00Z"))
@@ -160,7 +186,11 @@ fn bad_tree(d: &Path) {
     write(
         d,
         "mixed.json",
-        format!(r#"{{"Records":[{}, 42, {{"eventName":"NoTime"}}]}}"#, record("mixed-0", "2026-03-02T12:00:00Z")).as_bytes(),
+        format!(
+            r#"{{"Records":[{}, 42, {{"eventName":"NoTime"}}]}}"#,
+            record("mixed-0", "2026-03-02T12:00:00Z")
+        )
+        .as_bytes(),
     );
     let mut bad_utf8 = record("utf-0", "2026-03-02T13:00:00Z").into_bytes();
     bad_utf8.extend_from_slice(b"\n{\"eventTime\":\"2026-03-02T13:00:01Z\",\"eventID\":\"utf-1\",\"userAgent\":\"\xff\xfe\"}\n");
@@ -177,7 +207,10 @@ fn bad_tree(d: &Path) {
 fn bad_input_is_named_and_the_rest_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     bad_tree(dir.path());
-    let o = run(["events", "--format", "ndjson", "-q"].iter().map(|s| s.to_string()).chain([dir.path().display().to_string()]));
+    let o = run(["events", "--format", "ndjson", "-q"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([dir.path().display().to_string()]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(!err.contains("panicked"), "{err}");
@@ -193,11 +226,19 @@ fn bad_input_is_named_and_the_rest_is_kept() {
     has("mixed.json", "record 1: record is not a JSON object");
     has("mixed.json", "record 2: record has no eventTime");
     has("badutf8.ndjson", "line 2: invalid UTF-8");
-    assert!(!err.contains("CloudTrail-Digest"), "digests are skipped silently: {err}");
+    assert!(
+        !err.contains("CloudTrail-Digest"),
+        "digests are skipped silently: {err}"
+    );
 
     let ids: Vec<String> = stdout(&o)
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     for want in ["good-0", "good-1", "mixed-0", "utf-0", "utf-2"] {
         assert!(ids.contains(&want.to_string()), "{want} lost");
@@ -221,7 +262,12 @@ fn bad_input_is_named_and_the_rest_is_kept() {
 fn strict_makes_bad_input_fatal() {
     let dir = tempfile::tempdir().unwrap();
     bad_tree(dir.path());
-    let o = run(["summary", "--strict", "-q".into(), &dir.path().display().to_string()]);
+    let o = run([
+        "summary",
+        "--strict",
+        "-q",
+        &dir.path().display().to_string(),
+    ]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(stderr(&o).contains("--strict"));
 }
@@ -253,7 +299,10 @@ fn output_is_the_same_bytes_whatever_the_thread_count() {
         let two = run(["--threads", "2", "events", "--format", "ndjson", "-q", &t]);
         let seven = run(["--threads", "7", "events", "--format", "ndjson", "-q", &t]);
         assert_eq!(code(&one), 0);
-        assert!(one.stdout == two.stdout && two.stdout == seven.stdout, "{t}");
+        assert!(
+            one.stdout == two.stdout && two.stdout == seven.stdout,
+            "{t}"
+        );
         let a = run(["--threads", "1", "summary", "-q", &t]);
         let b = run(["--threads", "7", "summary", "-q", &t]);
         assert_eq!(a.stdout, b.stdout);
@@ -263,7 +312,11 @@ fn output_is_the_same_bytes_whatever_the_thread_count() {
 #[test]
 fn the_same_event_read_twice_counts_once() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = format!(r#"{{"Records":[{},{}]}}"#, record("x-0", "2026-03-02T10:00:00Z"), record("x-1", "2026-03-02T10:00:01Z"));
+    let doc = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record("x-0", "2026-03-02T10:00:00Z"),
+        record("x-1", "2026-03-02T10:00:01Z")
+    );
     write(dir.path(), "account-trail/a.json.gz", &gz(doc.as_bytes()));
     write(dir.path(), "org-trail/a.json.gz", &gz(doc.as_bytes()));
     let s = summary_json(&[dir.path()]);
@@ -274,7 +327,13 @@ fn the_same_event_read_twice_counts_once() {
 #[test]
 fn cross_account_copies_are_both_kept_and_one_is_marked() {
     let f = datasets().join("awsdocs/iam-user-guide_examples.events.ndjson");
-    let o = run(["events", "--format", "ndjson", "-q", &f.display().to_string()]);
+    let o = run([
+        "events",
+        "--format",
+        "ndjson",
+        "-q",
+        &f.display().to_string(),
+    ]);
     let copies: Vec<Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -283,7 +342,10 @@ fn cross_account_copies_are_both_kept_and_one_is_marked() {
     assert_eq!(copies.len(), 2);
     let marked: Vec<&Value> = copies.iter().filter(|v| v["shared_copy"] == true).collect();
     assert_eq!(marked.len(), 1);
-    assert_eq!(marked[0]["identity_type"], "AWSAccount", "the copy naming the caller in full is kept");
+    assert_eq!(
+        marked[0]["identity_type"], "AWSAccount",
+        "the copy naming the caller in full is kept"
+    );
 }
 
 #[test]
@@ -295,19 +357,32 @@ fn session_tokens_never_reach_output() {
     for format in ["ndjson", "csv", "table"] {
         let o = run(["events", "--format", format, "-q", &f.display().to_string()]);
         assert_eq!(code(&o), 0);
-        assert!(!stdout(&o).contains(token), "{format} leaked the session token");
+        assert!(
+            !stdout(&o).contains(token),
+            "{format} leaked the session token"
+        );
     }
     // Also across the generated sample: no sessionToken value survives.
-    let o = run(["events", "--format", "ndjson", "-q", &sample_logs().display().to_string()]);
+    let o = run([
+        "events",
+        "--format",
+        "ndjson",
+        "-q",
+        &sample_logs().display().to_string(),
+    ]);
     let out = stdout(&o);
     for line in out.lines().filter(|l| l.contains("sessionToken")) {
-        assert!(line.contains(r#"\"sessionToken\":\"<redacted>\""#), "{line}");
+        assert!(
+            line.contains(r#"\"sessionToken\":\"<redacted>\""#),
+            "{line}"
+        );
     }
 }
 
 #[test]
 fn events_are_filtered_by_key_account_principal_time_and_name() {
-    let f = datasets().join("datadog_stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.json");
+    let f = datasets()
+        .join("datadog_stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.json");
     let p = f.display().to_string();
     let count = |extra: &[&str]| {
         let mut args = vec!["events", "--format", "ndjson", "-q"];
@@ -318,10 +393,21 @@ fn events_are_filtered_by_key_account_principal_time_and_name() {
     assert_eq!(count(&[]), 45);
     assert_eq!(count(&["--key", "ASIAP5CT9NN8EYVU1FXV"]), 2);
     assert_eq!(count(&["--event-name", "SendCommand"]), 1);
-    assert_eq!(count(&["--principal", "arn:aws:iam::017622104382:user/christophe"]), 43);
+    assert_eq!(
+        count(&["--principal", "arn:aws:iam::017622104382:user/christophe"]),
+        43
+    );
     assert_eq!(count(&["--since", "2024-08-02T08:23:55Z"]), 2);
     assert_eq!(count(&["--until", "2024-08-02T08:22:40Z"]), 1);
-    assert_eq!(count(&["--account", "017622104382", "--event-name", "GetCallerIdentity"]), 1);
+    assert_eq!(
+        count(&[
+            "--account",
+            "017622104382",
+            "--event-name",
+            "GetCallerIdentity"
+        ]),
+        1
+    );
     let o = run(["events", "--since", "last tuesday", &p]);
     assert_eq!(code(&o), 2);
 }
@@ -341,20 +427,41 @@ fn saved_queries_run_over_the_sample() {
             &sample_logs().display().to_string(),
         ]);
         assert_eq!(code(&o), 0, "{}: {}", q.display(), stderr(&o));
-        outputs.insert(q.file_name().unwrap().to_string_lossy().to_string(), stdout(&o));
+        outputs.insert(
+            q.file_name().unwrap().to_string_lossy().to_string(),
+            stdout(&o),
+        );
     }
     assert!(outputs.len() >= 5);
     // The planted break-in shows in the denial hunt: svc-reporting denied on 3 roles.
     let denials = &outputs["assume-role-denials.sql"];
-    assert_eq!(denials.lines().filter(|l| l.contains("user/svc-reporting")).count(), 3, "{denials}");
+    assert_eq!(
+        denials
+            .lines()
+            .filter(|l| l.contains("user/svc-reporting"))
+            .count(),
+        3,
+        "{denials}"
+    );
     assert!(outputs["temporary-keys-by-ip.sql"].lines().count() > 100);
-    assert!(outputs["events-per-account-region-hour.sql"].lines().count() > 100);
+    assert!(
+        outputs["events-per-account-region-hour.sql"]
+            .lines()
+            .count()
+            > 100
+    );
     assert!(outputs["console-logins.sql"].contains(r#""result":"Success""#));
 }
 
 #[test]
 fn query_errors_are_reported() {
-    let o = run(["query", "-q", "--sql", "SELECT nope FROM events", &sample_logs().display().to_string()]);
+    let o = run([
+        "query",
+        "-q",
+        "--sql",
+        "SELECT nope FROM events",
+        &sample_logs().display().to_string(),
+    ]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("query failed"), "{}", stderr(&o));
 }
@@ -364,18 +471,41 @@ fn csv_and_parquet_hold_every_column() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("e.parquet");
     let f = datasets().join("trailscraper");
-    let o = run(["events", "-q", "--format", "parquet", "--out", &out.display().to_string(), &f.display().to_string()]);
+    let o = run([
+        "events",
+        "-q",
+        "--format",
+        "parquet",
+        "--out",
+        &out.display().to_string(),
+        &f.display().to_string(),
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let df = polars::prelude::ParquetReader::new(std::fs::File::open(&out).unwrap());
     use polars::prelude::SerReader;
     let df = df.finish().unwrap();
-    assert_eq!(df.height(), 3, "5 records, 2 of them the same events in both files");
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        df.height(),
+        3,
+        "5 records, 2 of them the same events in both files"
+    );
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(names, trailhound::event::COLUMNS);
     let o = run(["events", "-q", "--format", "csv", &f.display().to_string()]);
     let csv = stdout(&o);
-    assert_eq!(csv.lines().next().unwrap(), trailhound::event::COLUMNS.join(","));
-    for id in ["4d293154-a15b-4c33-9e0a-ff5eeEXAMPLE", "a0ed971f-389f-406a-9fcf-887c5ca6903a", "b25ff7e3-f1cf-4b7f-883d-b09168c454d5"] {
+    assert_eq!(
+        csv.lines().next().unwrap(),
+        trailhound::event::COLUMNS.join(",")
+    );
+    for id in [
+        "4d293154-a15b-4c33-9e0a-ff5eeEXAMPLE",
+        "a0ed971f-389f-406a-9fcf-887c5ca6903a",
+        "b25ff7e3-f1cf-4b7f-883d-b09168c454d5",
+    ] {
         assert_eq!(csv.matches(id).count(), 1, "{id}");
     }
 }

@@ -8,7 +8,13 @@ use trailhound::generate::{write_sample, SampleSpec};
 use trailhound::graph::{Graph, SESSION_COLUMNS};
 
 fn sessions(path: &Path) -> BTreeMap<String, Value> {
-    let o = run(["sessions", "--format", "ndjson", "-q", &path.display().to_string()]);
+    let o = run([
+        "sessions",
+        "--format",
+        "ndjson",
+        "-q",
+        &path.display().to_string(),
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     stdout(&o)
         .lines()
@@ -36,7 +42,11 @@ fn every_sample_session_matches_what_the_generator_issued() {
     let truth = write_sample(&SampleSpec::default(), dir.path()).unwrap();
     let data = trailhound::ingest::ingest_paths(&[sample_logs()]).unwrap();
     let graph = Graph::build(&data.events);
-    assert_eq!(graph.sessions.len(), truth.sessions.len(), "one session per issued key");
+    assert_eq!(
+        graph.sessions.len(),
+        truth.sessions.len(),
+        "one session per issued key"
+    );
     let mut wrong = Vec::new();
     for want in &truth.sessions {
         let Some(got) = graph.get(&want.access_key_id) else {
@@ -64,10 +74,19 @@ fn every_sample_session_matches_what_the_generator_issued() {
             want.root_principal.is_some(),
         );
         if got_tuple != want_tuple {
-            wrong.push(format!("{}:\n  got  {got_tuple:?}\n  want {want_tuple:?}", want.access_key_id));
+            wrong.push(format!(
+                "{}:\n  got  {got_tuple:?}\n  want {want_tuple:?}",
+                want.access_key_id
+            ));
         }
     }
-    assert!(wrong.is_empty(), "{} of {} sessions wrong:\n{}", wrong.len(), truth.sessions.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} sessions wrong:\n{}",
+        wrong.len(),
+        truth.sessions.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -93,7 +112,11 @@ fn the_committed_sample_is_what_the_generator_writes() {
     assert_eq!(fresh.len(), committed.len(), "file count");
     for (a, b) in fresh.iter().zip(&committed) {
         assert_eq!(a.0, b.0);
-        assert!(a.1 == b.1, "{} differs: regenerate with `trailhound generate --out sample-logs`", a.0);
+        assert!(
+            a.1 == b.1,
+            "{} differs: regenerate with `trailhound generate --out sample-logs`",
+            a.0
+        );
     }
 }
 
@@ -105,7 +128,10 @@ fn awsdocs_role_chain_keeps_source_identity() {
     assert_eq!(s["source_identity"], "JohnDoe");
     assert_eq!(s["parent_access_key_id"], "AKIAI44QH8DHBEXAMPLE");
     assert_eq!(s["caller_type"], "AssumedRole");
-    assert_eq!(s["chain_complete"], false, "the parent's issuing call is not in the docs");
+    assert_eq!(
+        s["chain_complete"], false,
+        "the parent's issuing call is not in the docs"
+    );
     assert_eq!(s["root_principal"], Value::Null, "no invented root");
     assert!(s["chain_depth"].as_u64().unwrap() >= 2);
 }
@@ -117,11 +143,17 @@ fn awsdocs_cross_account_pair_is_one_session() {
     assert_eq!(s["account"], "111122223333");
     assert_eq!(s["role_arn"], "arn:aws:iam::111122223333:role/EC2-dev");
     assert_eq!(s["caller_arn"], "arn:aws:iam::777788889999:user/JohnDoe");
-    assert_eq!(s["root_principal"], "arn:aws:iam::777788889999:user/JohnDoe");
+    assert_eq!(
+        s["root_principal"],
+        "arn:aws:iam::777788889999:user/JohnDoe"
+    );
     assert_eq!(s["cross_account"], true);
     assert_eq!(s["chain_depth"], 1);
     assert_eq!(s["source_identity"], "JohnDoe");
-    let data = trailhound::ingest::ingest_paths(&[datasets().join("awsdocs/iam-user-guide_examples.events.ndjson")]).unwrap();
+    let data = trailhound::ingest::ingest_paths(&[
+        datasets().join("awsdocs/iam-user-guide_examples.events.ndjson")
+    ])
+    .unwrap();
     let issuing = data
         .events
         .iter()
@@ -133,11 +165,17 @@ fn awsdocs_cross_account_pair_is_one_session() {
 #[test]
 fn awsdocs_federation_subjects_are_roots() {
     let all = sessions(&datasets().join("awsdocs"));
-    let saml = all.values().find(|s| s["issued_by_api"] == "AssumeRoleWithSAML").unwrap();
+    let saml = all
+        .values()
+        .find(|s| s["issued_by_api"] == "AssumeRoleWithSAML")
+        .unwrap();
     assert_eq!(saml["chain_depth"], 1);
     assert!(saml["root_principal"].is_string());
     assert_eq!(saml["source_identity"], "MySAMLUser");
-    let web = all.values().find(|s| s["issued_by_api"] == "AssumeRoleWithWebIdentity").unwrap();
+    let web = all
+        .values()
+        .find(|s| s["issued_by_api"] == "AssumeRoleWithWebIdentity")
+        .unwrap();
     assert_eq!(web["chain_depth"], 1);
     assert!(web["root_principal"].is_string());
     assert_eq!(web["source_identity"], "MyWebIdentityUser");
@@ -153,7 +191,10 @@ fn stratus_federation_token_session() {
     assert_eq!(s["role_arn"], Value::Null);
     assert_eq!(s["session_name"], "stratus_red_team");
     assert_eq!(s["account"], "742491224508");
-    assert_eq!(s["root_principal"], "arn:aws:iam::742491224508:user/stratus-red-team-user-federation-user");
+    assert_eq!(
+        s["root_principal"],
+        "arn:aws:iam::742491224508:user/stratus-red-team-user-federation-user"
+    );
     assert_eq!(s["parent_access_key_id"], Value::Null);
     assert_eq!(s["caller_access_key_id"], "AKIA6V1GNZTT65XQH36M");
     assert_eq!(s["chain_depth"], 1);
@@ -164,7 +205,8 @@ fn stratus_federation_token_session() {
 
 #[test]
 fn stratus_stolen_instance_credentials_have_no_invented_origin() {
-    let f = datasets().join("datadog_stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.json");
+    let f = datasets()
+        .join("datadog_stratus-red-team/aws.credential-access.ec2-steal-instance-credentials.json");
     let all = sessions(&f);
     assert_eq!(all.len(), 1, "the IAM user's AKIA key is not a session");
     let s = &all["ASIAP5CT9NN8EYVU1FXV"];
@@ -172,7 +214,10 @@ fn stratus_stolen_instance_credentials_have_no_invented_origin() {
     assert_eq!(s["issued_in_window"], false);
     assert_eq!(s["chain_complete"], false);
     assert_eq!(s["root_principal"], Value::Null);
-    assert_eq!(s["role_arn"], "arn:aws:iam::017622104382:role/stratus-red-team-ec2-steal-credentials-role");
+    assert_eq!(
+        s["role_arn"],
+        "arn:aws:iam::017622104382:role/stratus-red-team-ec2-steal-credentials-role"
+    );
     assert_eq!(s["session_name"], "i-786a3A8B5C0d92eF4");
     assert_eq!(s["calls"], 2);
     assert_eq!(s["source_ips"], serde_json::json!(["18.236.253.47"]));
@@ -180,26 +225,46 @@ fn stratus_stolen_instance_credentials_have_no_invented_origin() {
 
 #[test]
 fn tree_and_timeline_follow_a_chain() {
-    let dir = datasets().join("datadog_stratus-red-team/aws.credential-access.ec2-get-password-data.json");
+    let dir = datasets()
+        .join("datadog_stratus-red-team/aws.credential-access.ec2-get-password-data.json");
     let p = dir.display().to_string();
     let o = run(["sessions", "--tree", "-q", &p]);
     assert_eq!(code(&o), 0);
     let tree = stdout(&o);
-    assert!(tree.starts_with("arn:aws:iam::457448411975:user/christophe\n"), "{tree}");
+    assert!(
+        tree.starts_with("arn:aws:iam::457448411975:user/christophe\n"),
+        "{tree}"
+    );
     assert!(tree.contains("└─ ASIA"), "{tree}");
     // The user's long-term key: its own calls only, then down through the sessions it issued.
     let rows = |extra: &[&str]| -> Vec<Value> {
-        let mut args = vec!["timeline", "-q", "--key", "AKIAWOGXN38MFN92ING5", "--format", "ndjson"];
+        let mut args = vec![
+            "timeline",
+            "-q",
+            "--key",
+            "AKIAWOGXN38MFN92ING5",
+            "--format",
+            "ndjson",
+        ];
         args.extend_from_slice(extra);
         args.push(&p);
         let o = run(args);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
-        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     assert_eq!(rows(&[]).len(), 4, "2 denied and 2 successful AssumeRole");
     let all = rows(&["--with-descendants"]);
-    assert_eq!(all.len(), 34, "plus the 30 GetPasswordData calls of the two sessions");
-    assert!(all.windows(2).all(|w| w[0]["event_time"].as_str() <= w[1]["event_time"].as_str()));
+    assert_eq!(
+        all.len(),
+        34,
+        "plus the 30 GetPasswordData calls of the two sessions"
+    );
+    assert!(all
+        .windows(2)
+        .all(|w| w[0]["event_time"].as_str() <= w[1]["event_time"].as_str()));
     assert_eq!(all.iter().filter(|r| r["hop_depth"] == 1).count(), 30);
     let o = run(["timeline", "-q", "--key", "ASIANOSUCHKEY", &p]);
     assert_eq!(code(&o), 2);

@@ -109,7 +109,12 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
             (t.clone(), Some(TempDir(t)))
         }
     };
-    if !dir.exists() || std::fs::read_dir(&dir).map_err(io_err(&dir))?.next().is_none() {
+    if !dir.exists()
+        || std::fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .next()
+            .is_none()
+    {
         generate(&dir, Some(events), None, quiet)?;
         // Measure in a fresh process so that generating does not count toward peak memory.
         let exe = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
@@ -118,7 +123,11 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
             .arg(&dir)
             .status()
             .map_err(|e| Error::Other(e.to_string()))?;
-        return Ok(if status.success() { Exit::Ok } else { Exit::Error });
+        return Ok(if status.success() {
+            Exit::Ok
+        } else {
+            Exit::Error
+        });
     }
     let files = gz_files(&dir);
     let threads = rayon::current_num_threads();
@@ -131,6 +140,19 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
         },
     )?;
     let ingest_s = started.elapsed().as_secs_f64();
+    let peak_ingest = peak_rss();
+    let t = Instant::now();
+    let graph = crate::graph::Graph::build(&data.events);
+    let graph_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let geo = crate::geoip::GeoIp::bundled().map_err(|e| Error::Other(e.to_string()))?;
+    let findings = crate::detect::hunt(
+        &data.events,
+        &graph,
+        &geo,
+        &crate::detect::DetectConfig::default(),
+    );
+    let hunt_s = t.elapsed().as_secs_f64();
     let peak = peak_rss();
     let s = &data.stats;
     let floor = gzip_floor(&files);
@@ -152,13 +174,25 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
         mb(s.bytes_read) / ingest_s,
         mb(s.bytes_decompressed) / ingest_s
     );
-    match peak {
-        Some(p) => println!(
-            "peak memory       {:.0} MB ({:.0}% of the uncompressed input)",
-            mb(p),
-            100.0 * p as f64 / s.bytes_decompressed.max(1) as f64
+    println!(
+        "session graph     {:.2} s for {} sessions ({:.1}% of ingest time)",
+        graph_s,
+        graph.sessions.len(),
+        100.0 * graph_s / ingest_s
+    );
+    println!(
+        "hunt              {:.2} s, {} findings",
+        hunt_s,
+        findings.len()
+    );
+    match (peak_ingest, peak) {
+        (Some(i), Some(p)) => println!(
+            "peak memory       {:.0} MB after ingest ({:.0}% of the uncompressed input), {:.0} MB after graph and hunt",
+            mb(i),
+            100.0 * i as f64 / s.bytes_decompressed.max(1) as f64,
+            mb(p)
         ),
-        None => println!("peak memory       (not available on this OS)"),
+        _ => println!("peak memory       (not available on this OS)"),
     }
     match floor {
         Some(t) => println!(

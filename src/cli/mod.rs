@@ -10,7 +10,7 @@ use args::{Command, FilterArgs, InputArgs, SummaryFormat};
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event};
 use crate::graph::{Graph, Session};
-use crate::ingest::{self, Ingested, IngestOptions};
+use crate::ingest::{self, IngestOptions, Ingested};
 use crate::report::{self, table, Format, Sink};
 
 /// Runs a command; returns the exit code for a run that completed.
@@ -23,7 +23,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let text = match format {
                 SummaryFormat::Text => s.to_text(),
                 SummaryFormat::Json => {
-                    serde_json::to_string_pretty(&s).map_err(|e| Error::Other(e.to_string()))? + "\n"
+                    serde_json::to_string_pretty(&s).map_err(|e| Error::Other(e.to_string()))?
+                        + "\n"
                 }
             };
             Sink::new(None).write_text(&text)?;
@@ -107,7 +108,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     worst.map_or("none".to_string(), |w| w.to_string())
                 );
             }
-            Ok(if worst.is_some_and(|w| w >= fail_on) { Exit::Findings } else { Exit::Ok })
+            Ok(if worst.is_some_and(|w| w >= fail_on) {
+                Exit::Findings
+            } else {
+                Exit::Ok
+            })
         }
         Command::HuntConfig => {
             Sink::new(None).write_text(&crate::detect::DetectConfig::default_toml())?;
@@ -135,10 +140,17 @@ pub fn run(cli: Cli) -> Result<Exit> {
                         is(&s.root_principal, p) || is(&s.role_arn, p) || is(&s.caller_arn, p)
                     })
                 })
-                .filter(|s| source_identity.as_deref().is_none_or(|x| is(&s.source_identity, x)))
+                .filter(|s| {
+                    source_identity
+                        .as_deref()
+                        .is_none_or(|x| is(&s.source_identity, x))
+                })
                 .filter(|s| min_depth.is_none_or(|d| s.chain_depth >= d))
                 .collect();
-            let filtered = key.is_some() || principal.is_some() || source_identity.is_some() || min_depth.is_some();
+            let filtered = key.is_some()
+                || principal.is_some()
+                || source_identity.is_some()
+                || min_depth.is_some();
             let sink = Sink::new(out.as_deref());
             if tree {
                 let text = report::tree::render(&graph, filtered.then_some(&selected[..]));
@@ -165,7 +177,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
         } => {
             let data = read(&input, quiet)?;
             let graph = Graph::build(&data.events);
-            timeline(&data.events, &graph, &key, with_descendants, format, &Sink::new(out.as_deref()))
+            timeline(
+                &data.events,
+                &graph,
+                &key,
+                with_descendants,
+                format,
+                &Sink::new(out.as_deref()),
+            )
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
@@ -226,7 +245,12 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(a: &FilterArgs) -> Result<Filter> {
-        let t = |s: &Option<String>| s.as_deref().map(parse_user_time).transpose().map_err(Error::Usage);
+        let t = |s: &Option<String>| {
+            s.as_deref()
+                .map(parse_user_time)
+                .transpose()
+                .map_err(Error::Usage)
+        };
         Ok(Filter {
             since: t(&a.since)?,
             until: t(&a.until)?,
@@ -265,7 +289,10 @@ fn events_table(events: &[Event]) -> String {
                 s(&e.access_key_id),
                 format!(
                     "{}:{}",
-                    e.event_source.as_deref().unwrap_or("").trim_end_matches(".amazonaws.com"),
+                    e.event_source
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim_end_matches(".amazonaws.com"),
                     e.event_name.as_deref().unwrap_or("")
                 ),
                 s(&e.source_ip),
@@ -274,7 +301,16 @@ fn events_table(events: &[Event]) -> String {
         })
         .collect();
     table::render(
-        &["time", "account", "region", "principal", "key", "call", "source_ip", "error"],
+        &[
+            "time",
+            "account",
+            "region",
+            "principal",
+            "key",
+            "call",
+            "source_ip",
+            "error",
+        ],
         &rows,
         60,
     )
@@ -302,7 +338,10 @@ fn sessions_table(sessions: &[&Session]) -> String {
                 s.calls.to_string(),
                 s.errors.to_string(),
                 if s.over_chain_cap() {
-                    format!("asked {}s (chained cap 3600s)", s.requested_duration_seconds.unwrap_or_default())
+                    format!(
+                        "asked {}s (chained cap 3600s)",
+                        s.requested_duration_seconds.unwrap_or_default()
+                    )
                 } else {
                     String::new()
                 },
@@ -311,8 +350,19 @@ fn sessions_table(sessions: &[&Session]) -> String {
         .collect();
     table::render(
         &[
-            "key", "issued_by", "issued_at", "account", "role", "session", "depth", "root_principal",
-            "source_identity", "parent", "calls", "errors", "note",
+            "key",
+            "issued_by",
+            "issued_at",
+            "account",
+            "role",
+            "session",
+            "depth",
+            "root_principal",
+            "source_identity",
+            "parent",
+            "calls",
+            "errors",
+            "note",
         ],
         &rows,
         56,
@@ -345,7 +395,9 @@ fn timeline(
         (None, true) => graph
             .sessions
             .iter()
-            .filter(|s| s.caller_access_key_id.as_deref() == Some(key) && s.parent_access_key_id.is_none())
+            .filter(|s| {
+                s.caller_access_key_id.as_deref() == Some(key) && s.parent_access_key_id.is_none()
+            })
             .flat_map(|s| graph.descendants(&s.access_key_id))
             .collect(),
         (None, false) => Vec::new(),
@@ -372,7 +424,9 @@ fn timeline(
         })
         .collect();
     if rows.is_empty() && hops.is_empty() {
-        return Err(Error::Usage(format!("key {key} does not appear in the logs")));
+        return Err(Error::Usage(format!(
+            "key {key} does not appear in the logs"
+        )));
     }
     match format {
         Format::Ndjson => report::write_ndjson(&rows, sink)?,
@@ -384,11 +438,17 @@ fn timeline(
                 if let Some(top) = chain.first() {
                     text.push_str(&format!(
                         "  {}\n",
-                        top.root_principal.as_deref().unwrap_or("(origin not in the logs)")
+                        top.root_principal
+                            .as_deref()
+                            .unwrap_or("(origin not in the logs)")
                     ));
                 }
                 for (i, s) in chain.iter().enumerate() {
-                    text.push_str(&format!("  {}└─ {}\n", "   ".repeat(i), report::tree::describe(s)));
+                    text.push_str(&format!(
+                        "  {}└─ {}\n",
+                        "   ".repeat(i),
+                        report::tree::describe(s)
+                    ));
                 }
                 text.push('\n');
             }
@@ -406,7 +466,10 @@ fn timeline(
                             .to_string(),
                         format!(
                             "{}:{}",
-                            e.event_source.as_deref().unwrap_or("").trim_end_matches(".amazonaws.com"),
+                            e.event_source
+                                .as_deref()
+                                .unwrap_or("")
+                                .trim_end_matches(".amazonaws.com"),
                             e.event_name.as_deref().unwrap_or("")
                         ),
                         o(&e.source_ip),
@@ -416,7 +479,15 @@ fn timeline(
                 })
                 .collect();
             text.push_str(&table::render(
-                &["time", "hop (depth key)", "role", "call", "source_ip", "error", "issued_key"],
+                &[
+                    "time",
+                    "hop (depth key)",
+                    "role",
+                    "call",
+                    "source_ip",
+                    "error",
+                    "issued_key",
+                ],
                 &table_rows,
                 60,
             ));

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// Everything a hunt can be tuned with.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
     pub learning: Learning,
@@ -98,21 +98,6 @@ pub struct Allowlist {
     pub asns: Vec<u32>,
     /// Principals (root principal ARN, role ARN or subject) never reported.
     pub principals: Vec<String>,
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            learning: Learning::default(),
-            failed_then_success: FailedThenSuccess::default(),
-            odd_ip: OddIp::default(),
-            unusual_hour: UnusualHour::default(),
-            deep_role_chain: DeepRoleChain::default(),
-            impossible_travel: ImpossibleTravel::default(),
-            role_enumeration: RoleEnumeration::default(),
-            allowlist: Allowlist::default(),
-        }
-    }
 }
 
 impl Default for Learning {
@@ -206,11 +191,19 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u32::MAX << (32 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.bits)
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.bits == 0 { 0 } else { u128::MAX << (128 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.bits)
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -289,7 +282,9 @@ mod tests {
         assert!(c.contains("10.1.2.3".parse().unwrap()));
         assert!(!c.contains("10.2.0.1".parse().unwrap()));
         assert!(Cidr::parse("10.1.0.0/33").is_err());
-        assert!(Cidr::parse("2001:db8::/32").unwrap().contains("2001:db8::1".parse().unwrap()));
+        assert!(Cidr::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8::1".parse().unwrap()));
     }
 
     #[test]

@@ -19,8 +19,8 @@ fn location_of(i: &IpInfo) -> Option<((f64, f64), bool)> {
     i.location.map(|l| (l, i.location_precise))
 }
 use crate::graph::{Graph, Session};
-pub use config::DetectConfig;
 use config::Cidr;
+pub use config::DetectConfig;
 pub use finding::{Finding, Hop, Kind, Place, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -44,7 +44,12 @@ pub fn hunt(events: &[Event], graph: &Graph, geo: &GeoIp, cfg: &DetectConfig) ->
     h.federation_token_admin();
     h.console_login_without_mfa();
     h.root_account_use();
-    let allow: HashSet<&str> = cfg.allowlist.principals.iter().map(String::as_str).collect();
+    let allow: HashSet<&str> = cfg
+        .allowlist
+        .principals
+        .iter()
+        .map(String::as_str)
+        .collect();
     let mut out: Vec<Finding> = h
         .findings
         .into_iter()
@@ -149,7 +154,8 @@ impl<'a> Hunter<'a> {
 
     fn allowlisted(&self, i: &IpInfo) -> bool {
         i.asn.is_some_and(|a| self.cfg.allowlist.asns.contains(&a))
-            || i.ip.is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip)))
+            || i.ip
+                .is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip)))
     }
 
     fn session(&self, e: &Event) -> Option<&'a Session> {
@@ -208,7 +214,11 @@ impl<'a> Hunter<'a> {
     ) {
         let mut ev: Vec<(Millis, String)> = evidence
             .iter()
-            .filter_map(|e| e.event_id.as_deref().map(|id| (e.event_time, id.to_string())))
+            .filter_map(|e| {
+                e.event_id
+                    .as_deref()
+                    .map(|id| (e.event_time, id.to_string()))
+            })
             .collect();
         ev.sort();
         ev.dedup();
@@ -262,12 +272,18 @@ impl<'a> Hunter<'a> {
             let mut new_findings: Vec<(Kind, Severity, String, String)> = Vec::new();
 
             // odd_ip
-            if let Some(i) = info.as_ref().filter(|i| i.is_address() && i.country.is_some() || i.asn.is_some()) {
+            if let Some(i) = info
+                .as_ref()
+                .filter(|i| i.is_address() && i.country.is_some() || i.asn.is_some())
+            {
                 let allow = self.allowlisted(i);
                 let new_country = i.country.as_ref().filter(|c| !b.countries.contains_key(*c));
                 let new_asn = i.asn.filter(|a| !b.asns.contains_key(a));
-                let cloud_known = i.asn.is_some_and(|a| CLOUD_ASNS.contains(&a) && b.asns.contains_key(&a));
-                let fire_country = self.cfg.odd_ip.countries && new_country.is_some() && !cloud_known;
+                let cloud_known = i
+                    .asn
+                    .is_some_and(|a| CLOUD_ASNS.contains(&a) && b.asns.contains_key(&a));
+                let fire_country =
+                    self.cfg.odd_ip.countries && new_country.is_some() && !cloud_known;
                 let fire_asn = self.cfg.odd_ip.asns && new_asn.is_some();
                 if learned && !allow && !instance && (fire_country || fire_asn) {
                     let what = format!(
@@ -289,13 +305,21 @@ impl<'a> Hunter<'a> {
                         }
                         new_findings.push((
                             Kind::OddIp,
-                            if fire_country && fire_asn { Severity::High } else { Severity::Medium },
+                            if fire_country && fire_asn {
+                                Severity::High
+                            } else {
+                                Severity::Medium
+                            },
                             format!(
                                 "{p} made its first call from {} ({}).",
                                 parts.join(" and "),
                                 e.source_ip.as_deref().unwrap_or("?")
                             ),
-                            format!("new {}; its history: {}", parts.join(", new "), b.describe_places()),
+                            format!(
+                                "new {}; its history: {}",
+                                parts.join(", new "),
+                                b.describe_places()
+                            ),
                         ));
                     }
                 }
@@ -361,7 +385,9 @@ impl<'a> Hunter<'a> {
                         Some(&(idx, last)) if e.event_time - last <= 2 * HOUR => {
                             if let Some(id) = &e.event_id {
                                 let f = &mut self.findings[idx];
-                                if f.evidence_event_ids.len() < 50 && !f.evidence_event_ids.contains(&id.to_string()) {
+                                if f.evidence_event_ids.len() < 50
+                                    && !f.evidence_event_ids.contains(&id.to_string())
+                                {
                                     f.evidence_event_ids.push(id.to_string());
                                 }
                             }
@@ -391,7 +417,10 @@ impl<'a> Hunter<'a> {
                                     active.join(" ")
                                 ),
                             ));
-                            hour_burst.insert(p.clone(), (self.findings.len() + new_findings.len() - 1, e.event_time));
+                            hour_burst.insert(
+                                p.clone(),
+                                (self.findings.len() + new_findings.len() - 1, e.event_time),
+                            );
                         }
                     }
                 }
@@ -414,7 +443,12 @@ impl<'a> Hunter<'a> {
         let min = self.cfg.failed_then_success.min_failures;
         let mut by_caller: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
         for e in self.events {
-            if e.is_issuing_call && !e.shared_copy && e.event_name.as_deref().is_some_and(|n| n.starts_with("AssumeRole")) {
+            if e.is_issuing_call
+                && !e.shared_copy
+                && e.event_name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("AssumeRole"))
+            {
                 let caller = e
                     .principal_arn
                     .as_deref()
@@ -484,7 +518,11 @@ impl<'a> Hunter<'a> {
         let window = self.cfg.failed_then_success.console_window_hours * HOUR;
         let min = self.cfg.failed_then_success.min_failures;
         let mut by_user: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
-        for e in self.events.iter().filter(|e| e.event_name.as_deref() == Some("ConsoleLogin")) {
+        for e in self
+            .events
+            .iter()
+            .filter(|e| e.event_name.as_deref() == Some("ConsoleLogin"))
+        {
             let who = e
                 .principal_arn
                 .as_deref()
@@ -560,7 +598,11 @@ impl<'a> Hunter<'a> {
         let window = self.cfg.role_enumeration.window_minutes * MINUTE;
         let min = self.cfg.role_enumeration.min_roles;
         let mut by_caller: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
-        for e in self.events.iter().filter(|e| e.is_issuing_call && is_denied(e) && !e.shared_copy) {
+        for e in self
+            .events
+            .iter()
+            .filter(|e| e.is_issuing_call && is_denied(e) && !e.shared_copy)
+        {
             if let Some(c) = e.principal_arn.as_deref().or(e.access_key_id.as_deref()) {
                 by_caller.entry(c.to_string()).or_default().push(e);
             }
@@ -587,7 +629,10 @@ impl<'a> Hunter<'a> {
                         e,
                         principal.clone(),
                         e.access_key_id.as_deref(),
-                        format!("{principal} was denied AssumeRole on {} different roles.", roles.len()),
+                        format!(
+                            "{principal} was denied AssumeRole on {} different roles.",
+                            roles.len()
+                        ),
                         format!(
                             "{} distinct roles denied within {} minutes (threshold: {min}): {}",
                             roles.len(),
@@ -613,7 +658,9 @@ impl<'a> Hunter<'a> {
         let min = self.cfg.deep_role_chain.min_depth;
         let graph = self.graph;
         for s in graph.sessions.iter().filter(|s| s.chain_depth >= min) {
-            let Some(e) = self.issuing_event(s) else { continue };
+            let Some(e) = self.issuing_event(s) else {
+                continue;
+            };
             let chain = graph.ancestors(&s.access_key_id);
             let principal = s
                 .root_principal
@@ -621,10 +668,16 @@ impl<'a> Hunter<'a> {
                 .or(s.role_arn.as_deref())
                 .unwrap_or("unknown")
                 .to_string();
-            let accounts: BTreeSet<&str> = chain.iter().filter_map(|c| c.account.as_deref()).collect();
+            let accounts: BTreeSet<&str> =
+                chain.iter().filter_map(|c| c.account.as_deref()).collect();
             let path: Vec<String> = chain
                 .iter()
-                .map(|c| c.role_arn.as_deref().unwrap_or(&c.access_key_id).to_string())
+                .map(|c| {
+                    c.role_arn
+                        .as_deref()
+                        .unwrap_or(&c.access_key_id)
+                        .to_string()
+                })
                 .collect();
             let mut reason = format!(
                 "chain depth {} (threshold {min}) across {} accounts: {} -> {}",
@@ -641,7 +694,8 @@ impl<'a> Hunter<'a> {
                     s.requested_duration_seconds.unwrap_or_default()
                 ));
             }
-            let evidence: Vec<&Event> = chain.iter().filter_map(|c| self.issuing_event(c)).collect();
+            let evidence: Vec<&Event> =
+                chain.iter().filter_map(|c| self.issuing_event(c)).collect();
             self.push(
                 Kind::DeepRoleChain,
                 severity,
@@ -669,7 +723,8 @@ impl<'a> Hunter<'a> {
                 Some("IAMUser") | Some("Root") | Some("SAMLUser")
             );
             if human {
-                if let (Some(ip), Some(who)) = (e.source_ip.as_deref(), e.principal_arn.as_deref()) {
+                if let (Some(ip), Some(who)) = (e.source_ip.as_deref(), e.principal_arn.as_deref())
+                {
                     human_ips.entry(ip).or_insert(who);
                 }
             }
@@ -681,13 +736,17 @@ impl<'a> Hunter<'a> {
             }
         }
         for (key, evs) in calls {
-            let Some(s) = self.graph.get(key) else { continue };
+            let Some(s) = self.graph.get(key) else {
+                continue;
+            };
             let principal = s.role_arn.as_deref().unwrap_or("unknown").to_string();
             // The instance's own address and agent: where the key was first used from AWS or a VPC.
             let mut home: Option<(&str, &str)> = None;
             let mut reported: HashSet<&str> = HashSet::new();
             for e in &evs {
-                let Some(ip) = e.source_ip.as_deref() else { continue };
+                let Some(ip) = e.source_ip.as_deref() else {
+                    continue;
+                };
                 let ua = e.user_agent.as_deref().unwrap_or("");
                 let info = self.info(ip);
                 if !info.is_address() || self.allowlisted(&info) {
@@ -746,17 +805,22 @@ impl<'a> Hunter<'a> {
     /// GetFederationToken with a policy that allows everything.
     fn federation_token_admin(&mut self) {
         for e in self.events {
-            if e.event_name.as_deref() != Some("GetFederationToken") || e.is_error || e.shared_copy {
+            if e.event_name.as_deref() != Some("GetFederationToken") || e.is_error || e.shared_copy
+            {
                 continue;
             }
-            let Some(params) = e.request_parameters.as_deref() else { continue };
+            let Some(params) = e.request_parameters.as_deref() else {
+                continue;
+            };
             let v: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
             let policy_admin = v
                 .get("policy")
                 .and_then(|p| p.as_str())
                 .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
                 .is_some_and(|p| allows_everything(&p));
-            let managed_admin = v.get("policyArns").is_some_and(|a| a.to_string().contains("AdministratorAccess"));
+            let managed_admin = v
+                .get("policyArns")
+                .is_some_and(|a| a.to_string().contains("AdministratorAccess"));
             if !(policy_admin || managed_admin) {
                 continue;
             }
@@ -784,7 +848,10 @@ impl<'a> Hunter<'a> {
             if e.event_name.as_deref() != Some("ConsoleLogin")
                 || !matches!(e.identity_type.as_deref(), Some("IAMUser") | Some("Root"))
                 || e.error_message.is_some()
-                || !e.response_elements.as_deref().is_some_and(|r| r.contains("Success"))
+                || !e
+                    .response_elements
+                    .as_deref()
+                    .is_some_and(|r| r.contains("Success"))
                 || !e
                     .additional_event_data
                     .as_deref()
@@ -796,7 +863,11 @@ impl<'a> Hunter<'a> {
             let principal = self.principal(e).unwrap_or_else(|| "unknown".into());
             self.push(
                 Kind::ConsoleLoginWithoutMfa,
-                if root { Severity::High } else { Severity::Medium },
+                if root {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
                 e,
                 principal.clone(),
                 None,
@@ -814,7 +885,8 @@ impl<'a> Hunter<'a> {
     fn root_account_use(&mut self) {
         let mut open: HashMap<(String, String), (usize, Millis)> = HashMap::new();
         for e in self.events {
-            if e.identity_type.as_deref() != Some("Root") || e.invoked_by.is_some() || e.shared_copy {
+            if e.identity_type.as_deref() != Some("Root") || e.invoked_by.is_some() || e.shared_copy
+            {
                 continue;
             }
             let principal = self.principal(e).unwrap_or_else(|| "root".into());
@@ -840,10 +912,14 @@ impl<'a> Hunter<'a> {
                 e.access_key_id.as_deref().filter(|k| !k.is_empty()),
                 format!(
                     "The root user of account {} was used from {ip} ({}).",
-                    e.account_id.as_deref().or(e.recipient_account_id.as_deref()).unwrap_or("?"),
+                    e.account_id
+                        .as_deref()
+                        .or(e.recipient_account_id.as_deref())
+                        .unwrap_or("?"),
                     e.event_name.as_deref().unwrap_or("?")
                 ),
-                "the root user should not be used for day-to-day work; every use is worth a look".into(),
+                "the root user should not be used for day-to-day work; every use is worth a look"
+                    .into(),
                 vec![e],
             );
             open.insert(k, (self.findings.len() - 1, e.event_time));
@@ -874,6 +950,88 @@ pub fn allows_everything(p: &serde_json::Value) -> bool {
 pub fn agent_family(ua: &str) -> String {
     let first = ua.split_whitespace().next().unwrap_or("");
     first.split('/').next().unwrap_or("").to_ascii_lowercase()
+}
+
+/// `hunt --respond`: names the containment playbook and the exact command for each finding.
+pub fn respond(findings: &mut [Finding], graph: &Graph, logs: &[std::path::PathBuf]) {
+    let logs_arg: String = logs
+        .iter()
+        .map(|p| shell_quote(&p.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for f in findings.iter_mut() {
+        f.respond = response_for(f, graph, &logs_arg);
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@=+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn response_for(f: &Finding, graph: &Graph, logs: &str) -> Option<finding::Response> {
+    let r = |playbook: &str, command: String| {
+        Some(finding::Response {
+            playbook: playbook.to_string(),
+            command,
+        })
+    };
+    let session = f.access_key_id.as_deref().and_then(|k| graph.get(k));
+    match (f.kind, session) {
+        (Kind::CredentialExfiltration, Some(s)) => {
+            let instance = s.session_name.as_deref()?;
+            let role = s.role_arn.as_deref()?;
+            r(
+                "contain-instance-credentials",
+                format!(
+                    "trailhound playbook run contain-instance-credentials --instance {instance} --role {role} --logs {logs}"
+                ),
+            )
+        }
+        (Kind::FederationTokenAdmin, _) => {
+            let user = f
+                .principal
+                .rsplit_once(":user/")
+                .map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
+            r(
+                "revoke-user-sessions",
+                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
+            )
+        }
+        (_, Some(s)) if s.role_arn.is_some() => r(
+            "revoke-role-sessions",
+            format!("trailhound revoke --key {} --logs {logs}", s.access_key_id),
+        ),
+        (_, Some(s))
+            if s.issued_by_api.as_deref() == Some("GetSessionToken")
+                || s.issued_by_api.as_deref() == Some("ConsoleLogin") =>
+        {
+            let user = f
+                .principal
+                .rsplit_once(":user/")
+                .map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
+            r(
+                "revoke-user-sessions",
+                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
+            )
+        }
+        (_, None) => {
+            let key = f
+                .access_key_id
+                .as_deref()
+                .filter(|k| k.starts_with("AKIA"))?;
+            r(
+                "deactivate-access-key",
+                format!("trailhound playbook run deactivate-access-key --key {key} --logs {logs}"),
+            )
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -908,73 +1066,5 @@ mod tests {
         assert_eq!(agent_family("aws-cli/2.15.0 Python/3.11"), "aws-cli");
         assert_eq!(agent_family("Boto3/1.34.1 md/Botocore#1.34.1"), "boto3");
         assert_eq!(agent_family("aws-sdk-go/1.44.0 (go1.21)"), "aws-sdk-go");
-    }
-}
-
-/// `hunt --respond`: names the containment playbook and the exact command for each finding.
-pub fn respond(findings: &mut [Finding], graph: &Graph, logs: &[std::path::PathBuf]) {
-    let logs_arg: String = logs
-        .iter()
-        .map(|p| shell_quote(&p.display().to_string()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    for f in findings.iter_mut() {
-        f.respond = response_for(f, graph, &logs_arg);
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-fn response_for(f: &Finding, graph: &Graph, logs: &str) -> Option<finding::Response> {
-    let r = |playbook: &str, command: String| {
-        Some(finding::Response {
-            playbook: playbook.to_string(),
-            command,
-        })
-    };
-    let session = f.access_key_id.as_deref().and_then(|k| graph.get(k));
-    match (f.kind, session) {
-        (Kind::CredentialExfiltration, Some(s)) => {
-            let instance = s.session_name.as_deref()?;
-            let role = s.role_arn.as_deref()?;
-            r(
-                "contain-instance-credentials",
-                format!(
-                    "trailhound playbook run contain-instance-credentials --instance {instance} --role {role} --logs {logs}"
-                ),
-            )
-        }
-        (Kind::FederationTokenAdmin, _) => {
-            let user = f.principal.rsplit_once(":user/").map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
-            r(
-                "revoke-user-sessions",
-                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
-            )
-        }
-        (_, Some(s)) if s.role_arn.is_some() => r(
-            "revoke-role-sessions",
-            format!("trailhound revoke --key {} --logs {logs}", s.access_key_id),
-        ),
-        (_, Some(s)) if s.issued_by_api.as_deref() == Some("GetSessionToken") || s.issued_by_api.as_deref() == Some("ConsoleLogin") => {
-            let user = f.principal.rsplit_once(":user/").map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
-            r(
-                "revoke-user-sessions",
-                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
-            )
-        }
-        (_, None) => {
-            let key = f.access_key_id.as_deref().filter(|k| k.starts_with("AKIA"))?;
-            r(
-                "deactivate-access-key",
-                format!("trailhound playbook run deactivate-access-key --key {key} --logs {logs}"),
-            )
-        }
-        _ => None,
     }
 }

@@ -144,6 +144,10 @@ pub struct Event {
     pub is_error: bool,
     /// `YYYY-MM-DD` of `event_time` (UTC): handy for GROUP BY in queries.
     pub event_day: Text,
+    /// Where the record was read: (file number in input order, record number in the file). Not a
+    /// column; breaks ties so that output never depends on which thread finished first.
+    #[serde(skip)]
+    pub origin: (u32, u32),
 }
 
 fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
@@ -345,7 +349,9 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         session_issuer_arn: issuer.and_then(|i| interner.opt(&i.arn)),
         session_issuer_account_id: issuer.and_then(|i| interner.opt(&i.account_id)),
         session_issuer_user_name: issuer.and_then(|i| interner.opt(&i.user_name)),
-        session_created_at: attrs.and_then(|a| a.creation_date.get()).and_then(parse_iso),
+        session_created_at: attrs
+            .and_then(|a| a.creation_date.get())
+            .and_then(parse_iso),
         mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
         source_identity: ctx.and_then(|c| interner.opt(&c.source_identity)),
         requested_role_arn: None,
@@ -363,6 +369,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
         event_day: day_of(event_time, interner),
+        origin: (0, 0),
     };
     if is_issuing_call {
         fill_sts(&mut ev, rec, interner);
@@ -387,7 +394,9 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
             .and_then(role_arn_from_error)
             .map(|a| interner.intern(a))
     });
-    ev.role_session_name = interner.opt(&req.role_session_name).or_else(|| interner.opt(&req.name));
+    ev.role_session_name = interner
+        .opt(&req.role_session_name)
+        .or_else(|| interner.opt(&req.name));
     ev.requested_duration_seconds = req.duration_seconds.0;
     ev.requested_source_identity = interner.opt(&req.source_identity);
     if let Some(c) = resp.credentials.0.as_ref() {
@@ -399,7 +408,12 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
         .0
         .as_ref()
         .and_then(|u| interner.opt(&u.arn))
-        .or_else(|| resp.federated_user.0.as_ref().and_then(|u| interner.opt(&u.arn)));
+        .or_else(|| {
+            resp.federated_user
+                .0
+                .as_ref()
+                .and_then(|u| interner.opt(&u.arn))
+        });
     if ev.requested_source_identity.is_none() {
         // Not asked for in this call, but reported for the new session (set at issue).
         ev.requested_source_identity = interner.opt(&resp.source_identity);
@@ -462,7 +476,10 @@ mod tests {
         assert_eq!(e.issued_access_key_id.as_deref(), Some("ASIAXXXX"));
         assert_eq!(e.issued_expiration, parse_iso("2024-11-30T20:43:17Z"));
         assert_eq!(e.role_session_name.as_deref(), Some("x"));
-        assert_eq!(e.assumed_role_arn.as_deref(), Some("arn:aws:sts::1:federated-user/x"));
+        assert_eq!(
+            e.assumed_role_arn.as_deref(),
+            Some("arn:aws:sts::1:federated-user/x")
+        );
     }
 
     #[test]

@@ -80,11 +80,13 @@ pub struct Flag(pub Option<bool>);
 impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Str::deserialize(d)?;
-        Ok(Flag(match s.get().map(str::to_ascii_lowercase).as_deref() {
-            Some("true") | Some("yes") => Some(true),
-            Some("false") | Some("no") => Some(false),
-            _ => None,
-        }))
+        Ok(Flag(
+            match s.get().map(str::to_ascii_lowercase).as_deref() {
+                Some("true") | Some("yes") => Some(true),
+                Some("false") | Some("no") => Some(false),
+                _ => None,
+            },
+        ))
     }
 }
 

@@ -35,7 +35,11 @@ pub fn parse_iso(s: &str) -> Option<Millis> {
     if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ') {
         if b[13] == b':' && b[16] == b':' {
             let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-            let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+            let (h, mi, sec) = (
+                digits(&b[11..13])?,
+                digits(&b[14..16])?,
+                digits(&b[17..19])?,
+            );
             let mut rest = &b[19..];
             if rest.last() == Some(&b'Z') {
                 rest = &rest[..rest.len() - 1];
@@ -108,9 +112,18 @@ pub fn parse_user_time(s: &str) -> Result<Millis, String> {
         return Ok(ms);
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(dt.and_utc().timestamp_millis());
         }
@@ -129,7 +142,10 @@ mod tests {
         let base = parse_iso("2021-02-21T23:46:28Z").unwrap();
         assert_eq!(format_iso(base), "2021-02-21T23:46:28Z");
         assert_eq!(parse_iso("2021-02-21T23:46:28.5Z").unwrap(), base + 500);
-        assert_eq!(parse_iso("2021-02-21T23:46:28.123456Z").unwrap(), base + 123);
+        assert_eq!(
+            parse_iso("2021-02-21T23:46:28.123456Z").unwrap(),
+            base + 123
+        );
         assert_eq!(parse_iso("2021-02-22T00:46:28+01:00").unwrap(), base);
         assert_eq!(
             parse_iso("20131102T010628Z").unwrap(),
@@ -154,12 +170,20 @@ mod tests {
             parse_expiration("Nov 01, 2020 8:37:03 PM"),
             parse_iso("2020-11-01T20:37:03Z")
         );
-        assert_eq!(parse_expiration("Sep 14, 2020, 12:00:00 AM"), parse_iso("2020-09-14T00:00:00Z"));
+        assert_eq!(
+            parse_expiration("Sep 14, 2020, 12:00:00 AM"),
+            parse_iso("2020-09-14T00:00:00Z")
+        );
     }
 
     #[test]
     fn user_times() {
-        assert_eq!(parse_user_time("2026-03-02").unwrap(), parse_iso("2026-03-02T00:00:00Z").unwrap());
-        assert!(parse_user_time("last tuesday").unwrap_err().contains("ISO 8601"));
+        assert_eq!(
+            parse_user_time("2026-03-02").unwrap(),
+            parse_iso("2026-03-02T00:00:00Z").unwrap()
+        );
+        assert!(parse_user_time("last tuesday")
+            .unwrap_err()
+            .contains("ISO 8601"));
     }
 }

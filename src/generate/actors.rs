@@ -719,7 +719,7 @@ pub(crate) fn lambda(w: &World, li: usize) -> Out {
                     F_TLS
                 };
                 p.call(&sess, u, l.region, GetParameter, 0, ip, &ua, fl);
-                if n % 8 == 0 {
+                if n.is_multiple_of(8) {
                     u += 1;
                     p.call(&sess, u, l.region, GetSecretValue, 0, ip, &ua, F_TLS);
                     p.call(&sess, u, l.region, Decrypt, 0, ip, &ua, F_TLS);

@@ -285,7 +285,7 @@ impl Api {
                 parts.resources = Some(bucket_res());
             }
             DescribeInstances => {
-                parts.request = Some(if p % 3 == 0 {
+                parts.request = Some(if p.is_multiple_of(3) {
                     format!(
                         r#"{{"instancesSet":{{"items":[{{"instanceId":"{}"}}]}},"filterSet":{{}}}}"#,
                         pick(&acct.instances, p / 3)
@@ -621,7 +621,7 @@ impl Api {
                 );
             }
             DescribeDBInstances => {
-                if p % 2 == 0 {
+                if p.is_multiple_of(2) {
                     parts.request = Some(format!(
                         r#"{{"dBInstanceIdentifier":"{}-orders-db"}}"#,
                         acct.env

@@ -523,7 +523,7 @@ impl World {
         let r = self.replicas + 1;
         self.replicas = r;
         let mut rng = derive(self.seed, &format!("replica:{r}"));
-        let (acct, engineer, readonly) = if r % 25 == 0 {
+        let (acct, engineer, readonly) = if r.is_multiple_of(25) {
             let id = format!("{:012}", 100_000_000_000 + rng.below(899_999_999_999));
             let a = self.add_account(id, &format!("wl{r:03}"));
             let e = self.add_role(a, "Engineer");

@@ -112,7 +112,9 @@ impl Session {
 
     /// An EC2 instance-profile session: issued to ec2.amazonaws.com, session name `i-...`.
     pub fn is_instance_profile(&self) -> bool {
-        self.session_name.as_deref().is_some_and(|n| n.starts_with("i-"))
+        self.session_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("i-"))
             && (self.root_principal.as_deref() == Some("ec2.amazonaws.com")
                 || (self.caller_type.as_deref() == Some("AWSService")
                     && self.caller_arn.as_deref() == Some("ec2.amazonaws.com"))
@@ -161,7 +163,10 @@ pub fn assumed_role_parts(arn: &str) -> Option<(String, &str)> {
     let account = head.rsplit(':').next()?;
     let partition = head.split(':').nth(1).unwrap_or("aws");
     let (role, session) = rest.rsplit_once('/')?;
-    Some((format!("arn:{partition}:iam::{account}:role/{role}"), session))
+    Some((
+        format!("arn:{partition}:iam::{account}:role/{role}"),
+        session,
+    ))
 }
 
 fn caller_is_session(e: &Event) -> bool {
@@ -177,14 +182,14 @@ fn caller_is_session(e: &Event) -> bool {
 fn direct_root(e: &Event) -> Option<Text> {
     match e.identity_type.as_deref() {
         Some("IAMUser") | Some("Root") => e.principal_arn.clone(),
-        Some("AWSService") => e
-            .invoked_by
-            .clone()
-            .or_else(|| e.source_ip.clone().filter(|s| s.ends_with(".amazonaws.com"))),
-        Some("SAMLUser") | Some("WebIdentityUser") => e
-            .federated_subject
-            .clone()
-            .or_else(|| e.user_name.clone()),
+        Some("AWSService") => e.invoked_by.clone().or_else(|| {
+            e.source_ip
+                .clone()
+                .filter(|s| s.ends_with(".amazonaws.com"))
+        }),
+        Some("SAMLUser") | Some("WebIdentityUser") => {
+            e.federated_subject.clone().or_else(|| e.user_name.clone())
+        }
         _ => None,
     }
 }
@@ -353,7 +358,10 @@ impl Graph {
         let mut out = Vec::new();
         let mut cur = self.get(key);
         while let Some(s) = cur {
-            if out.iter().any(|x: &&Session| x.access_key_id == s.access_key_id) {
+            if out
+                .iter()
+                .any(|x: &&Session| x.access_key_id == s.access_key_id)
+            {
                 break;
             }
             out.push(s);
@@ -377,7 +385,10 @@ impl Graph {
         let mut out = Vec::new();
         let mut stack: Vec<&Session> = self.get(key).into_iter().collect();
         while let Some(s) = stack.pop() {
-            if out.iter().any(|x: &&Session| x.access_key_id == s.access_key_id) {
+            if out
+                .iter()
+                .any(|x: &&Session| x.access_key_id == s.access_key_id)
+            {
                 continue;
             }
             out.push(s);
@@ -409,7 +420,9 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
             .and_then(arn_account)
             .map(Arc::from)
     } else {
-        e.account_id.clone().or_else(|| e.recipient_account_id.clone())
+        e.account_id
+            .clone()
+            .or_else(|| e.recipient_account_id.clone())
     };
     let session_name = e.role_session_name.clone().or_else(|| {
         e.assumed_role_arn
@@ -418,7 +431,10 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
             .map(|(_, s)| Arc::from(s))
     });
     let caller_account = e.account_id.clone().or_else(|| {
-        e.principal_arn.as_deref().and_then(arn_account).map(Arc::from)
+        e.principal_arn
+            .as_deref()
+            .and_then(arn_account)
+            .map(Arc::from)
     });
     let is_session = caller_is_session(e);
     let parent = if is_session {
@@ -440,10 +456,9 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         account,
         role_arn,
         session_name,
-        caller_arn: e
-            .principal_arn
-            .clone()
-            .or_else(|| direct_root(e).filter(|_| e.identity_type.as_deref() == Some("AWSService"))),
+        caller_arn: e.principal_arn.clone().or_else(|| {
+            direct_root(e).filter(|_| e.identity_type.as_deref() == Some("AWSService"))
+        }),
         caller_type: e.identity_type.clone(),
         caller_access_key_id: e.access_key_id.clone().filter(|k| !k.is_empty()),
         chain_complete: root.is_some() || is_session,
@@ -523,8 +538,20 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         account,
         role_arn,
         session_name,
-        caller_arn: if federated { e.session_issuer_arn.clone() } else if console { e.principal_arn.clone() } else { None },
-        caller_type: if federated { e.session_issuer_type.clone() } else if console { e.identity_type.clone() } else { None },
+        caller_arn: if federated {
+            e.session_issuer_arn.clone()
+        } else if console {
+            e.principal_arn.clone()
+        } else {
+            None
+        },
+        caller_type: if federated {
+            e.session_issuer_type.clone()
+        } else if console {
+            e.identity_type.clone()
+        } else {
+            None
+        },
         caller_access_key_id: None,
         parent_access_key_id: None,
         chain_depth: 1,
@@ -552,7 +579,10 @@ mod tests {
 
     #[test]
     fn arn_helpers() {
-        assert_eq!(arn_account("arn:aws:iam::123456789012:role/X"), Some("123456789012"));
+        assert_eq!(
+            arn_account("arn:aws:iam::123456789012:role/X"),
+            Some("123456789012")
+        );
         assert_eq!(
             assumed_role_parts("arn:aws:sts::123456789012:assumed-role/Admin/alice"),
             Some(("arn:aws:iam::123456789012:role/Admin".to_string(), "alice"))

@@ -78,7 +78,9 @@ mod tests {
 
     #[test]
     fn truncation_keeps_what_came_before() {
-        let text: Vec<u8> = (0..20000u32).flat_map(|i| i.to_string().into_bytes()).collect();
+        let text: Vec<u8> = (0..20000u32)
+            .flat_map(|i| i.to_string().into_bytes())
+            .collect();
         let data = gz(&text);
         let d = decode(data[..data.len() / 2].to_vec());
         assert!(d.damage.as_deref().unwrap().contains("truncated"));

@@ -98,16 +98,30 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     let inputs = source::expand(paths)?;
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
+    // Workers move their events into one vector as each file is done, so a file's events are
+    // never held twice. The capacity is reserved generously up front: untouched capacity costs
+    // address space, not memory, and avoids copying the vector as it grows.
+    let estimate = (total_bytes / 64).min(1 << 28) as usize;
+    let shared: std::sync::Mutex<Vec<Event>> = std::sync::Mutex::new(Vec::with_capacity(estimate));
     let results: Vec<FileResult> = inputs
         .par_iter()
-        .map(|input| {
-            let r = read_one(input);
+        .enumerate()
+        .map(|(n, input)| {
+            let mut r = read_one(input);
+            for (i, e) in r.events.iter_mut().enumerate() {
+                e.origin = (n as u32, i as u32);
+            }
+            if let Ok(mut all) = shared.lock() {
+                all.append(&mut r.events);
+            }
+            r.events = Vec::new();
             bar.inc(input.size);
             r
         })
         .collect();
     bar.finish_and_clear();
-    let ingested = assemble(results, started);
+    let events = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let ingested = assemble(results, events, started);
     if opts.strict {
         if let Some(p) = ingested.problems.first() {
             return Err(Error::Strict(p.to_string()));
@@ -180,10 +194,11 @@ fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
             let why = match &decoded.damage {
                 Some(d) => d.clone(),
                 None => {
-                    let head: String = String::from_utf8_lossy(&decoded.bytes[..decoded.bytes.len().min(24)])
-                        .chars()
-                        .map(|c| if c.is_control() { ' ' } else { c })
-                        .collect();
+                    let head: String =
+                        String::from_utf8_lossy(&decoded.bytes[..decoded.bytes.len().min(24)])
+                            .chars()
+                            .map(|c| if c.is_control() { ' ' } else { c })
+                            .collect();
                     format!("not JSON (begins with `{}`)", head.trim())
                 }
             };
@@ -194,13 +209,19 @@ fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
             if let Some(d) = &decoded.damage {
                 problems.push(problem(
                     None,
-                    format!("{d}; kept the {} complete records before it", parsed.events.len()),
+                    format!(
+                        "{d}; kept the {} complete records before it",
+                        parsed.events.len()
+                    ),
                     parsed.events.is_empty(),
                 ));
             }
             for (loc, reason) in &parsed.bad_records {
                 // A record cut off by a damaged gzip stream is already told by the damage message.
-                if decoded.damage.is_some() && parsed.truncated && reason.starts_with("record is cut off") {
+                if decoded.damage.is_some()
+                    && parsed.truncated
+                    && reason.starts_with("record is cut off")
+                {
                     continue;
                 }
                 problems.push(problem(Some(*loc), reason.clone(), false));
@@ -225,10 +246,9 @@ fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
     }
 }
 
-fn assemble(results: Vec<FileResult>, started: Instant) -> Ingested {
+fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> Ingested {
     let mut stats = IngestStats::default();
     let mut problems = Vec::new();
-    let mut events = Vec::with_capacity(results.iter().map(|r| r.events.len()).sum());
     for r in results {
         stats.files_seen += 1;
         match r.outcome {
@@ -244,7 +264,6 @@ fn assemble(results: Vec<FileResult>, started: Instant) -> Ingested {
         stats.bytes_read += r.bytes_read;
         stats.bytes_decompressed += r.bytes_decompressed;
         problems.extend(r.problems);
-        events.extend(r.events);
     }
     let before = events.len();
     let (events, shared) = finish_events(events);
@@ -260,13 +279,43 @@ fn assemble(results: Vec<FileResult>, started: Instant) -> Ingested {
     }
 }
 
-/// Sorts by the total event key (stable, so ties keep input order), drops exact re-reads, and
-/// marks cross-account copies. Returns the events and the number of copies marked.
+/// Sorts by the total event key (ties broken by where each record was read), drops exact
+/// re-reads (keeping the first read), and marks cross-account copies. Returns the events and the
+/// number of copies marked. Sorts an index and permutes in place: no second copy of the events.
 pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
-    events.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut order: Vec<u32> = (0..events.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        let (x, y) = (&events[a as usize], &events[b as usize]);
+        x.sort_key()
+            .cmp(&y.sort_key())
+            .then(x.origin.cmp(&y.origin))
+    });
+    permute(&mut events, &order);
+    drop(order);
     events.dedup_by(|later, earlier| later.sort_key() == earlier.sort_key());
+    events.shrink_to_fit();
     let marked = mark_shared_copies(&mut events);
     (events, marked)
+}
+
+/// Puts `items[order[i]]` at position `i`, following cycles with swaps.
+fn permute<T>(items: &mut [T], order: &[u32]) {
+    let mut placed = vec![false; items.len()];
+    for start in 0..items.len() {
+        if placed[start] {
+            continue;
+        }
+        let mut cur = start;
+        loop {
+            placed[cur] = true;
+            let next = order[cur] as usize;
+            if next == start {
+                break;
+            }
+            items.swap(cur, next);
+            cur = next;
+        }
+    }
 }
 
 /// Among events that share a `sharedEventID` and were delivered to different accounts, keeps one
@@ -308,4 +357,14 @@ fn mark_shared_copies(events: &mut [Event]) -> u64 {
 pub fn ingest_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Ingested, Error> {
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
     ingest(&paths, &IngestOptions::default())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn permute_follows_cycles() {
+        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
+        super::permute(&mut v, &[2, 0, 1, 4, 3]);
+        assert_eq!(v, ['c', 'a', 'b', 'e', 'd']);
+    }
 }

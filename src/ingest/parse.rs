@@ -245,11 +245,13 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
         }
     }
     if out.content.is_none() {
-        out.content = Some(if out.events.is_empty() && out.records > 0 && out.bad_records.len() == out.records {
-            Content::NotJson
-        } else {
-            Content::Log
-        });
+        out.content = Some(
+            if out.events.is_empty() && out.records > 0 && out.bad_records.len() == out.records {
+                Content::NotJson
+            } else {
+                Content::Log
+            },
+        );
     }
 }
 
@@ -272,7 +274,8 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     };
     if !text.starts_with('{') {
         let shown: String = text.chars().take(40).collect();
-        out.bad_records.push((at, format!("record is not a JSON object: `{shown}`")));
+        out.bad_records
+            .push((at, format!("record is not a JSON object: `{shown}`")));
         return;
     }
     let raw: RawRecord = match serde_json::from_str(text) {
@@ -319,7 +322,8 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         }
         return;
     }
-    out.bad_records.push((at, RecordError::MissingEventTime.to_string()));
+    out.bad_records
+        .push((at, RecordError::MissingEventTime.to_string()));
 }
 
 fn push(r: Result<Event, RecordError>, at: Location, out: &mut Parsed) {
@@ -390,15 +394,24 @@ mod tests {
         let t = format!(r#"{{"Records":[{REC}, 42, "x", {{"eventName":"NoTime"}}]}}"#);
         let p = parse_text(t.as_bytes());
         assert_eq!(p.events.len(), 1);
-        let reasons: Vec<_> = p.bad_records.iter().map(|(l, r)| format!("{l}: {r}")).collect();
+        let reasons: Vec<_> = p
+            .bad_records
+            .iter()
+            .map(|(l, r)| format!("{l}: {r}"))
+            .collect();
         assert_eq!(reasons.len(), 3, "{reasons:?}");
-        assert!(reasons[2].contains("record 3: record has no eventTime"), "{reasons:?}");
+        assert!(
+            reasons[2].contains("record 3: record has no eventTime"),
+            "{reasons:?}"
+        );
     }
 
     #[test]
     fn invalid_utf8_costs_only_its_record() {
         let mut t = format!("[{REC},").into_bytes();
-        t.extend_from_slice(b"{\"eventTime\":\"2020-01-01T00:00:00Z\",\"eventName\":\"\xff\xfe\"},");
+        t.extend_from_slice(
+            b"{\"eventTime\":\"2020-01-01T00:00:00Z\",\"eventName\":\"\xff\xfe\"},",
+        );
         t.extend_from_slice(REC.as_bytes());
         t.push(b']');
         let p = parse_text(&t);
@@ -415,7 +428,9 @@ mod tests {
 
     #[test]
     fn digest_is_recognised() {
-        let p = parse_text(br#"{"awsAccountId":"1","digestStartTime":"2020-01-01T00:00:00Z","logFiles":[]}"#);
+        let p = parse_text(
+            br#"{"awsAccountId":"1","digestStartTime":"2020-01-01T00:00:00Z","logFiles":[]}"#,
+        );
         assert_eq!(p.content, Some(Content::Digest));
         assert!(p.events.is_empty() && p.bad_records.is_empty());
     }

@@ -32,8 +32,8 @@ pub struct Input {
 }
 
 const NOT_LOG_EXTENSIONS: [&str; 16] = [
-    "md", "txt", "rst", "html", "htm", "pdf", "sql", "toml", "yml", "yaml", "py", "sh", "rs", "csv",
-    "parquet", "png",
+    "md", "txt", "rst", "html", "htm", "pdf", "sql", "toml", "yml", "yaml", "py", "sh", "rs",
+    "csv", "parquet", "png",
 ];
 
 /// Digest and Insight files are recognised by their S3 folder or file name.
@@ -91,7 +91,8 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 }
                 let path = entry.path().to_path_buf();
                 let key = path.to_string_lossy();
-                let skip = skip_by_key(&key).or_else(|| not_a_log(&path).then_some(SkipReason::NotLog));
+                let skip =
+                    skip_by_key(&key).or_else(|| not_a_log(&path).then_some(SkipReason::NotLog));
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 out.push(Input { path, size, skip });
             }

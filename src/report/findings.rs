@@ -21,7 +21,11 @@ pub enum FindingFormat {
 pub fn render(findings: &[Finding], format: FindingFormat) -> String {
     match format {
         FindingFormat::Table => to_table(findings),
-        FindingFormat::Ndjson => lines(findings.iter().map(|f| serde_json::to_string(f).unwrap_or_default())),
+        FindingFormat::Ndjson => lines(
+            findings
+                .iter()
+                .map(|f| serde_json::to_string(f).unwrap_or_default()),
+        ),
         FindingFormat::Ocsf => lines(findings.iter().map(|f| to_ocsf(f).to_string())),
         FindingFormat::Markdown => to_markdown(findings),
     }
@@ -76,13 +80,27 @@ fn to_table(findings: &[Finding]) -> String {
         })
         .collect();
     let mut s = table::render(
-        &["severity", "kind", "time", "principal", "key", "source", "summary"],
+        &[
+            "severity",
+            "kind",
+            "time",
+            "principal",
+            "key",
+            "source",
+            "summary",
+        ],
         &rows,
         90,
     );
     for f in findings {
         if let Some(r) = &f.respond {
-            s.push_str(&format!("\n{} {} -> playbook {}:\n  {}\n", f.kind, f.access_key_id.as_deref().unwrap_or(&f.principal), r.playbook, r.command));
+            s.push_str(&format!(
+                "\n{} {} -> playbook {}:\n  {}\n",
+                f.kind,
+                f.access_key_id.as_deref().unwrap_or(&f.principal),
+                r.playbook,
+                r.command
+            ));
         }
     }
     s
@@ -94,7 +112,9 @@ fn to_markdown(findings: &[Finding]) -> String {
         s.push_str("No findings.\n");
         return s;
     }
-    s.push_str("| severity | kind | time | principal | source | summary |\n|---|---|---|---|---|---|\n");
+    s.push_str(
+        "| severity | kind | time | principal | source | summary |\n|---|---|---|---|---|---|\n",
+    );
     let esc = |x: &str| x.replace('|', "\\|");
     for f in findings {
         s.push_str(&format!(
@@ -108,14 +128,24 @@ fn to_markdown(findings: &[Finding]) -> String {
         ));
     }
     for (i, f) in findings.iter().enumerate() {
-        s.push_str(&format!("\n## {}. {} ({})\n\n{}\n\n", i + 1, f.kind, f.severity, f.summary));
+        s.push_str(&format!(
+            "\n## {}. {} ({})\n\n{}\n\n",
+            i + 1,
+            f.kind,
+            f.severity,
+            f.summary
+        ));
         s.push_str(&format!("- **why:** {}\n", esc(&f.reason)));
         if let Some(k) = &f.access_key_id {
             s.push_str(&format!("- **key:** `{k}`\n"));
         }
         s.push_str(&format!(
             "- **evidence:** {}\n",
-            f.evidence_event_ids.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+            f.evidence_event_ids
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         if !f.chain.is_empty() {
             s.push_str("- **session chain:**\n\n```\n");
@@ -127,13 +157,19 @@ fn to_markdown(findings: &[Finding]) -> String {
                     h.access_key_id,
                     h.issued_by_api.as_deref().unwrap_or("?"),
                     h.role_arn.as_deref().unwrap_or(""),
-                    h.source_identity.as_deref().map(|s| format!(" source_identity={s}")).unwrap_or_default()
+                    h.source_identity
+                        .as_deref()
+                        .map(|s| format!(" source_identity={s}"))
+                        .unwrap_or_default()
                 ));
             }
             s.push_str("```\n");
         }
         if let Some(r) = &f.respond {
-            s.push_str(&format!("- **contain ({}):** `{}`\n", r.playbook, r.command));
+            s.push_str(&format!(
+                "- **contain ({}):** `{}`\n",
+                r.playbook, r.command
+            ));
         }
     }
     s
@@ -145,7 +181,10 @@ pub fn to_ocsf(f: &Finding) -> serde_json::Value {
         "{}:{}:{}",
         f.kind,
         f.time,
-        f.evidence_event_ids.first().map(String::as_str).unwrap_or(&f.principal)
+        f.evidence_event_ids
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&f.principal)
     );
     json!({
         "class_uid": 2004,

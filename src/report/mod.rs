@@ -66,7 +66,10 @@ impl Sink {
                         "Parquet is binary: give --out FILE or redirect stdout".into(),
                     ));
                 }
-                Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())))
+                Ok(Box::new(BufWriter::with_capacity(
+                    1 << 16,
+                    io::stdout().lock(),
+                )))
             }
         }
     }

@@ -34,7 +34,11 @@ pub fn render(headers: &[&str], rows: &[Vec<String>], max: usize) -> String {
     let line = |out: &mut String, cols: &mut dyn Iterator<Item = &str>| {
         let mut parts = Vec::new();
         for (i, c) in cols.enumerate() {
-            let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.chars().count());
             parts.push(format!("{c}{}", " ".repeat(pad)));
         }
         out.push_str(parts.join("  ").trim_end());

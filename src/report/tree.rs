@@ -85,7 +85,15 @@ pub fn render(graph: &Graph, selected: Option<&[&Session]>) -> String {
         out.push('\n');
         let n = tops.len();
         for (i, s) in tops.into_iter().enumerate() {
-            draw(graph, s, "", i + 1 == n, &shown, &mut out, &mut HashSet::new());
+            draw(
+                graph,
+                s,
+                "",
+                i + 1 == n,
+                &shown,
+                &mut out,
+                &mut HashSet::new(),
+            );
         }
         out.push('\n');
     }
