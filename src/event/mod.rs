@@ -197,13 +197,22 @@ pub enum RecordError {
     BadEventTime(String),
 }
 
-/// Deduplicates repeated text within one batch of records (one file).
+/// Deduplicates repeated text: equal strings share one allocation.
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
 }
 
 impl Interner {
+    /// Distinct strings held.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
     pub fn intern(&mut self, s: &str) -> Text {
         if let Some(t) = self.set.get(s) {
             return t.clone();
@@ -261,21 +270,25 @@ fn redact_value(v: &mut serde_json::Value) {
 }
 
 /// The raw JSON text of a field, with secret values replaced by [`REDACTED`]; `null` is `None`.
-pub fn redacted_json(raw: Option<&serde_json::value::RawValue>) -> Option<Text> {
+/// Repeated documents (the same parameters of a polling job) share one allocation.
+pub fn redacted_json(
+    raw: Option<&serde_json::value::RawValue>,
+    interner: &mut Interner,
+) -> Option<Text> {
     let text = raw?.get();
     if text == "null" {
         return None;
     }
     if !might_hold_secret(text) {
-        return Some(Arc::from(text));
+        return Some(interner.intern(text));
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut v) => {
             redact_value(&mut v);
-            Some(Arc::from(v.to_string()))
+            Some(interner.intern(&v.to_string()))
         }
         // Unparsable text that might hold a secret is not kept.
-        Err(_) => Some(Arc::from(REDACTED)),
+        Err(_) => Some(interner.intern(REDACTED)),
     }
 }
 
@@ -363,9 +376,9 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         assumed_role_arn: None,
         federated_subject: None,
         federated_provider: None,
-        request_parameters: redacted_json(rec.request_parameters),
-        response_elements: redacted_json(rec.response_elements),
-        additional_event_data: redacted_json(rec.additional_event_data),
+        request_parameters: redacted_json(rec.request_parameters, interner),
+        response_elements: redacted_json(rec.response_elements, interner),
+        additional_event_data: redacted_json(rec.additional_event_data, interner),
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
         event_day: day_of(event_time, interner),

@@ -97,10 +97,29 @@ fn scan_value(b: &[u8], i: usize) -> Option<usize> {
     (depth == 0 && j > i).then_some(j)
 }
 
-/// Parses the JSON text of one object. `name` is only used by callers for messages.
+thread_local! {
+    /// Repeated text (ARNs, user agents, regions...) is shared by every event a worker thread
+    /// reads, not only within one file: most files hold a few dozen events, so a per-file table
+    /// would keep one copy of each string per file.
+    static INTERNER: std::cell::RefCell<Interner> = std::cell::RefCell::new(Interner::default());
+}
+
+/// Entries after which a worker's table is started afresh, so it stays bounded on huge inputs.
+const INTERNER_LIMIT: usize = 1 << 20;
+
+/// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
+    INTERNER.with(|cell| {
+        let mut interner = cell.borrow_mut();
+        if interner.len() > INTERNER_LIMIT {
+            *interner = Interner::default();
+        }
+        parse_with(text, &mut interner)
+    })
+}
+
+fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
     let mut out = Parsed::default();
-    let mut interner = Interner::default();
     let mut b = text;
     if b.starts_with(&[0xEF, 0xBB, 0xBF]) {
         b = &b[3..];
@@ -113,14 +132,14 @@ pub fn parse_text(text: &[u8]) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            read_array(b, start, &mut out, &mut interner);
+            read_array(b, start, &mut out, interner);
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                read_array(b, at, &mut out, &mut interner);
+                read_array(b, at, &mut out, interner);
             } else {
-                read_stream(b, start, &mut out, &mut interner);
+                read_stream(b, start, &mut out, interner);
             }
         }
         _ => out.content = Some(Content::NotJson),
