@@ -21,8 +21,6 @@ pub enum Exit {
 pub enum Error {
     #[error("no such file or folder: {}", .0.join(", "))]
     PathNotFound(Vec<String>),
-    #[error("cannot walk {path}: {reason}")]
-    Walk { path: String, reason: String },
     #[error("nothing could be read: {0}")]
     NothingRead(String),
     #[error("--strict: {0}")]

@@ -259,6 +259,35 @@ fn bad_input_is_named_and_the_rest_is_kept() {
 }
 
 #[test]
+fn a_broken_link_in_the_tree_is_a_failed_file_not_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = format!(
+        r#"{{"Records":[{}]}}"#,
+        record("ok-0", "2026-03-02T10:00:00Z")
+    );
+    write(dir.path(), "good.json.gz", &gz(good.as_bytes()));
+    std::os::unix::fs::symlink(
+        dir.path().join("gone.json.gz"),
+        dir.path().join("broken.json.gz"),
+    )
+    .unwrap();
+    let o = run([
+        "summary",
+        "--format",
+        "json",
+        "-q",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("broken.json.gz"), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (s["events"].as_u64(), s["files"]["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
 fn strict_makes_bad_input_fatal() {
     let dir = tempfile::tempdir().unwrap();
     bad_tree(dir.path());

@@ -285,7 +285,13 @@ fn events_table(events: &[Event]) -> String {
                 crate::event::format_iso(e.event_time),
                 s(&e.recipient_account_id),
                 s(&e.aws_region),
-                s(&e.principal_arn).replace("arn:aws:", ""),
+                e.principal_arn
+                    .as_deref()
+                    .or(e.invoked_by.as_deref())
+                    .or(e.user_name.as_deref())
+                    .or(e.identity_type.as_deref())
+                    .unwrap_or("")
+                    .replace("arn:aws:", ""),
                 s(&e.access_key_id),
                 format!(
                     "{}:{}",

@@ -21,6 +21,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Events reserved up front at most (about 5 GB of address space, not of memory).
+const MAX_RESERVED_EVENTS: u64 = 8 << 20;
+
 /// How to read.
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
@@ -101,7 +104,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     // Workers move their events into one vector as each file is done, so a file's events are
     // never held twice. The capacity is reserved generously up front: untouched capacity costs
     // address space, not memory, and avoids copying the vector as it grows.
-    let estimate = (total_bytes / 64).min(1 << 28) as usize;
+    let estimate = (total_bytes / 100).min(MAX_RESERVED_EVENTS) as usize;
     let shared: std::sync::Mutex<Vec<Event>> = std::sync::Mutex::new(Vec::with_capacity(estimate));
     let results: Vec<FileResult> = inputs
         .par_iter()
@@ -132,6 +135,9 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
 
 fn read_one(input: &Input) -> FileResult {
     let name = input.path.display().to_string();
+    if let Some(e) = &input.error {
+        return failed(&name, e.clone());
+    }
     if let Some(reason) = input.skip {
         return FileResult {
             events: Vec::new(),

@@ -29,6 +29,9 @@ pub struct Input {
     pub path: PathBuf,
     pub size: u64,
     pub skip: Option<SkipReason>,
+    /// Set when the walk could not look at this path (permissions, a broken link): it is
+    /// reported as a failed file and the run goes on.
+    pub error: Option<String>,
 }
 
 const NOT_LOG_EXTENSIONS: [&str; 16] = [
@@ -82,10 +85,18 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 .follow_links(true)
                 .sort_by_file_name();
             for entry in walker {
-                let entry = entry.map_err(|e| Error::Walk {
-                    path: p.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        out.push(Input {
+                            path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
+                            size: 0,
+                            skip: None,
+                            error: Some(format!("cannot read: {e}")),
+                        });
+                        continue;
+                    }
+                };
                 if !entry.file_type().is_file() {
                     continue;
                 }
@@ -94,7 +105,12 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 let skip =
                     skip_by_key(&key).or_else(|| not_a_log(&path).then_some(SkipReason::NotLog));
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(Input { path, size, skip });
+                out.push(Input {
+                    path,
+                    size,
+                    skip,
+                    error: None,
+                });
             }
         } else {
             let size = p.metadata().map(|m| m.len()).unwrap_or(0);
@@ -103,6 +119,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 path: p.clone(),
                 size,
                 skip,
+                error: None,
             });
         }
     }
