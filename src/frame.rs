@@ -77,21 +77,31 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
         time("session_created_at", e, |e| e.session_created_at),
         flag("mfa_authenticated", e, |e| e.mfa_authenticated),
         text("source_identity", e, |e| e.source_identity.as_deref()),
-        text("requested_role_arn", e, |e| e.requested_role_arn.as_deref()),
-        text("role_session_name", e, |e| e.role_session_name.as_deref()),
+        text("requested_role_arn", e, |e| {
+            e.sts().requested_role_arn.as_deref()
+        }),
+        text("role_session_name", e, |e| {
+            e.sts().role_session_name.as_deref()
+        }),
         int("requested_duration_seconds", e, |e| {
-            e.requested_duration_seconds
+            e.sts().requested_duration_seconds
         }),
         text("requested_source_identity", e, |e| {
-            e.requested_source_identity.as_deref()
+            e.sts().requested_source_identity.as_deref()
         }),
         text("issued_access_key_id", e, |e| {
-            e.issued_access_key_id.as_deref()
+            e.sts().issued_access_key_id.as_deref()
         }),
-        time("issued_expiration", e, |e| e.issued_expiration),
-        text("assumed_role_arn", e, |e| e.assumed_role_arn.as_deref()),
-        text("federated_subject", e, |e| e.federated_subject.as_deref()),
-        text("federated_provider", e, |e| e.federated_provider.as_deref()),
+        time("issued_expiration", e, |e| e.sts().issued_expiration),
+        text("assumed_role_arn", e, |e| {
+            e.sts().assumed_role_arn.as_deref()
+        }),
+        text("federated_subject", e, |e| {
+            e.sts().federated_subject.as_deref()
+        }),
+        text("federated_provider", e, |e| {
+            e.sts().federated_provider.as_deref()
+        }),
         text("request_parameters", e, |e| e.request_parameters.as_deref()),
         text("response_elements", e, |e| e.response_elements.as_deref()),
         text("additional_event_data", e, |e| {

@@ -157,7 +157,7 @@ fn awsdocs_cross_account_pair_is_one_session() {
     let issuing = data
         .events
         .iter()
-        .filter(|e| e.issued_access_key_id.as_deref() == Some("AKIAQRSTUVWXYZEXAMPLE"))
+        .filter(|e| e.sts().issued_access_key_id.as_deref() == Some("AKIAQRSTUVWXYZEXAMPLE"))
         .count();
     assert_eq!(issuing, 2, "both account copies are in the events");
 }

@@ -268,7 +268,7 @@ impl Filter {
                 .is_none_or(|x| is(&e.account_id, x) || is(&e.recipient_account_id, x))
             && a.key
                 .as_deref()
-                .is_none_or(|x| is(&e.access_key_id, x) || is(&e.issued_access_key_id, x))
+                .is_none_or(|x| is(&e.access_key_id, x) || is(&e.sts().issued_access_key_id, x))
             && a.principal.as_deref().is_none_or(|x| {
                 is(&e.principal_arn, x) || is(&e.session_issuer_arn, x) || is(&e.user_name, x)
             })
@@ -480,7 +480,7 @@ fn timeline(
                         ),
                         o(&e.source_ip),
                         o(&e.error_code),
-                        o(&e.issued_access_key_id),
+                        o(&e.sts().issued_access_key_id),
                     ]
                 })
                 .collect();

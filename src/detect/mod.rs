@@ -176,6 +176,7 @@ impl<'a> Hunter<'a> {
             Some("IAMUser") | Some("Root") => e.principal_arn.as_deref().map(str::to_string),
             Some("AWSService") => e.invoked_by.as_deref().map(str::to_string),
             Some("SAMLUser") | Some("WebIdentityUser") => e
+                .sts()
                 .federated_subject
                 .as_deref()
                 .or(e.user_name.as_deref())
@@ -482,10 +483,10 @@ impl<'a> Hunter<'a> {
                 }
                 let roles: BTreeSet<&str> = denials
                     .iter()
-                    .filter_map(|d| d.requested_role_arn.as_deref())
+                    .filter_map(|d| d.sts().requested_role_arn.as_deref())
                     .collect();
                 let principal = self.principal(s).unwrap_or_else(|| "unknown".into());
-                let key = s.issued_access_key_id.as_deref();
+                let key = s.sts().issued_access_key_id.as_deref();
                 let span = (s.event_time - denials[0].event_time) / 1000;
                 let mut evidence = denials.clone();
                 evidence.push(s);
@@ -498,7 +499,7 @@ impl<'a> Hunter<'a> {
                     format!(
                         "{principal} was denied {} AssumeRole calls, then assumed {} {span}s after the first denial.",
                         denials.len(),
-                        s.requested_role_arn.as_deref().unwrap_or("a role")
+                        s.sts().requested_role_arn.as_deref().unwrap_or("a role")
                     ),
                     format!(
                         "{} denials (roles: {}) and a success within {} minutes (threshold: {min} denials); caller key {}",
@@ -617,7 +618,7 @@ impl<'a> Hunter<'a> {
                 let slice = &denials[start..=end];
                 let roles: BTreeSet<&str> = slice
                     .iter()
-                    .filter_map(|d| d.requested_role_arn.as_deref())
+                    .filter_map(|d| d.sts().requested_role_arn.as_deref())
                     .collect();
                 if roles.len() >= min && denials[start].event_time > reported_until {
                     reported_until = denials[end].event_time;
@@ -825,7 +826,7 @@ impl<'a> Hunter<'a> {
                 continue;
             }
             let principal = self.principal(e).unwrap_or_else(|| "unknown".into());
-            let key = e.issued_access_key_id.as_deref();
+            let key = e.sts().issued_access_key_id.as_deref();
             self.push(
                 Kind::FederationTokenAdmin,
                 Severity::High,
@@ -834,7 +835,7 @@ impl<'a> Hunter<'a> {
                 key,
                 format!(
                     "{principal} made federation credentials ({}) with an allow-all policy.",
-                    e.role_session_name.as_deref().unwrap_or("?")
+                    e.sts().role_session_name.as_deref().unwrap_or("?")
                 ),
                 "GetFederationToken with a session policy allowing Action * on Resource * (or AdministratorAccess): a persistence technique; these credentials survive deactivating the user's access key".to_string(),
                 vec![e],

@@ -120,21 +120,10 @@ pub struct Event {
     pub session_created_at: Option<Millis>,
     pub mfa_authenticated: Option<bool>,
     pub source_identity: Option<Text>,
-    // STS calls that issue credentials.
-    /// The role asked for: from `requestParameters`, or from `errorMessage` when a denied call
-    /// has `requestParameters: null`.
-    pub requested_role_arn: Option<Text>,
-    /// The role session name (AssumeRole*) or the federated user name (GetFederationToken).
-    pub role_session_name: Option<Text>,
-    pub requested_duration_seconds: Option<i64>,
-    pub requested_source_identity: Option<Text>,
-    pub issued_access_key_id: Option<Text>,
-    #[serde(serialize_with = "ser_opt_time")]
-    pub issued_expiration: Option<Millis>,
-    /// The identity of the issued session: `assumedRoleUser.arn` or `federatedUser.arn`.
-    pub assumed_role_arn: Option<Text>,
-    pub federated_subject: Option<Text>,
-    pub federated_provider: Option<Text>,
+    /// STS calls that issue credentials: the `requested_role_arn` ... `federated_provider`
+    /// columns (boxed, since most events are not such calls; always serialized, null when absent).
+    #[serde(flatten)]
+    pub sts: Sts,
     // Raw JSON text, secrets redacted.
     pub request_parameters: Option<Text>,
     pub response_elements: Option<Text>,
@@ -150,6 +139,48 @@ pub struct Event {
     pub origin: (u32, u32),
 }
 
+/// The fields of an STS call that issues credentials.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StsCall {
+    /// The role asked for: from `requestParameters`, or from `errorMessage` when a denied call
+    /// has `requestParameters: null`.
+    pub requested_role_arn: Option<Text>,
+    /// The role session name (AssumeRole*) or the federated user name (GetFederationToken).
+    pub role_session_name: Option<Text>,
+    pub requested_duration_seconds: Option<i64>,
+    /// Asked for in the call, or reported for the new session.
+    pub requested_source_identity: Option<Text>,
+    pub issued_access_key_id: Option<Text>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub issued_expiration: Option<Millis>,
+    /// The identity of the issued session: `assumedRoleUser.arn` or `federatedUser.arn`.
+    pub assumed_role_arn: Option<Text>,
+    pub federated_subject: Option<Text>,
+    pub federated_provider: Option<Text>,
+}
+
+static NO_STS: StsCall = StsCall {
+    requested_role_arn: None,
+    role_session_name: None,
+    requested_duration_seconds: None,
+    requested_source_identity: None,
+    issued_access_key_id: None,
+    issued_expiration: None,
+    assumed_role_arn: None,
+    federated_subject: None,
+    federated_provider: None,
+};
+
+/// [`StsCall`] fields when present; serializes as all nulls when not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sts(pub Option<Box<StsCall>>);
+
+impl Serialize for Sts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_deref().unwrap_or(&NO_STS).serialize(s)
+    }
+}
+
 fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_iso(*ms))
 }
@@ -162,6 +193,11 @@ fn ser_opt_time<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Er
 }
 
 impl Event {
+    /// The STS fields (all `None` unless the event is a call that issues credentials).
+    pub fn sts(&self) -> &StsCall {
+        self.sts.0.as_deref().unwrap_or(&NO_STS)
+    }
+
     /// True for STS calls that issue temporary credentials (successful or not).
     pub fn is_sts_issuing_name(event_source: Option<&str>, event_name: Option<&str>) -> bool {
         event_source == Some("sts.amazonaws.com")
@@ -183,7 +219,7 @@ impl Event {
             self.source_ip.as_deref(),
             self.request_id.as_deref(),
             self.error_code.as_deref(),
-            self.issued_access_key_id.as_deref(),
+            self.sts().issued_access_key_id.as_deref(),
         )
     }
 }
@@ -367,15 +403,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
             .and_then(parse_iso),
         mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
         source_identity: ctx.and_then(|c| interner.opt(&c.source_identity)),
-        requested_role_arn: None,
-        role_session_name: None,
-        requested_duration_seconds: None,
-        requested_source_identity: None,
-        issued_access_key_id: None,
-        issued_expiration: None,
-        assumed_role_arn: None,
-        federated_subject: None,
-        federated_provider: None,
+        sts: Sts(None),
         request_parameters: redacted_json(rec.request_parameters, interner),
         response_elements: redacted_json(rec.response_elements, interner),
         additional_event_data: redacted_json(rec.additional_event_data, interner),
@@ -391,6 +419,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
 }
 
 fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
+    let mut c = StsCall::default();
     let req: RawStsRequest = rec
         .request_parameters
         .and_then(|r| serde_json::from_str(r.get()).ok())
@@ -401,22 +430,22 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
         .unwrap_or_default();
     let name = ev.event_name.as_deref().unwrap_or_default();
 
-    ev.requested_role_arn = interner.opt(&req.role_arn).or_else(|| {
+    c.requested_role_arn = interner.opt(&req.role_arn).or_else(|| {
         ev.error_message
             .as_deref()
             .and_then(role_arn_from_error)
             .map(|a| interner.intern(a))
     });
-    ev.role_session_name = interner
+    c.role_session_name = interner
         .opt(&req.role_session_name)
         .or_else(|| interner.opt(&req.name));
-    ev.requested_duration_seconds = req.duration_seconds.0;
-    ev.requested_source_identity = interner.opt(&req.source_identity);
-    if let Some(c) = resp.credentials.0.as_ref() {
-        ev.issued_access_key_id = interner.opt(&c.access_key_id);
-        ev.issued_expiration = c.expiration.get().and_then(parse_expiration);
+    c.requested_duration_seconds = req.duration_seconds.0;
+    c.requested_source_identity = interner.opt(&req.source_identity);
+    if let Some(cred) = resp.credentials.0.as_ref() {
+        c.issued_access_key_id = interner.opt(&cred.access_key_id);
+        c.issued_expiration = cred.expiration.get().and_then(parse_expiration);
     }
-    ev.assumed_role_arn = resp
+    c.assumed_role_arn = resp
         .assumed_role_user
         .0
         .as_ref()
@@ -427,28 +456,29 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
                 .as_ref()
                 .and_then(|u| interner.opt(&u.arn))
         });
-    if ev.requested_source_identity.is_none() {
+    if c.requested_source_identity.is_none() {
         // Not asked for in this call, but reported for the new session (set at issue).
-        ev.requested_source_identity = interner.opt(&resp.source_identity);
+        c.requested_source_identity = interner.opt(&resp.source_identity);
     }
     match name {
         "AssumeRoleWithSAML" => {
-            ev.federated_subject = interner.opt(&resp.subject).or_else(|| ev.user_name.clone());
-            ev.federated_provider = interner
+            c.federated_subject = interner.opt(&resp.subject).or_else(|| ev.user_name.clone());
+            c.federated_provider = interner
                 .opt(&req.principal_arn)
                 .or_else(|| interner.opt(&resp.issuer))
                 .or_else(|| ev.identity_provider.clone());
         }
         "AssumeRoleWithWebIdentity" => {
-            ev.federated_subject = interner
+            c.federated_subject = interner
                 .opt(&resp.subject_from_web_identity_token)
                 .or_else(|| ev.user_name.clone());
-            ev.federated_provider = interner
+            c.federated_provider = interner
                 .opt(&resp.provider)
                 .or_else(|| ev.identity_provider.clone());
         }
         _ => {}
     }
+    ev.sts = Sts(Some(Box::new(c)));
 }
 
 #[cfg(test)]
@@ -469,7 +499,7 @@ mod tests {
         );
         assert!(e.is_issuing_call && e.is_error);
         assert_eq!(
-            e.requested_role_arn.as_deref(),
+            e.sts().requested_role_arn.as_deref(),
             Some("arn:aws:iam::222222222222:role/Admin")
         );
         assert_eq!(e.request_parameters, None);
@@ -486,11 +516,11 @@ mod tests {
         let out = serde_json::to_string(&e).unwrap();
         assert!(!out.contains("SECRETTOKEN"), "{out}");
         assert!(out.contains(REDACTED));
-        assert_eq!(e.issued_access_key_id.as_deref(), Some("ASIAXXXX"));
-        assert_eq!(e.issued_expiration, parse_iso("2024-11-30T20:43:17Z"));
-        assert_eq!(e.role_session_name.as_deref(), Some("x"));
+        assert_eq!(e.sts().issued_access_key_id.as_deref(), Some("ASIAXXXX"));
+        assert_eq!(e.sts().issued_expiration, parse_iso("2024-11-30T20:43:17Z"));
+        assert_eq!(e.sts().role_session_name.as_deref(), Some("x"));
         assert_eq!(
-            e.assumed_role_arn.as_deref(),
+            e.sts().assumed_role_arn.as_deref(),
             Some("arn:aws:sts::1:federated-user/x")
         );
     }

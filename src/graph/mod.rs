@@ -187,9 +187,11 @@ fn direct_root(e: &Event) -> Option<Text> {
                 .clone()
                 .filter(|s| s.ends_with(".amazonaws.com"))
         }),
-        Some("SAMLUser") | Some("WebIdentityUser") => {
-            e.federated_subject.clone().or_else(|| e.user_name.clone())
-        }
+        Some("SAMLUser") | Some("WebIdentityUser") => e
+            .sts()
+            .federated_subject
+            .clone()
+            .or_else(|| e.user_name.clone()),
         _ => None,
     }
 }
@@ -208,7 +210,7 @@ impl Graph {
         let mut issuing: HashMap<&str, usize> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
             if e.is_issuing_call && !e.is_error && !e.shared_copy {
-                if let Some(k) = e.issued_access_key_id.as_deref() {
+                if let Some(k) = e.sts().issued_access_key_id.as_deref() {
                     issuing.entry(k).or_insert(i);
                 }
             }
@@ -404,8 +406,9 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
     let api = e.event_name.clone();
     let is_role = api.as_deref().is_some_and(|n| n.starts_with("AssumeRole"));
     let role_arn = if is_role {
-        e.requested_role_arn.clone().or_else(|| {
-            e.assumed_role_arn
+        e.sts().requested_role_arn.clone().or_else(|| {
+            e.sts()
+                .assumed_role_arn
                 .as_deref()
                 .and_then(assumed_role_parts)
                 .map(|(r, _)| Arc::from(r))
@@ -416,7 +419,7 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
     let account = if is_role {
         role_arn
             .as_deref()
-            .or(e.assumed_role_arn.as_deref())
+            .or(e.sts().assumed_role_arn.as_deref())
             .and_then(arn_account)
             .map(Arc::from)
     } else {
@@ -424,8 +427,9 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
             .clone()
             .or_else(|| e.recipient_account_id.clone())
     };
-    let session_name = e.role_session_name.clone().or_else(|| {
-        e.assumed_role_arn
+    let session_name = e.sts().role_session_name.clone().or_else(|| {
+        e.sts()
+            .assumed_role_arn
             .as_deref()
             .and_then(assumed_role_parts)
             .map(|(_, s)| Arc::from(s))
@@ -451,7 +455,7 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         access_key_id: Arc::from(key),
         issued_by_api: api,
         issued_at: Some(e.event_time),
-        expires_at: e.issued_expiration,
+        expires_at: e.sts().issued_expiration,
         cross_account: matches!((&account, &caller_account), (Some(a), Some(c)) if a != c),
         account,
         role_arn,
@@ -466,6 +470,7 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         chain_depth: 1,
         root_principal: root,
         source_identity: e
+            .sts()
             .requested_source_identity
             .clone()
             .or_else(|| e.source_identity.clone())
@@ -481,7 +486,7 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         calls: u.map_or(0, |u| u.calls),
         errors: u.map_or(0, |u| u.errors),
         issuing_event_id: e.event_id.clone(),
-        requested_duration_seconds: e.requested_duration_seconds,
+        requested_duration_seconds: e.sts().requested_duration_seconds,
         issuing_source_ip: e.source_ip.clone(),
         user_agents: u.map(|u| u.agents.clone()).unwrap_or_default(),
     }

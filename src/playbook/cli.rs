@@ -429,7 +429,8 @@ fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<St
         .map(|s| &*s.access_key_id)
         .collect();
     let issuing = events.iter().find(|e| {
-        e.issued_access_key_id
+        e.sts()
+            .issued_access_key_id
             .as_deref()
             .is_some_and(|k| keys.contains(&k))
             && e.aws_region.is_some()
