@@ -16,8 +16,12 @@
 //!   `chain_depth` is then a lower bound.
 
 use crate::event::{format_iso, Event, Millis, Text};
+use rayon::prelude::*;
 use serde::{Serialize, Serializer};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+/// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// AWS caps sessions issued by a session (role chaining) at one hour.
@@ -146,6 +150,77 @@ struct Usage {
     source_identity: Option<Text>,
 }
 
+/// Usage per key, and the index of the call that issued each key, for a chunk of events.
+type Gathered<'a> = (HashMap<&'a str, Usage>, HashMap<&'a str, usize>);
+
+/// One pass over a chunk of events (`offset` is the chunk's first index).
+fn gather(events: &[Event], offset: usize) -> Gathered<'_> {
+    let mut usage: HashMap<&str, Usage> = HashMap::default();
+    let mut issuing: HashMap<&str, usize> = HashMap::default();
+    for (j, e) in events.iter().enumerate() {
+        let i = offset + j;
+        if e.is_issuing_call && !e.is_error && !e.shared_copy {
+            if let Some(k) = e.sts().issued_access_key_id.as_deref() {
+                issuing.entry(k).or_insert(i);
+            }
+        }
+        if e.shared_copy {
+            continue;
+        }
+        let Some(k) = e.access_key_id.as_deref().filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        let u = usage.entry(k).or_default();
+        u.calls += 1;
+        u.errors += u64::from(e.is_error);
+        u.first = Some(u.first.map_or(e.event_time, |t| t.min(e.event_time)));
+        u.last = Some(u.last.map_or(e.event_time, |t| t.max(e.event_time)));
+        if let Some(ip) = &e.source_ip {
+            if !u.ips.contains(ip) {
+                u.ips.insert(ip.clone());
+            }
+        }
+        if let Some(a) = &e.user_agent {
+            if u.agents.len() < MAX_AGENTS && !u.agents.iter().any(|x| Arc::ptr_eq(x, a) || x == a)
+            {
+                u.agents.push(a.clone());
+            }
+        }
+        if u.first_event.is_none() {
+            u.first_event = Some(i);
+        }
+        if u.mfa.is_none() {
+            u.mfa = e.mfa_authenticated;
+        }
+        if u.source_identity.is_none() {
+            u.source_identity = e.source_identity.clone();
+        }
+    }
+    (usage, issuing)
+}
+
+/// User agents kept per key.
+const MAX_AGENTS: usize = 16;
+
+impl Usage {
+    /// Adds the usage of a later chunk.
+    fn absorb(&mut self, later: Usage) {
+        self.calls += later.calls;
+        self.errors += later.errors;
+        self.first = self.first.min(later.first).or(self.first).or(later.first);
+        self.last = self.last.max(later.last);
+        self.ips.extend(later.ips);
+        for a in later.agents {
+            if self.agents.len() < MAX_AGENTS && !self.agents.contains(&a) {
+                self.agents.push(a);
+            }
+        }
+        self.first_event = self.first_event.or(later.first_event);
+        self.mfa = self.mfa.or(later.mfa);
+        self.source_identity = self.source_identity.take().or(later.source_identity);
+    }
+}
+
 fn is_temporary_key(k: &str) -> bool {
     k.starts_with("ASIA")
 }
@@ -206,65 +281,51 @@ fn requested_mfa(e: &Event) -> Option<bool> {
 impl Graph {
     /// Builds the graph from time-ordered, deduplicated events.
     pub fn build(events: &[Event]) -> Graph {
-        let mut usage: HashMap<&str, Usage> = HashMap::new();
-        let mut issuing: HashMap<&str, usize> = HashMap::new();
-        for (i, e) in events.iter().enumerate() {
-            if e.is_issuing_call && !e.is_error && !e.shared_copy {
-                if let Some(k) = e.sts().issued_access_key_id.as_deref() {
-                    issuing.entry(k).or_insert(i);
+        // Usage per key, gathered in parallel over chunks and merged in chunk order, so the
+        // result is the same as one pass in time order.
+        let chunk = (events.len() / (4 * rayon::current_num_threads().max(1))).max(4096);
+        let parts: Vec<Gathered> = events
+            .par_chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| gather(part, n * chunk))
+            .collect();
+        let mut usage: HashMap<&str, Usage> = HashMap::default();
+        let mut issuing: HashMap<&str, usize> = HashMap::default();
+        for (u_part, i_part) in parts {
+            for (k, i) in i_part {
+                issuing.entry(k).or_insert(i);
+            }
+            for (k, u) in u_part {
+                match usage.entry(k) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(u);
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().absorb(u),
                 }
-            }
-            if e.shared_copy {
-                continue;
-            }
-            let Some(k) = e.access_key_id.as_deref().filter(|k| !k.is_empty()) else {
-                continue;
-            };
-            let u = usage.entry(k).or_default();
-            u.calls += 1;
-            u.errors += u64::from(e.is_error);
-            u.first = Some(u.first.map_or(e.event_time, |t| t.min(e.event_time)));
-            u.last = Some(u.last.map_or(e.event_time, |t| t.max(e.event_time)));
-            if let Some(ip) = &e.source_ip {
-                if !u.ips.contains(ip) {
-                    u.ips.insert(ip.clone());
-                }
-            }
-            if let Some(a) = &e.user_agent {
-                if u.agents.len() < 16 && !u.agents.contains(a) {
-                    u.agents.push(a.clone());
-                }
-            }
-            if u.first_event.is_none() {
-                u.first_event = Some(i);
-            }
-            if u.mfa.is_none() {
-                u.mfa = e.mfa_authenticated;
-            }
-            if u.source_identity.is_none() {
-                u.source_identity = e.source_identity.clone();
             }
         }
 
-        let mut sessions: Vec<Session> = Vec::with_capacity(issuing.len() + usage.len() / 4);
-        for (&key, &i) in &issuing {
-            sessions.push(issued_session(key, &events[i], usage.get(key)));
-        }
-        for (&key, u) in &usage {
-            if issuing.contains_key(key) {
-                continue;
-            }
-            let Some(fe) = u.first_event else { continue };
+        let issued: Vec<(&str, usize)> = issuing.iter().map(|(k, i)| (*k, *i)).collect();
+        let mut sessions: Vec<Session> = issued
+            .par_iter()
+            .map(|&(key, i)| issued_session(key, &events[i], usage.get(key)))
+            .collect();
+        let seen_only: Vec<(&str, &Usage)> = usage
+            .iter()
+            .filter(|(k, _)| !issuing.contains_key(*k))
+            .map(|(k, u)| (*k, u))
+            .collect();
+        sessions.par_extend(seen_only.par_iter().filter_map(|&(key, u)| {
+            let fe = u.first_event?;
             // A key is a session when it is temporary (ASIA...) or signs as a session identity.
             let session_identity = matches!(
                 events[fe].identity_type.as_deref(),
                 Some("AssumedRole") | Some("FederatedUser")
             );
-            if is_temporary_key(key) || session_identity {
-                sessions.push(unissued_session(key, &events[fe], u));
-            }
-        }
-        sessions.sort_by(|a, b| {
+            (is_temporary_key(key) || session_identity)
+                .then(|| unissued_session(key, &events[fe], u))
+        }));
+        sessions.par_sort_by(|a, b| {
             (a.issued_at.or(a.first_used), &a.access_key_id)
                 .cmp(&(b.issued_at.or(b.first_used), &b.access_key_id))
         });
@@ -275,7 +336,7 @@ impl Graph {
                 .map(|(i, s)| (s.access_key_id.clone(), i))
                 .collect(),
             sessions,
-            children: HashMap::new(),
+            children: HashMap::default(),
         };
         g.resolve_chains();
         for (i, s) in g.sessions.iter().enumerate() {

@@ -289,16 +289,26 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
 /// re-reads (keeping the first read), and marks cross-account copies. Returns the events and the
 /// number of copies marked. Sorts an index and permutes in place: no second copy of the events.
 pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
-    let mut order: Vec<u32> = (0..events.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        let (x, y) = (&events[a as usize], &events[b as usize]);
-        x.sort_key()
-            .cmp(&y.sort_key())
-            .then(x.origin.cmp(&y.origin))
+    // The time sits beside the index, so most comparisons never touch the events themselves.
+    let mut keyed: Vec<(i64, u32)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.event_time, i as u32))
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            let (x, y) = (&events[a.1 as usize], &events[b.1 as usize]);
+            x.sort_key()
+                .cmp(&y.sort_key())
+                .then(x.origin.cmp(&y.origin))
+        })
     });
+    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
     permute(&mut events, &order);
     drop(order);
-    events.dedup_by(|later, earlier| later.sort_key() == earlier.sort_key());
+    events.dedup_by(|later, earlier| {
+        later.event_time == earlier.event_time && later.sort_key() == earlier.sort_key()
+    });
     events.shrink_to_fit();
     let marked = mark_shared_copies(&mut events);
     (events, marked)
