@@ -273,3 +273,36 @@ fn allowlisted_principals_are_not_reported() {
     assert!(findings.is_empty());
     assert_eq!(code, 0);
 }
+
+#[test]
+fn respond_names_the_playbook_and_command_for_each_finding() {
+    let (_, findings) = hunt(&[&sample_logs()], &["--respond"]);
+    let by_kind = |k: &str| findings.iter().find(|f| f["kind"] == k).unwrap()["respond"].clone();
+    let r = by_kind("failed_then_success");
+    assert_eq!(r["playbook"], "revoke-role-sessions");
+    let key = findings
+        .iter()
+        .find(|f| f["kind"] == "failed_then_success")
+        .unwrap()["access_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        r["command"],
+        format!(
+            "trailhound revoke --key {key} --logs {}",
+            sample_logs().display()
+        )
+    );
+    let r = by_kind("credential_exfiltration");
+    assert_eq!(r["playbook"], "contain-instance-credentials");
+    assert!(
+        r["command"].as_str().unwrap().contains("--instance i-"),
+        "{r}"
+    );
+    let (_, findings) = hunt(
+        &[&stratus("aws.persistence.sts-federation-token.json")],
+        &["--respond"],
+    );
+    assert_eq!(findings[0]["respond"]["playbook"], "revoke-user-sessions");
+}

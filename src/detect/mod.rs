@@ -954,7 +954,10 @@ pub fn agent_family(ua: &str) -> String {
 }
 
 /// `hunt --respond`: names the containment playbook and the exact command for each finding.
+/// The playbook for a session comes from `playbook::cli::respond_command` (which also refuses
+/// roles IAM cannot revoke); hunt adds what only the finding knows: its kind and the logs.
 pub fn respond(findings: &mut [Finding], graph: &Graph, logs: &[std::path::PathBuf]) {
+    use crate::playbook::plan::shell_quote;
     let logs_arg: String = logs
         .iter()
         .map(|p| shell_quote(&p.display().to_string()))
@@ -965,74 +968,49 @@ pub fn respond(findings: &mut [Finding], graph: &Graph, logs: &[std::path::PathB
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./:@=+".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 fn response_for(f: &Finding, graph: &Graph, logs: &str) -> Option<finding::Response> {
-    let r = |playbook: &str, command: String| {
-        Some(finding::Response {
-            playbook: playbook.to_string(),
-            command,
-        })
+    let user_of = |arn: &str| {
+        arn.rsplit_once(":user/")
+            .map(|(_, u)| u.rsplit('/').next().unwrap_or(u).to_string())
     };
     let session = f.access_key_id.as_deref().and_then(|k| graph.get(k));
-    match (f.kind, session) {
-        (Kind::CredentialExfiltration, Some(s)) => {
-            let instance = s.session_name.as_deref()?;
-            let role = s.role_arn.as_deref()?;
-            r(
-                "contain-instance-credentials",
-                format!(
-                    "trailhound playbook run contain-instance-credentials --instance {instance} --role {role} --logs {logs}"
-                ),
-            )
-        }
-        (Kind::FederationTokenAdmin, _) => {
-            let user = f
-                .principal
-                .rsplit_once(":user/")
-                .map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
-            r(
-                "revoke-user-sessions",
-                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
-            )
-        }
-        (_, Some(s)) if s.role_arn.is_some() => r(
-            "revoke-role-sessions",
-            format!("trailhound revoke --key {} --logs {logs}", s.access_key_id),
+    let (playbook, command) = match (f.kind, session) {
+        // The federation token outlives the user's key: revoke the user's temporary credentials.
+        (Kind::FederationTokenAdmin, _) => (
+            "revoke-user-sessions".to_string(),
+            format!(
+                "trailhound playbook run revoke-user-sessions --user {}",
+                crate::playbook::plan::shell_quote(&user_of(&f.principal)?)
+            ),
         ),
-        (_, Some(s))
-            if s.issued_by_api.as_deref() == Some("GetSessionToken")
-                || s.issued_by_api.as_deref() == Some("ConsoleLogin") =>
-        {
-            let user = f
-                .principal
-                .rsplit_once(":user/")
-                .map(|(_, u)| u.rsplit('/').next().unwrap_or(u))?;
-            r(
-                "revoke-user-sessions",
-                format!("trailhound playbook run revoke-user-sessions --user {user} --logs {logs}"),
-            )
+        (_, Some(s)) => {
+            let (playbook, command) = crate::playbook::cli::respond_command(s)?;
+            if playbook == "revoke-role-sessions" {
+                // The one-click form: the role and account come from the session graph.
+                let c = format!("trailhound revoke --key {} --logs {logs}", s.access_key_id);
+                return Some(finding::Response {
+                    playbook,
+                    command: c,
+                });
+            }
+            (playbook, command)
         }
+        // A long-term key signed the calls.
         (_, None) => {
             let key = f
                 .access_key_id
                 .as_deref()
                 .filter(|k| k.starts_with("AKIA"))?;
-            r(
-                "deactivate-access-key",
-                format!("trailhound playbook run deactivate-access-key --key {key} --logs {logs}"),
+            (
+                "deactivate-access-key".to_string(),
+                format!("trailhound playbook run deactivate-access-key --key {key}"),
             )
         }
-        _ => None,
-    }
+    };
+    Some(finding::Response {
+        playbook,
+        command: format!("{command} --logs {logs}"),
+    })
 }
 
 #[cfg(test)]
