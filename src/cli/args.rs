@@ -29,9 +29,11 @@ Exit codes: 0 no finding reached --fail-on; 1 one did; 2 error; 3 path missing; 
     about = "CloudTrail forensics: read trails fast, trace STS sessions to the person behind them, hunt anomalies",
     long_about = "trailhound reads CloudTrail logs (S3 delivery trees of .json.gz files, JSON arrays, \
 NDJSON, LookupEvents output; gzip is detected by content) on all cores and normalizes every record \
-into one typed event table.\n\nStart with `trailhound summary DIR` to see what a tree holds, \
-`trailhound events DIR --key ASIA...` to list what a key did, and `trailhound query DIR --file \
-queries/NAME.sql` to run a saved hunt.",
+into one typed event table.\n\nStart with `trailhound summary DIR` to see what a tree holds and `trailhound hunt DIR` \
+for what looks like an intrusion. For a suspicious key: `trailhound sessions DIR --key ASIA... --tree` \
+(where it came from, who is behind it), `trailhound timeline DIR --key ASIA... --with-descendants` \
+(what that chain did), `trailhound revoke --key ASIA... --logs DIR` (contain it: a dry run until \
+--apply). Saved hunts: `trailhound query DIR --file queries/NAME.sql`.",
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -151,7 +153,7 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         /// Exit 1 when a finding at or above this severity is found.
         #[arg(long, value_enum, default_value_t = Severity::High)]
         fail_on: Severity,
-        /// Thresholds and allowlists (TOML); see --print-config for the defaults.
+        /// Thresholds and allowlists (TOML); `trailhound hunt-config` prints the defaults.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Your own MaxMind GeoLite2/GeoIP2 (City, Country or ASN) or DB-IP .mmdb files; they
