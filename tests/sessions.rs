@@ -269,3 +269,23 @@ fn tree_and_timeline_follow_a_chain() {
     let o = run(["timeline", "-q", "--key", "ASIANOSUCHKEY", &p]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn sessions_as_csv_flatten_the_address_list() {
+    let o = run([
+        "sessions",
+        "-q",
+        "--format",
+        "csv",
+        "--min-depth",
+        "3",
+        &sample_logs().display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next().unwrap(), SESSION_COLUMNS.join(","));
+    let row = lines.next().unwrap();
+    assert!(row.contains(",70.112.44.9,"), "{row}");
+    assert_eq!(lines.next(), None, "one session of depth 3 in the sample");
+}

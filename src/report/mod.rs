@@ -118,6 +118,7 @@ pub fn write_frame(df: &mut DataFrame, format: Format, sink: &Sink) -> Result<()
             finish(r, sink)
         }
         Format::Csv => {
+            flatten_lists(df)?;
             let mut w = sink.open(false)?;
             let r = CsvWriter::new(&mut w)
                 .include_header(true)
@@ -198,4 +199,33 @@ pub fn frame_json_lines(df: &DataFrame) -> Vec<String> {
             serde_json::Value::Object(obj).to_string()
         })
         .collect()
+}
+
+/// CSV has no nested values: list columns (such as `source_ips`) become space-separated text.
+fn flatten_lists(df: &mut DataFrame) -> Result<()> {
+    let lists: Vec<String> = df
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::List(_)))
+        .map(|c| c.name().to_string())
+        .collect();
+    for name in lists {
+        let col = df.column(&name)?.clone();
+        let text: Vec<Option<String>> = (0..col.len())
+            .map(
+                |i| match any_to_json(&col.get(i).unwrap_or(AnyValue::Null)) {
+                    serde_json::Value::Array(items) => Some(
+                        items
+                            .iter()
+                            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    _ => None,
+                },
+            )
+            .collect();
+        df.with_column(Series::new(name.as_str().into(), text).into_column())?;
+    }
+    Ok(())
 }
