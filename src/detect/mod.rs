@@ -66,6 +66,7 @@ struct Hunter<'a> {
     cfg: &'a DetectConfig,
     cidrs: Vec<Cidr>,
     ip_cache: HashMap<&'a str, IpInfo>,
+    issuing_index: Option<HashMap<&'a str, &'a Event>>,
     findings: Vec<Finding>,
 }
 
@@ -126,6 +127,7 @@ impl<'a> Hunter<'a> {
             cfg,
             cidrs: cfg.cidrs(),
             ip_cache: HashMap::new(),
+            issuing_index: None,
             findings: Vec::new(),
         }
     }
@@ -647,11 +649,18 @@ impl<'a> Hunter<'a> {
         }
     }
 
-    fn issuing_event(&self, s: &Session) -> Option<&'a Event> {
+    /// The call that issued a session, through an index of issuing calls built once.
+    fn issuing_event(&mut self, s: &Session) -> Option<&'a Event> {
         let id = s.issuing_event_id.as_deref()?;
-        self.events
-            .iter()
-            .find(|e| e.event_id.as_deref() == Some(id) && !e.shared_copy)
+        let events = self.events;
+        let index = self.issuing_index.get_or_insert_with(|| {
+            events
+                .iter()
+                .filter(|e| e.is_issuing_call && !e.shared_copy)
+                .filter_map(|e| e.event_id.as_deref().map(|id| (id, e)))
+                .collect()
+        });
+        index.get(id).copied()
     }
 
     /// Sessions at or beyond the configured chain depth.

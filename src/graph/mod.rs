@@ -590,6 +590,14 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
     } else {
         None
     };
+    // Who issued it, when the logs tell: the user itself (console), or the federated user's issuer.
+    let (caller_arn, caller_type) = if federated {
+        (e.session_issuer_arn.clone(), e.session_issuer_type.clone())
+    } else if console {
+        (e.principal_arn.clone(), e.identity_type.clone())
+    } else {
+        (None, None)
+    };
     Session {
         access_key_id: Arc::from(key),
         issued_by_api: if console {
@@ -604,20 +612,8 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         account,
         role_arn,
         session_name,
-        caller_arn: if federated {
-            e.session_issuer_arn.clone()
-        } else if console {
-            e.principal_arn.clone()
-        } else {
-            None
-        },
-        caller_type: if federated {
-            e.session_issuer_type.clone()
-        } else if console {
-            e.identity_type.clone()
-        } else {
-            None
-        },
+        caller_arn,
+        caller_type,
         caller_access_key_id: None,
         parent_access_key_id: None,
         chain_depth: 1,

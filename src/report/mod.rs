@@ -186,7 +186,6 @@ fn to_millis(t: i64, unit: TimeUnit) -> i64 {
 
 /// Rows of a frame as JSON objects, keys in column order.
 pub fn frame_json_lines(df: &DataFrame) -> Vec<String> {
-    let df = df.clone();
     let cols = df.columns();
     let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
     (0..df.height())
