@@ -198,3 +198,25 @@ mod tests {
         assert_eq!(out.height(), 1);
     }
 }
+
+/// Events back from a frame of the `events` table (as written by [`events_frame`], e.g. read
+/// from the Parquet lake). Rows go through the same JSON form as `--format ndjson`.
+pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
+    use rayon::prelude::*;
+    let cols = df.columns();
+    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
+    (0..df.height())
+        .into_par_iter()
+        .map(|i| {
+            let mut obj = serde_json::Map::with_capacity(cols.len());
+            for (c, name) in cols.iter().zip(&names) {
+                let v = c.get(i).unwrap_or(AnyValue::Null);
+                obj.insert(name.clone(), crate::report::any_to_json(&v));
+            }
+            let mut e: Event = serde_json::from_value(serde_json::Value::Object(obj))
+                .map_err(|e| format!("row {i}: {e}"))?;
+            e.origin = (0, i as u32);
+            Ok(e)
+        })
+        .collect()
+}

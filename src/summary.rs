@@ -12,6 +12,8 @@ pub struct Summary {
     pub events: u64,
     pub duplicates: u64,
     pub shared_copies: u64,
+    /// Events read but outside --since/--until/--account/--region.
+    pub outside_scope: u64,
     pub first_event: Option<String>,
     pub last_event: Option<String>,
     pub accounts: Vec<Count>,
@@ -33,6 +35,8 @@ pub struct FileCounts {
     pub bad_records: u64,
     pub bytes_read: u64,
     pub bytes_decompressed: u64,
+    /// S3 ListObjectsV2 pages and CloudTrail LookupEvents requests made.
+    pub list_requests: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -75,10 +79,12 @@ pub fn summarize(events: &[Event], stats: &IngestStats, top: usize) -> Summary {
             bad_records: stats.bad_records,
             bytes_read: stats.bytes_read,
             bytes_decompressed: stats.bytes_decompressed,
+            list_requests: stats.list_requests,
         },
         events: stats.events,
         duplicates: stats.duplicates,
         shared_copies: stats.shared_copies,
+        outside_scope: stats.outside_scope,
         first_event: events.first().map(|e| format_iso(e.event_time)),
         last_event: events.last().map(|e| format_iso(e.event_time)),
         accounts: tally(events.iter().map(|e| e.recipient_account_id.as_deref()), 0),
@@ -122,6 +128,15 @@ impl Summary {
             "bytes     {} read, {} decompressed\n",
             f.bytes_read, f.bytes_decompressed
         ));
+        if f.list_requests > 0 {
+            s.push_str(&format!("listing   {} list requests\n", f.list_requests));
+        }
+        if self.outside_scope > 0 {
+            s.push_str(&format!(
+                "scope     {} events read but outside --since/--until/--account/--region\n",
+                self.outside_scope
+            ));
+        }
         s.push_str(&format!(
             "span      {} .. {}\n",
             self.first_event.as_deref().unwrap_or("-"),

@@ -22,6 +22,13 @@ root_account_use. Baselines are learned from the input itself, before each event
 
 Exit codes: 0 no finding reached --fail-on; 1 one did; 2 error; 3 path missing; 4 nothing read.";
 
+const REPORT_HELP: &str = "\
+--since for report also takes `last-run` (the previous run's start, less an hour for delivery
+delay: what a nightly S3 job wants, so only recent day folders are listed) and `24h` / `7d`.
+Re-running over the same input adds nothing and reports nothing twice.
+
+Exit codes: 0 no new finding reached --fail-on; 1 one did; 2 error; 3 path missing.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "trailhound",
@@ -174,6 +181,16 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         #[command(subcommand)]
         cmd: crate::playbook::cli::PlaybookCommand,
     },
+    /// The nightly job: read only log objects not yet processed (state manifest), judge them
+    /// against each principal's stored history, store events/sessions/findings as Parquet, and
+    /// write an HTML, Markdown or JSON report. Exits 1 when a new finding reaches --fail-on.
+    #[command(after_help = REPORT_HELP)]
+    Report(crate::state::report::ReportArgs),
+    /// Per-principal baselines in the state directory: show, list, forget.
+    Baseline {
+        #[command(subcommand)]
+        cmd: crate::state::report::BaselineCommand,
+    },
     /// One click: find an access key's role (and account) in the logs and plan revoking its
     /// sessions (ASIA...) or deactivating it (AKIA...). Dry run unless --apply.
     Revoke(crate::playbook::cli::RevokeArgs),
@@ -207,29 +224,69 @@ pub enum SummaryFormat {
     Json,
 }
 
-/// Log locations and how strictly to read them.
-#[derive(Debug, Args)]
+/// Log locations, what part of them to read, and how strictly.
+#[derive(Debug, Args, Default, Clone)]
 pub struct InputArgs {
-    /// Log files or folders (walked recursively): .json.gz, .json, NDJSON, gzip detected by content.
+    /// Log files or folders (walked recursively; .json.gz, .json, NDJSON, gzip detected by
+    /// content), s3://BUCKET[/PREFIX] (a trail bucket: only the accounts, regions and days asked
+    /// for are listed), or cloudtrail://REGION (the LookupEvents API: last 90 days of management
+    /// events only, 2 requests/s).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Treat any bad file or record as fatal (exit 5) instead of warning and going on.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
-/// Event filters; all given filters must match.
+/// The part of the logs asked about: read only these files, keep only these events.
 #[derive(Debug, Args, Default, Clone)]
-pub struct FilterArgs {
-    /// Events at or after this time (ISO 8601, or a date meaning midnight UTC).
+pub struct ScopeArgs {
+    /// Events at or after this time (ISO 8601, or a date meaning midnight UTC). In S3 and in
+    /// local trees only the files delivered in the window (padded for delivery delay) are read.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Events before this time.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Account id: the caller's account or the account the event was delivered to.
+    /// Only this account (the caller's or the one the event was delivered to); repeatable.
     #[arg(long, value_name = "ID")]
-    pub account: Option<String>,
+    pub account: Vec<String>,
+    /// Only this AWS region's events (and trail folders); repeatable.
+    #[arg(long, value_name = "REGION")]
+    pub region: Vec<String>,
+}
+
+/// How to reach s3:// and cloudtrail:// sources. Credentials come from the usual AWS chain
+/// (environment, profile, SSO cache, container or instance role).
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "S3 and CloudTrail API")]
+pub struct RemoteArgs {
+    /// Named profile from the AWS config files.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send S3 and CloudTrail calls to URL (an S3-compatible store, an emulator); AWS_ENDPOINT_URL
+    /// works too. Implies path-style S3 addressing.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region for the S3 client when the bucket's own region cannot be asked (GetBucketLocation
+    /// denied); default: the AWS chain.
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// Virtual-hosted-style S3 addressing even with --endpoint-url.
+    #[arg(long)]
+    pub no_path_style: bool,
+    /// Objects fetched and prefixes listed at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+}
+
+/// Event filters (beside --since/--until/--account/--region); all given filters must match.
+#[derive(Debug, Args, Default, Clone)]
+pub struct FilterArgs {
     /// Access key id: calls signed with it, or the call that issued it.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,

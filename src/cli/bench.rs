@@ -132,13 +132,7 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
     let files = gz_files(&dir);
     let threads = rayon::current_num_threads();
     let started = Instant::now();
-    let data = ingest::ingest(
-        std::slice::from_ref(&dir),
-        &IngestOptions {
-            strict: false,
-            progress: false,
-        },
-    )?;
+    let data = ingest::ingest(std::slice::from_ref(&dir), &IngestOptions::default())?;
     let ingest_s = started.elapsed().as_secs_f64();
     let peak_ingest = peak_rss();
     let t = Instant::now();

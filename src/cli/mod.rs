@@ -188,6 +188,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
+        Command::Report(args) => crate::state::report::run(args, quiet),
+        Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
         Command::Generate { out, events, seed } => bench::generate(&out, events, seed, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
     }
@@ -196,10 +198,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
 /// Reads the input, prints warnings and the closing line to stderr, and applies the exit rules
 /// for "nothing could be read".
 pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
-    let opts = IngestOptions {
-        strict: input.strict,
-        progress: !quiet,
-    };
+    let opts = ingest_options(input, quiet)?;
     let data = ingest::ingest(&input.paths, &opts)?;
     for p in &data.problems {
         eprintln!("trailhound: warning: {p}");
@@ -236,39 +235,62 @@ pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
     Ok(data)
 }
 
+/// The reading options the arguments ask for, validated.
+pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
+    let t = |s: &Option<String>, flag: &str| {
+        s.as_deref()
+            .map(parse_user_time)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+    };
+    let (s, r) = (&input.scope, &input.remote);
+    let scope = ingest::Scope {
+        since: t(&s.since, "--since")?,
+        until: t(&s.until, "--until")?,
+        accounts: s.account.clone(),
+        regions: s.region.clone(),
+        keep_earlier_events: false,
+    };
+    if let (Some(a), Some(b)) = (scope.since, scope.until) {
+        if b <= a {
+            return Err(Error::Usage("--until must be after --since".into()));
+        }
+    }
+    Ok(IngestOptions {
+        strict: input.strict,
+        progress: !quiet,
+        scope,
+        remote: ingest::Remote {
+            conn: crate::aws::Connection {
+                endpoint_url: r.endpoint_url.clone(),
+                region: r.aws_region.clone(),
+                profile: r.profile.clone(),
+                ..Default::default()
+            },
+            concurrency: r.concurrency.max(1),
+            path_style: r.no_path_style.then_some(false),
+            ..Default::default()
+        },
+        track: None,
+    })
+}
+
 /// The `events` filters, validated.
 pub struct Filter {
-    since: Option<i64>,
-    until: Option<i64>,
     args: FilterArgs,
 }
 
 impl Filter {
     pub fn new(a: &FilterArgs) -> Result<Filter> {
-        let t = |s: &Option<String>| {
-            s.as_deref()
-                .map(parse_user_time)
-                .transpose()
-                .map_err(Error::Usage)
-        };
-        Ok(Filter {
-            since: t(&a.since)?,
-            until: t(&a.until)?,
-            args: a.clone(),
-        })
+        Ok(Filter { args: a.clone() })
     }
 
     pub fn matches(&self, e: &Event) -> bool {
         let a = &self.args;
         let is = |v: &Option<crate::event::Text>, want: &str| v.as_deref() == Some(want);
-        self.since.is_none_or(|t| e.event_time >= t)
-            && self.until.is_none_or(|t| e.event_time < t)
-            && a.account
-                .as_deref()
-                .is_none_or(|x| is(&e.account_id, x) || is(&e.recipient_account_id, x))
-            && a.key
-                .as_deref()
-                .is_none_or(|x| is(&e.access_key_id, x) || is(&e.sts().issued_access_key_id, x))
+        a.key
+            .as_deref()
+            .is_none_or(|x| is(&e.access_key_id, x) || is(&e.sts().issued_access_key_id, x))
             && a.principal.as_deref().is_none_or(|x| {
                 is(&e.principal_arn, x) || is(&e.session_issuer_arn, x) || is(&e.user_name, x)
             })

@@ -102,6 +102,31 @@ impl Baseline {
     }
 }
 
+/// Who is behind a call: the root principal of its session chain (the role, for sessions of AWS
+/// services; the role or caller when the chain's start is not in the logs), else the caller.
+pub fn principal_of(graph: &Graph, e: &Event) -> Option<String> {
+    if let Some(s) = e.access_key_id.as_deref().and_then(|k| graph.get(k)) {
+        return match s.root_principal.as_deref() {
+            Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_deref().or(Some(r)),
+            Some(r) => Some(r),
+            None => s.role_arn.as_deref().or(s.caller_arn.as_deref()),
+        }
+        .map(str::to_string);
+    }
+    match e.identity_type.as_deref() {
+        Some("IAMUser") | Some("Root") => e.principal_arn.as_deref().map(str::to_string),
+        Some("AWSService") => e.invoked_by.as_deref().map(str::to_string),
+        Some("SAMLUser") | Some("WebIdentityUser") => e
+            .sts()
+            .federated_subject
+            .as_deref()
+            .or(e.user_name.as_deref())
+            .map(str::to_string),
+        Some("AssumedRole") => e.session_issuer_arn.as_deref().map(str::to_string),
+        _ => e.principal_arn.as_deref().map(str::to_string),
+    }
+}
+
 /// Weekday (0 = Monday) and hour of a time, UTC.
 fn week_hour(t: Millis) -> (usize, usize) {
     let days = t.div_euclid(DAY);
@@ -166,26 +191,7 @@ impl<'a> Hunter<'a> {
 
     /// Who is behind a call: see the module documentation.
     fn principal(&self, e: &Event) -> Option<String> {
-        if let Some(s) = self.session(e) {
-            return match s.root_principal.as_deref() {
-                Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_deref().or(Some(r)),
-                Some(r) => Some(r),
-                None => s.role_arn.as_deref().or(s.caller_arn.as_deref()),
-            }
-            .map(str::to_string);
-        }
-        match e.identity_type.as_deref() {
-            Some("IAMUser") | Some("Root") => e.principal_arn.as_deref().map(str::to_string),
-            Some("AWSService") => e.invoked_by.as_deref().map(str::to_string),
-            Some("SAMLUser") | Some("WebIdentityUser") => e
-                .sts()
-                .federated_subject
-                .as_deref()
-                .or(e.user_name.as_deref())
-                .map(str::to_string),
-            Some("AssumedRole") => e.session_issuer_arn.as_deref().map(str::to_string),
-            _ => e.principal_arn.as_deref().map(str::to_string),
-        }
+        principal_of(self.graph, e)
     }
 
     fn chain(&self, key: Option<&str>) -> Vec<Hop> {

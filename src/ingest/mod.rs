@@ -8,13 +8,17 @@
 //! Memory: each worker holds one file's bytes at a time; only normalized events outlive a file.
 
 pub mod decode;
+pub mod lookup;
 pub mod parse;
+pub mod s3;
+pub mod scope;
 pub mod source;
 
 use crate::error::Error;
 use crate::event::Event;
 use parse::{Content, Location};
 use rayon::prelude::*;
+pub use scope::Scope;
 use serde::Serialize;
 use source::{Input, SkipReason};
 use std::collections::HashMap;
@@ -31,6 +35,81 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// The window, accounts and regions asked about: prunes what is listed and read, and which
+    /// events are kept.
+    pub scope: Scope,
+    /// How to reach S3 and the CloudTrail API.
+    pub remote: Remote,
+    /// Track inputs by name for a state manifest (`Ingested::processed`), and skip these names
+    /// (absolute paths, `s3://bucket/key`): objects an earlier run processed.
+    pub track: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+}
+
+/// Options for `s3://` and `cloudtrail://` inputs.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub conn: crate::aws::Connection,
+    /// Objects fetched (and prefixes listed) at once.
+    pub concurrency: usize,
+    /// Path-style S3 addressing (`endpoint/bucket/key`); on by default with an endpoint override.
+    pub path_style: Option<bool>,
+    /// Pause between LookupEvents requests (CloudTrail allows 2 per second per account and
+    /// region).
+    pub lookup_interval: Duration,
+}
+
+impl Default for Remote {
+    fn default() -> Self {
+        Remote {
+            conn: crate::aws::Connection::default(),
+            concurrency: 32,
+            path_style: None,
+            lookup_interval: lookup::INTERVAL,
+        }
+    }
+}
+
+/// One input as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Local(PathBuf),
+    /// `s3://bucket[/prefix]`
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    /// `cloudtrail://REGION`: the LookupEvents API.
+    CloudTrail {
+        region: String,
+    },
+}
+
+impl Source {
+    pub fn parse(p: &Path) -> Result<Source, Error> {
+        let s = p.to_string_lossy();
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Usage(format!("{s}: no bucket name")));
+            }
+            return Ok(Source::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        if let Some(region) = s.strip_prefix("cloudtrail://") {
+            let region = region.trim_end_matches('/');
+            if region.is_empty() || region.contains('/') {
+                return Err(Error::Usage(format!(
+                    "{s}: expected cloudtrail://REGION, e.g. cloudtrail://us-east-1"
+                )));
+            }
+            return Ok(Source::CloudTrail {
+                region: region.to_string(),
+            });
+        }
+        Ok(Source::Local(p.to_path_buf()))
+    }
 }
 
 /// One thing that went wrong, named by file and place.
@@ -67,6 +146,12 @@ pub struct IngestStats {
     pub events: u64,
     pub duplicates: u64,
     pub shared_copies: u64,
+    /// Files and objects not read because an earlier run (the state manifest) processed them.
+    pub files_known: u64,
+    /// Events read but outside --since/--until/--account/--region.
+    pub outside_scope: u64,
+    /// S3 ListObjectsV2 requests (pages) and CloudTrail LookupEvents requests made.
+    pub list_requests: u64,
     pub bytes_read: u64,
     pub bytes_decompressed: u64,
     #[serde(skip)]
@@ -76,61 +161,155 @@ pub struct IngestStats {
 /// The result of reading a set of paths.
 pub struct Ingested {
     pub events: Vec<Event>,
+    /// With `IngestOptions::track`: the inputs processed (name, size), sorted.
+    pub processed: Vec<(String, u64)>,
     pub stats: IngestStats,
     pub problems: Vec<Problem>,
 }
 
-struct FileResult {
+/// What reading one input (a file, an object, a page of API results) gave.
+pub(crate) struct FileResult {
     events: Vec<Event>,
     records: u64,
     problems: Vec<Problem>,
     outcome: Outcome,
     bytes_read: u64,
     bytes_decompressed: u64,
+    /// Listing requests made for this input (S3 pages, API pages).
+    list_requests: u64,
+    /// The input's name and size when it counts as processed for a state manifest: read,
+    /// skipped, or unreadable by its content (a fetch that failed is tried again next run).
+    processed: Option<(String, u64)>,
+    /// Objects of this input not read because the manifest has them (remote listings).
+    known: u64,
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
+    /// Not a file: the listing of a remote source (carries its request count and problems).
+    Listing,
     Read,
     Skipped(SkipReason),
     Failed,
 }
 
-/// Reads every input path. Errors only for a path that does not exist, or under `strict`.
+/// Reads every input: local files and folders, `s3://` buckets, `cloudtrail://` regions. Errors
+/// only for a local path that does not exist, a malformed location, or under `strict`; a bucket
+/// or API that cannot be read is a failed input, told in the problems, and the rest is read.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let inputs = source::expand(paths)?;
+    let locations: Vec<Source> = paths
+        .iter()
+        .map(|p| Source::parse(p))
+        .collect::<Result<_, _>>()?;
+    let local: Vec<PathBuf> = locations
+        .iter()
+        .filter_map(|l| match l {
+            Source::Local(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut inputs = source::expand(&local)?;
+    if !opts.scope.is_everything() {
+        inputs.retain(|i| opts.scope.wants_file(&i.path.to_string_lossy()));
+    }
+    let mut known_skipped = 0;
+    if let Some(known) = &opts.track {
+        for i in inputs.iter_mut() {
+            i.name = Some(tracked_name(&i.path));
+        }
+        let before = inputs.len();
+        inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
+        known_skipped = (before - inputs.len()) as u64;
+    }
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     // Workers move their events into one vector as each file is done, so a file's events are
     // never held twice. The capacity is reserved generously up front: untouched capacity costs
     // address space, not memory, and avoids copying the vector as it grows.
     let estimate = (total_bytes / 100).min(MAX_RESERVED_EVENTS) as usize;
-    let shared: std::sync::Mutex<Vec<Event>> = std::sync::Mutex::new(Vec::with_capacity(estimate));
-    let results: Vec<FileResult> = inputs
+    let collector = Collector {
+        events: std::sync::Mutex::new(Vec::with_capacity(estimate)),
+    };
+    let mut results: Vec<FileResult> = inputs
         .par_iter()
         .enumerate()
         .map(|(n, input)| {
             let mut r = read_one(input);
-            for (i, e) in r.events.iter_mut().enumerate() {
-                e.origin = (n as u32, i as u32);
+            if let Some(name) = &input.name {
+                r.mark_processed(name, input.size);
             }
-            if let Ok(mut all) = shared.lock() {
-                all.append(&mut r.events);
-            }
-            r.events = Vec::new();
+            let r = collector.take(n as u32, r);
             bar.inc(input.size);
             r
         })
         .collect();
     bar.finish_and_clear();
-    let events = shared.into_inner().unwrap_or_else(|p| p.into_inner());
-    let ingested = assemble(results, events, started);
+    let mut next = inputs.len() as u32;
+    for l in &locations {
+        let more = match l {
+            Source::Local(_) => continue,
+            Source::S3 { bucket, prefix } => s3::read(bucket, prefix, opts, next, &collector),
+            Source::CloudTrail { region } => lookup::read(region, opts, next, &collector),
+        };
+        next += more.len() as u32;
+        results.extend(more);
+    }
+    let mut events = collector
+        .events
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let mut outside = 0;
+    if !opts.scope.is_everything() {
+        let before = events.len();
+        events.retain(|e| opts.scope.matches(e));
+        outside = (before - events.len()) as u64;
+    }
+    let mut ingested = assemble(results, events, started);
+    ingested.stats.outside_scope = outside;
+    ingested.stats.files_known += known_skipped;
     if opts.strict {
         if let Some(p) = ingested.problems.first() {
             return Err(Error::Strict(p.to_string()));
         }
     }
     Ok(ingested)
+}
+
+/// Gathers the events of every input into one vector as each input is done.
+pub(crate) struct Collector {
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+/// The name a local file has in a state manifest: its absolute path.
+fn tracked_name(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+impl FileResult {
+    /// Records the input for the manifest, unless it failed for a reason worth another try.
+    pub(crate) fn mark_processed(&mut self, name: &str, size: u64) {
+        let retry = matches!(self.outcome, Outcome::Failed) && self.bytes_read == 0;
+        if !retry {
+            self.processed = Some((name.to_string(), size));
+        }
+    }
+}
+
+impl Collector {
+    /// Numbers the events of input `n` (for a stable order) and moves them into the pool.
+    pub(crate) fn take(&self, n: u32, mut r: FileResult) -> FileResult {
+        for (i, e) in r.events.iter_mut().enumerate() {
+            e.origin = (n, i as u32);
+        }
+        if let Ok(mut all) = self.events.lock() {
+            all.append(&mut r.events);
+        }
+        r.events = Vec::new();
+        r
+    }
 }
 
 fn read_one(input: &Input) -> FileResult {
@@ -146,6 +325,9 @@ fn read_one(input: &Input) -> FileResult {
             outcome: Outcome::Skipped(reason),
             bytes_read: 0,
             bytes_decompressed: 0,
+            list_requests: 0,
+            processed: None,
+            known: 0,
         };
     }
     match std::fs::read(&input.path) {
@@ -157,7 +339,7 @@ fn read_one(input: &Input) -> FileResult {
     }
 }
 
-fn failed(name: &str, reason: String) -> FileResult {
+pub(crate) fn failed(name: &str, reason: String) -> FileResult {
     FileResult {
         events: Vec::new(),
         records: 0,
@@ -170,10 +352,13 @@ fn failed(name: &str, reason: String) -> FileResult {
         outcome: Outcome::Failed,
         bytes_read: 0,
         bytes_decompressed: 0,
+        list_requests: 0,
+        processed: None,
+        known: 0,
     }
 }
 
-fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
+pub(crate) fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
     let decoded = decode::decode(data);
     let parsed = parse::parse_text(&decoded.bytes);
     let mut problems = Vec::new();
@@ -249,15 +434,25 @@ fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
         outcome,
         bytes_read,
         bytes_decompressed: decoded.bytes.len() as u64,
+        list_requests: 0,
+        processed: None,
+        known: 0,
     }
 }
 
 fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> Ingested {
     let mut stats = IngestStats::default();
     let mut problems = Vec::new();
-    for r in results {
-        stats.files_seen += 1;
+    let mut processed = Vec::new();
+    for mut r in results {
+        if let Some(p) = r.processed.take() {
+            processed.push(p);
+        }
+        if !matches!(r.outcome, Outcome::Listing) {
+            stats.files_seen += 1;
+        }
         match r.outcome {
+            Outcome::Listing => {}
             Outcome::Read => stats.files_read += 1,
             Outcome::Failed => stats.files_failed += 1,
             Outcome::Skipped(why) => {
@@ -268,6 +463,8 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
         stats.records += r.records;
         stats.bad_records += r.problems.iter().filter(|p| p.location.is_some()).count() as u64;
         stats.bytes_read += r.bytes_read;
+        stats.list_requests += r.list_requests;
+        stats.files_known += r.known;
         stats.bytes_decompressed += r.bytes_decompressed;
         problems.extend(r.problems);
     }
@@ -278,7 +475,9 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
     stats.events = events.len() as u64;
     stats.elapsed = started.elapsed();
     problems.sort();
+    processed.sort();
     Ingested {
+        processed,
         events,
         stats,
         problems,

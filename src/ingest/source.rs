@@ -32,6 +32,8 @@ pub struct Input {
     /// Set when the walk could not look at this path (permissions, a broken link): it is
     /// reported as a failed file and the run goes on.
     pub error: Option<String>,
+    /// The name in a state manifest (set when tracking).
+    pub name: Option<String>,
 }
 
 const NOT_LOG_EXTENSIONS: [&str; 16] = [
@@ -93,6 +95,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                             size: 0,
                             skip: None,
                             error: Some(format!("cannot read: {e}")),
+                            name: None,
                         });
                         continue;
                     }
@@ -110,6 +113,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                     size,
                     skip,
                     error: None,
+                    name: None,
                 });
             }
         } else {
@@ -120,6 +124,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 size,
                 skip,
                 error: None,
+                name: None,
             });
         }
     }

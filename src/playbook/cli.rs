@@ -412,7 +412,7 @@ fn read_logs(logs: &[PathBuf], quiet: bool) -> Result<Option<(Vec<Event>, Graph)
     let data = crate::cli::read(
         &InputArgs {
             paths: logs.to_vec(),
-            strict: false,
+            ..Default::default()
         },
         quiet,
     )?;

@@ -10,88 +10,14 @@ use super::audit::{self, CallRecord, CallStatus, Caller, Outcome, Record, RunKin
 use super::plan::{role_refusal, Call, Plan, Resource, Target};
 use crate::error::{Error, Result};
 use crate::event::{format_iso, Millis};
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde_json::Value;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-/// Where and as whom to act.
-#[derive(Debug, Clone, Default)]
-pub struct Connection {
-    /// Endpoint override (`--endpoint-url`); `AWS_ENDPOINT_URL` is honoured by the SDK itself.
-    pub endpoint_url: Option<String>,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    /// Act in another account through this role.
-    pub assume_role: Option<String>,
-    pub external_id: Option<String>,
-}
+pub use crate::aws::Connection;
 
-/// A failed AWS call: the error code (`AccessDenied`, `NoSuchEntity`, `Throttling`...) and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    pub code: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.message.is_empty() {
-            f.write_str(&self.code)
-        } else {
-            write!(f, "{}: {}", self.code, self.message)
-        }
-    }
-}
-
-impl CallError {
-    /// Worth another try: throttling, a service hiccup, a dropped connection.
-    pub fn retryable(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequestsException"
-                | "RequestThrottled"
-                | "RequestThrottledException"
-                | "SlowDown"
-                | "ServiceUnavailable"
-                | "ServiceFailure"
-                | "InternalFailure"
-                | "InternalError"
-                | "Timeout"
-                | "ConnectionError"
-        )
-    }
-
-    pub fn not_found(&self) -> bool {
-        self.code == "NoSuchEntity"
-    }
-}
-
-fn sdk_error<E, R>(e: SdkError<E, R>) -> CallError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let code = match (&e, e.code()) {
-        (_, Some(c)) => c.to_string(),
-        (SdkError::DispatchFailure(d), None) if d.is_timeout() => "Timeout".into(),
-        (SdkError::DispatchFailure(d), None) if d.is_io() => "ConnectionError".into(),
-        (SdkError::DispatchFailure(_), None) => "DispatchFailure".into(),
-        (SdkError::TimeoutError(_), None) => "Timeout".into(),
-        (SdkError::ResponseError(_), None) => "BadResponse".into(),
-        (SdkError::ConstructionFailure(_), None) => "RequestNotBuilt".into(),
-        _ => "Error".into(),
-    };
-    let message = match e.message() {
-        Some(m) => m.to_string(),
-        None => DisplayErrorContext(&e).to_string(),
-    };
-    CallError { code, message }
-}
+pub use crate::aws::{sdk_error, CallError};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy)]
@@ -190,41 +116,10 @@ impl Aws {
     /// Loads credentials and region the way the AWS CLI does (environment, profile, SSO cache is
     /// not supported, container and instance roles), then assumes `--assume-role` if given.
     pub fn connect(conn: &Connection, session_name: &str) -> Result<Aws> {
-        use aws_config::{
-            meta::region::RegionProviderChain, retry::RetryConfig, timeout::TimeoutConfig,
-        };
-        use aws_smithy_http_client::tls;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        let rt = crate::aws::runtime(1)
             .map_err(|e| Error::Other(format!("cannot start the AWS client runtime: {e}")))?;
         let (iam, sts) = rt.block_on(async {
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https();
-            let region =
-                RegionProviderChain::first_try(conn.region.clone().map(aws_config::Region::new))
-                    .or_default_provider()
-                    .or_else("us-east-1");
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(http)
-                .region(region)
-                .retry_config(RetryConfig::disabled())
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .connect_timeout(Duration::from_secs(5))
-                        .operation_attempt_timeout(Duration::from_secs(30))
-                        .build(),
-                );
-            if let Some(u) = &conn.endpoint_url {
-                loader = loader.endpoint_url(u);
-            }
-            if let Some(p) = &conn.profile {
-                loader = loader.profile_name(p);
-            }
-            let base = loader.load().await;
+            let base = crate::aws::load(conn, 1).await;
             match &conn.assume_role {
                 None => (
                     aws_sdk_iam::Client::new(&base),

@@ -1,0 +1,496 @@
+//! `s3://bucket[/prefix]` -> the log objects the question needs -> the same parser as local files.
+//!
+//! The listing is planned from CloudTrail's key layout,
+//! `[prefix/]AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`: accounts and
+//! regions are discovered with delimiter listings (one level at a time), then only the day
+//! folders inside the padded window (see [`super::scope`]) are listed, never the whole bucket.
+//! `CloudTrail-Digest/` and `CloudTrail-Insight/` folders are never listed. A prefix that does
+//! not follow the layout is listed in full.
+//!
+//! Objects are fetched by a small tokio runtime on its own thread, at most
+//! [`super::Remote::concurrency`] at once, and handed to rayon workers to decompress and parse as
+//! they arrive. The SDK retries throttling and transient errors with exponential backoff; a
+//! body cut off mid-transfer is fetched again. A missing bucket, AccessDenied or an object that
+//! fails is a problem naming the bucket and key; the rest is read.
+
+use super::{failed, parse_bytes, Collector, FileResult, IngestOptions, Outcome, Problem};
+use crate::aws::{sdk_error, CallError};
+use aws_sdk_s3::Client;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Attempts per request, the SDK's backoff between them.
+const MAX_ATTEMPTS: u32 = 5;
+/// Extra attempts when a body is cut off after the response started.
+const BODY_ATTEMPTS: u32 = 3;
+
+/// One object to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Object {
+    pub key: String,
+    pub size: u64,
+}
+
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<Object>,
+    pub problems: Vec<Problem>,
+    /// ListObjectsV2 requests made (one per page).
+    pub requests: u64,
+    /// The prefixes listed, in order (for `--verbose` style reporting and tests).
+    pub prefixes: Vec<String>,
+}
+
+/// Reads a bucket (or a prefix of it) within the run's scope.
+pub(super) fn read(
+    bucket: &str,
+    prefix: &str,
+    opts: &IngestOptions,
+    base: u32,
+    collector: &Collector,
+) -> Vec<FileResult> {
+    let url = format!("s3://{bucket}/{prefix}");
+    let rt = match crate::aws::runtime(1) {
+        Ok(rt) => rt,
+        Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
+    };
+    let client = match rt.block_on(connect(bucket, opts)) {
+        Ok(c) => c,
+        Err(e) => return vec![failed(&url, describe(bucket, None, &e))],
+    };
+    let listing = rt.block_on(plan(&client, bucket, prefix, opts));
+    let mut results = vec![FileResult {
+        events: Vec::new(),
+        records: 0,
+        problems: listing.problems,
+        outcome: Outcome::Listing,
+        bytes_read: 0,
+        bytes_decompressed: 0,
+        list_requests: listing.requests,
+        processed: None,
+        known: 0,
+    }];
+    // The bucket itself could not be listed: one failed input.
+    if listing.objects.is_empty() && results[0].problems.iter().any(|p| p.file_failed) {
+        results[0].outcome = Outcome::Failed;
+        return results;
+    }
+    let mut objects = listing.objects;
+    if let Some(known) = &opts.track {
+        let before = objects.len();
+        objects.retain(|o| !known.contains(&format!("s3://{bucket}/{}", o.key)));
+        results[0].known = (before - objects.len()) as u64;
+    }
+    let total: u64 = objects.iter().map(|o| o.size).sum();
+    let bar = crate::progress::bar(opts.progress, total, &format!("s3://{bucket}"));
+    bar.set_message(format!(
+        "s3://{bucket}: {} prefixes listed, {} objects",
+        listing.prefixes.len(),
+        objects.len()
+    ));
+    let concurrency = opts.remote.concurrency.max(1);
+    // Fetched bodies wait in a bounded queue, so a slow parser slows the fetching down instead
+    // of holding the bucket in memory.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Vec<u8>, String>)>(concurrency);
+    let fetched = std::thread::scope(|s| {
+        let objects_ref = &objects;
+        let client_ref = &client;
+        s.spawn(move || {
+            rt.block_on(fetch_all(client_ref, bucket, objects_ref, concurrency, tx));
+        });
+        rx.into_iter()
+            .par_bridge()
+            .map(|(i, body)| {
+                let o = &objects[i];
+                let name = format!("s3://{bucket}/{}", o.key);
+                let r = match body {
+                    Ok(data) => {
+                        let n = data.len() as u64;
+                        parse_bytes(&name, data, n)
+                    }
+                    Err(why) => failed(&name, why),
+                };
+                bar.inc(o.size);
+                let mut r = r;
+                if opts.track.is_some() {
+                    r.mark_processed(&name, o.size);
+                }
+                collector.take(base + i as u32, r)
+            })
+            .collect::<Vec<_>>()
+    });
+    bar.finish_and_clear();
+    results.extend(fetched);
+    results
+}
+
+/// An S3 client for the bucket's own region (asked with GetBucketLocation; the configured
+/// region when that is not allowed), path-style with an endpoint override unless told otherwise.
+async fn connect(bucket: &str, opts: &IngestOptions) -> Result<Client, CallError> {
+    let conn = &opts.remote.conn;
+    let mut conn = conn.clone();
+    conn.endpoint_url = conn.endpoint();
+    let base = crate::aws::load(&conn, MAX_ATTEMPTS).await;
+    let path_style = opts
+        .remote
+        .path_style
+        .unwrap_or(conn.endpoint_url.is_some());
+    let config = |region: Option<String>| {
+        let mut b = aws_sdk_s3::config::Builder::from(&base).force_path_style(path_style);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_s3::config::Region::new(r));
+        }
+        b.build()
+    };
+    let probe = Client::from_conf(config(None));
+    match probe.get_bucket_location().bucket(bucket).send().await {
+        Ok(out) => {
+            let region = match out.location_constraint().map(|c| c.as_str()) {
+                None | Some("") => "us-east-1".to_string(),
+                Some("EU") => "eu-west-1".to_string(),
+                Some(r) => r.to_string(),
+            };
+            let same = base.region().map(|r| r.as_ref()) == Some(region.as_str());
+            Ok(if same {
+                probe
+            } else {
+                Client::from_conf(config(Some(region)))
+            })
+        }
+        Err(e) => {
+            let e = sdk_error(e);
+            match e.code.as_str() {
+                // Reading logs needs only List and Get: go on in the configured region.
+                "AccessDenied" | "AllAccessDisabled" => Ok(probe),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// A clear reason for a failed S3 call, naming the bucket (and key).
+fn describe(bucket: &str, key: Option<&str>, e: &CallError) -> String {
+    let what = match key {
+        Some(k) => format!("s3://{bucket}/{k}"),
+        None => format!("bucket {bucket}"),
+    };
+    match e.code.as_str() {
+        "NoSuchBucket" => format!("{what}: the bucket does not exist (NoSuchBucket)"),
+        "AccessDenied" | "AllAccessDisabled" | "Forbidden" => format!(
+            "{what}: access denied ({}); reading logs needs s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on its objects{}",
+            e.code,
+            if e.message.is_empty() { String::new() } else { format!(" ({})", e.message) }
+        ),
+        "NoSuchKey" => format!("{what}: the object is gone (NoSuchKey)"),
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" => format!(
+            "{what}: the bucket is in another region ({e}); give --aws-region"
+        ),
+        _ => format!("{what}: {e}"),
+    }
+}
+
+/// Lists what to read, level by level down the key layout.
+pub async fn plan(client: &Client, bucket: &str, prefix: &str, opts: &IngestOptions) -> Listing {
+    let lister = Lister {
+        client,
+        bucket,
+        requests: AtomicU64::new(0),
+        gate: Arc::new(Semaphore::new(opts.remote.concurrency.max(1))),
+    };
+    let scope = &opts.scope;
+    let mut out = Listing::default();
+    // A single object named in full.
+    if prefix.ends_with(".gz") || prefix.ends_with(".json") {
+        out.objects.push(Object {
+            key: prefix.to_string(),
+            size: 0,
+        });
+        return out;
+    }
+    let mut prefix = prefix.to_string();
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    // Where the layout starts: at or under the prefix.
+    let segs: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segs.iter().rposition(|s| *s == "AWSLogs");
+    let mut flat: Vec<String> = Vec::new(); // prefixes listed in full, with the file filter
+    let mut region_roots: Vec<(String, Vec<String>)> = Vec::new(); // ".../CloudTrail/<region>/", date parts given
+    let first_error = |out: &mut Listing, p: &str, e: CallError| {
+        out.problems.push(Problem {
+            file: format!("s3://{bucket}/{p}"),
+            location: None,
+            reason: describe(bucket, if p.is_empty() { None } else { Some(p) }, &e),
+            file_failed: true,
+        });
+    };
+    let logs_root = match at {
+        Some(i) => Some((segs[..=i].join("/") + "/", segs[i + 1..].to_vec())),
+        None => match lister.list(&prefix, true).await {
+            Err(e) => {
+                first_error(&mut out, &prefix, e);
+                out.requests = lister.requests.load(Ordering::Relaxed);
+                return out;
+            }
+            Ok((dirs, _)) => {
+                out.prefixes.push(prefix.clone());
+                let root = format!("{prefix}AWSLogs/");
+                if dirs.contains(&root) {
+                    Some((root, Vec::new()))
+                } else {
+                    flat.push(prefix.clone());
+                    None
+                }
+            }
+        },
+    };
+    if let Some((root, rest)) = logs_root {
+        // Accounts (and organization folders).
+        let mut accounts: Vec<(String, Vec<&str>)> = Vec::new(); // (".../<account>/", rest after it)
+        match rest.first() {
+            Some(org) if org.starts_with("o-") && rest.len() == 1 => {
+                let p = format!("{root}{org}/");
+                match lister.list(&p, true).await {
+                    Ok((dirs, _)) => {
+                        out.prefixes.push(p.clone());
+                        accounts.extend(dirs.into_iter().map(|d| (d, Vec::new())));
+                    }
+                    Err(e) => first_error(&mut out, &p, e),
+                }
+            }
+            Some(org) if org.starts_with("o-") => {
+                accounts.push((format!("{root}{org}/{}/", rest[1]), rest[2..].to_vec()))
+            }
+            Some(acct) => accounts.push((format!("{root}{acct}/"), rest[1..].to_vec())),
+            None => match lister.list(&root, true).await {
+                Ok((dirs, _)) => {
+                    out.prefixes.push(root.clone());
+                    for d in dirs {
+                        let name = last_segment(&d);
+                        if name.starts_with("o-") {
+                            match lister.list(&d, true).await {
+                                Ok((more, _)) => {
+                                    out.prefixes.push(d.clone());
+                                    accounts.extend(more.into_iter().map(|a| (a, Vec::new())));
+                                }
+                                Err(e) => first_error(&mut out, &d, e),
+                            }
+                        } else {
+                            accounts.push((d, Vec::new()));
+                        }
+                    }
+                }
+                Err(e) => first_error(&mut out, &root, e),
+            },
+        }
+        accounts.retain(|(a, _)| scope.wants_account(last_segment(a)));
+        // Regions of each account, listed at once.
+        let mut to_list = Vec::new();
+        for (acct, rest) in &accounts {
+            match rest.first() {
+                None => to_list.push(format!("{acct}CloudTrail/")),
+                Some(&"CloudTrail") => match rest.get(1) {
+                    None => to_list.push(format!("{acct}CloudTrail/")),
+                    Some(region) => region_roots.push((
+                        format!("{acct}CloudTrail/{region}/"),
+                        rest[2..].iter().map(|s| s.to_string()).collect(),
+                    )),
+                },
+                // CloudTrail-Digest, CloudTrail-Insight, other services: not trail logs.
+                Some(_) => {}
+            }
+        }
+        for (p, r) in lister.list_many(&to_list, true).await {
+            match r {
+                Ok((dirs, _)) => {
+                    out.prefixes.push(p);
+                    region_roots.extend(dirs.into_iter().map(|d| (d, Vec::new())));
+                }
+                Err(e) => first_error(&mut out, &p, e),
+            }
+        }
+        region_roots.retain(|(r, _)| scope.wants_region(last_segment(r)));
+        // Day folders inside the window, else each region in full.
+        let days = scope.days(chrono::Utc::now().timestamp_millis());
+        for (region, date) in &region_roots {
+            if !date.is_empty() {
+                flat.push(format!("{region}{}/", date.join("/")));
+                continue;
+            }
+            match &days {
+                Some(days) => flat.extend(
+                    days.iter()
+                        .map(|d| format!("{region}{}", super::scope::day_prefix(*d))),
+                ),
+                None => flat.push(region.clone()),
+            }
+        }
+    }
+    for (p, r) in lister.list_many(&flat, false).await {
+        match r {
+            Ok((_, objects)) => {
+                out.prefixes.push(p);
+                out.objects.extend(objects.into_iter().filter(|o| {
+                    super::source::skip_by_key(&o.key).is_none() && scope.wants_file(&o.key)
+                }));
+            }
+            Err(e) => first_error(&mut out, &p, e),
+        }
+    }
+    out.objects.sort();
+    out.objects.dedup();
+    out.requests = lister.requests.load(Ordering::Relaxed);
+    out
+}
+
+fn last_segment(prefix: &str) -> &str {
+    prefix
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(prefix)
+}
+
+struct Lister<'a> {
+    client: &'a Client,
+    bucket: &'a str,
+    requests: AtomicU64,
+    gate: Arc<Semaphore>,
+}
+
+type Page = (Vec<String>, Vec<Object>);
+
+impl Lister<'_> {
+    /// Every page under `prefix`: the sub-folders (with `delimited`) and the objects.
+    async fn list(&self, prefix: &str, delimited: bool) -> Result<Page, CallError> {
+        let _permit = self.gate.acquire().await.ok();
+        let (mut dirs, mut objects) = (Vec::new(), Vec::new());
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take());
+            if delimited {
+                req = req.delimiter("/");
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let page = req.send().await.map_err(sdk_error)?;
+            dirs.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|c| c.prefix().map(str::to_string)),
+            );
+            objects.extend(page.contents().iter().filter_map(|o| {
+                Some(Object {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                })
+            }));
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok((dirs, objects))
+    }
+
+    /// Lists several prefixes at once (bounded by the gate); results in the order given.
+    async fn list_many(
+        &self,
+        prefixes: &[String],
+        delimited: bool,
+    ) -> Vec<(String, Result<Page, CallError>)> {
+        let futures = prefixes.iter().map(|p| async move {
+            let r = self.list(p, delimited).await;
+            (p.clone(), r)
+        });
+        join_all(futures).await
+    }
+}
+
+/// Runs futures concurrently on the current task, keeping their order.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Fetches every object, at most `concurrency` at once, sending each body (or the reason it
+/// could not be had) as it arrives.
+async fn fetch_all(
+    client: &Client,
+    bucket: &str,
+    objects: &[Object],
+    concurrency: usize,
+    tx: std::sync::mpsc::SyncSender<(usize, Result<Vec<u8>, String>)>,
+) {
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, o) in objects.iter().enumerate() {
+        let Ok(permit) = gate.clone().acquire_owned().await else {
+            break;
+        };
+        let client = client.clone();
+        let bucket = bucket.to_string();
+        let key = o.key.clone();
+        let tx = tx.clone();
+        tasks.spawn(async move {
+            let body = fetch(&client, &bucket, &key).await;
+            // The queue is bounded: wait for a parser without blocking the runtime. The permit
+            // is held until then, so at most `concurrency` bodies wait outside the queue.
+            let _ = tokio::task::spawn_blocking(move || tx.send((i, body))).await;
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let out = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| describe(bucket, Some(key), &sdk_error(e)))?;
+        match out.body.collect().await {
+            Ok(b) => return Ok(b.into_bytes().to_vec()),
+            Err(e) if attempt < BODY_ATTEMPTS => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "s3://{bucket}/{key}: the transfer broke off {attempt} times ({e})"
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What is normal for each principal, as learned from the stored history: where it comes from
+//! (countries, networks, address blocks), with what (user agents), when (hour of week), which
+//! roles it assumes, and since when. Written to `STATE/baselines.json` after every run and
+//! explained by `trailhound baseline show`.
+
+use crate::detect::{agent_family, principal_of};
+use crate::event::{format_iso, Event, Millis};
+use crate::geoip::GeoIp;
+use crate::graph::Graph;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// One principal's profile. Counts are calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    pub principal: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub events: u64,
+    pub errors: u64,
+    pub accounts: BTreeMap<String, u64>,
+    pub countries: BTreeMap<String, u64>,
+    /// `AS<number> <organisation>`.
+    pub asns: BTreeMap<String, u64>,
+    /// Source address blocks: /24 for IPv4, /48 for IPv6; service names as they are.
+    pub networks: BTreeMap<String, u64>,
+    /// User agent families (the first word of the agent, lowercased, without its version).
+    pub user_agents: BTreeMap<String, u64>,
+    /// Calls per hour of the week, UTC; index 0 is Monday 00:00.
+    pub hour_of_week: Vec<u64>,
+    /// Roles this principal's chains assumed (successful AssumeRole* calls).
+    pub roles_assumed: BTreeMap<String, u64>,
+}
+
+/// Profiles of every principal in `events` (shared copies of cross-account calls not counted).
+pub fn profiles(events: &[Event], graph: &Graph, geo: &GeoIp) -> BTreeMap<String, Profile> {
+    let mut out: BTreeMap<String, Profile> = BTreeMap::new();
+    let mut seen: HashMap<String, (Millis, Millis)> = HashMap::new();
+    let mut ip_cache: HashMap<&str, (Option<String>, Option<String>)> = HashMap::new();
+    for e in events.iter().filter(|e| !e.shared_copy) {
+        let Some(p) = principal_of(graph, e) else {
+            continue;
+        };
+        let prof = out.entry(p.clone()).or_insert_with(|| Profile {
+            principal: p.clone(),
+            hour_of_week: vec![0; 168],
+            ..Profile::default()
+        });
+        let span = seen.entry(p).or_insert((e.event_time, e.event_time));
+        span.0 = span.0.min(e.event_time);
+        span.1 = span.1.max(e.event_time);
+        prof.events += 1;
+        prof.errors += u64::from(e.is_error);
+        let bump =
+            |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
+        if let Some(a) = e.recipient_account_id.as_deref() {
+            bump(&mut prof.accounts, a);
+        }
+        if let Some(ip) = e.source_ip.as_deref() {
+            let (country, asn) = ip_cache
+                .entry(ip)
+                .or_insert_with(|| {
+                    let i = geo.lookup(ip);
+                    (
+                        i.country,
+                        i.asn.map(|a| {
+                            format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
+                                .trim()
+                                .to_string()
+                        }),
+                    )
+                })
+                .clone();
+            if let Some(c) = country {
+                bump(&mut prof.countries, &c);
+            }
+            if let Some(a) = asn {
+                bump(&mut prof.asns, &a);
+            }
+            bump(&mut prof.networks, &network(ip));
+        }
+        if let Some(ua) = e.user_agent.as_deref() {
+            bump(&mut prof.user_agents, &agent_family(ua));
+        }
+        let (wd, h) = week_hour(e.event_time);
+        prof.hour_of_week[wd * 24 + h] += 1;
+        if e.is_issuing_call && !e.is_error {
+            if let Some(r) = e.sts().requested_role_arn.as_deref() {
+                bump(&mut prof.roles_assumed, r);
+            }
+        }
+    }
+    for (p, prof) in out.iter_mut() {
+        if let Some((a, b)) = seen.get(p) {
+            prof.first_seen = format_iso(*a);
+            prof.last_seen = format_iso(*b);
+        }
+    }
+    out
+}
+
+fn week_hour(t: Millis) -> (usize, usize) {
+    const DAY: Millis = 86_400_000;
+    let days = t.div_euclid(DAY);
+    (
+        (days + 3).rem_euclid(7) as usize,
+        (t.rem_euclid(DAY) / 3_600_000) as usize,
+    )
+}
+
+/// The address block of a source: a.b.c.0/24, x:x:x::/48, or the value itself (a service name).
+pub fn network(source: &str) -> String {
+    match source.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v)) => {
+            let o = v.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        Ok(IpAddr::V6(v)) => {
+            let s = v.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => source.to_string(),
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// A profile in words, for people.
+pub fn explain(p: &Profile) -> String {
+    let top = |m: &BTreeMap<String, u64>, n: usize| -> String {
+        let mut v: Vec<(&String, &u64)> = m.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let total: u64 = m.values().sum::<u64>().max(1);
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(n)
+            .map(|(k, c)| format!("{k} ({}%)", (**c * 100 + total / 2) / total))
+            .collect();
+        if v.len() > n {
+            parts.push(format!("and {} more", v.len() - n));
+        }
+        if parts.is_empty() {
+            "none seen".into()
+        } else {
+            parts.join(", ")
+        }
+    };
+    let mut days: Vec<String> = Vec::new();
+    for (d, name) in WEEKDAYS.iter().enumerate() {
+        let hours: Vec<usize> = (0..24)
+            .filter(|h| p.hour_of_week.get(d * 24 + h).copied().unwrap_or(0) > 0)
+            .collect();
+        if let (Some(a), Some(b)) = (hours.first(), hours.last()) {
+            days.push(format!("{name} {a:02}-{:02}h", b + 1));
+        }
+    }
+    format!(
+        "{}\n  seen: {} to {} ({} calls, {} errors)\n  accounts: {}\n  countries: {}\n  networks (ASN): {}\n  address blocks: {}\n  user agents: {}\n  active (UTC): {}\n  roles assumed: {}\n",
+        p.principal,
+        p.first_seen,
+        p.last_seen,
+        p.events,
+        p.errors,
+        top(&p.accounts, 5),
+        top(&p.countries, 8),
+        top(&p.asns, 6),
+        top(&p.networks, 6),
+        top(&p.user_agents, 6),
+        if days.is_empty() { "never".into() } else { days.join(", ") },
+        top(&p.roles_assumed, 8),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_address_blocks() {
+        assert_eq!(network("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(network("2001:db8:1:2::5"), "2001:db8:1::/48");
+        assert_eq!(network("ec2.amazonaws.com"), "ec2.amazonaws.com");
+    }
+}

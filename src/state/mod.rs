@@ -1,0 +1,398 @@
+//! The state directory of scheduled runs: what was read, what was found, what is normal.
+//!
+//! ```text
+//! STATE/
+//!   state.json                      committed runs and forgotten baselines (the commit point)
+//!   manifest/<run>.tsv              log objects a run processed: name <TAB> size
+//!   baselines.json                  each principal's profile (derived; `baseline show`)
+//!   lake/events/account=A/date=D/<run>.parquet     normalized events, one part per run
+//!   lake/sessions/account=A/date=D/<run>.parquet   sessions first used or issued in a run
+//!   lake/findings/account=A/date=D/<run>.parquet   findings reported by a run
+//! ```
+//!
+//! The lake is Hive-partitioned Parquet (zstd): polars, DuckDB, Athena or Spark read
+//! `lake/events/**/*.parquet` as is. Every file is written to a temporary name and renamed into
+//! place; a run becomes visible only when `state.json` naming it is renamed into place, last.
+//! Parts and manifests of a run that never committed (a crash, a kill) are ignored and removed
+//! by the next run, which then reads the same objects again.
+
+pub mod baseline;
+pub mod report;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, Millis};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+const VERSION: u32 = 1;
+
+/// One committed run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub inputs: Vec<String>,
+    pub objects: u64,
+    pub events: u64,
+    pub findings: u64,
+    /// Latest event time read by this run (ms), if any.
+    pub last_event: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Meta {
+    version: u32,
+    runs: Vec<RunRecord>,
+    /// Principal -> time of `baseline forget`: history before it is not used for them.
+    #[serde(default)]
+    forgotten: BTreeMap<String, Millis>,
+}
+
+/// An open state directory.
+pub struct State {
+    dir: PathBuf,
+    meta: Meta,
+}
+
+/// The default state directory: `$XDG_DATA_HOME/trailhound/state` or
+/// `~/.local/share/trailhound/state`.
+pub fn default_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("trailhound/state")
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Other(format!("state {}: {e}", path.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+/// Dies here when `TRAILHOUND_FAIL_AT` names this point: how the tests kill a run at a known
+/// step to check that the state left behind is usable.
+pub fn fail_point(name: &str) {
+    if std::env::var("TRAILHOUND_FAIL_AT").is_ok_and(|v| v == name) {
+        eprintln!("trailhound: TRAILHOUND_FAIL_AT={name}: stopping here");
+        std::process::abort();
+    }
+}
+
+impl State {
+    /// Opens (creating if needed) a state directory and removes what uncommitted runs left.
+    pub fn open(dir: &Path) -> Result<State> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let path = dir.join("state.json");
+        let meta = match std::fs::read(&path) {
+            Ok(b) => {
+                let m: Meta = serde_json::from_slice(&b)
+                    .map_err(|e| io_err(&path, format!("not a trailhound state file: {e}")))?;
+                if m.version != VERSION {
+                    return Err(io_err(
+                        &path,
+                        format!(
+                            "state version {} (this trailhound reads {VERSION})",
+                            m.version
+                        ),
+                    ));
+                }
+                m
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Meta {
+                version: VERSION,
+                ..Meta::default()
+            },
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let s = State {
+            dir: dir.to_path_buf(),
+            meta,
+        };
+        s.remove_uncommitted();
+        Ok(s)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn runs(&self) -> &[RunRecord] {
+        &self.meta.runs
+    }
+
+    fn committed(&self) -> HashSet<&str> {
+        self.meta.runs.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    /// Files of runs that never committed (and temporary files) are deleted.
+    fn remove_uncommitted(&self) {
+        let runs: HashSet<String> = self.committed().into_iter().map(String::from).collect();
+        for f in walk(&self.dir) {
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let stem = name.split('.').next().unwrap_or("");
+            let temp = name.starts_with('.') && name.contains(".tmp-");
+            let part =
+                (name.ends_with(".parquet") || name.ends_with(".tsv")) && !runs.contains(stem);
+            if temp || part {
+                let _ = std::fs::remove_file(&f);
+            }
+        }
+    }
+
+    /// The names (paths, s3:// URLs) of every log object committed runs processed.
+    pub fn manifest(&self) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for r in &self.meta.runs {
+            let p = self.dir.join("manifest").join(format!("{}.tsv", r.id));
+            let text = match std::fs::read_to_string(&p) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&p, e)),
+            };
+            out.extend(
+                text.lines()
+                    .filter_map(|l| l.split('\t').next())
+                    .filter(|n| !n.is_empty())
+                    .map(String::from),
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn write_manifest(&self, run: &str, objects: &[(String, u64)]) -> Result<()> {
+        let mut text = String::new();
+        for (name, size) in objects {
+            text.push_str(&format!("{name}\t{size}\n"));
+        }
+        write_atomic(
+            &self.dir.join("manifest").join(format!("{run}.tsv")),
+            text.as_bytes(),
+        )
+    }
+
+    /// Principal -> time of its last `baseline forget`.
+    pub fn forgotten(&self) -> &BTreeMap<String, Millis> {
+        &self.meta.forgotten
+    }
+
+    /// Records that `principal`'s history before `at` no longer counts.
+    pub fn forget(&mut self, principal: &str, at: Millis) -> Result<()> {
+        self.meta.forgotten.insert(principal.to_string(), at);
+        self.save()
+    }
+
+    /// Commits a run: from now on its parts and manifest are part of the state.
+    pub fn commit(&mut self, run: RunRecord) -> Result<()> {
+        self.meta.runs.push(run);
+        self.save()
+    }
+
+    fn save(&self) -> Result<()> {
+        let bytes =
+            serde_json::to_vec_pretty(&self.meta).map_err(|e| Error::Other(e.to_string()))?;
+        write_atomic(&self.dir.join("state.json"), &bytes)
+    }
+
+    fn table_dir(&self, table: &str) -> PathBuf {
+        self.dir.join("lake").join(table)
+    }
+
+    /// Writes one Parquet part per (account, date) partition for a run. `partition` gives a
+    /// row's account and `YYYY-MM-DD` date.
+    pub fn write_parts<T>(
+        &self,
+        table: &str,
+        run: &str,
+        rows: &[T],
+        partition: impl Fn(&T) -> (String, String),
+        frame: impl Fn(&[T]) -> Result<DataFrame>,
+    ) -> Result<u64>
+    where
+        T: Clone,
+    {
+        let mut groups: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
+        for r in rows {
+            groups.entry(partition(r)).or_default().push(r.clone());
+        }
+        let mut files = 0;
+        for ((account, date), rows) in groups {
+            let mut df = frame(&rows)?;
+            let path = self
+                .table_dir(table)
+                .join(format!("account={}", safe(&account)))
+                .join(format!("date={}", safe(&date)))
+                .join(format!("{run}.parquet"));
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(|e| io_err(&path, e))?;
+            write_atomic(&path, &buf)?;
+            files += 1;
+        }
+        Ok(files)
+    }
+
+    /// The committed Parquet parts of a table whose date partition is `>= from` (a
+    /// `YYYY-MM-DD`), in a stable order.
+    pub fn parts(&self, table: &str, from: Option<&str>) -> Vec<PathBuf> {
+        let runs = self.committed();
+        let mut out: Vec<PathBuf> = walk(&self.table_dir(table))
+            .into_iter()
+            .filter(|p| {
+                let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+                p.extension().is_some_and(|e| e == "parquet") && runs.contains(stem.as_ref())
+            })
+            .filter(|p| {
+                let date = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .map(|d| d.to_string_lossy().trim_start_matches("date=").to_string())
+                    .unwrap_or_default();
+                from.is_none_or(|f| date.as_str() >= f)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Reads back the stored events from `from` (a date) on, as events, in parallel.
+    pub fn load_events(&self, from: Option<&str>) -> Result<Vec<Event>> {
+        use rayon::prelude::*;
+        let parts = self.parts("events", from);
+        let loaded: Vec<Result<Vec<Event>>> = parts
+            .par_iter()
+            .map(|p| {
+                let f = std::fs::File::open(p).map_err(|e| io_err(p, e))?;
+                let df = ParquetReader::new(f).finish().map_err(|e| io_err(p, e))?;
+                crate::frame::events_from_frame(&df).map_err(|e| io_err(p, e))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for r in loaded {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Reads a whole stored table (events, sessions, findings) into one frame.
+    pub fn load_table(&self, table: &str) -> Result<Option<DataFrame>> {
+        let mut frames = Vec::new();
+        for p in self.parts(table, None) {
+            let f = std::fs::File::open(&p).map_err(|e| io_err(&p, e))?;
+            frames.push(ParquetReader::new(f).finish().map_err(|e| io_err(&p, e))?);
+        }
+        let mut it = frames.into_iter();
+        let Some(mut first) = it.next() else {
+            return Ok(None);
+        };
+        for f in it {
+            first
+                .vstack_mut(&f)
+                .map_err(|e| Error::Other(e.to_string()))?;
+        }
+        Ok(Some(first))
+    }
+
+    /// The stored keys of findings already reported: (kind, principal, key, time).
+    pub fn reported(&self) -> Result<BTreeSet<String>> {
+        let Some(df) = self.load_table("findings")? else {
+            return Ok(BTreeSet::new());
+        };
+        let col = df
+            .column("finding_key")
+            .map_err(|e| Error::Other(e.to_string()))?
+            .str()
+            .map_err(|e| Error::Other(e.to_string()))?
+            .clone();
+        Ok(col.iter().flatten().map(String::from).collect())
+    }
+}
+
+/// A partition value safe as a folder name.
+fn safe(v: &str) -> String {
+    let v: String = v
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if v.is_empty() {
+        "unknown".into()
+    } else {
+        v
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncommitted_run_leaves_nothing_behind_and_the_old_state_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::open(dir.path()).unwrap();
+        s.write_manifest("run-a", &[("a.json.gz".into(), 10)])
+            .unwrap();
+        s.commit(RunRecord {
+            id: "run-a".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            inputs: vec![],
+            objects: 1,
+            events: 0,
+            findings: 0,
+            last_event: None,
+        })
+        .unwrap();
+        // A run that dies before its commit.
+        s.write_manifest("run-b", &[("b.json.gz".into(), 10)])
+            .unwrap();
+        std::fs::write(dir.path().join("manifest/.x.tmp-1"), b"half").unwrap();
+        let s = State::open(dir.path()).unwrap();
+        let m = s.manifest().unwrap();
+        assert!(m.contains("a.json.gz"));
+        assert!(!m.contains("b.json.gz"));
+        assert!(!dir.path().join("manifest/run-b.tsv").exists());
+        assert!(!dir.path().join("manifest/.x.tmp-1").exists());
+    }
+}

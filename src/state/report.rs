@@ -1,0 +1,653 @@
+//! `trailhound report`: the nightly job. Reads only log objects the state's manifest does not
+//! have, judges them against the stored history (the same detections as `hunt`, run over the
+//! history plus the new events, so a day-by-day schedule finds what one run over everything
+//! finds), stores the new events, sessions and findings, writes the report, and exits 1 when a
+//! new finding reaches `--fail-on`.
+//!
+//! Order of writes, for a run that may be killed at any point: lake parts and the manifest of
+//! the run (ignored until committed), the report itself, then the commit (`state.json`). A run
+//! killed before its commit leaves the previous state as it was; the next run reads the same
+//! objects again and may report their findings again (at least once, never lost).
+
+use super::{baseline, fail_point, write_atomic, RunRecord, State};
+use crate::cli::args::InputArgs;
+use crate::detect::{self, Finding, Severity};
+use crate::error::{Error, Exit, Result};
+use crate::event::{format_iso, Event, Millis};
+use crate::graph::Graph;
+use crate::ingest::{self, scope};
+use crate::report::digest::{Charts, Digest, ReadSummary, ReportedFinding};
+use crate::report::Sink;
+use clap::{Args, Subcommand, ValueEnum};
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const HOUR: Millis = 3_600_000;
+const DAY: Millis = 24 * HOUR;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML file (inline CSS and SVG).
+    Html,
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// The report's content as one JSON document.
+    Json,
+}
+
+/// `trailhound report PATH... --state DIR`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The state directory (default: $XDG_DATA_HOME/trailhound/state or
+    /// ~/.local/share/trailhound/state).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when a new finding at or above this severity is found.
+    #[arg(long, value_enum, default_value_t = Severity::High)]
+    pub fail_on: Severity,
+    /// Days of stored history the new events are judged against.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub history_days: u32,
+    /// Detection thresholds and allowlists (TOML), as for hunt.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Your own MaxMind/DB-IP .mmdb files, as for hunt.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub geoip: Vec<PathBuf>,
+}
+
+/// `trailhound baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Explain what is normal for a principal: countries, networks, agents, hours, roles.
+    Show {
+        /// The principal (ARN, or subject for SAML/web identity), as findings name it.
+        principal: String,
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Print the stored profile as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the principals with a baseline: calls, first and last seen.
+    List {
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+    },
+    /// Reset a principal's baseline after a legitimate change (a move, a new role): its history
+    /// before now is no longer used, so it is learned again from the next runs.
+    Forget {
+        principal: String,
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+    },
+}
+
+fn state_dir(d: &Option<PathBuf>) -> PathBuf {
+    d.clone().unwrap_or_else(super::default_dir)
+}
+
+fn load_profiles(state: &State) -> Result<BTreeMap<String, baseline::Profile>> {
+    let p = state.dir().join("baselines.json");
+    match std::fs::read(&p) {
+        Ok(b) => {
+            serde_json::from_slice(&b).map_err(|e| Error::Other(format!("{}: {e}", p.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(Error::Other(format!("{}: {e}", p.display()))),
+    }
+}
+
+pub fn run_baseline(cmd: BaselineCommand) -> Result<Exit> {
+    match cmd {
+        BaselineCommand::Show {
+            principal,
+            state,
+            json,
+        } => {
+            let state = State::open(&state_dir(&state))?;
+            let profiles = load_profiles(&state)?;
+            let Some(p) = profiles.get(&principal) else {
+                let close: Vec<&String> = profiles
+                    .keys()
+                    .filter(|k| k.contains(principal.as_str()))
+                    .take(5)
+                    .collect();
+                return Err(Error::Usage(format!(
+                    "no baseline for {principal} in {}{}",
+                    state.dir().display(),
+                    if close.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (did you mean: {})",
+                            close
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                )));
+            };
+            let mut text = if json {
+                serde_json::to_string_pretty(p).map_err(|e| Error::Other(e.to_string()))? + "\n"
+            } else {
+                baseline::explain(p)
+            };
+            if let Some(t) = state.forgotten().get(&principal) {
+                if !json {
+                    text.push_str(&format!(
+                        "  forgotten at {}: learned again since\n",
+                        format_iso(*t)
+                    ));
+                }
+            }
+            Sink::new(None).write_text(&text)?;
+            Ok(Exit::Ok)
+        }
+        BaselineCommand::List { state } => {
+            let state = State::open(&state_dir(&state))?;
+            let profiles = load_profiles(&state)?;
+            let rows: Vec<Vec<String>> = profiles
+                .values()
+                .map(|p| {
+                    vec![
+                        p.principal.clone(),
+                        p.events.to_string(),
+                        p.first_seen.clone(),
+                        p.last_seen.clone(),
+                        p.countries.keys().cloned().collect::<Vec<_>>().join(" "),
+                    ]
+                })
+                .collect();
+            Sink::new(None).write_text(&crate::report::table::render(
+                &["principal", "calls", "first_seen", "last_seen", "countries"],
+                &rows,
+                70,
+            ))?;
+            Ok(Exit::Ok)
+        }
+        BaselineCommand::Forget { principal, state } => {
+            let mut state = State::open(&state_dir(&state))?;
+            let mut profiles = load_profiles(&state)?;
+            let had = profiles.remove(&principal).is_some();
+            let now = chrono::Utc::now().timestamp_millis();
+            state.forget(&principal, now)?;
+            let bytes =
+                serde_json::to_vec_pretty(&profiles).map_err(|e| Error::Other(e.to_string()))?;
+            write_atomic(&state.dir().join("baselines.json"), &bytes)?;
+            eprintln!(
+                "trailhound: {} baseline of {principal} forgotten as of {}: history before it no longer counts",
+                if had { "the" } else { "no stored" },
+                format_iso(now)
+            );
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// The key that says a finding was reported: kind, principal, key and time.
+pub fn finding_key(f: &Finding) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        f.kind.as_str(),
+        f.principal,
+        f.access_key_id.as_deref().unwrap_or(""),
+        format_iso(f.time)
+    )
+}
+
+/// `--since` for a report: `last-run` (the previous run's start, padded for delivery delay),
+/// `24h` / `7d` (before now), or a time.
+fn resolve_since(since: &str, state: &State, now: Millis) -> Result<Option<String>> {
+    if since == "last-run" {
+        return Ok(state.runs().last().and_then(|r| {
+            crate::event::time::parse_iso(&r.started_at).map(|t| format_iso(t - scope::LATE))
+        }));
+    }
+    let rel = |unit: char, ms: Millis| {
+        since
+            .strip_suffix(unit)
+            .and_then(|n| n.parse::<i64>().ok())
+            .map(|n| format_iso(now - n * ms))
+    };
+    Ok(Some(
+        rel('h', HOUR)
+            .or_else(|| rel('d', DAY))
+            .unwrap_or_else(|| since.to_string()),
+    ))
+}
+
+pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
+    let started = chrono::Utc::now();
+    let now = started.timestamp_millis();
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    let cfg = match &args.config {
+        Some(p) => detect::DetectConfig::load(p).map_err(Error::Usage)?,
+        None => detect::DetectConfig::default(),
+    };
+    let geo = if args.geoip.is_empty() {
+        crate::geoip::GeoIp::bundled()
+    } else {
+        crate::geoip::GeoIp::with_files(&args.geoip)
+    }
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut state = State::open(&state_dir(&args.state))?;
+    let known = state.manifest()?;
+    let mut input = args.input.clone();
+    if let Some(s) = &input.scope.since {
+        input.scope.since = resolve_since(s, &state, now)?;
+    }
+    let mut opts = crate::cli::ingest_options(&input, quiet)?;
+    // The window prunes what is listed; events delivered late from before it are still new.
+    opts.scope.keep_earlier_events = true;
+    opts.track = Some(Arc::new(known));
+    let data = ingest::ingest(&input.paths, &opts)?;
+    for p in &data.problems {
+        eprintln!("trailhound: warning: {p}");
+    }
+    let stats = data.stats.clone();
+    let processed = data.processed;
+    let mut new_events = data.events;
+
+    // History: the stored events of the days before the new ones.
+    let first_new = new_events.iter().map(|e| e.event_time).min();
+    let from = first_new.map(|t| format_iso(t - args.history_days as i64 * DAY)[..10].to_string());
+    let history = if first_new.is_some() {
+        state.load_events(from.as_deref())?
+    } else {
+        Vec::new()
+    };
+    let history_len = history.len() as u64;
+    for e in new_events.iter_mut() {
+        e.origin.0 += 1; // history is input 0: a re-read event keeps its stored copy
+    }
+    let mut all = history;
+    all.append(&mut new_events);
+    let (mut all, _) = ingest::finish_events(all);
+    let mut graph = Graph::build(&all);
+    if !state.forgotten().is_empty() {
+        let forgotten = state.forgotten().clone();
+        let keep: Vec<bool> = all
+            .iter()
+            .map(|e| {
+                e.origin.0 != 0
+                    || detect::principal_of(&graph, e)
+                        .and_then(|p| forgotten.get(&p))
+                        .is_none_or(|t| e.event_time >= *t)
+            })
+            .collect();
+        let mut k = keep.into_iter();
+        all.retain(|_| k.next().unwrap_or(true));
+        graph = Graph::build(&all);
+    }
+    let is_new = |e: &Event| e.origin.0 != 0;
+    let new_count = all.iter().filter(|e| is_new(e)).count() as u64;
+    let first_new = all.iter().filter(|e| is_new(e)).map(|e| e.event_time).min();
+    let last_new = all.iter().filter(|e| is_new(e)).map(|e| e.event_time).max();
+
+    // Detections over history + new; report what is new and not reported before.
+    let mut findings = detect::hunt(&all, &graph, &geo, &cfg);
+    detect::respond(&mut findings, &graph, &input.paths);
+    let reported = state.reported()?;
+    let new_findings: Vec<Finding> = match first_new {
+        Some(t0) => findings
+            .into_iter()
+            .filter(|f| f.time >= t0 && !reported.contains(&finding_key(f)))
+            .collect(),
+        None => Vec::new(),
+    };
+
+    // Store: events, the sessions they touch, findings (all invisible until the commit).
+    let new_rows: Vec<Event> = all.iter().filter(|e| is_new(e)).cloned().collect();
+    let day = |t: Millis| format_iso(t)[..10].to_string();
+    state.write_parts(
+        "events",
+        &run_id,
+        &new_rows,
+        |e| {
+            (
+                e.recipient_account_id
+                    .as_deref()
+                    .or(e.account_id.as_deref())
+                    .unwrap_or("unknown")
+                    .to_string(),
+                e.event_day.to_string(),
+            )
+        },
+        crate::frame::events_frame,
+    )?;
+    let touched: HashSet<&str> = new_rows
+        .iter()
+        .flat_map(|e| {
+            [
+                e.access_key_id.as_deref(),
+                e.sts().issued_access_key_id.as_deref(),
+            ]
+        })
+        .flatten()
+        .collect();
+    let sessions: Vec<crate::graph::Session> = graph
+        .sessions
+        .iter()
+        .filter(|s| touched.contains(&*s.access_key_id))
+        .cloned()
+        .collect();
+    state.write_parts(
+        "sessions",
+        &run_id,
+        &sessions,
+        |s| {
+            (
+                s.account.as_deref().unwrap_or("unknown").to_string(),
+                s.issued_at
+                    .or(s.first_used)
+                    .map(day)
+                    .unwrap_or_else(|| "unknown".into()),
+            )
+        },
+        crate::frame::sessions_frame,
+    )?;
+    state.write_parts(
+        "findings",
+        &run_id,
+        &new_findings,
+        |f| {
+            (
+                f.account.clone().unwrap_or_else(|| "unknown".into()),
+                day(f.time),
+            )
+        },
+        |rows| findings_frame(rows, &run_id),
+    )?;
+    fail_point("after-lake");
+    state.write_manifest(&run_id, &processed)?;
+    let profiles = baseline::profiles(&all, &graph, &geo);
+    let bytes = serde_json::to_vec_pretty(&profiles).map_err(|e| Error::Other(e.to_string()))?;
+    write_atomic(&state.dir().join("baselines.json"), &bytes)?;
+
+    // The report, then the commit.
+    let digest = build_digest(DigestInput {
+        run_id: &run_id,
+        generated_at: format_iso(now - now.rem_euclid(1000)),
+        window: first_new.zip(last_new),
+        all: &all,
+        graph: &graph,
+        geo: &geo,
+        findings: &new_findings,
+        read: ReadSummary {
+            inputs: input
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            objects_new: stats.files_seen,
+            objects_already_processed: stats.files_known,
+            events_new: new_count,
+            events_history: history_len,
+            files_skipped: stats.skipped_by_reason.clone(),
+            files_failed: stats.files_failed,
+            bad_records: stats.bad_records,
+            problems: data
+                .problems
+                .iter()
+                .take(20)
+                .map(|p| p.to_string())
+                .collect(),
+        },
+    });
+    let text = match args.format {
+        ReportFormat::Html => crate::report::html::render(&digest),
+        ReportFormat::Markdown => crate::report::markdown::render(&digest),
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&digest).map_err(|e| Error::Other(e.to_string()))? + "\n"
+        }
+    };
+    match &args.out {
+        Some(p) => write_atomic(p, text.as_bytes())?,
+        None => Sink::new(None).write_text(&text)?,
+    }
+    fail_point("before-commit");
+    state.commit(RunRecord {
+        id: run_id.clone(),
+        started_at: format_iso(now),
+        finished_at: format_iso(chrono::Utc::now().timestamp_millis()),
+        inputs: digest.read.inputs.clone(),
+        objects: processed.len() as u64,
+        events: new_count,
+        findings: new_findings.len() as u64,
+        last_event: last_new,
+    })?;
+    let worst = new_findings.iter().map(|f| f.severity).max();
+    if !quiet {
+        eprintln!(
+            "trailhound: report {run_id}: {} new objects ({} already processed), {} new events judged against {} stored, {} new findings (worst: {}); state {}",
+            stats.files_seen,
+            stats.files_known,
+            new_count,
+            history_len,
+            new_findings.len(),
+            worst.map_or("none".into(), |w| w.to_string()),
+            state.dir().display()
+        );
+    }
+    Ok(if worst.is_some_and(|w| w >= args.fail_on) {
+        Exit::Findings
+    } else {
+        Exit::Ok
+    })
+}
+
+/// The findings table of the lake.
+fn findings_frame(rows: &[Finding], run_id: &str) -> Result<DataFrame> {
+    let s = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
+    let opt = |f: &dyn Fn(&Finding) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let df = DataFrame::new_infer_height(vec![
+        s("finding_key", opt(&|f| Some(finding_key(f)))),
+        s("kind", opt(&|f| Some(f.kind.as_str().into()))),
+        s("severity", opt(&|f| Some(f.severity.as_str().into()))),
+        s("time", opt(&|f| Some(format_iso(f.time)))),
+        s("principal", opt(&|f| Some(f.principal.clone()))),
+        s("access_key_id", opt(&|f| f.access_key_id.clone())),
+        s("account", opt(&|f| f.account.clone())),
+        s("source_ip", opt(&|f| f.place.source_ip.clone())),
+        s("country", opt(&|f| f.place.country.clone())),
+        Column::new(
+            "asn".into(),
+            rows.iter()
+                .map(|f| f.place.asn.map(i64::from))
+                .collect::<Vec<_>>(),
+        ),
+        s("summary", opt(&|f| Some(f.summary.clone()))),
+        s("reason", opt(&|f| Some(f.reason.clone()))),
+        s(
+            "evidence_event_ids",
+            opt(&|f| Some(f.evidence_event_ids.join(" "))),
+        ),
+        s("chain", opt(&|f| serde_json::to_string(&f.chain).ok())),
+        s(
+            "respond",
+            opt(&|f| f.respond.as_ref().map(|r| r.command.clone())),
+        ),
+        s("run_id", opt(&|_| Some(run_id.to_string()))),
+    ])
+    .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(df)
+}
+
+struct DigestInput<'a> {
+    run_id: &'a str,
+    generated_at: String,
+    window: Option<(Millis, Millis)>,
+    all: &'a [Event],
+    graph: &'a Graph,
+    geo: &'a crate::geoip::GeoIp,
+    findings: &'a [Finding],
+    read: ReadSummary,
+}
+
+fn build_digest(d: DigestInput) -> Digest {
+    let is_new = |e: &&Event| e.origin.0 != 0 && !e.shared_copy;
+    let hour = |t: Millis| t - t.rem_euclid(HOUR);
+    let mut calls: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    let mut assume: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    let mut principals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut roles: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut old_principals: HashSet<String> = HashSet::new();
+    let mut old_places: HashSet<(String, String)> = HashSet::new();
+    let mut new_principals: BTreeMap<String, Millis> = BTreeMap::new();
+    let mut new_places: BTreeMap<(String, String), Millis> = BTreeMap::new();
+    let mut countries: HashMap<String, Option<String>> = HashMap::new();
+    let mut country = |ip: Option<&str>| -> Option<String> {
+        let ip = ip?;
+        countries
+            .entry(ip.to_string())
+            .or_insert_with(|| d.geo.lookup(ip).country)
+            .clone()
+    };
+    for e in d.all.iter().filter(|e| !e.shared_copy) {
+        let p = detect::principal_of(d.graph, e);
+        let c = country(e.source_ip.as_deref());
+        if e.origin.0 == 0 {
+            if let Some(p) = p {
+                if let Some(c) = c {
+                    old_places.insert((p.clone(), c));
+                }
+                old_principals.insert(p);
+            }
+            continue;
+        }
+        if let Some(p) = &p {
+            if !old_principals.contains(p) {
+                new_principals.entry(p.clone()).or_insert(e.event_time);
+            }
+            if let Some(c) = &c {
+                let k = (p.clone(), c.clone());
+                if !old_places.contains(&k) {
+                    new_places.entry(k).or_insert(e.event_time);
+                }
+            }
+            let v = principals.entry(p.clone()).or_default();
+            v.0 += 1;
+            v.1 += u64::from(e.is_error);
+        }
+    }
+    for e in d.all.iter().filter(is_new) {
+        let acct = e
+            .recipient_account_id
+            .as_deref()
+            .unwrap_or("unknown")
+            .to_string();
+        *calls
+            .entry(acct)
+            .or_default()
+            .entry(hour(e.event_time))
+            .or_default() += 1;
+        if e.event_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("AssumeRole"))
+        {
+            let a = assume.entry(hour(e.event_time)).or_default();
+            if e.is_error {
+                a.1 += 1;
+            } else {
+                a.0 += 1;
+            }
+            if let Some(r) = e.sts().requested_role_arn.as_deref() {
+                let v = roles.entry(r.to_string()).or_default();
+                if e.is_error {
+                    v.1 += 1;
+                } else {
+                    v.0 += 1;
+                }
+            }
+        }
+    }
+    // A principal new in this run is not also listed as coming from a new country.
+    new_places.retain(|(p, _), _| !new_principals.contains_key(p));
+    let top = |m: BTreeMap<String, (u64, u64)>| {
+        let mut v: Vec<(String, u64, u64)> = m.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
+        v.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
+        v.truncate(15);
+        v
+    };
+    let mut findings: Vec<ReportedFinding> = d
+        .findings
+        .iter()
+        .map(|f| ReportedFinding {
+            chain_tree: chain_tree(f, d.graph),
+            contain: f.respond.iter().map(|r| r.command.clone()).collect(),
+            finding: f.clone(),
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        b.finding
+            .severity
+            .cmp(&a.finding.severity)
+            .then(a.finding.sort_key().cmp(&b.finding.sort_key()))
+    });
+    let _ = BTreeSet::<u8>::new();
+    Digest {
+        title: "trailhound report".into(),
+        generated_at: d.generated_at,
+        run_id: d.run_id.to_string(),
+        window: d.window.map(|(a, b)| (format_iso(a), format_iso(b))),
+        findings,
+        charts: Charts {
+            calls_per_hour: calls
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
+            assume_role: assume.into_iter().map(|(h, (a, b))| (h, a, b)).collect(),
+            new_principals: new_principals
+                .into_iter()
+                .map(|(p, t)| (p, format_iso(t)))
+                .collect(),
+            new_countries: new_places
+                .into_iter()
+                .map(|((p, c), t)| (p, c, format_iso(t)))
+                .collect(),
+        },
+        top_principals: top(principals),
+        top_roles: top(roles),
+        read: d.read,
+    }
+}
+
+/// The chain behind a finding as indented lines, root principal first.
+fn chain_tree(f: &Finding, graph: &Graph) -> Vec<String> {
+    let Some(key) = f.access_key_id.as_deref() else {
+        return vec![f.principal.clone()];
+    };
+    let chain = graph.ancestors(key);
+    if chain.is_empty() {
+        return vec![f.principal.clone(), format!("└─ {key}")];
+    }
+    let mut out = vec![chain[0]
+        .root_principal
+        .as_deref()
+        .unwrap_or("(origin not in the logs)")
+        .to_string()];
+    for (i, s) in chain.iter().enumerate() {
+        out.push(format!(
+            "{}└─ {}",
+            "   ".repeat(i),
+            crate::report::tree::describe(s)
+        ));
+    }
+    out
+}
