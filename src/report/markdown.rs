@@ -1,0 +1,6 @@
+//! The nightly report as Markdown (placeholder until written).
+use super::digest::Digest;
+
+pub fn render(d: &Digest) -> String {
+    format!("# {}\n", d.title)
+}
