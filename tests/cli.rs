@@ -2,7 +2,10 @@
 //! fixture trees and compares what comes out. Each module is one stage of the pipeline.
 
 mod common;
+mod emulator;
 mod hunt;
 mod ingest;
 mod playbook;
+mod remote;
+mod report;
 mod sessions;

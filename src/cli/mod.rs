@@ -249,7 +249,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
         until: t(&s.until, "--until")?,
         accounts: s.account.clone(),
         regions: s.region.clone(),
-        keep_earlier_events: false,
+        files_only: false,
     };
     if let (Some(a), Some(b)) = (scope.since, scope.until) {
         if b <= a {

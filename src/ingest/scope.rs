@@ -24,9 +24,9 @@ pub struct Scope {
     pub accounts: Vec<String>,
     /// Only these regions; empty means all.
     pub regions: Vec<String>,
-    /// `since` prunes the files read but keeps every event in them (a report reads what was
-    /// delivered since its last run, including events delivered late).
-    pub keep_earlier_events: bool,
+    /// The scope picks the files read and keeps every event in them: a report marks files as
+    /// processed, so an event dropped from a file read would never be seen again.
+    pub files_only: bool,
 }
 
 impl Scope {
@@ -48,7 +48,10 @@ impl Scope {
     /// Whether an event is inside the scope.
     pub fn matches(&self, e: &Event) -> bool {
         let is = |v: &Option<crate::event::Text>, x: &String| v.as_deref() == Some(x.as_str());
-        (self.keep_earlier_events || self.since.is_none_or(|t| e.event_time >= t))
+        if self.files_only {
+            return true;
+        }
+        self.since.is_none_or(|t| e.event_time >= t)
             && self.until.is_none_or(|t| e.event_time < t)
             && (self.accounts.is_empty()
                 || self

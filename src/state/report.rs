@@ -253,8 +253,9 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         input.scope.since = resolve_since(s, &state, now)?;
     }
     let mut opts = crate::cli::ingest_options(&input, quiet)?;
-    // The window prunes what is listed; events delivered late from before it are still new.
-    opts.scope.keep_earlier_events = true;
+    // The window prunes what is listed and read; every event of a file read is kept, since the
+    // file goes into the manifest and is not read again.
+    opts.scope.files_only = true;
     opts.track = Some(Arc::new(known));
     let data = ingest::ingest(&input.paths, &opts)?;
     for p in &data.problems {

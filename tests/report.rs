@@ -1,0 +1,350 @@
+//! The nightly report: a state directory fed day by day finds what one run over everything
+//! finds, re-runs are idempotent, a killed run leaves usable state, the Parquet lake reads back,
+//! and baselines can be shown and forgotten.
+
+use crate::common::{code, run, sample_logs, stderr, stdout};
+use polars::prelude::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Output;
+
+/// The nights of the sample: each run reads what was delivered before midnight (plus the hour
+/// of delivery delay the window allows).
+const NIGHTS: [&str; 7] = [
+    "2026-03-03",
+    "2026-03-04",
+    "2026-03-05",
+    "2026-03-06",
+    "2026-03-07",
+    "2026-03-08",
+    "2026-03-09",
+];
+
+fn report(state: &Path, extra: &[&str]) -> (Output, Value) {
+    let mut args: Vec<String> = vec![
+        "report".into(),
+        sample_logs().display().to_string(),
+        "--state".into(),
+        state.display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "-q".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = run(&args);
+    assert!(
+        code(&o) == 0 || code(&o) == 1,
+        "report {extra:?} failed ({}):\n{}",
+        code(&o),
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("report JSON");
+    (o, v)
+}
+
+/// What identifies a finding across runs.
+fn keys(v: &Value) -> BTreeSet<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {}",
+                f["kind"].as_str().unwrap(),
+                f["principal"].as_str().unwrap(),
+                f["access_key_id"].as_str().unwrap_or(""),
+                f["time"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn hunt_keys() -> BTreeSet<String> {
+    let o = run(["hunt", "--format", "ndjson", "-q"]
+        .map(String::from)
+        .into_iter()
+        .chain([sample_logs().display().to_string()]));
+    stdout(&o)
+        .lines()
+        .map(|l| {
+            let f: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {} {}",
+                f["kind"].as_str().unwrap(),
+                f["principal"].as_str().unwrap(),
+                f["access_key_id"].as_str().unwrap_or(""),
+                f["time"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn lake_rows(state: &Path, table: &str) -> usize {
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(state.join("lake").join(table)) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "parquet") {
+            let f = std::fs::File::open(entry.path()).unwrap();
+            n += ParquetReader::new(f).finish().unwrap().height();
+        }
+    }
+    n
+}
+
+#[test]
+fn day_by_day_reports_find_what_one_run_over_everything_finds() {
+    let daily = tempfile::tempdir().unwrap();
+    let mut found = BTreeSet::new();
+    let mut objects = 0;
+    let mut events = 0;
+    for night in NIGHTS {
+        let (o, v) = report(daily.path(), &["--until", night]);
+        let new = keys(&v);
+        assert!(
+            found.is_disjoint(&new),
+            "{night} reported again: {:?}",
+            found.intersection(&new).collect::<Vec<_>>()
+        );
+        // Exit 1 exactly when a new finding reaches --fail-on (high).
+        let high = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "high" || f["severity"] == "critical");
+        assert_eq!(code(&o), i32::from(high), "{night}: {v}");
+        found.extend(new);
+        objects += v["read"]["objects_new"].as_u64().unwrap();
+        events += v["read"]["events_new"].as_u64().unwrap();
+    }
+    let once = tempfile::tempdir().unwrap();
+    let (_, all) = report(once.path(), &[]);
+    assert_eq!(found, keys(&all));
+    assert_eq!(found, hunt_keys(), "the report finds what hunt finds");
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert_eq!(objects, 1468);
+    assert_eq!(events, 4102);
+    assert_eq!(lake_rows(daily.path(), "events"), 4102);
+    assert_eq!(lake_rows(daily.path(), "findings"), 5);
+}
+
+#[test]
+fn sessions_whose_chain_began_in_an_earlier_run_keep_their_root_and_depth() {
+    let daily = tempfile::tempdir().unwrap();
+    for night in NIGHTS {
+        report(daily.path(), &["--until", night]);
+    }
+    // The latest stored row of each session, against one `sessions` run over everything.
+    let mut stored: BTreeMap<String, (String, i64, String)> = BTreeMap::new();
+    let mut parts: Vec<_> = walkdir::WalkDir::new(daily.path().join("lake/sessions"))
+        .into_iter()
+        .map(|e| e.unwrap().path().to_path_buf())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    parts.sort_by_key(|p| p.file_name().unwrap().to_owned()); // run ids sort by time
+    for p in parts {
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        let keys = df.column("access_key_id").unwrap().str().unwrap().clone();
+        let roots = df.column("root_principal").unwrap().str().unwrap().clone();
+        let depth = df
+            .column("chain_depth")
+            .unwrap()
+            .cast(&DataType::Int64)
+            .unwrap();
+        let depth = depth.i64().unwrap().clone();
+        for i in 0..df.height() {
+            stored.insert(
+                keys.get(i).unwrap().to_string(),
+                (
+                    roots.get(i).unwrap_or("").to_string(),
+                    depth.get(i).unwrap(),
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                ),
+            );
+        }
+    }
+    let o = run([
+        "sessions".to_string(),
+        sample_logs().display().to_string(),
+        "--format".into(),
+        "ndjson".into(),
+        "-q".into(),
+    ]);
+    let mut deep_across_runs = 0;
+    let first_run = stored.values().map(|v| v.2.clone()).min().unwrap();
+    for line in stdout(&o).lines() {
+        let s: Value = serde_json::from_str(line).unwrap();
+        let key = s["access_key_id"].as_str().unwrap();
+        let (root, depth, run) = stored
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} not stored"));
+        assert_eq!(root, s["root_principal"].as_str().unwrap_or(""), "{key}");
+        assert_eq!(*depth, s["chain_depth"].as_i64().unwrap(), "{key}");
+        if *depth >= 2 && *run != first_run {
+            deep_across_runs += 1;
+        }
+    }
+    assert!(
+        deep_across_runs > 0,
+        "some chains must span runs for this test to mean anything"
+    );
+}
+
+#[test]
+fn a_second_run_over_the_same_input_reports_nothing_and_stores_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let (first, v1) = report(state.path(), &[]);
+    assert_eq!(code(&first), 1);
+    assert_eq!(keys(&v1).len(), 5);
+    let events = lake_rows(state.path(), "events");
+    let (again, v2) = report(state.path(), &[]);
+    assert_eq!(code(&again), 0, "nothing new: exit 0");
+    assert!(keys(&v2).is_empty(), "{v2}");
+    assert_eq!(v2["read"]["objects_new"], 0);
+    assert_eq!(v2["read"]["objects_already_processed"], 1468);
+    assert_eq!(lake_rows(state.path(), "events"), events);
+    assert_eq!(lake_rows(state.path(), "findings"), 5);
+}
+
+#[test]
+fn a_run_killed_before_its_commit_leaves_the_previous_state_usable() {
+    for point in ["after-lake", "before-commit"] {
+        let state = tempfile::tempdir().unwrap();
+        let (_, first) = report(state.path(), &["--until", "2026-03-05"]);
+        let read_first = first["read"]["objects_new"].as_u64().unwrap();
+        let before = std::fs::read(state.path().join("state.json")).unwrap();
+        let events_before = lake_rows(state.path(), "events");
+        let killed = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+            .args(["report", "-q", "--format", "json", "--state"])
+            .arg(state.path())
+            .arg(sample_logs())
+            .env("TRAILHOUND_FAIL_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            !killed.status.success(),
+            "{point}: the run should have died"
+        );
+        assert_eq!(
+            std::fs::read(state.path().join("state.json")).unwrap(),
+            before,
+            "{point}: the commit point is untouched"
+        );
+        // The next run cleans up, reads the rest, and ends where one run would.
+        let (_, v) = report(state.path(), &[]);
+        assert_eq!(
+            v["read"]["objects_already_processed"].as_u64().unwrap(),
+            read_first,
+            "{point}: the killed run's objects are read again"
+        );
+        assert_eq!(
+            lake_rows(state.path(), "events"),
+            4102,
+            "{point}: events of the killed run are not stored twice ({events_before} before)"
+        );
+        let fresh = tempfile::tempdir().unwrap();
+        report(fresh.path(), &["--until", "2026-03-05"]);
+        let (_, rest) = report(fresh.path(), &[]);
+        assert_eq!(
+            keys(&v),
+            keys(&rest),
+            "{point}: the same findings as a run never killed"
+        );
+        assert!(!keys(&v).is_empty());
+    }
+}
+
+#[test]
+fn the_lake_is_partitioned_parquet_that_polars_reads_back() {
+    let state = tempfile::tempdir().unwrap();
+    report(state.path(), &[]);
+    let events = lake_rows(state.path(), "events");
+    assert_eq!(events, 4102);
+    // Partitions name the account and the day.
+    let dirs: BTreeSet<String> = walkdir::WalkDir::new(state.path().join("lake/events"))
+        .min_depth(2)
+        .max_depth(2)
+        .into_iter()
+        .map(|e| {
+            let p = e.unwrap().path().to_path_buf();
+            p.strip_prefix(state.path().join("lake/events"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        dirs.contains("account=482719305561/date=2026-03-07"),
+        "{dirs:?}"
+    );
+    // Every stored column reads back with the documented names and the same counts as `summary`.
+    let f = walkdir::WalkDir::new(state.path().join("lake/events"))
+        .into_iter()
+        .map(|e| e.unwrap().path().to_path_buf())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let df = ParquetReader::new(std::fs::File::open(f).unwrap())
+        .finish()
+        .unwrap();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, trailhound::event::COLUMNS.map(String::from).to_vec());
+    assert!(lake_rows(state.path(), "sessions") > 0);
+    assert_eq!(lake_rows(state.path(), "findings"), 5);
+}
+
+#[test]
+fn baselines_are_shown_and_forgotten() {
+    let state = tempfile::tempdir().unwrap();
+    report(state.path(), &[]);
+    let who = "arn:aws:iam::310915732205:user/priya.raman";
+    let show = |json: bool| {
+        let mut a = vec![
+            "baseline".to_string(),
+            "show".into(),
+            who.into(),
+            "--state".into(),
+        ];
+        a.push(state.path().display().to_string());
+        if json {
+            a.push("--json".into());
+        }
+        run(a)
+    };
+    let o = show(false);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    for part in [
+        "countries:",
+        "networks (ASN):",
+        "user agents:",
+        "active (UTC):",
+        "roles assumed:",
+    ] {
+        assert!(text.contains(part), "{part} in\n{text}");
+    }
+    let p: Value = serde_json::from_slice(&show(true).stdout).unwrap();
+    assert!(p["events"].as_u64().unwrap() > 0);
+    assert_eq!(p["hour_of_week"].as_array().unwrap().len(), 168);
+    assert!(
+        p["countries"].as_object().unwrap().contains_key("US"),
+        "{p}"
+    );
+    let o = run([
+        "baseline".to_string(),
+        "forget".into(),
+        who.into(),
+        "--state".into(),
+        state.path().display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = show(false);
+    assert_ne!(code(&o), 0, "forgotten: no baseline until learned again");
+    assert!(stderr(&o).contains("no baseline for"), "{}", stderr(&o));
+}
