@@ -1,18 +1,14 @@
 //! Containment playbooks: plans on the hand-made incident (tests/fixtures/playbook/), and every
-//! shipped playbook applied and rolled back against moto's IAM/STS server on 127.0.0.1, reading
-//! the state back after each step (GetRolePolicy, GetUserPolicy, GetRole, ListAccessKeys).
-//!
-//! moto 5.2.5 is installed on first use into ~/.cache/trailhound/moto-venv (PyPI, about 20 s),
-//! started once per test binary by tests/moto/serve.py, and exits when this process's end closes
-//! its stdin. Each test uses its own role and user names, so tests run in parallel on one server.
-//! Nothing here talks to any address but 127.0.0.1.
+//! shipped playbook applied and rolled back against moto's IAM/STS server on 127.0.0.1 (the
+//! emulator in tests/emulator.rs), reading the state back after each step (GetRolePolicy,
+//! GetUserPolicy, GetRole, ListAccessKeys). Each test uses its own role and user names, so tests
+//! run in parallel on one server.
 
 use crate::common::{code, root, run, stderr, stdout};
+use crate::emulator::{moto, Moto};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Output};
 
 fn incident() -> PathBuf {
     root().join("tests/fixtures/playbook/incident.json")
@@ -22,163 +18,9 @@ const WEB: &str = "arn:aws:iam::111111111111:role/WebAppRole";
 const ACCOUNT: &str = "123456789012"; // moto's default account
 
 // ---------------------------------------------------------------------------------------------
-// The emulator.
-
-struct Moto {
-    port: u16,
-    channel: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
-    _child: Child,
-}
-
-static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
-
-fn venv() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache/trailhound/moto-venv")
-}
-
-/// Installs moto into the shared virtual environment unless it is there already. A lock folder
-/// keeps two test runs from installing at once.
-fn ensure_moto() -> Result<PathBuf, String> {
-    let v = venv();
-    let python = v.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                "import moto, boto3, flask, flask_cors; assert moto.__version__ == '5.2.5'",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Ok(python);
-    }
-    let lock = v.with_extension("lock");
-    std::fs::create_dir_all(v.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
-    let mut waited = 0;
-    while std::fs::create_dir(&lock).is_err() {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        waited += 1;
-        if waited > 600 {
-            let _ = std::fs::remove_dir(&lock); // a stale lock from a killed run
-        }
-    }
-    let result = (|| {
-        if ready() {
-            return Ok(());
-        }
-        let sh = |cmd: &mut Command| -> Result<(), String> {
-            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if o.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{cmd:?} failed:\n{}",
-                    String::from_utf8_lossy(&o.stderr)
-                ))
-            }
-        };
-        sh(Command::new("python3").arg("-m").arg("venv").arg(&v))?;
-        sh(Command::new(v.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "moto[s3,iam,sts]==5.2.5",
-            "flask",
-            "flask-cors",
-        ]))
-    })();
-    let _ = std::fs::remove_dir(&lock);
-    result?;
-    if ready() {
-        Ok(python)
-    } else {
-        Err(format!("moto is not importable from {}", python.display()))
-    }
-}
-
-fn start() -> Result<Moto, String> {
-    let python = ensure_moto()?;
-    let mut child = Command::new(&python)
-        .arg(root().join("tests/moto/serve.py"))
-        .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start moto: {e}"))?;
-    let stdin = child.stdin.take().ok_or("no stdin")?;
-    let mut out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-    let mut line = String::new();
-    out.read_line(&mut line).map_err(|e| e.to_string())?;
-    let port: u16 = line
-        .trim()
-        .parse()
-        .map_err(|_| format!("moto did not print its port: {line:?}"))?;
-    // Ready when its API answers.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-            let mut buf = [0u8; 12];
-            if std::io::Read::read(&mut s, &mut buf).is_ok_and(|n| n >= 12)
-                && buf.starts_with(b"HTTP/1.")
-            {
-                break;
-            }
-        }
-        if std::time::Instant::now() > deadline {
-            return Err("moto did not answer GET /moto-api/ within 30 s".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Ok(Moto {
-        port,
-        channel: Mutex::new((stdin, out)),
-        _child: child,
-    })
-}
-
-fn moto() -> &'static Moto {
-    match MOTO.get_or_init(start) {
-        Ok(m) => m,
-        Err(e) => panic!("the AWS emulator is needed for this test: {e}"),
-    }
-}
+// IAM through the emulator.
 
 impl Moto {
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// One boto3 call in moto's default account (or `account`); Ok(response) or Err(error code).
-    fn call_in(
-        &self,
-        account: Option<&str>,
-        service: &str,
-        call: &str,
-        params: Value,
-    ) -> Result<Value, String> {
-        let mut req = json!({"service": service, "call": call, "params": params});
-        if let Some(a) = account {
-            req["account"] = json!(a);
-        }
-        let mut ch = self.channel.lock().unwrap_or_else(|e| e.into_inner());
-        writeln!(ch.0, "{req}").expect("write to moto");
-        ch.0.flush().expect("flush");
-        let mut line = String::new();
-        ch.1.read_line(&mut line).expect("read from moto");
-        let v: Value = serde_json::from_str(&line).expect("moto reply");
-        match v.get("ok") {
-            Some(ok) => Ok(ok.clone()),
-            None => Err(v["error"]["code"].as_str().unwrap_or("?").to_string()),
-        }
-    }
-
     fn iam(&self, call: &str, params: Value) -> Result<Value, String> {
         self.call_in(None, "iam", call, params)
     }
