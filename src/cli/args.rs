@@ -205,6 +205,10 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         /// Random seed (the sample uses 7).
         #[arg(long)]
         seed: Option<u64>,
+        /// Days the sample covers (default 7; at least 7, where its incidents are), e.g. 30
+        /// for a month-long tree to measure nightly reports and S3 listing on.
+        #[arg(long, value_name = "N", conflicts_with = "events")]
+        days: Option<u32>,
     },
     /// Measure ingest speed: generate a corpus (or use --dir), read it, print events/s, MB/s,
     /// peak memory, and the time of `gzip -dc` over the same files as a floor.

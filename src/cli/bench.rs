@@ -16,13 +16,22 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-pub fn generate(out: &Path, events: Option<u64>, seed: Option<u64>, quiet: bool) -> Result<Exit> {
+pub fn generate(
+    out: &Path,
+    events: Option<u64>,
+    seed: Option<u64>,
+    days: Option<u32>,
+    quiet: bool,
+) -> Result<Exit> {
     let started = Instant::now();
     match events {
         None => {
             let mut spec = SampleSpec::default();
             if let Some(s) = seed {
                 spec.seed = s;
+            }
+            if let Some(d) = days {
+                spec.days = d.max(7);
             }
             let truth = generate::write_sample(&spec, out).map_err(io_err(out))?;
             if !quiet {
@@ -115,7 +124,7 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
             .next()
             .is_none()
     {
-        generate(&dir, Some(events), None, quiet)?;
+        generate(&dir, Some(events), None, None, quiet)?;
         // Measure in a fresh process so that generating does not count toward peak memory.
         let exe = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
         let status = Command::new(exe)

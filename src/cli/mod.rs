@@ -190,7 +190,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
-        Command::Generate { out, events, seed } => bench::generate(&out, events, seed, quiet),
+        Command::Generate {
+            out,
+            events,
+            seed,
+            days,
+        } => bench::generate(&out, events, seed, days, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
     }
 }
