@@ -200,21 +200,24 @@ mod tests {
 }
 
 /// Events back from a frame of the `events` table (as written by [`events_frame`], e.g. read
-/// from the Parquet lake). Rows go through the same JSON form as `--format ndjson`.
+/// from the Parquet lake): polars writes the rows as JSON lines, which read back as events.
 pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
     use rayon::prelude::*;
-    let cols = df.columns();
-    let names: Vec<String> = cols.iter().map(|c| c.name().to_string()).collect();
-    (0..df.height())
-        .into_par_iter()
-        .map(|i| {
-            let mut obj = serde_json::Map::with_capacity(cols.len());
-            for (c, name) in cols.iter().zip(&names) {
-                let v = c.get(i).unwrap_or(AnyValue::Null);
-                obj.insert(name.clone(), crate::report::any_to_json(&v));
-            }
-            let mut e: Event = serde_json::from_value(serde_json::Value::Object(obj))
-                .map_err(|e| format!("row {i}: {e}"))?;
+    let mut df = df.clone();
+    let mut buf = Vec::with_capacity(df.height() * 1024);
+    JsonWriter::new(&mut buf)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut df)
+        .map_err(|e| e.to_string())?;
+    let lines: Vec<&[u8]> = buf
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut e: Event = serde_json::from_slice(l).map_err(|e| format!("row {i}: {e}"))?;
             e.origin = (0, i as u32);
             Ok(e)
         })

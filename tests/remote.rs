@@ -389,6 +389,127 @@ fn s3_prefix_reads_a_tree_uploaded_under_it_from_a_bucket_in_another_region() {
 }
 
 #[test]
+fn other_bucket_shapes_an_organization_trail_a_flat_export_and_one_object() {
+    let m = moto();
+    let bucket = "trail-shapes";
+    let logs = sample_logs();
+    // An organization trail: AWSLogs/o-<org>/<account>/CloudTrail/<region>/...
+    let org = "org/AWSLogs/o-abc123def4/";
+    let a = "AWSLogs/205836417790/";
+    let b = "AWSLogs/482719305561/CloudTrail/eu-central-1/";
+    m.upload_tree(bucket, &logs.join(a), &format!("{org}205836417790/"), None);
+    m.upload_tree(
+        bucket,
+        &logs.join(b),
+        &format!("{org}482719305561/CloudTrail/eu-central-1/"),
+        None,
+    );
+    m.requests_reset(bucket);
+    let o = s3run(
+        m,
+        &[
+            "events",
+            &format!("s3://{bucket}/org"),
+            "--format",
+            "ndjson",
+            "-q",
+        ],
+    );
+    let (la, lb) = (logs.join(a), logs.join(b));
+    let l = local(&[
+        "events",
+        la.to_str().unwrap(),
+        lb.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "-q",
+    ]);
+    assert_same_output("an organization trail", &o, &l);
+    let lists: BTreeSet<(String, bool)> = listings(&m.requests(bucket)).into_iter().collect();
+    let want: BTreeSet<(String, bool)> = [
+        ("org/".to_string(), true),
+        ("org/AWSLogs/".to_string(), true),
+        (org.to_string(), true),
+        (format!("{org}205836417790/CloudTrail/"), true),
+        (format!("{org}482719305561/CloudTrail/"), true),
+        (format!("{org}205836417790/CloudTrail/us-east-1/"), false),
+        (format!("{org}482719305561/CloudTrail/eu-central-1/"), false),
+    ]
+    .into();
+    assert_eq!(
+        lists, want,
+        "the organization folder is walked like AWSLogs/"
+    );
+
+    // A prefix that does not follow the layout is listed in full, page by page: the whole
+    // sample under export/ is 1,468 keys, two pages of ListObjectsV2 (1,000 keys a page).
+    let n = m.upload_tree(bucket, &logs.join("AWSLogs"), "export/", None);
+    assert!(n > 1000);
+    m.requests_reset(bucket);
+    let url = format!("s3://{bucket}/export");
+    let o = s3run(m, &["summary", &url, "--format", "json", "-q"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let reqs = m.requests(bucket);
+    let lists = listings(&reqs);
+    assert_eq!(
+        lists,
+        vec![
+            ("export/".to_string(), true),
+            ("export/".to_string(), false),
+            ("export/".to_string(), false)
+        ],
+        "one delimiter listing, then two pages"
+    );
+    let pages: Vec<&Request> = reqs
+        .iter()
+        .filter(|r| r.is_list_v2() && r.param("delimiter").is_none())
+        .collect();
+    assert!(pages[0].param("continuation-token").is_none());
+    assert!(
+        pages[1].param("continuation-token").is_some(),
+        "the second page asks for the rest: {:?}",
+        pages[1]
+    );
+    assert_eq!(list_requests(&json_of(&o)), 3);
+    assert_eq!(
+        gets(bucket, &reqs).len(),
+        sample_log_keys().len(),
+        "every log object read, the digest file left out"
+    );
+    let o = s3run(m, &["events", &url, "--format", "ndjson", "-q"]);
+    let l = local(&["events", logs.to_str().unwrap(), "--format", "ndjson", "-q"]);
+    assert_same_output("a flat export", &o, &l);
+
+    // One object named in full: read without any listing.
+    let key = sample_log_keys()
+        .into_iter()
+        .find(|k| k.contains("/us-west-2/"))
+        .unwrap();
+    m.requests_reset(bucket);
+    let o = s3run(
+        m,
+        &[
+            "events",
+            &format!("s3://{bucket}/export/{}", &key["AWSLogs/".len()..]),
+            "--format",
+            "ndjson",
+            "-q",
+        ],
+    );
+    let l = local(&[
+        "events",
+        logs.join(&key).to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "-q",
+    ]);
+    assert_same_output("one object", &o, &l);
+    let reqs = m.requests(bucket);
+    assert!(listings(&reqs).is_empty(), "{reqs:#?}");
+    assert_eq!(gets(bucket, &reqs).len(), 1);
+}
+
+#[test]
 fn a_one_day_window_lists_only_that_days_prefixes() {
     let (m, _g) = sample_bucket();
     let bucket = format!("s3://{SAMPLE}");

@@ -348,3 +348,95 @@ fn baselines_are_shown_and_forgotten() {
     assert_ne!(code(&o), 0, "forgotten: no baseline until learned again");
     assert!(stderr(&o).contains("no baseline for"), "{}", stderr(&o));
 }
+
+/// The HTML report opened in headless Chromium (Debian's package, installed by
+/// tests/chromium/ensure.sh into ~/.cache/trailhound/chromium on first use): the browser's DOM
+/// holds the findings table and both charts, and the screenshot, kept in the target folder for
+/// people to look at, is a full page of content.
+#[test]
+fn the_html_report_renders_in_headless_chromium_with_findings_and_charts() {
+    let state = tempfile::tempdir().unwrap();
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let html = out_dir.join("trailhound-report.html");
+    let png = out_dir.join("trailhound-report.png");
+    let _ = std::fs::remove_file(&png);
+    let o = run([
+        "report".to_string(),
+        sample_logs().display().to_string(),
+        "--state".into(),
+        state.path().display().to_string(),
+        "--format".into(),
+        "html".into(),
+        "--out".into(),
+        html.display().to_string(),
+        "-q".into(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for forbidden in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(
+            !page.contains(forbidden),
+            "self-contained: found {forbidden}"
+        );
+    }
+    let ensure = crate::common::root().join("tests/chromium/ensure.sh");
+    let e = std::process::Command::new("bash")
+        .arg(&ensure)
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "installing chromium: {}", stderr(&e));
+    let chromium = stdout(&e).trim().to_string();
+    let browser = |extra: &[&str]| {
+        std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                state.path().join("chromium-profile").display()
+            ))
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .unwrap()
+    };
+    let dom = browser(&["--dump-dom"]);
+    let dom = stdout(&dom);
+    assert!(
+        dom.contains("id=\"findings\""),
+        "the browser's DOM has the findings table"
+    );
+    assert!(
+        dom.contains("credential_exfiltration"),
+        "and the findings in it"
+    );
+    for chart in ["chart-calls", "chart-assume-role"] {
+        assert!(
+            dom.contains(&format!("id=\"{chart}\"")),
+            "{chart} in the DOM"
+        );
+    }
+    assert!(
+        dom.matches("<svg").count() >= 2,
+        "the charts are drawn as SVG"
+    );
+    let shot = browser(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1280,5600", // the whole page: findings, then the charts
+    ]);
+    let bytes = std::fs::read(&png).unwrap_or_else(|_| panic!("no screenshot: {}", stderr(&shot)));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 5600));
+    // A blank page of this size compresses to a few kilobytes; text, tables and charts do not.
+    assert!(
+        bytes.len() > 60_000,
+        "screenshot is {} bytes: blank?",
+        bytes.len()
+    );
+    eprintln!("screenshot of the HTML report: {}", png.display());
+}

@@ -231,8 +231,11 @@ pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
             "no files in the given paths".to_string()
         } else {
             format!(
-                "{} files: {} skipped, {} failed",
-                s.files_seen, s.files_skipped, s.files_failed
+                "{} {}: {} skipped, {} failed",
+                s.files_seen,
+                if s.files_seen == 1 { "file" } else { "files" },
+                s.files_skipped,
+                s.files_failed
             )
         };
         return Err(Error::NothingRead(why));

@@ -62,7 +62,7 @@ pub(super) fn read(
                 Err(e) => {
                     let e = sdk_error(e);
                     return Some(format!(
-                        "{url}: LookupEvents failed after {requests} requests ({e}){}",
+                        "LookupEvents failed after {requests} requests ({e}){}",
                         if e.code == "AccessDeniedException" || e.code == "AccessDenied" {
                             "; it needs cloudtrail:LookupEvents"
                         } else {

@@ -59,7 +59,7 @@ pub(super) fn read(
     };
     let client = match rt.block_on(connect(bucket, opts)) {
         Ok(c) => c,
-        Err(e) => return vec![failed(&url, describe(bucket, None, &e))],
+        Err(e) => return vec![failed(&url, describe(bucket, &e))],
     };
     let listing = rt.block_on(plan(&client, bucket, prefix, opts));
     let mut results = vec![FileResult {
@@ -171,24 +171,20 @@ async fn connect(bucket: &str, opts: &IngestOptions) -> Result<Client, CallError
     }
 }
 
-/// A clear reason for a failed S3 call, naming the bucket (and key).
-fn describe(bucket: &str, key: Option<&str>, e: &CallError) -> String {
-    let what = match key {
-        Some(k) => format!("s3://{bucket}/{k}"),
-        None => format!("bucket {bucket}"),
-    };
+/// A clear reason for a failed S3 call (the bucket or key is named by the problem itself).
+fn describe(bucket: &str, e: &CallError) -> String {
     match e.code.as_str() {
-        "NoSuchBucket" => format!("{what}: the bucket does not exist (NoSuchBucket)"),
+        "NoSuchBucket" => format!("the bucket {bucket} does not exist (NoSuchBucket)"),
         "AccessDenied" | "AllAccessDisabled" | "Forbidden" => format!(
-            "{what}: access denied ({}); reading logs needs s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on its objects{}",
+            "access denied ({}); reading logs needs s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on its objects{}",
             e.code,
             if e.message.is_empty() { String::new() } else { format!(" ({})", e.message) }
         ),
-        "NoSuchKey" => format!("{what}: the object is gone (NoSuchKey)"),
+        "NoSuchKey" => "the object is gone (NoSuchKey)".to_string(),
         "PermanentRedirect" | "AuthorizationHeaderMalformed" => format!(
-            "{what}: the bucket is in another region ({e}); give --aws-region"
+            "the bucket {bucket} is in another region ({e}); give --aws-region"
         ),
-        _ => format!("{what}: {e}"),
+        _ => e.to_string(),
     }
 }
 
@@ -223,7 +219,7 @@ pub async fn plan(client: &Client, bucket: &str, prefix: &str, opts: &IngestOpti
         out.problems.push(Problem {
             file: format!("s3://{bucket}/{p}"),
             location: None,
-            reason: describe(bucket, if p.is_empty() { None } else { Some(p) }, &e),
+            reason: describe(bucket, &e),
             file_failed: true,
         });
     };
@@ -479,18 +475,14 @@ async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, Stri
             .key(key)
             .send()
             .await
-            .map_err(|e| describe(bucket, Some(key), &sdk_error(e)))?;
+            .map_err(|e| describe(bucket, &sdk_error(e)))?;
         match out.body.collect().await {
             Ok(b) => return Ok(b.into_bytes().to_vec()),
             Err(e) if attempt < BODY_ATTEMPTS => {
                 let _ = e;
                 tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
             }
-            Err(e) => {
-                return Err(format!(
-                    "s3://{bucket}/{key}: the transfer broke off {attempt} times ({e})"
-                ))
-            }
+            Err(e) => return Err(format!("the transfer broke off {attempt} times ({e})")),
         }
     }
 }

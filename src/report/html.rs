@@ -281,7 +281,10 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertic
 th{background:var(--panel);font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.nw{white-space:nowrap}
-td.arn{word-break:break-all;min-width:12em}
+td.arn{overflow-wrap:anywhere;min-width:12em}
+td.sum{overflow-wrap:anywhere;min-width:14em}
+td.src{min-width:11em}
+td.key{white-space:nowrap}
 tbody tr:nth-child(even) td{background:#fafbfc}
 .badge{display:inline-block;min-width:66px;padding:1px 8px;border-radius:10px;text-align:center;
  font-size:11px;font-weight:700;letter-spacing:.04em;text-transform:uppercase;color:#fff;white-space:nowrap}
@@ -292,9 +295,9 @@ tbody tr:nth-child(even) td{background:#fafbfc}
 .finding.f-medium{border-left-color:#e9ad00}.finding.f-low{border-left-color:#2f6fb0}
 .finding h3 .badge{margin-right:8px;vertical-align:1px}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:8px 0 0;font-size:13px}
-.facts dt{color:var(--muted)}.facts dd{margin:0;word-break:break-all}
+.facts dt{color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
 pre{margin:3px 0 6px;padding:8px 10px;background:var(--panel);border:1px solid var(--line);border-radius:4px;
- white-space:pre-wrap;word-break:break-all;line-height:1.4}
+ white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.4}
 .empty{color:var(--muted);font-style:italic}
 .muted{color:var(--muted)}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:10px 28px}
@@ -309,7 +312,10 @@ svg.chart text.peak{fill:#1b1f24;font-weight:600}
 .legend{display:flex;flex-wrap:wrap;gap:2px 18px;margin:2px 0 0 60px;font-size:12px}
 .legend .sw{display:inline-block;width:16px;height:4px;margin-right:6px;vertical-align:middle;border-radius:1px}
 .legend .sw.dash{background-image:linear-gradient(90deg,transparent 50%,#fff 50%);background-size:6px 4px}
-ul.plain{margin:4px 0;padding-left:18px}
+ul.plain{margin:4px 0;padding-left:18px;overflow-wrap:anywhere}
+.grid2 h3+*{margin-top:4px}
+.grid2 h3:not(:first-child){margin-top:14px}
+#read-counts th{font-weight:500;background:none;white-space:normal}
 footer{margin-top:34px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
 @media print{body{max-width:none;padding:0}h2{break-after:avoid}figure,.finding{break-inside:avoid}
  tbody tr:nth-child(even) td{background:none}}
@@ -350,12 +356,20 @@ pub fn render(d: &Digest) -> String {
     tops(&mut h, d);
     read(&mut h, &d.read);
 
-    let _ = writeln!(
-        h,
-        "<footer>trailhound \u{b7} run <span class=\"mono\">{}</span> \u{b7} generated {}. \
-         All times UTC. Containment commands are dry runs until run with <span class=\"mono\">--execute</span>.</footer>",
-        esc(&d.run_id),
-        esc(&d.generated_at)
+    h.push_str("<footer>trailhound");
+    if !d.run_id.is_empty() {
+        let _ = write!(
+            h,
+            " \u{b7} run <span class=\"mono\">{}</span>",
+            esc(&d.run_id)
+        );
+    }
+    if !d.generated_at.is_empty() {
+        let _ = write!(h, " \u{b7} generated {}", esc(&d.generated_at));
+    }
+    h.push_str(
+        ". All times UTC. Containment commands are dry runs until run with \
+<span class=\"mono\">--apply</span>.</footer>\n",
     );
     h.push_str("</body>\n</html>\n");
     h
@@ -407,12 +421,19 @@ fn opt(s: &Option<String>) -> String {
     }
 }
 
-/// "203.0.113.9 · RU · AS64500 Example" (escaped), or a dash.
-fn place_html(f: &crate::detect::Finding) -> String {
+/// "203.0.113.9 · RU · AS64500 Example" (escaped), or a dash; `br` puts the address on a
+/// line of its own (for the narrow table column).
+fn place_html(f: &crate::detect::Finding, br: bool) -> String {
     let p = &f.place;
     let mut parts = Vec::new();
+    let mut ip_html = None;
     if let Some(ip) = &p.source_ip {
-        parts.push(format!("<span class=\"mono\">{}</span>", esc(ip)));
+        let x = format!("<span class=\"mono\">{}</span>", esc(ip));
+        if br {
+            ip_html = Some(x);
+        } else {
+            parts.push(x);
+        }
     }
     if let Some(c) = &p.country {
         parts.push(esc(c));
@@ -423,10 +444,11 @@ fn place_html(f: &crate::detect::Finding) -> String {
         (None, Some(o)) => parts.push(esc(o)),
         (None, None) => {}
     }
-    if parts.is_empty() {
-        "<span class=\"muted\">\u{2014}</span>".to_string()
-    } else {
-        parts.join(" \u{b7} ")
+    match (ip_html, parts.is_empty()) {
+        (None, true) => "<span class=\"muted\">\u{2014}</span>".to_string(),
+        (None, false) => parts.join(" \u{b7} "),
+        (Some(ip), true) => ip,
+        (Some(ip), false) => format!("{ip}<br>{}", parts.join(" \u{b7} ")),
     }
 }
 
@@ -444,7 +466,7 @@ fn findings(h: &mut String, d: &Digest) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"nw\">{}</td><td><a href=\"#finding-{}\">{}</a></td>\
-<td class=\"arn\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+<td class=\"arn\">{}</td><td class=\"mono key\">{}</td><td class=\"mono key\">{}</td><td class=\"src\">{}</td><td class=\"sum\">{}</td></tr>",
             badge(f.severity),
             esc(&when(f.time)),
             i + 1,
@@ -452,7 +474,7 @@ fn findings(h: &mut String, d: &Digest) {
             esc(&f.principal),
             opt(&f.access_key_id),
             opt(&f.account),
-            place_html(f),
+            place_html(f, true),
             esc(&f.summary)
         );
     }
@@ -493,7 +515,7 @@ fn finding_block(h: &mut String, n: usize, rf: &ReportedFinding) {
         "<dt>Account</dt><dd class=\"mono\">{}</dd>",
         opt(&f.account)
     );
-    let _ = write!(h, "<dt>Source</dt><dd>{}</dd>", place_html(f));
+    let _ = write!(h, "<dt>Source</dt><dd>{}</dd>", place_html(f, false));
     if !f.evidence_event_ids.is_empty() {
         let ids = &f.evidence_event_ids;
         let shown: Vec<String> = ids.iter().take(LIST_CAP.min(20)).map(|e| esc(e)).collect();
@@ -592,7 +614,7 @@ fn line_chart(id: &str, caption: &str, axis: &Axis, lines: &[Line], unit: &str) 
     );
     let _ = writeln!(
         s,
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">",
         esc(caption)
     );
     let _ = writeln!(s, "<title>{}</title>", esc(caption));
@@ -1174,10 +1196,9 @@ pub(crate) mod tests {
             }
             assert!(!lower.contains(bad), "output contains {bad:?}");
         }
-        // The only URL allowed is the SVG namespace (an identifier, never fetched).
-        let stripped = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-        assert!(!stripped.contains("http://"), "http:// reference");
-        assert!(!stripped.contains("https://"), "https:// reference");
+        // No URL at all (inline SVG in HTML5 needs no xmlns).
+        assert!(!lower.contains("http://"), "http:// reference");
+        assert!(!lower.contains("https://"), "https:// reference");
     }
 
     fn assert_finite(html: &str) {

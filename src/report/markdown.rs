@@ -149,7 +149,7 @@ pub fn render(d: &Digest) -> String {
     tops(&mut m, d);
     read(&mut m, &d.read);
     m.push_str(
-        "---\n\n*All times UTC. Containment commands are dry runs until run with `--execute`.*\n",
+        "---\n\n*All times UTC. Containment commands are dry runs until run with `--apply`.*\n",
     );
     m
 }
@@ -535,7 +535,7 @@ fn tops(m: &mut String, d: &Digest) {
 }
 
 fn read(m: &mut String, r: &ReadSummary) {
-    m.push_str("## What was read\n\n| | |\n|---|--:|\n");
+    m.push_str("## What was read\n\n| Read | Count |\n|---|--:|\n");
     let rows: [(&str, u64); 6] = [
         ("Objects read (new)", r.objects_new),
         (
