@@ -109,15 +109,26 @@ installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
 }
 
+# A fresh system may have no package lists (container images delete them): fetch them into a
+# private folder, without root, and point every apt call at it.
+APT_OPTS=(-o Debug::NoLocking=1)
+if ! apt-cache show chromium >/dev/null 2>&1; then
+    log "no package lists know chromium: running apt-get update into $PREFIX.apt"
+    mkdir -p "$PREFIX.apt/lists/partial" "$PREFIX.apt/cache/archives/partial"
+    APT_OPTS+=(-o "Dir::State::Lists=$PREFIX.apt/lists" -o "Dir::Cache=$PREFIX.apt/cache"
+        -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=")
+    apt-get "${APT_OPTS[@]}" update >&2 || die "apt-get update failed (is the Debian mirror reachable?)"
+fi
+
 # apt's own resolver, simulated (works without root): exactly what `apt-get install` would add,
 # with one pick per alternative.
-pkgs=$(apt-get -s -o Debug::NoLocking=1 install --no-install-recommends chromium 2>/dev/null \
+pkgs=$(apt-get -s "${APT_OPTS[@]}" install --no-install-recommends chromium 2>/dev/null \
     | awk '$1 == "Inst" { print $2 }' || true)
 if [[ -z "$pkgs" ]]; then
     # Fallback: every (recursive) dependency that dpkg does not have installed. Downloads more
     # than needed (all alternatives), but works where the simulation refuses.
     log "apt-get -s gave nothing; falling back to apt-cache depends --recurse"
-    pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    pkgs=$(apt-cache "${APT_OPTS[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
         --no-breaks --no-replaces --no-enhances chromium 2>/dev/null \
         | grep -E '^[a-z0-9]' | grep -v ':' | sort -u \
         | while read -r p; do installed "$p" || echo "$p"; done)
@@ -135,10 +146,10 @@ log "downloading $# packages: $*"
 # --- download and unpack ---------------------------------------------------------------------
 (
     cd "$stage/debs"
-    if ! apt-get download "$@" >&2; then
+    if ! apt-get "${APT_OPTS[@]}" download "$@" >&2; then
         log "batch download failed; trying one by one"
         for p in "$@"; do
-            ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p" >&2 || log "could not download $p (skipped)"
+            ls "${p}"_*.deb >/dev/null 2>&1 || apt-get "${APT_OPTS[@]}" download "$p" >&2 || log "could not download $p (skipped)"
         done
     fi
 )
