@@ -52,7 +52,11 @@ pub(super) fn read(
     base: u32,
     collector: &Collector,
 ) -> Vec<FileResult> {
-    let url = format!("s3://{bucket}/{prefix}");
+    let url = if prefix.is_empty() {
+        format!("s3://{bucket}")
+    } else {
+        format!("s3://{bucket}/{prefix}")
+    };
     let rt = match crate::aws::runtime(1) {
         Ok(rt) => rt,
         Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
@@ -174,7 +178,7 @@ async fn connect(bucket: &str, opts: &IngestOptions) -> Result<Client, CallError
 /// A clear reason for a failed S3 call (the bucket or key is named by the problem itself).
 fn describe(bucket: &str, e: &CallError) -> String {
     match e.code.as_str() {
-        "NoSuchBucket" => format!("the bucket {bucket} does not exist (NoSuchBucket)"),
+        "NoSuchBucket" => "the bucket does not exist (NoSuchBucket)".to_string(),
         "AccessDenied" | "AllAccessDisabled" | "Forbidden" => format!(
             "access denied ({}); reading logs needs s3:ListBucket on arn:aws:s3:::{bucket} and s3:GetObject on its objects{}",
             e.code,
@@ -217,7 +221,9 @@ pub async fn plan(client: &Client, bucket: &str, prefix: &str, opts: &IngestOpti
     let mut region_roots: Vec<(String, Vec<String>)> = Vec::new(); // ".../CloudTrail/<region>/", date parts given
     let first_error = |out: &mut Listing, p: &str, e: CallError| {
         out.problems.push(Problem {
-            file: format!("s3://{bucket}/{p}"),
+            file: format!("s3://{bucket}/{p}")
+                .trim_end_matches('/')
+                .to_string(),
             location: None,
             reason: describe(bucket, &e),
             file_failed: true,
