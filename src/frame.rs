@@ -171,6 +171,31 @@ pub fn sql(tables: Vec<(&str, DataFrame)>, query: &str) -> Result<DataFrame> {
         .map_err(|e| Error::Query(e.to_string()))
 }
 
+/// Events back from a frame of the `events` table (as written by [`events_frame`], e.g. read
+/// from the Parquet lake): polars writes the rows as JSON lines, which read back as events.
+pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
+    use rayon::prelude::*;
+    let mut df = df.clone();
+    let mut buf = Vec::with_capacity(df.height() * 1024);
+    JsonWriter::new(&mut buf)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut df)
+        .map_err(|e| e.to_string())?;
+    let lines: Vec<&[u8]> = buf
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut e: Event = serde_json::from_slice(l).map_err(|e| format!("row {i}: {e}"))?;
+            e.origin = (0, i as u32);
+            Ok(e)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,29 +222,4 @@ mod tests {
         .unwrap();
         assert_eq!(out.height(), 1);
     }
-}
-
-/// Events back from a frame of the `events` table (as written by [`events_frame`], e.g. read
-/// from the Parquet lake): polars writes the rows as JSON lines, which read back as events.
-pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
-    use rayon::prelude::*;
-    let mut df = df.clone();
-    let mut buf = Vec::with_capacity(df.height() * 1024);
-    JsonWriter::new(&mut buf)
-        .with_json_format(JsonFormat::JsonLines)
-        .finish(&mut df)
-        .map_err(|e| e.to_string())?;
-    let lines: Vec<&[u8]> = buf
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines
-        .par_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut e: Event = serde_json::from_slice(l).map_err(|e| format!("row {i}: {e}"))?;
-            e.origin = (0, i as u32);
-            Ok(e)
-        })
-        .collect()
 }

@@ -153,7 +153,8 @@ pub struct RunArgs {
     /// Deny tokens issued before TIME (ISO 8601; default: now).
     #[arg(long, value_name = "TIME")]
     pub cutoff: Option<String>,
-    /// CloudTrail logs: fill in what the target leaves out and list the sessions cut off and spared.
+    /// CloudTrail logs (paths, s3://BUCKET[/PREFIX], cloudtrail://REGION): fill in what the
+    /// target leaves out and list the sessions cut off and spared.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub logs: Vec<PathBuf>,
     /// Make the calls. Without it nothing is changed.
@@ -190,7 +191,8 @@ pub struct RevokeArgs {
     /// long-term key (AKIA...: it is deactivated).
     #[arg(long, value_name = "KEY")]
     pub key: String,
-    /// CloudTrail logs holding the key's session (its issuing call or its calls).
+    /// CloudTrail logs holding the key's session (its issuing call or its calls): paths,
+    /// s3://BUCKET[/PREFIX] or cloudtrail://REGION.
     #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
     pub logs: Vec<PathBuf>,
     /// Deny tokens issued before TIME (default: now); must be after the key was issued.
@@ -405,17 +407,20 @@ fn parse_cutoff(s: &Option<String>) -> Result<Option<Millis>> {
         .map_err(|e| Error::Usage(format!("--cutoff: {e}")))
 }
 
-fn read_logs(logs: &[PathBuf], quiet: bool) -> Result<Option<(Vec<Event>, Graph)>> {
+/// Reads `--logs` (local paths, s3://, cloudtrail://), reaching AWS with the command's own
+/// `--endpoint-url` and `--profile`.
+fn read_logs(logs: &[PathBuf], aws: &AwsArgs, quiet: bool) -> Result<Option<(Vec<Event>, Graph)>> {
     if logs.is_empty() {
         return Ok(None);
     }
-    let data = crate::cli::read(
-        &InputArgs {
-            paths: logs.to_vec(),
-            ..Default::default()
-        },
-        quiet,
-    )?;
+    let mut input = InputArgs {
+        paths: logs.to_vec(),
+        ..Default::default()
+    };
+    input.remote.endpoint_url = aws.endpoint_url.clone();
+    input.remote.profile = aws.profile.clone();
+    input.remote.concurrency = 32;
+    let data = crate::cli::read(&input, quiet)?;
     let graph = Graph::build(&data.events);
     Ok(Some((data.events, graph)))
 }
@@ -449,7 +454,7 @@ fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<St
 
 fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
     let pb = super::find(&a.name, a.src.playbooks.as_deref())?;
-    let logs = read_logs(&a.logs, quiet)?;
+    let logs = read_logs(&a.logs, &a.aws, quiet)?;
     let mut region = a.aws.region.clone();
     if region.is_none() {
         if let (Some(i), Some((events, g))) = (&a.instance, &logs) {
@@ -594,7 +599,7 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
             "`{key}` is not an access key id (AKIA... or ASIA...)"
         )));
     }
-    let Some((events, graph)) = read_logs(&a.logs, quiet)? else {
+    let Some((events, graph)) = read_logs(&a.logs, &a.aws, quiet)? else {
         return Err(Error::Usage("give --logs PATH...".into()));
     };
     let cutoff = parse_cutoff(&a.cutoff)?;

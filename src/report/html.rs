@@ -43,7 +43,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut o = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             o.push(',');
         }
         o.push(c);
@@ -664,7 +664,7 @@ fn line_chart(id: &str, caption: &str, axis: &Axis, lines: &[Line], unit: &str) 
     for i in 0..n {
         let t = axis.time(i);
         let hour_abs = t.div_euclid(HOUR);
-        if hour_abs.rem_euclid(tick_h) != 0 && !(n == 1) {
+        if hour_abs.rem_euclid(tick_h) != 0 && n != 1 {
             continue;
         }
         let xx = f1(x(i));

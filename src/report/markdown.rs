@@ -53,9 +53,14 @@ fn code(s: &str) -> String {
 }
 
 /// An inline code span inside a table cell (pipes must still be escaped there).
+#[cfg(test)]
 fn code_cell(s: &str) -> String {
     code(s).replace('|', "\\|")
 }
+
+/// A day of AssumeRole calls: successes, denials, and the hour with the most denials (count,
+/// hour start).
+type DayDenials = (u64, u64, Option<(u64, i64)>);
 
 fn longest_run(s: &str, c: char) -> usize {
     let (mut best, mut cur) = (0, 0);
@@ -393,7 +398,7 @@ fn charts(m: &mut String, d: &Digest) {
     } else {
         let (day_list, left_out) = days(c.assume_role.iter().map(|p| p.0));
         // Per day: successes, denials, and the hour with the most denials.
-        let mut per_day: BTreeMap<i64, (u64, u64, Option<(u64, i64)>)> = BTreeMap::new();
+        let mut per_day: BTreeMap<i64, DayDenials> = BTreeMap::new();
         for &(t, ok, denied) in &c.assume_role {
             let e = per_day.entry(t.div_euclid(DAY) * DAY).or_default();
             e.0 += ok;
