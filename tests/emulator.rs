@@ -275,3 +275,19 @@ impl Moto {
             .expect("requests_reset");
     }
 }
+
+/// Static test credentials for a trailhound child process, and nothing from the user's AWS
+/// config or environment (profile, session token, endpoint, instance metadata).
+pub(crate) fn test_credentials(c: &mut std::process::Command) -> &mut std::process::Command {
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/trailhound-test",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+}

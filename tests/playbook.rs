@@ -109,18 +109,8 @@ fn aws_cmd(endpoint: Option<&str>, audit: &Path, args: &[&str]) -> Command {
     }
     c.arg("--audit-log")
         .arg(audit)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/trailhound-test",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL");
+        .env("AWS_REGION", "us-east-1");
+    crate::emulator::test_credentials(&mut c);
     c
 }
 

@@ -36,19 +36,8 @@ const LAYOUT: &[(&str, &[&str])] = &[
 /// and `--endpoint-url URL` after the command's own arguments.
 fn remote_cmd(endpoint: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
-    c.args(args)
-        .args(["--endpoint-url", endpoint])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/trailhound-test",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
+    c.args(args).args(["--endpoint-url", endpoint]);
+    crate::emulator::test_credentials(&mut c)
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION");
     c

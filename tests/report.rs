@@ -43,21 +43,23 @@ fn report(state: &Path, extra: &[&str]) -> (Output, Value) {
     (o, v)
 }
 
-/// What identifies a finding across runs.
+/// What identifies a finding across runs: kind, principal, key and time.
+fn finding_id(f: &Value) -> String {
+    format!(
+        "{} {} {} {}",
+        f["kind"].as_str().unwrap(),
+        f["principal"].as_str().unwrap(),
+        f["access_key_id"].as_str().unwrap_or(""),
+        f["time"].as_str().unwrap()
+    )
+}
+
 fn keys(v: &Value) -> BTreeSet<String> {
     v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            format!(
-                "{} {} {} {}",
-                f["kind"].as_str().unwrap(),
-                f["principal"].as_str().unwrap(),
-                f["access_key_id"].as_str().unwrap_or(""),
-                f["time"].as_str().unwrap()
-            )
-        })
+        .map(finding_id)
         .collect()
 }
 
@@ -68,16 +70,7 @@ fn hunt_keys() -> BTreeSet<String> {
         .chain([sample_logs().display().to_string()]));
     stdout(&o)
         .lines()
-        .map(|l| {
-            let f: Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{} {} {} {}",
-                f["kind"].as_str().unwrap(),
-                f["principal"].as_str().unwrap(),
-                f["access_key_id"].as_str().unwrap_or(""),
-                f["time"].as_str().unwrap()
-            )
-        })
+        .map(|l| finding_id(&serde_json::from_str(l).unwrap()))
         .collect()
 }
 
