@@ -65,7 +65,8 @@ pub(super) fn read(
         Ok(c) => c,
         Err(e) => return vec![failed(&url, describe(bucket, &e))],
     };
-    let listing = rt.block_on(plan(&client, bucket, prefix, opts));
+    let bar = crate::progress::bar(opts.progress, 0, &format!("listing s3://{bucket}"));
+    let listing = rt.block_on(plan(&client, bucket, prefix, opts, &bar));
     let mut results = vec![FileResult {
         events: Vec::new(),
         records: 0,
@@ -80,6 +81,7 @@ pub(super) fn read(
     // The bucket itself could not be listed: one failed input.
     if listing.objects.is_empty() && results[0].problems.iter().any(|p| p.file_failed) {
         results[0].outcome = Outcome::Failed;
+        bar.finish_and_clear();
         return results;
     }
     let mut objects = listing.objects;
@@ -89,7 +91,7 @@ pub(super) fn read(
         results[0].known = (before - objects.len()) as u64;
     }
     let total: u64 = objects.iter().map(|o| o.size).sum();
-    let bar = crate::progress::bar(opts.progress, total, &format!("s3://{bucket}"));
+    bar.set_length(total);
     bar.set_message(format!(
         "s3://{bucket}: {} prefixes listed, {} objects",
         listing.prefixes.len(),
@@ -193,8 +195,15 @@ fn describe(bucket: &str, e: &CallError) -> String {
 }
 
 /// Lists what to read, level by level down the key layout.
-pub async fn plan(client: &Client, bucket: &str, prefix: &str, opts: &IngestOptions) -> Listing {
+pub async fn plan(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    opts: &IngestOptions,
+    bar: &indicatif::ProgressBar,
+) -> Listing {
     let lister = Lister {
+        bar,
         client,
         bucket,
         requests: AtomicU64::new(0),
@@ -361,6 +370,8 @@ struct Lister<'a> {
     bucket: &'a str,
     requests: AtomicU64,
     gate: Arc<Semaphore>,
+    /// Shows the requests made and keys found while listing.
+    bar: &'a indicatif::ProgressBar,
 }
 
 type Page = (Vec<String>, Vec<Object>);
@@ -381,7 +392,11 @@ impl Lister<'_> {
             if delimited {
                 req = req.delimiter("/");
             }
-            self.requests.fetch_add(1, Ordering::Relaxed);
+            let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+            self.bar.set_message(format!(
+                "listing s3://{}: {n} list requests, at {prefix}",
+                self.bucket
+            ));
             let page = req.send().await.map_err(sdk_error)?;
             dirs.extend(
                 page.common_prefixes()
