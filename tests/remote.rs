@@ -1175,3 +1175,68 @@ fn lookup_events_errors_name_the_region_and_what_was_read_is_kept() {
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(stderr(&o).contains("no bucket name"), "{}", stderr(&o));
 }
+
+/// `report` over a bucket: the first night reads every object and finds what the local tree
+/// gives; the next run fetches nothing (the manifest names `s3://bucket/key`), and with
+/// `--since last-run` it does not list the old day folders either.
+#[test]
+fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
+    let (m, _guard) = sample_bucket();
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("s3://{SAMPLE}");
+    let dir = state.path().display().to_string();
+    let report = |extra: &[&str]| {
+        let mut a = vec![
+            "report",
+            url.as_str(),
+            "--format",
+            "json",
+            "-q",
+            "--state",
+            &dir,
+        ];
+        a.extend(extra);
+        let o = s3run(m, &a);
+        assert!(code(&o) <= 1, "{}", show(&o));
+        json_of(&o)
+    };
+    let first = report(&[]);
+    assert_eq!(first["read"]["objects_new"], sample_log_keys().len() as u64);
+    assert_eq!(first["read"]["events_new"], 4102);
+    assert_eq!(first["findings"].as_array().unwrap().len(), 5);
+    let fetched = gets(SAMPLE, &m.requests(SAMPLE)).len();
+    assert_eq!(fetched, sample_log_keys().len(), "each object fetched once");
+    let manifest: String = std::fs::read_dir(state.path().join("manifest"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        manifest
+            .lines()
+            .all(|l| l.starts_with(&format!("s3://{SAMPLE}/AWSLogs/"))),
+        "the manifest names objects by URL"
+    );
+
+    m.requests_reset(SAMPLE);
+    let again = report(&[]);
+    assert_eq!(again["read"]["objects_new"], 0);
+    assert_eq!(
+        again["read"]["objects_already_processed"],
+        sample_log_keys().len() as u64
+    );
+    assert!(again["findings"].as_array().unwrap().is_empty());
+    assert!(
+        gets(SAMPLE, &m.requests(SAMPLE)).is_empty(),
+        "nothing fetched again"
+    );
+
+    // The sample's days are long past: since the last run there is no day folder to list.
+    m.requests_reset(SAMPLE);
+    let recent = report(&["--since", "last-run"]);
+    assert_eq!(recent["read"]["objects_new"], 0);
+    let flat: Vec<(String, bool)> = listings(&m.requests(SAMPLE))
+        .into_iter()
+        .filter(|(p, delimited)| !delimited && p.contains("/2026/03/"))
+        .collect();
+    assert!(flat.is_empty(), "no March day folder listed: {flat:?}");
+}
