@@ -548,6 +548,21 @@ fn a_one_day_window_lists_only_that_days_prefixes() {
     let reqs = m.requests(SAMPLE);
     let day = listings(&reqs);
     assert_eq!(walks(&day), expected_walks, "{day:#?}");
+    // The first (padding) day is listed from 23:45, the first file that can hold an event of
+    // the window: keys in a day folder sort by delivery time.
+    for r in reqs.iter().filter(|r| r.is_list_v2()) {
+        let prefix = r.param("prefix").unwrap_or_default();
+        let after = r.param("start-after");
+        if prefix.ends_with("2026/03/03/") {
+            let after = after.unwrap_or_else(|| panic!("{prefix}: no start-after"));
+            assert!(
+                after.starts_with(&prefix) && after.ends_with("_20260303T2345Z"),
+                "{after}"
+            );
+        } else {
+            assert_eq!(after, None, "{prefix}");
+        }
+    }
     let days = ["2026/03/03/", "2026/03/04/", "2026/03/05/"];
     for (p, d) in &day {
         assert!(

@@ -226,7 +226,8 @@ pub async fn plan(
     // Where the layout starts: at or under the prefix.
     let segs: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
     let at = segs.iter().rposition(|s| *s == "AWSLogs");
-    let mut flat: Vec<String> = Vec::new(); // prefixes listed in full, with the file filter
+    // Prefixes listed in full (with the file filter), and the key to start after, if any.
+    let mut flat: Vec<(String, Option<String>)> = Vec::new();
     let mut region_roots: Vec<(String, Vec<String>)> = Vec::new(); // ".../CloudTrail/<region>/", date parts given
     let first_error = |out: &mut Listing, p: &str, e: CallError| {
         out.problems.push(Problem {
@@ -252,7 +253,7 @@ pub async fn plan(
                 if dirs.contains(&root) {
                     Some((root, Vec::new()))
                 } else {
-                    flat.push(prefix.clone());
+                    flat.push((prefix.clone(), None));
                     None
                 }
             }
@@ -314,6 +315,8 @@ pub async fn plan(
                 Some(_) => {}
             }
         }
+        let to_list: Vec<(String, Option<String>)> =
+            to_list.into_iter().map(|p| (p, None)).collect();
         for (p, r) in lister.list_many(&to_list, true).await {
             match r {
                 Ok((dirs, _)) => {
@@ -328,15 +331,25 @@ pub async fn plan(
         let days = scope.days(chrono::Utc::now().timestamp_millis());
         for (region, date) in &region_roots {
             if !date.is_empty() {
-                flat.push(format!("{region}{}/", date.join("/")));
+                flat.push((format!("{region}{}/", date.join("/")), None));
                 continue;
             }
             match &days {
-                Some(days) => flat.extend(
-                    days.iter()
-                        .map(|d| format!("{region}{}", super::scope::day_prefix(*d))),
-                ),
-                None => flat.push(region.clone()),
+                Some(days) => {
+                    // Keys in a day folder sort by delivery time: the first day is listed from
+                    // the first file that can be in the window.
+                    let first = scope
+                        .since
+                        .and_then(|s| first_key(region, s - super::scope::EARLY));
+                    flat.extend(days.iter().enumerate().map(|(i, d)| {
+                        let p = format!("{region}{}", super::scope::day_prefix(*d));
+                        let after = (i == 0)
+                            .then(|| first.as_ref().map(|k| format!("{p}{k}")))
+                            .flatten();
+                        (p, after)
+                    }))
+                }
+                None => flat.push((region.clone(), None)),
             }
         }
     }
@@ -355,6 +368,27 @@ pub async fn plan(
     out.objects.dedup();
     out.requests = lister.requests.load(Ordering::Relaxed);
     out
+}
+
+/// The name prefix of files delivered at `t` under a region folder
+/// (`.../AWSLogs/[o-x/]<account>/CloudTrail/<region>/`): `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>`.
+fn first_key(region_root: &str, t: crate::event::Millis) -> Option<String> {
+    let segs: Vec<&str> = region_root
+        .trim_end_matches('/')
+        .rsplit('/')
+        .take(3)
+        .collect();
+    let [region, trail, account] = segs[..] else {
+        return None;
+    };
+    if trail != "CloudTrail" {
+        return None;
+    }
+    let when = chrono::DateTime::from_timestamp_millis(t)?;
+    Some(format!(
+        "{account}_CloudTrail_{region}_{}",
+        when.format("%Y%m%dT%H%MZ")
+    ))
 }
 
 fn last_segment(prefix: &str) -> &str {
@@ -379,6 +413,16 @@ type Page = (Vec<String>, Vec<Object>);
 impl Lister<'_> {
     /// Every page under `prefix`: the sub-folders (with `delimited`) and the objects.
     async fn list(&self, prefix: &str, delimited: bool) -> Result<Page, CallError> {
+        self.list_after(prefix, delimited, None).await
+    }
+
+    /// Every page under `prefix`, starting after the key `after` when given.
+    async fn list_after(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        after: Option<&str>,
+    ) -> Result<Page, CallError> {
         let _permit = self.gate.acquire().await.ok();
         let (mut dirs, mut objects) = (Vec::new(), Vec::new());
         let mut token: Option<String> = None;
@@ -388,6 +432,7 @@ impl Lister<'_> {
                 .list_objects_v2()
                 .bucket(self.bucket)
                 .prefix(prefix)
+                .set_start_after(after.map(str::to_string))
                 .set_continuation_token(token.take());
             if delimited {
                 req = req.delimiter("/");
@@ -420,11 +465,11 @@ impl Lister<'_> {
     /// Lists several prefixes at once (bounded by the gate); results in the order given.
     async fn list_many(
         &self,
-        prefixes: &[String],
+        prefixes: &[(String, Option<String>)],
         delimited: bool,
     ) -> Vec<(String, Result<Page, CallError>)> {
-        let futures = prefixes.iter().map(|p| async move {
-            let r = self.list(p, delimited).await;
+        let futures = prefixes.iter().map(|(p, after)| async move {
+            let r = self.list_after(p, delimited, after.as_deref()).await;
             (p.clone(), r)
         });
         join_all(futures).await
@@ -505,5 +550,22 @@ async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, Stri
             }
             Err(e) => return Err(format!("the transfer broke off {attempt} times ({e})")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_day_is_listed_from_the_first_file_that_can_be_in_the_window() {
+        let t = crate::event::parse_iso("2026-03-19T23:45:00Z").unwrap();
+        assert_eq!(
+            super::first_key("AWSLogs/o-abc/111122223333/CloudTrail/eu-west-1/", t).as_deref(),
+            Some("111122223333_CloudTrail_eu-west-1_20260319T2345Z")
+        );
+        // A file of that minute sorts after it, an earlier one before.
+        let after = "111122223333_CloudTrail_eu-west-1_20260319T2345Z";
+        assert!("111122223333_CloudTrail_eu-west-1_20260319T2345Z_Ab.json.gz" > after);
+        assert!("111122223333_CloudTrail_eu-west-1_20260319T2340Z_Ab.json.gz" < after);
+        assert_eq!(super::first_key("logs/2026/", t), None);
     }
 }
