@@ -28,18 +28,12 @@ impl Connection {
     }
 }
 
-/// A small runtime for the AWS clients.
-pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
+/// A small runtime for the AWS clients: one thread is plenty for waiting on the network (the
+/// parsing happens on rayon's workers).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Loads the shared configuration: environment, profile (`--profile`), container and instance

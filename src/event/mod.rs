@@ -9,7 +9,7 @@ pub mod raw;
 pub mod time;
 
 use raw::{RawRecord, RawStsRequest, RawStsResponse, Str};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::collections::HashSet;
 use std::sync::Arc;
 pub use time::{format_iso, parse_expiration, parse_iso, Millis};
@@ -78,11 +78,10 @@ pub const COLUMNS: [&str; 48] = [
     "event_day",
 ];
 
-/// A normalized CloudTrail event. Field order is the column order of [`COLUMNS`]. Reads back
-/// from its own JSON lines (and from the Parquet lake through them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A normalized CloudTrail event. Field order is the column order of [`COLUMNS`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    #[serde(serialize_with = "ser_time", deserialize_with = "de_time")]
+    #[serde(serialize_with = "ser_time")]
     pub event_time: Millis,
     pub event_id: Option<Text>,
     pub event_name: Option<Text>,
@@ -117,11 +116,7 @@ pub struct Event {
     pub session_issuer_arn: Option<Text>,
     pub session_issuer_account_id: Option<Text>,
     pub session_issuer_user_name: Option<Text>,
-    #[serde(
-        serialize_with = "ser_opt_time",
-        deserialize_with = "de_opt_time",
-        default
-    )]
+    #[serde(serialize_with = "ser_opt_time")]
     pub session_created_at: Option<Millis>,
     pub mfa_authenticated: Option<bool>,
     pub source_identity: Option<Text>,
@@ -145,7 +140,7 @@ pub struct Event {
 }
 
 /// The fields of an STS call that issues credentials.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StsCall {
     /// The role asked for: from `requestParameters`, or from `errorMessage` when a denied call
     /// has `requestParameters: null`.
@@ -156,11 +151,7 @@ pub struct StsCall {
     /// Asked for in the call, or reported for the new session.
     pub requested_source_identity: Option<Text>,
     pub issued_access_key_id: Option<Text>,
-    #[serde(
-        serialize_with = "ser_opt_time",
-        deserialize_with = "de_opt_time",
-        default
-    )]
+    #[serde(serialize_with = "ser_opt_time")]
     pub issued_expiration: Option<Millis>,
     /// The identity of the issued session: `assumedRoleUser.arn` or `federatedUser.arn`.
     pub assumed_role_arn: Option<Text>,
@@ -187,27 +178,6 @@ pub struct Sts(pub Option<Box<StsCall>>);
 impl Serialize for Sts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.as_deref().unwrap_or(&NO_STS).serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sts {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let call = StsCall::deserialize(d)?;
-        Ok(Sts((call != NO_STS).then(|| Box::new(call))))
-    }
-}
-
-fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    parse_iso(&s).ok_or_else(|| serde::de::Error::custom(format!("not a time: {s}")))
-}
-
-fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
-    match <Option<std::borrow::Cow<'de, str>>>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) => parse_iso(&s)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("not a time: {s}"))),
     }
 }
 

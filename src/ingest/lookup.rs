@@ -25,7 +25,7 @@ pub(super) fn read(
     collector: &Collector,
 ) -> Vec<FileResult> {
     let url = format!("cloudtrail://{region}");
-    let rt = match crate::aws::runtime(1) {
+    let rt = match crate::aws::runtime() {
         Ok(rt) => rt,
         Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
     };

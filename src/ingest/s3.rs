@@ -57,7 +57,7 @@ pub(super) fn read(
     } else {
         format!("s3://{bucket}/{prefix}")
     };
-    let rt = match crate::aws::runtime(1) {
+    let rt = match crate::aws::runtime() {
         Ok(rt) => rt,
         Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
     };

@@ -116,7 +116,7 @@ impl Aws {
     /// Loads credentials and region the way the AWS CLI does (environment, profile, SSO cache is
     /// not supported, container and instance roles), then assumes `--assume-role` if given.
     pub fn connect(conn: &Connection, session_name: &str) -> Result<Aws> {
-        let rt = crate::aws::runtime(1)
+        let rt = crate::aws::runtime()
             .map_err(|e| Error::Other(format!("cannot start the AWS client runtime: {e}")))?;
         let (iam, sts) = rt.block_on(async {
             let base = crate::aws::load(conn, 1).await;
