@@ -264,27 +264,28 @@ pub struct ScopeArgs {
     pub region: Vec<String>,
 }
 
+const REMOTE: &str = "S3 and CloudTrail API";
+
 /// How to reach s3:// and cloudtrail:// sources. Credentials come from the usual AWS chain
 /// (environment, profile, SSO cache, container or instance role).
 #[derive(Debug, Args, Default, Clone)]
-#[command(next_help_heading = "S3 and CloudTrail API")]
 pub struct RemoteArgs {
     /// Named profile from the AWS config files.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = REMOTE)]
     pub profile: Option<String>,
     /// Send S3 and CloudTrail calls to URL (an S3-compatible store, an emulator); AWS_ENDPOINT_URL
     /// works too. Implies path-style S3 addressing.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = REMOTE)]
     pub endpoint_url: Option<String>,
     /// Region for the S3 client when the bucket's own region cannot be asked (GetBucketLocation
     /// denied); default: the AWS chain.
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", help_heading = REMOTE)]
     pub aws_region: Option<String>,
     /// Virtual-hosted-style S3 addressing even with --endpoint-url.
-    #[arg(long)]
+    #[arg(long, help_heading = REMOTE)]
     pub no_path_style: bool,
     /// Objects fetched and prefixes listed at once.
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 32, help_heading = REMOTE)]
     pub concurrency: usize,
 }
 
