@@ -20,7 +20,7 @@ use crate::report::digest::{Charts, Digest, ReadSummary, ReportedFinding};
 use crate::report::Sink;
 use clap::{Args, Subcommand, ValueEnum};
 use polars::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -601,7 +601,6 @@ fn build_digest(d: DigestInput) -> Digest {
             .cmp(&a.finding.severity)
             .then(a.finding.sort_key().cmp(&b.finding.sort_key()))
     });
-    let _ = BTreeSet::<u8>::new();
     Digest {
         title: "trailhound report".into(),
         generated_at: d.generated_at,
