@@ -1255,3 +1255,60 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
         .collect();
     assert!(flat.is_empty(), "no March day folder listed: {flat:?}");
 }
+
+/// `revoke --logs s3://...` finds the key's role and account in the bucket, with the command's
+/// own `--endpoint-url`, and plans what the local tree gives.
+#[test]
+fn revoke_reads_its_logs_from_a_bucket() {
+    let (m, _guard) = sample_bucket();
+    let key = "ASIAYAZXO3Q7WHCLPOIU"; // the deep role chain of the sample
+    let plan = |logs: &str, endpoint: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+        c.args([
+            "revoke", "--key", key, "--logs", logs, "--format", "json", "-q",
+        ]);
+        if let Some(u) = endpoint {
+            c.args(["--endpoint-url", u]);
+        }
+        crate::emulator::test_credentials(&mut c).env("AWS_REGION", "us-east-1");
+        let o = c.output().unwrap();
+        assert_eq!(code(&o), 0, "{}", show(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["plan"].clone()
+    };
+    let remote = plan(&format!("s3://{SAMPLE}"), Some(&m.url()));
+    let local = plan(sample_logs().to_str().unwrap(), None);
+    assert_eq!(remote["playbook"], "revoke-role-sessions");
+    for field in ["target", "account", "calls", "sessions"] {
+        let strip = |v: &Value| {
+            // The plan is judged "now": compare everything but the time of planning.
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("at");
+            }
+            v
+        };
+        if field == "calls" {
+            // The policy documents carry the cutoff; the calls must match in kind and target.
+            let apis = |p: &Value| -> Vec<String> {
+                p["calls"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| format!("{} {} {}", c["api"], c["RoleName"], c["PolicyName"]))
+                    .collect()
+            };
+            assert_eq!(apis(&remote), apis(&local));
+            assert_eq!(
+                apis(&remote),
+                ["\"iam:PutRolePolicy\" \"SecurityAudit\" \"AWSRevokeOlderSessions\""]
+            );
+            continue;
+        }
+        assert_eq!(strip(&remote[field]), strip(&local[field]), "{field}");
+    }
+    assert!(
+        !gets(SAMPLE, &m.requests(SAMPLE)).is_empty(),
+        "the logs came from the bucket"
+    );
+}
