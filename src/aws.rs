@@ -67,7 +67,7 @@ pub async fn load(conn: &Connection, max_attempts: u32) -> aws_config::SdkConfig
                 .operation_attempt_timeout(Duration::from_secs(60))
                 .build(),
         );
-    if let Some(u) = &conn.endpoint_url {
+    if let Some(u) = conn.endpoint() {
         loader = loader.endpoint_url(u);
     }
     if let Some(p) = &conn.profile {

@@ -178,131 +178,145 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
     use crate::event::{Sts, StsCall, Text};
     use std::collections::HashMap;
     use std::sync::Arc;
-    let err = |name: &str, e: PolarsError| format!("column {name}: {e}");
-    let col = |name: &str| df.column(name).map_err(|e| err(name, e));
-    let text = |name: &str| -> std::result::Result<Vec<Option<Text>>, String> {
+    let col = |name: &str| df.column(name).map_err(|e| format!("column {name}: {e}"));
+    let text = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<Text>>, String> {
         let c = col(name)?;
-        let ca = c.str().map_err(|e| err(name, e))?;
+        let ca = c.str().map_err(|e| format!("column {name}: {e}"))?;
         let mut seen: HashMap<&str, Text> = HashMap::new();
-        Ok(ca
+        let v: Vec<Option<Text>> = ca
             .iter()
             .map(|v| v.map(|v| seen.entry(v).or_insert_with(|| Arc::from(v)).clone()))
-            .collect())
+            .collect();
+        Ok(v.into_iter())
     };
-    let flag = |name: &str| -> std::result::Result<Vec<Option<bool>>, String> {
+    let flag = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<bool>>, String> {
         let c = col(name)?;
-        Ok(c.bool().map_err(|e| err(name, e))?.iter().collect())
+        let v: Vec<Option<bool>> = c
+            .bool()
+            .map_err(|e| format!("column {name}: {e}"))?
+            .iter()
+            .collect();
+        Ok(v.into_iter())
     };
     // Datetime(ms) and integer columns alike, as i64.
-    let int = |name: &str| -> std::result::Result<Vec<Option<i64>>, String> {
-        let c = col(name)?;
-        let c = c.cast(&DataType::Int64).map_err(|e| err(name, e))?;
-        Ok(c.i64().map_err(|e| err(name, e))?.iter().collect())
+    let int = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<i64>>, String> {
+        let c = col(name)?
+            .cast(&DataType::Int64)
+            .map_err(|e| format!("column {name}: {e}"))?;
+        let v: Vec<Option<i64>> = c
+            .i64()
+            .map_err(|e| format!("column {name}: {e}"))?
+            .iter()
+            .collect();
+        Ok(v.into_iter())
     };
-    let n = df.height();
-    let mut t: HashMap<&str, std::vec::IntoIter<Option<Text>>> = HashMap::new();
-    for name in COLUMNS {
-        if let Ok(c) = df.column(name) {
-            if c.dtype() == &DataType::String {
-                t.insert(name, text(name)?.into_iter());
-            }
-        }
-    }
-    let mut b: HashMap<&str, std::vec::IntoIter<Option<bool>>> = HashMap::new();
-    for name in [
-        "read_only",
-        "management_event",
-        "shared_copy",
-        "mfa_authenticated",
-        "is_issuing_call",
-        "is_error",
-    ] {
-        b.insert(name, flag(name)?.into_iter());
-    }
-    let mut i: HashMap<&str, std::vec::IntoIter<Option<i64>>> = HashMap::new();
-    for name in [
-        "event_time",
-        "session_created_at",
-        "requested_duration_seconds",
-        "issued_expiration",
-    ] {
-        i.insert(name, int(name)?.into_iter());
-    }
-    let mut next_t =
-        |name: &str| -> Option<Text> { t.get_mut(name).and_then(|it| it.next()).flatten() };
-    let mut next_b =
-        |name: &str| -> Option<bool> { b.get_mut(name).and_then(|it| it.next()).flatten() };
-    let mut next_i =
-        |name: &str| -> Option<i64> { i.get_mut(name).and_then(|it| it.next()).flatten() };
-    let mut out = Vec::with_capacity(n);
-    for row in 0..n {
-        let Some(event_time) = next_i("event_time") else {
-            return Err(format!("row {row}: no event_time"));
+    let mut event_time = int("event_time")?;
+    let mut event_id = text("event_id")?;
+    let mut event_name = text("event_name")?;
+    let mut event_source = text("event_source")?;
+    let mut aws_region = text("aws_region")?;
+    let mut source_ip = text("source_ip")?;
+    let mut user_agent = text("user_agent")?;
+    let mut error_code = text("error_code")?;
+    let mut error_message = text("error_message")?;
+    let mut read_only = flag("read_only")?;
+    let mut management_event = flag("management_event")?;
+    let mut event_type = text("event_type")?;
+    let mut event_category = text("event_category")?;
+    let mut recipient_account_id = text("recipient_account_id")?;
+    let mut shared_event_id = text("shared_event_id")?;
+    let mut shared_copy = flag("shared_copy")?;
+    let mut request_id = text("request_id")?;
+    let mut vpc_endpoint_id = text("vpc_endpoint_id")?;
+    let mut identity_type = text("identity_type")?;
+    let mut principal_arn = text("principal_arn")?;
+    let mut principal_id = text("principal_id")?;
+    let mut account_id = text("account_id")?;
+    let mut user_name = text("user_name")?;
+    let mut access_key_id = text("access_key_id")?;
+    let mut invoked_by = text("invoked_by")?;
+    let mut identity_provider = text("identity_provider")?;
+    let mut session_issuer_type = text("session_issuer_type")?;
+    let mut session_issuer_arn = text("session_issuer_arn")?;
+    let mut session_issuer_account_id = text("session_issuer_account_id")?;
+    let mut session_issuer_user_name = text("session_issuer_user_name")?;
+    let mut session_created_at = int("session_created_at")?;
+    let mut mfa_authenticated = flag("mfa_authenticated")?;
+    let mut source_identity = text("source_identity")?;
+    let mut requested_role_arn = text("requested_role_arn")?;
+    let mut role_session_name = text("role_session_name")?;
+    let mut requested_duration_seconds = int("requested_duration_seconds")?;
+    let mut requested_source_identity = text("requested_source_identity")?;
+    let mut issued_access_key_id = text("issued_access_key_id")?;
+    let mut issued_expiration = int("issued_expiration")?;
+    let mut assumed_role_arn = text("assumed_role_arn")?;
+    let mut federated_subject = text("federated_subject")?;
+    let mut federated_provider = text("federated_provider")?;
+    let mut request_parameters = text("request_parameters")?;
+    let mut response_elements = text("response_elements")?;
+    let mut additional_event_data = text("additional_event_data")?;
+    let mut is_issuing_call = flag("is_issuing_call")?;
+    let mut is_error = flag("is_error")?;
+    let mut event_day = text("event_day")?;
+    let mut out = Vec::with_capacity(df.height());
+    for row in 0..df.height() {
+        let sts = StsCall {
+            requested_role_arn: requested_role_arn.next().flatten(),
+            role_session_name: role_session_name.next().flatten(),
+            requested_duration_seconds: requested_duration_seconds.next().flatten(),
+            requested_source_identity: requested_source_identity.next().flatten(),
+            issued_access_key_id: issued_access_key_id.next().flatten(),
+            issued_expiration: issued_expiration.next().flatten(),
+            assumed_role_arn: assumed_role_arn.next().flatten(),
+            federated_subject: federated_subject.next().flatten(),
+            federated_provider: federated_provider.next().flatten(),
         };
-        let mut e = Event {
-            event_time,
-            event_id: next_t("event_id"),
-            event_name: next_t("event_name"),
-            event_source: next_t("event_source"),
-            aws_region: next_t("aws_region"),
-            source_ip: next_t("source_ip"),
-            user_agent: next_t("user_agent"),
-            error_code: next_t("error_code"),
-            error_message: next_t("error_message"),
-            read_only: next_b("read_only"),
-            management_event: next_b("management_event"),
-            event_type: next_t("event_type"),
-            event_category: next_t("event_category"),
-            recipient_account_id: next_t("recipient_account_id"),
-            shared_event_id: next_t("shared_event_id"),
-            shared_copy: next_b("shared_copy").unwrap_or(false),
-            request_id: next_t("request_id"),
-            vpc_endpoint_id: next_t("vpc_endpoint_id"),
-            identity_type: next_t("identity_type"),
-            principal_arn: next_t("principal_arn"),
-            principal_id: next_t("principal_id"),
-            account_id: next_t("account_id"),
-            user_name: next_t("user_name"),
-            access_key_id: next_t("access_key_id"),
-            invoked_by: next_t("invoked_by"),
-            identity_provider: next_t("identity_provider"),
-            session_issuer_type: next_t("session_issuer_type"),
-            session_issuer_arn: next_t("session_issuer_arn"),
-            session_issuer_account_id: next_t("session_issuer_account_id"),
-            session_issuer_user_name: next_t("session_issuer_user_name"),
-            session_created_at: next_i("session_created_at"),
-            mfa_authenticated: next_b("mfa_authenticated"),
-            source_identity: next_t("source_identity"),
-            sts: Sts(None),
-            request_parameters: None,
-            response_elements: None,
-            additional_event_data: None,
-            is_issuing_call: false,
-            is_error: false,
-            event_day: Arc::from(""),
+        out.push(Event {
+            event_time: event_time
+                .next()
+                .flatten()
+                .ok_or_else(|| format!("row {row}: no event_time"))?,
+            event_id: event_id.next().flatten(),
+            event_name: event_name.next().flatten(),
+            event_source: event_source.next().flatten(),
+            aws_region: aws_region.next().flatten(),
+            source_ip: source_ip.next().flatten(),
+            user_agent: user_agent.next().flatten(),
+            error_code: error_code.next().flatten(),
+            error_message: error_message.next().flatten(),
+            read_only: read_only.next().flatten(),
+            management_event: management_event.next().flatten(),
+            event_type: event_type.next().flatten(),
+            event_category: event_category.next().flatten(),
+            recipient_account_id: recipient_account_id.next().flatten(),
+            shared_event_id: shared_event_id.next().flatten(),
+            shared_copy: shared_copy.next().flatten().unwrap_or(false),
+            request_id: request_id.next().flatten(),
+            vpc_endpoint_id: vpc_endpoint_id.next().flatten(),
+            identity_type: identity_type.next().flatten(),
+            principal_arn: principal_arn.next().flatten(),
+            principal_id: principal_id.next().flatten(),
+            account_id: account_id.next().flatten(),
+            user_name: user_name.next().flatten(),
+            access_key_id: access_key_id.next().flatten(),
+            invoked_by: invoked_by.next().flatten(),
+            identity_provider: identity_provider.next().flatten(),
+            session_issuer_type: session_issuer_type.next().flatten(),
+            session_issuer_arn: session_issuer_arn.next().flatten(),
+            session_issuer_account_id: session_issuer_account_id.next().flatten(),
+            session_issuer_user_name: session_issuer_user_name.next().flatten(),
+            session_created_at: session_created_at.next().flatten(),
+            mfa_authenticated: mfa_authenticated.next().flatten(),
+            source_identity: source_identity.next().flatten(),
+            sts: Sts((sts != StsCall::default()).then(|| Box::new(sts))),
+            request_parameters: request_parameters.next().flatten(),
+            response_elements: response_elements.next().flatten(),
+            additional_event_data: additional_event_data.next().flatten(),
+            is_issuing_call: is_issuing_call.next().flatten().unwrap_or(false),
+            is_error: is_error.next().flatten().unwrap_or(false),
+            event_day: event_day.next().flatten().unwrap_or_else(|| Arc::from("")),
             origin: (0, row as u32),
-        };
-        let call = StsCall {
-            requested_role_arn: next_t("requested_role_arn"),
-            role_session_name: next_t("role_session_name"),
-            requested_duration_seconds: next_i("requested_duration_seconds"),
-            requested_source_identity: next_t("requested_source_identity"),
-            issued_access_key_id: next_t("issued_access_key_id"),
-            issued_expiration: next_i("issued_expiration"),
-            assumed_role_arn: next_t("assumed_role_arn"),
-            federated_subject: next_t("federated_subject"),
-            federated_provider: next_t("federated_provider"),
-        };
-        if call != StsCall::default() {
-            e.sts = Sts(Some(Box::new(call)));
-        }
-        e.request_parameters = next_t("request_parameters");
-        e.response_elements = next_t("response_elements");
-        e.additional_event_data = next_t("additional_event_data");
-        e.is_issuing_call = next_b("is_issuing_call").unwrap_or(false);
-        e.is_error = next_b("is_error").unwrap_or(false);
-        e.event_day = next_t("event_day").unwrap_or_else(|| Arc::from(""));
-        out.push(e);
+        });
     }
     Ok(out)
 }

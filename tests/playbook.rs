@@ -1213,17 +1213,8 @@ fn the_audit_log_defaults_to_the_data_dir() {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
     c.args(&args[..args.len() - 2])
         .env("XDG_DATA_HOME", data.path())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/trailhound-test")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/trailhound-test",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
+        .env("AWS_REGION", "us-east-1");
+    crate::emulator::test_credentials(&mut c);
     let o = c.output().unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let log = data.path().join("trailhound/audit.jsonl");

@@ -25,8 +25,8 @@ pub use finding::{Finding, Hop, Kind, Place, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 const MINUTE: Millis = 60_000;
-const HOUR: Millis = 60 * MINUTE;
-const DAY: Millis = 24 * HOUR;
+pub(crate) const HOUR: Millis = 60 * MINUTE;
+pub(crate) const DAY: Millis = 24 * HOUR;
 
 /// Networks of the big clouds: a principal that runs there comes from many of their addresses,
 /// in many countries (GitHub-hosted runners in Azure, Lambda in AWS).
@@ -128,14 +128,14 @@ pub fn principal_of(graph: &Graph, e: &Event) -> Option<String> {
 }
 
 /// Weekday (0 = Monday) and hour of a time, UTC.
-fn week_hour(t: Millis) -> (usize, usize) {
+pub(crate) fn week_hour(t: Millis) -> (usize, usize) {
     let days = t.div_euclid(DAY);
     let weekday = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
     let hour = (t.rem_euclid(DAY) / HOUR) as usize;
     (weekday, hour)
 }
 
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+pub(crate) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 fn is_denied(e: &Event) -> bool {
     e.error_code.as_deref().is_some_and(|c| {

@@ -7,7 +7,7 @@
 //! result's `CloudTrailEvent` is the same JSON record as in the S3 files; a page is read as one
 //! input named `cloudtrail://REGION page N`.
 
-use super::{failed, parse_bytes, Collector, FileResult, IngestOptions, Outcome};
+use super::{failed, parse_bytes, Collector, FileResult, IngestOptions};
 use crate::aws::sdk_error;
 use aws_sdk_cloudtrail::primitives::DateTime;
 use std::time::{Duration, Instant};
@@ -29,9 +29,10 @@ pub(super) fn read(
         Ok(rt) => rt,
         Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
     };
-    let mut conn = opts.remote.conn.clone();
-    conn.endpoint_url = conn.endpoint();
-    conn.region = Some(region.to_string());
+    let conn = crate::aws::Connection {
+        region: Some(region.to_string()),
+        ..opts.remote.conn.clone()
+    };
     let bar = crate::progress::bar(opts.progress, 0, &url);
     let mut results = Vec::new();
     let mut requests = 0u64;
@@ -98,21 +99,16 @@ pub(super) fn read(
         }
     });
     bar.finish_and_clear();
-    let mut listing = match problem {
-        Some(why) if results.is_empty() => failed(&url, why),
-        Some(why) => {
+    // Nothing read at all: the source itself failed.
+    let listing = match problem {
+        Some(why) if results.is_empty() => {
             let mut r = failed(&url, why);
-            r.outcome = Outcome::Listing;
+            r.list_requests = requests;
             r
         }
-        None => {
-            let mut r = failed(&url, String::new());
-            r.problems.clear();
-            r.outcome = Outcome::Listing;
-            r
-        }
+        Some(why) => super::listing(failed(&url, why).problems, requests),
+        None => super::listing(Vec::new(), requests),
     };
-    listing.list_requests = requests;
     results.insert(0, listing);
     results
 }

@@ -289,6 +289,21 @@ fn tracked_name(p: &Path) -> String {
 }
 
 impl FileResult {
+    /// An input that gave no records.
+    fn nothing(outcome: Outcome, problems: Vec<Problem>) -> FileResult {
+        FileResult {
+            events: Vec::new(),
+            records: 0,
+            problems,
+            outcome,
+            bytes_read: 0,
+            bytes_decompressed: 0,
+            list_requests: 0,
+            processed: None,
+            known: 0,
+        }
+    }
+
     /// Records the input for the manifest, unless it failed for a reason worth another try.
     pub(crate) fn mark_processed(&mut self, name: &str, size: u64) {
         let retry = matches!(self.outcome, Outcome::Failed) && self.bytes_read == 0;
@@ -318,17 +333,7 @@ fn read_one(input: &Input) -> FileResult {
         return failed(&name, e.clone());
     }
     if let Some(reason) = input.skip {
-        return FileResult {
-            events: Vec::new(),
-            records: 0,
-            problems: Vec::new(),
-            outcome: Outcome::Skipped(reason),
-            bytes_read: 0,
-            bytes_decompressed: 0,
-            list_requests: 0,
-            processed: None,
-            known: 0,
-        };
+        return FileResult::nothing(Outcome::Skipped(reason), Vec::new());
     }
     match std::fs::read(&input.path) {
         Ok(data) => {
@@ -340,22 +345,22 @@ fn read_one(input: &Input) -> FileResult {
 }
 
 pub(crate) fn failed(name: &str, reason: String) -> FileResult {
-    FileResult {
-        events: Vec::new(),
-        records: 0,
-        problems: vec![Problem {
+    FileResult::nothing(
+        Outcome::Failed,
+        vec![Problem {
             file: name.to_string(),
             location: None,
             reason,
             file_failed: true,
         }],
-        outcome: Outcome::Failed,
-        bytes_read: 0,
-        bytes_decompressed: 0,
-        list_requests: 0,
-        processed: None,
-        known: 0,
-    }
+    )
+}
+
+/// The listing of a remote source: its requests and problems (not a file).
+pub(crate) fn listing(problems: Vec<Problem>, requests: u64) -> FileResult {
+    let mut r = FileResult::nothing(Outcome::Listing, problems);
+    r.list_requests = requests;
+    r
 }
 
 pub(crate) fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {

@@ -67,17 +67,7 @@ pub(super) fn read(
     };
     let bar = crate::progress::bar(opts.progress, 0, &format!("listing s3://{bucket}"));
     let listing = rt.block_on(plan(&client, bucket, prefix, opts, &bar));
-    let mut results = vec![FileResult {
-        events: Vec::new(),
-        records: 0,
-        problems: listing.problems,
-        outcome: Outcome::Listing,
-        bytes_read: 0,
-        bytes_decompressed: 0,
-        list_requests: listing.requests,
-        processed: None,
-        known: 0,
-    }];
+    let mut results = vec![super::listing(listing.problems, listing.requests)];
     // The bucket itself could not be listed: one failed input.
     if listing.objects.is_empty() && results[0].problems.iter().any(|p| p.file_failed) {
         results[0].outcome = Outcome::Failed;
@@ -137,13 +127,8 @@ pub(super) fn read(
 /// region when that is not allowed), path-style with an endpoint override unless told otherwise.
 async fn connect(bucket: &str, opts: &IngestOptions) -> Result<Client, CallError> {
     let conn = &opts.remote.conn;
-    let mut conn = conn.clone();
-    conn.endpoint_url = conn.endpoint();
-    let base = crate::aws::load(&conn, MAX_ATTEMPTS).await;
-    let path_style = opts
-        .remote
-        .path_style
-        .unwrap_or(conn.endpoint_url.is_some());
+    let base = crate::aws::load(conn, MAX_ATTEMPTS).await;
+    let path_style = opts.remote.path_style.unwrap_or(conn.endpoint().is_some());
     let config = |region: Option<String>| {
         let mut b = aws_sdk_s3::config::Builder::from(&base).force_path_style(path_style);
         if let Some(r) = region {
@@ -472,32 +457,8 @@ impl Lister<'_> {
             let r = self.list_after(p, delimited, after.as_deref()).await;
             (p.clone(), r)
         });
-        join_all(futures).await
+        futures_util::future::join_all(futures).await
     }
-}
-
-/// Runs futures concurrently on the current task, keeping their order.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 /// Fetches every object, at most `concurrency` at once, sending each body (or the reason it

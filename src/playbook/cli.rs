@@ -55,18 +55,17 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
+    /// The connection, with the endpoint resolved (so the audit record names it).
     fn connection(&self) -> Connection {
-        Connection {
-            endpoint_url: self.endpoint_url.clone().or_else(|| {
-                std::env::var("AWS_ENDPOINT_URL")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            }),
+        let mut c = Connection {
+            endpoint_url: self.endpoint_url.clone(),
             region: self.region.clone(),
             profile: self.profile.clone(),
             assume_role: self.assume_role.clone(),
             external_id: self.external_id.clone(),
-        }
+        };
+        c.endpoint_url = c.endpoint();
+        c
     }
 
     /// The same options as command-line words (for the "undo" hint).

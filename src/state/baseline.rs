@@ -3,7 +3,7 @@
 //! roles it assumes, and since when. Written to `STATE/baselines.json` after every run and
 //! explained by `trailhound baseline show`.
 
-use crate::detect::{agent_family, principal_of};
+use crate::detect::{agent_family, principal_of, week_hour, WEEKDAYS};
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::GeoIp;
 use crate::graph::Graph;
@@ -100,15 +100,6 @@ pub fn profiles(events: &[Event], graph: &Graph, geo: &GeoIp) -> BTreeMap<String
     out
 }
 
-fn week_hour(t: Millis) -> (usize, usize) {
-    const DAY: Millis = 86_400_000;
-    let days = t.div_euclid(DAY);
-    (
-        (days + 3).rem_euclid(7) as usize,
-        (t.rem_euclid(DAY) / 3_600_000) as usize,
-    )
-}
-
 /// The address block of a source: a.b.c.0/24, x:x:x::/48, or the value itself (a service name).
 pub fn network(source: &str) -> String {
     match source.parse::<IpAddr>() {
@@ -123,8 +114,6 @@ pub fn network(source: &str) -> String {
         Err(_) => source.to_string(),
     }
 }
-
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// A profile in words, for people.
 pub fn explain(p: &Profile) -> String {

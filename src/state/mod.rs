@@ -145,20 +145,35 @@ impl State {
         self.meta.runs.iter().map(|r| r.id.as_str()).collect()
     }
 
-    /// Files of runs that never committed (and temporary files) are deleted.
+    /// Files of runs that never committed, and temporary files, are deleted: only in the
+    /// state's own folders, never elsewhere in a directory given as `--state`.
     fn remove_uncommitted(&self) {
         let runs: HashSet<String> = self.committed().into_iter().map(String::from).collect();
-        for f in walk(&self.dir) {
+        let is_temp = |name: &str| name.starts_with('.') && name.contains(".tmp-");
+        let root_files = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file());
+        for f in root_files {
+            if is_temp(&f.file_name().unwrap_or_default().to_string_lossy()) {
+                let _ = std::fs::remove_file(&f);
+            }
+        }
+        for f in walk(&self.dir.join("manifest"))
+            .into_iter()
+            .chain(walk(&self.dir.join("lake")))
+        {
             let name = f
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .to_string();
             let stem = name.split('.').next().unwrap_or("");
-            let temp = name.starts_with('.') && name.contains(".tmp-");
             let part =
                 (name.ends_with(".parquet") || name.ends_with(".tsv")) && !runs.contains(stem);
-            if temp || part {
+            if is_temp(&name) || part {
                 let _ = std::fs::remove_file(&f);
             }
         }
@@ -223,25 +238,20 @@ impl State {
     }
 
     /// Writes one Parquet part per (account, date) partition for a run. `partition` gives a
-    /// row's account and `YYYY-MM-DD` date.
+    /// row's account and `YYYY-MM-DD` date; rows keep their order inside a partition.
     pub fn write_parts<T>(
         &self,
         table: &str,
         run: &str,
-        rows: &[T],
+        mut rows: Vec<T>,
         partition: impl Fn(&T) -> (String, String),
         frame: impl Fn(&[T]) -> Result<DataFrame>,
-    ) -> Result<u64>
-    where
-        T: Clone,
-    {
-        let mut groups: BTreeMap<(String, String), Vec<T>> = BTreeMap::new();
-        for r in rows {
-            groups.entry(partition(r)).or_default().push(r.clone());
-        }
+    ) -> Result<u64> {
+        rows.sort_by_cached_key(&partition);
         let mut files = 0;
-        for ((account, date), rows) in groups {
-            let mut df = frame(&rows)?;
+        for group in rows.chunk_by(|a, b| partition(a) == partition(b)) {
+            let (account, date) = partition(&group[0]);
+            let mut df = frame(group)?;
             let path = self
                 .table_dir(table)
                 .join(format!("account={}", safe(&account)))
@@ -300,12 +310,20 @@ impl State {
         Ok(out)
     }
 
-    /// Reads a whole stored table (events, sessions, findings) into one frame.
-    pub fn load_table(&self, table: &str) -> Result<Option<DataFrame>> {
+    /// Reads a stored table (events, sessions, findings) into one frame: every column, or
+    /// only those named.
+    pub fn load_table(&self, table: &str, columns: Option<&[&str]>) -> Result<Option<DataFrame>> {
+        let columns: Option<Vec<String>> =
+            columns.map(|c| c.iter().map(|s| s.to_string()).collect());
         let mut frames = Vec::new();
         for p in self.parts(table, None) {
             let f = std::fs::File::open(&p).map_err(|e| io_err(&p, e))?;
-            frames.push(ParquetReader::new(f).finish().map_err(|e| io_err(&p, e))?);
+            frames.push(
+                ParquetReader::new(f)
+                    .with_columns(columns.clone())
+                    .finish()
+                    .map_err(|e| io_err(&p, e))?,
+            );
         }
         let mut it = frames.into_iter();
         let Some(mut first) = it.next() else {
@@ -321,7 +339,7 @@ impl State {
 
     /// The stored keys of findings already reported: (kind, principal, key, time).
     pub fn reported(&self) -> Result<BTreeSet<String>> {
-        let Some(df) = self.load_table("findings")? else {
+        let Some(df) = self.load_table("findings", Some(&["finding_key"]))? else {
             return Ok(BTreeSet::new());
         };
         let col = df

@@ -11,7 +11,7 @@
 
 use super::{baseline, fail_point, write_atomic, RunRecord, State};
 use crate::cli::args::InputArgs;
-use crate::detect::{self, Finding, Severity};
+use crate::detect::{self, Finding, Severity, DAY, HOUR};
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, Event, Millis};
 use crate::graph::Graph;
@@ -23,9 +23,6 @@ use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-const HOUR: Millis = 3_600_000;
-const DAY: Millis = 24 * HOUR;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -207,13 +204,13 @@ pub fn finding_key(f: &Finding) -> String {
     )
 }
 
-/// `--since` for a report: `last-run` (the previous run's start, padded for delivery delay),
-/// `24h` / `7d` (before now), or a time.
-fn resolve_since(since: &str, state: &State, now: Millis) -> Result<Option<String>> {
+/// `--since` for a report: `last-run` (the previous run's start, padded for delivery delay;
+/// none before the first run), `24h` / `7d` (before now), or a time.
+fn resolve_since(since: &str, state: &State, now: Millis) -> Option<String> {
     if since == "last-run" {
-        return Ok(state.runs().last().and_then(|r| {
+        return state.runs().last().and_then(|r| {
             crate::event::time::parse_iso(&r.started_at).map(|t| format_iso(t - scope::LATE))
-        }));
+        });
     }
     let rel = |unit: char, ms: Millis| {
         since
@@ -221,11 +218,11 @@ fn resolve_since(since: &str, state: &State, now: Millis) -> Result<Option<Strin
             .and_then(|n| n.parse::<i64>().ok())
             .map(|n| format_iso(now - n * ms))
     };
-    Ok(Some(
+    Some(
         rel('h', HOUR)
             .or_else(|| rel('d', DAY))
             .unwrap_or_else(|| since.to_string()),
-    ))
+    )
 }
 
 pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
@@ -250,7 +247,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     let known = state.manifest()?;
     let mut input = args.input.clone();
     if let Some(s) = &input.scope.since {
-        input.scope.since = resolve_since(s, &state, now)?;
+        input.scope.since = resolve_since(s, &state, now);
     }
     let mut opts = crate::cli::ingest_options(&input, quiet)?;
     // The window prunes what is listed and read; every event of a file read is kept, since the
@@ -297,9 +294,11 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         graph = Graph::build(&all);
     }
     let is_new = |e: &Event| e.origin.0 != 0;
-    let new_count = all.iter().filter(|e| is_new(e)).count() as u64;
-    let first_new = all.iter().filter(|e| is_new(e)).map(|e| e.event_time).min();
-    let last_new = all.iter().filter(|e| is_new(e)).map(|e| e.event_time).max();
+    // The new events, not re-reads of stored ones, in time order.
+    let new_rows: Vec<Event> = all.iter().filter(|e| is_new(e)).cloned().collect();
+    let new_count = new_rows.len() as u64;
+    let first_new = new_rows.first().map(|e| e.event_time);
+    let last_new = new_rows.last().map(|e| e.event_time);
 
     // Detections over history + new; report what is new and not reported before.
     let mut findings = detect::hunt(&all, &graph, &geo, &cfg);
@@ -313,25 +312,9 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // Store: events, the sessions they touch, findings (all invisible until the commit).
-    let new_rows: Vec<Event> = all.iter().filter(|e| is_new(e)).cloned().collect();
+    // Store: the sessions the new events touch, the events, findings (all invisible until the
+    // commit).
     let day = |t: Millis| format_iso(t)[..10].to_string();
-    state.write_parts(
-        "events",
-        &run_id,
-        &new_rows,
-        |e| {
-            (
-                e.recipient_account_id
-                    .as_deref()
-                    .or(e.account_id.as_deref())
-                    .unwrap_or("unknown")
-                    .to_string(),
-                e.event_day.to_string(),
-            )
-        },
-        crate::frame::events_frame,
-    )?;
     let touched: HashSet<&str> = new_rows
         .iter()
         .flat_map(|e| {
@@ -351,7 +334,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     state.write_parts(
         "sessions",
         &run_id,
-        &sessions,
+        sessions,
         |s| {
             (
                 s.account.as_deref().unwrap_or("unknown").to_string(),
@@ -364,9 +347,25 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         crate::frame::sessions_frame,
     )?;
     state.write_parts(
+        "events",
+        &run_id,
+        new_rows,
+        |e| {
+            (
+                e.recipient_account_id
+                    .as_deref()
+                    .or(e.account_id.as_deref())
+                    .unwrap_or("unknown")
+                    .to_string(),
+                e.event_day.to_string(),
+            )
+        },
+        crate::frame::events_frame,
+    )?;
+    state.write_parts(
         "findings",
         &run_id,
-        &new_findings,
+        new_findings.clone(),
         |f| {
             (
                 f.account.clone().unwrap_or_else(|| "unknown".into()),
