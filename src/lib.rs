@@ -7,6 +7,7 @@
 //! - [`graph`] turns events -> the session graph (who issued which temporary key, down the chain)
 //! - [`geoip`] turns source address -> class, country, ASN (bundled DB-IP / ip-location-db data, or the user's MaxMind files)
 //! - [`detect`] turns events + sessions -> findings, against each principal's own history
+//! - [`engine`] runs graph and detections over time-ordered slices of a stream, in bounded memory
 //! - [`frame`] turns typed rows -> polars DataFrames and SQL
 //! - [`report`] writes rows to sinks (tables, JSON lines, CSV, Parquet, OCSF, Markdown)
 //! - [`cli`] turns command-line arguments -> the stages above
@@ -19,6 +20,7 @@
 pub mod aws;
 pub mod cli;
 pub mod detect;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod frame;

@@ -1,7 +1,7 @@
 //! Events + ingest counts -> an overview: what was read, the time span, accounts, regions, and the
 //! commonest sources, calls, identity types and errors.
 
-use crate::event::{format_iso, Event};
+use crate::event::{format_iso, Event, Millis, Text};
 use crate::ingest::IngestStats;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -45,19 +45,28 @@ pub struct Count {
     pub events: u64,
 }
 
+/// Counts per value (None counted as "(none)").
+type Counts = HashMap<Option<Text>, u64>;
+
 /// Counts values, most frequent first, ties by value; keeps the first `top` (0 = all).
-fn tally<'a>(values: impl Iterator<Item = Option<&'a str>>, top: usize) -> Vec<Count> {
-    let mut m: HashMap<&str, u64> = HashMap::new();
-    for v in values {
-        *m.entry(v.unwrap_or("(none)")).or_default() += 1;
-    }
+fn tally(m: Counts, top: usize) -> Vec<Count> {
     let mut v: Vec<Count> = m
         .into_iter()
         .map(|(k, n)| Count {
-            value: k.to_string(),
+            value: k.as_deref().unwrap_or("(none)").to_string(),
             events: n,
         })
         .collect();
+    // Values that differ only by None vs "(none)" are one value, as they print the same.
+    v.sort_by(|a, b| a.value.cmp(&b.value));
+    v.dedup_by(|later, earlier| {
+        if later.value == earlier.value {
+            earlier.events += later.events;
+            true
+        } else {
+            false
+        }
+    });
     v.sort_by(|a, b| b.events.cmp(&a.events).then_with(|| a.value.cmp(&b.value)));
     if top > 0 {
         v.truncate(top);
@@ -65,40 +74,80 @@ fn tally<'a>(values: impl Iterator<Item = Option<&'a str>>, top: usize) -> Vec<C
     v
 }
 
-pub fn summarize(events: &[Event], stats: &IngestStats, top: usize) -> Summary {
-    // Each action once: cross-account copies are not counted twice.
-    let actions = || events.iter().filter(|e| !e.shared_copy);
-    Summary {
-        files: FileCounts {
-            seen: stats.files_seen,
-            read: stats.files_read,
-            skipped: stats.files_skipped,
-            failed: stats.files_failed,
-            skipped_by_reason: stats.skipped_by_reason.clone(),
-            records: stats.records,
-            bad_records: stats.bad_records,
-            bytes_read: stats.bytes_read,
-            bytes_decompressed: stats.bytes_decompressed,
-            list_requests: stats.list_requests,
-        },
-        events: stats.events,
-        duplicates: stats.duplicates,
-        shared_copies: stats.shared_copies,
-        outside_scope: stats.outside_scope,
-        first_event: events.first().map(|e| format_iso(e.event_time)),
-        last_event: events.last().map(|e| format_iso(e.event_time)),
-        accounts: tally(events.iter().map(|e| e.recipient_account_id.as_deref()), 0),
-        regions: tally(events.iter().map(|e| e.aws_region.as_deref()), 0),
-        event_sources: tally(actions().map(|e| e.event_source.as_deref()), top),
-        event_names: tally(actions().map(|e| e.event_name.as_deref()), top),
-        identity_types: tally(actions().map(|e| e.identity_type.as_deref()), 0),
-        error_codes: tally(
-            actions()
-                .filter(|e| e.is_error)
-                .map(|e| e.error_code.as_deref()),
-            top,
-        ),
+/// The overview's counts, gathered slice by slice as events stream.
+#[derive(Default)]
+pub struct Tally {
+    first: Option<Millis>,
+    last: Option<Millis>,
+    accounts: Counts,
+    regions: Counts,
+    event_sources: Counts,
+    event_names: Counts,
+    identity_types: Counts,
+    error_codes: Counts,
+}
+
+impl Tally {
+    pub fn observe(&mut self, events: &[Event]) {
+        let count = |m: &mut Counts, v: &Option<Text>| {
+            if let Some(n) = m.get_mut(v) {
+                *n += 1;
+            } else {
+                m.insert(v.clone(), 1);
+            }
+        };
+        for e in events {
+            self.first = Some(self.first.map_or(e.event_time, |t| t.min(e.event_time)));
+            self.last = Some(self.last.map_or(e.event_time, |t| t.max(e.event_time)));
+            count(&mut self.accounts, &e.recipient_account_id);
+            count(&mut self.regions, &e.aws_region);
+            // Each action once: cross-account copies are not counted twice.
+            if e.shared_copy {
+                continue;
+            }
+            count(&mut self.event_sources, &e.event_source);
+            count(&mut self.event_names, &e.event_name);
+            count(&mut self.identity_types, &e.identity_type);
+            if e.is_error {
+                count(&mut self.error_codes, &e.error_code);
+            }
+        }
     }
+
+    pub fn summary(self, stats: &IngestStats, top: usize) -> Summary {
+        Summary {
+            files: FileCounts {
+                seen: stats.files_seen,
+                read: stats.files_read,
+                skipped: stats.files_skipped,
+                failed: stats.files_failed,
+                skipped_by_reason: stats.skipped_by_reason.clone(),
+                records: stats.records,
+                bad_records: stats.bad_records,
+                bytes_read: stats.bytes_read,
+                bytes_decompressed: stats.bytes_decompressed,
+                list_requests: stats.list_requests,
+            },
+            events: stats.events,
+            duplicates: stats.duplicates,
+            shared_copies: stats.shared_copies,
+            outside_scope: stats.outside_scope,
+            first_event: self.first.map(format_iso),
+            last_event: self.last.map(format_iso),
+            accounts: tally(self.accounts, 0),
+            regions: tally(self.regions, 0),
+            event_sources: tally(self.event_sources, top),
+            event_names: tally(self.event_names, top),
+            identity_types: tally(self.identity_types, 0),
+            error_codes: tally(self.error_codes, top),
+        }
+    }
+}
+
+pub fn summarize(events: &[Event], stats: &IngestStats, top: usize) -> Summary {
+    let mut t = Tally::default();
+    t.observe(events);
+    t.summary(stats, top)
 }
 
 impl Summary {

@@ -3,6 +3,7 @@
 
 mod common;
 mod emulator;
+mod engine;
 mod hunt;
 mod ingest;
 mod playbook;

@@ -244,6 +244,45 @@ pub struct InputArgs {
     pub scope: ScopeArgs,
     #[command(flatten)]
     pub remote: RemoteArgs,
+    #[command(flatten)]
+    pub stream: StreamArgs,
+}
+
+const STREAMING: &str = "Streaming";
+
+/// How events stream through the commands that judge them slice by slice (hunt, sessions,
+/// timeline, summary, events): memory holds the files in flight, not the whole input.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = STREAMING)]
+pub struct StreamArgs {
+    /// Read delivery trees this many minutes of delivery time at a time. Output is the same
+    /// whatever the slice; shorter slices hold fewer events at once.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub slice_minutes: u32,
+    /// How long after an event its log file may be delivered and the event still be judged in
+    /// order (CloudTrail usually delivers within 15 minutes). Events delivered later are judged
+    /// out of order and counted as late, never dropped.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub max_delay_minutes: u32,
+}
+
+impl Default for StreamArgs {
+    fn default() -> Self {
+        StreamArgs {
+            slice_minutes: 60,
+            max_delay_minutes: 60,
+        }
+    }
+}
+
+impl StreamArgs {
+    pub fn slicing(&self) -> crate::ingest::Slicing {
+        let min = 60 * 1000;
+        crate::ingest::Slicing {
+            slice: i64::from(self.slice_minutes.max(1)) * min,
+            lateness: i64::from(self.max_delay_minutes) * min,
+        }
+    }
 }
 
 /// The part of the logs asked about: read only these files, keep only these events.

@@ -18,8 +18,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Summary { input, top, format } => {
-            let data = read(&input, quiet)?;
-            let s = crate::summary::summarize(&data.events, &data.stats, top);
+            let mut tally = crate::summary::Tally::default();
+            let data = stream(&input, quiet, &mut |slice| {
+                tally.observe(&slice);
+                Ok(())
+            })?;
+            let s = tally.summary(&data.stats, top);
             let text = match format {
                 SummaryFormat::Text => s.to_text(),
                 SummaryFormat::Json => {
@@ -36,10 +40,23 @@ pub fn run(cli: Cli) -> Result<Exit> {
             format,
             out,
         } => {
-            let data = read(&input, quiet)?;
             let f = Filter::new(&filter)?;
-            let events: Vec<Event> = data.events.into_iter().filter(|e| f.matches(e)).collect();
             let sink = Sink::new(out.as_deref());
+            if format == Format::Ndjson {
+                // JSON lines are written as the slices come: nothing is held.
+                let mut w = report::LineWriter::open(&sink)?;
+                stream(&input, quiet, &mut |slice| {
+                    let rows: Vec<&Event> = slice.iter().filter(|e| f.matches(e)).collect();
+                    w.write(&rows)
+                })?;
+                w.finish()?;
+                return Ok(Exit::Ok);
+            }
+            let mut events: Vec<Event> = Vec::new();
+            stream(&input, quiet, &mut |slice| {
+                events.extend(slice.into_iter().filter(|e| f.matches(e)));
+                Ok(())
+            })?;
             match format {
                 Format::Ndjson => report::write_ndjson(&events, &sink)?,
                 Format::Table => sink.write_text(&events_table(&events))?,
@@ -91,9 +108,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 crate::geoip::GeoIp::with_files(&geoip)
             }
             .map_err(|e| Error::Usage(e.to_string()))?;
-            let data = read(&input, quiet)?;
-            let graph = Graph::build(&data.events);
-            let mut findings = crate::detect::hunt(&data.events, &graph, &geo, &cfg);
+            let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
+            stream(&input, quiet, &mut |slice| {
+                hunt.observe(&slice);
+                Ok(())
+            })?;
+            let (graph, mut findings) = hunt.finish();
             if respond {
                 crate::detect::respond(&mut findings, &graph, &input.paths);
             }
@@ -128,8 +148,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
             format,
             out,
         } => {
-            let data = read(&input, quiet)?;
-            let graph = Graph::build(&data.events);
+            let mut state = crate::graph::GraphState::default();
+            stream(&input, quiet, &mut |slice| {
+                state.observe(&slice);
+                Ok(())
+            })?;
+            let graph = state.finish();
             let is = |v: &Option<crate::event::Text>, want: &str| v.as_deref() == Some(want);
             let selected: Vec<&Session> = graph
                 .sessions
@@ -175,10 +199,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
             format,
             out,
         } => {
-            let data = read(&input, quiet)?;
-            let graph = Graph::build(&data.events);
+            let mut state = crate::graph::GraphState::default();
+            let mut trace = crate::engine::Trace::new(&key, with_descendants);
+            stream(&input, quiet, &mut |slice| {
+                state.observe(&slice);
+                trace.observe(&slice);
+                Ok(())
+            })?;
+            let graph = state.finish();
             timeline(
-                &data.events,
+                &trace.events,
                 &graph,
                 &key,
                 with_descendants,
@@ -205,10 +235,35 @@ pub fn run(cli: Cli) -> Result<Exit> {
 pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
     let opts = ingest_options(input, quiet)?;
     let data = ingest::ingest(&input.paths, &opts)?;
+    told(&data, quiet)?;
+    Ok(data)
+}
+
+/// Streams the input to `consume` in time-ordered slices (see [`ingest::stream`]), then tells
+/// what was read as [`read`] does.
+pub fn stream(
+    input: &InputArgs,
+    quiet: bool,
+    consume: &mut dyn FnMut(Vec<Event>) -> Result<()>,
+) -> Result<Ingested> {
+    let opts = ingest_options(input, quiet)?;
+    let data = ingest::stream(&input.paths, &opts, input.stream.slicing(), consume)?;
+    told(&data, quiet)?;
+    Ok(data)
+}
+
+/// Prints the problems and the closing line; an error when nothing could be read.
+fn told(data: &Ingested, quiet: bool) -> Result<()> {
     for p in &data.problems {
         eprintln!("trailhound: warning: {p}");
     }
     let s = &data.stats;
+    if s.late_events > 0 {
+        eprintln!(
+            "trailhound: warning: {} events were delivered more than --max-delay-minutes after they happened and were judged out of order",
+            s.late_events
+        );
+    }
     if !quiet {
         let secs = s.elapsed.as_secs_f64().max(1e-9);
         eprintln!(
@@ -240,7 +295,7 @@ pub fn read(input: &InputArgs, quiet: bool) -> Result<Ingested> {
         };
         return Err(Error::NothingRead(why));
     }
-    Ok(data)
+    Ok(())
 }
 
 /// The reading options the arguments ask for, validated.

@@ -1,10 +1,12 @@
 //! What a detection reports: a [`Finding`] with its reason, evidence and session chain.
 
 use crate::event::{format_iso, Millis};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How urgent a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -44,7 +46,7 @@ impl std::fmt::Display for Severity {
 }
 
 /// The kinds of finding, with their stable identifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     FailedThenSuccess,
@@ -96,7 +98,7 @@ impl std::fmt::Display for Kind {
 }
 
 /// One hop of the session chain behind a finding, from the root principal down.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hop {
     pub access_key_id: String,
     pub issued_by_api: Option<String>,
@@ -107,7 +109,7 @@ pub struct Hop {
 }
 
 /// Where a finding's source address is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     pub source_ip: Option<String>,
     pub country: Option<String>,
@@ -119,12 +121,18 @@ fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_iso(*ms))
 }
 
+fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::event::parse_iso(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("bad time `{s}`")))
+}
+
 /// A finding. Field order is the order of keys in `--format ndjson`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: Kind,
     pub severity: Severity,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "ser_time", deserialize_with = "de_time")]
     pub time: Millis,
     /// The root principal of the session, or the role ARN for AWS-service sessions.
     pub principal: String,
@@ -144,7 +152,7 @@ pub struct Finding {
 }
 
 /// A containment suggestion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub playbook: String,
     pub command: String,

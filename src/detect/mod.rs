@@ -18,11 +18,13 @@ use crate::geoip::{distance_km, GeoIp, IpInfo};
 fn location_of(i: &IpInfo) -> Option<((f64, f64), bool)> {
     i.location.map(|l| (l, i.location_precise))
 }
-use crate::graph::{Graph, Session};
+use crate::event::Text;
+use crate::graph::{Graph, Lookup, Session};
 use config::Cidr;
 pub use config::DetectConfig;
 pub use finding::{Finding, Hop, Kind, Place, Severity};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 const MINUTE: Millis = 60_000;
 pub(crate) const HOUR: Millis = 60 * MINUTE;
@@ -32,48 +34,119 @@ pub(crate) const DAY: Millis = 24 * HOUR;
 /// in many countries (GitHub-hosted runners in Azure, Lambda in AWS).
 const CLOUD_ASNS: [u32; 6] = [16509, 14618, 8075, 15169, 396982, 8068];
 
-/// Runs every detection.
+/// Runs every detection over events held in memory, with the graph of all of them.
 pub fn hunt(events: &[Event], graph: &Graph, geo: &GeoIp, cfg: &DetectConfig) -> Vec<Finding> {
-    let mut h = Hunter::new(events, graph, geo, cfg);
-    h.baselines();
-    h.failed_then_success();
-    h.console_failed_then_success();
-    h.role_enumeration();
-    h.deep_role_chain();
-    h.credential_exfiltration();
-    h.federation_token_admin();
-    h.console_login_without_mfa();
-    h.root_account_use();
-    let allow: HashSet<&str> = cfg
-        .allowlist
-        .principals
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let mut out: Vec<Finding> = h
-        .findings
-        .into_iter()
-        .filter(|f| !allow.contains(f.principal.as_str()))
-        .collect();
-    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    out
+    let mut d = Detector::new(geo, cfg);
+    d.observe(events, graph);
+    d.finish(graph)
 }
 
-struct Hunter<'a> {
-    events: &'a [Event],
-    graph: &'a Graph,
+/// Every detection as a state machine over time-ordered slices of events: [`Detector::observe`]
+/// takes each slice (all events of one millisecond always in the same slice) with the sessions
+/// known so far, and carries only what the detections still need from slice to slice: each
+/// principal's baseline, the denials and failures inside their windows, open bursts, the
+/// addresses instance credentials were used from. [`Detector::finish`] adds what needs the
+/// whole graph (deep chains, credential exfiltration) and returns the findings, the same
+/// whatever the slices were.
+pub struct Detector<'a> {
     geo: &'a GeoIp,
     cfg: &'a DetectConfig,
     cidrs: Vec<Cidr>,
-    ip_cache: HashMap<&'a str, IpInfo>,
-    issuing_index: Option<HashMap<&'a str, &'a Event>>,
+    ip_cache: HashMap<Text, IpInfo>,
     findings: Vec<Finding>,
+    // odd_ip, unusual_hour, impossible_travel
+    base: HashMap<String, Baseline>,
+    odd_seen: HashSet<(String, String)>,
+    /// Open unusual-hour bursts: principal -> (finding index, last event time).
+    hour_burst: HashMap<String, (usize, Millis)>,
+    travel_seen: HashSet<(String, String, String)>,
+    /// failed_then_success: per caller, the unused AssumeRole denials still inside the window.
+    assume_denials: BTreeMap<String, Vec<Denial>>,
+    /// Console failed_then_success: per user, unused failed sign-ins still inside the window.
+    console_failures: BTreeMap<String, Vec<Denial>>,
+    /// role_enumeration: per caller, the denials inside the window and the last time reported.
+    enumeration: BTreeMap<String, (VecDeque<Denial>, Millis)>,
+    /// credential_exfiltration: addresses people used (first person seen at each), and the
+    /// addresses each instance-profile key was used from.
+    human_ips: HashMap<Text, Text>,
+    instance_use: BTreeMap<Text, InstanceUse>,
+    /// root_account_use: open groups per (principal, address).
+    root_open: HashMap<(String, String), (usize, Millis)>,
 }
 
+/// Where and when a finding's event happened (what a finding keeps of it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Seen {
+    time: Millis,
+    id: Option<Text>,
+    account: Option<Text>,
+    source_ip: Option<Text>,
+}
+
+impl Seen {
+    fn of(e: &Event) -> Seen {
+        Seen {
+            time: e.event_time,
+            id: e.event_id.clone(),
+            account: e
+                .recipient_account_id
+                .clone()
+                .or_else(|| e.account_id.clone()),
+            source_ip: e.source_ip.clone(),
+        }
+    }
+}
+
+/// A denied (or failed) call kept inside a window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Denial {
+    seen: Seen,
+    role: Option<Text>,
+    used: bool,
+}
+
+impl Denial {
+    fn of(e: &Event) -> Denial {
+        Denial {
+            seen: Seen::of(e),
+            role: e.sts().requested_role_arn.clone(),
+            used: false,
+        }
+    }
+}
+
+/// The calls of one instance-profile key, per source address in order of first use.
+#[derive(Default, Clone, Serialize, Deserialize)]
+struct InstanceUse {
+    ips: Vec<IpUse>,
+    index: HashMap<Text, usize>,
+}
+
+/// One address an instance-profile key was used from.
+#[derive(Clone, Serialize, Deserialize)]
+struct IpUse {
+    ip: Text,
+    /// The first call of each user-agent family from this address, in order: (family, call,
+    /// user agent). The first entry is the address's first call.
+    families: Vec<(String, Seen, Text)>,
+    /// The first calls from this address (evidence).
+    evidence: Vec<(Millis, Option<Text>)>,
+}
+
+/// Evidence calls kept per address of an instance key.
+const INSTANCE_EVIDENCE: usize = 20;
+/// User-agent families kept per address of an instance key.
+const INSTANCE_FAMILIES: usize = 32;
+/// Addresses whose classification is cached (the cache is emptied past this).
+const IP_CACHE: usize = 1 << 20;
+
 /// What a principal did before the event being judged.
-#[derive(Default)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 struct Baseline {
     first_seen: Millis,
+    /// Not used in judgements: when the baseline expires.
+    #[serde(default)]
+    last_seen: Millis,
     events: u64,
     days: BTreeSet<i64>,
     countries: BTreeMap<String, Millis>,
@@ -104,8 +177,8 @@ impl Baseline {
 
 /// Who is behind a call: the root principal of its session chain (the role, for sessions of AWS
 /// services; the role or caller when the chain's start is not in the logs), else the caller.
-pub fn principal_of(graph: &Graph, e: &Event) -> Option<String> {
-    if let Some(s) = e.access_key_id.as_deref().and_then(|k| graph.get(k)) {
+pub fn principal_of(graph: &impl Lookup, e: &Event) -> Option<String> {
+    if let Some(s) = e.access_key_id.as_deref().and_then(|k| graph.session(k)) {
         return match s.root_principal.as_deref() {
             Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_deref().or(Some(r)),
             Some(r) => Some(r),
@@ -143,31 +216,215 @@ fn is_denied(e: &Event) -> bool {
     })
 }
 
-impl<'a> Hunter<'a> {
-    fn new(events: &'a [Event], graph: &'a Graph, geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
-        Hunter {
-            events,
-            graph,
+fn is_assume_role(e: &Event) -> bool {
+    e.is_issuing_call
+        && !e.shared_copy
+        && e.event_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("AssumeRole"))
+}
+
+/// The hops of the chain that issued `key`, from the top.
+fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
+    key.map(|k| graph.ancestors(k))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| Hop {
+            access_key_id: s.access_key_id.to_string(),
+            issued_by_api: s.issued_by_api.as_deref().map(str::to_string),
+            role_arn: s.role_arn.as_deref().map(str::to_string),
+            session_name: s.session_name.as_deref().map(str::to_string),
+            chain_depth: s.chain_depth,
+            source_identity: s.source_identity.as_deref().map(str::to_string),
+        })
+        .collect()
+}
+
+/// A [`Detector`]'s state as saved between runs: every map in key order, so the same state
+/// gives the same file.
+#[derive(Serialize, Deserialize, Default)]
+pub struct SavedDetector {
+    findings: Vec<Finding>,
+    base: Vec<(String, Baseline)>,
+    odd_seen: Vec<(String, String)>,
+    hour_burst: Vec<(String, (usize, Millis))>,
+    travel_seen: Vec<(String, String, String)>,
+    assume_denials: BTreeMap<String, Vec<Denial>>,
+    console_failures: BTreeMap<String, Vec<Denial>>,
+    enumeration: BTreeMap<String, (VecDeque<Denial>, Millis)>,
+    human_ips: Vec<(Text, Text)>,
+    instance_use: BTreeMap<Text, InstanceUse>,
+    root_open: Vec<((String, String), (usize, Millis))>,
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+impl<'a> Detector<'a> {
+    /// What to carry to the next run. Findings already reported are dropped, except those an
+    /// open burst may still add evidence to (unusual_hour, root_account_use).
+    pub fn saved(&self) -> SavedDetector {
+        let mut open: Vec<usize> = self
+            .hour_burst
+            .values()
+            .chain(self.root_open.values())
+            .map(|(i, _)| *i)
+            .collect();
+        open.sort();
+        open.dedup();
+        let renumber: HashMap<usize, usize> =
+            open.iter().enumerate().map(|(new, old)| (*old, new)).collect();
+        let re = |(i, t): &(usize, Millis)| (renumber[i], *t);
+        let mut base: Vec<(String, Baseline)> = self
+            .base
+            .iter()
+            .map(|(k, b)| (k.clone(), b.clone()))
+            .collect();
+        base.sort_by(|a, b| a.0.cmp(&b.0));
+        SavedDetector {
+            findings: open.iter().map(|&i| self.findings[i].clone()).collect(),
+            base,
+            odd_seen: sorted(self.odd_seen.iter().cloned().collect()),
+            hour_burst: sorted(self.hour_burst.iter().map(|(k, v)| (k.clone(), re(v))).collect()),
+            travel_seen: sorted(self.travel_seen.iter().cloned().collect()),
+            assume_denials: self.assume_denials.clone(),
+            console_failures: self.console_failures.clone(),
+            enumeration: self.enumeration.clone(),
+            human_ips: sorted(
+                self.human_ips
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            instance_use: self.instance_use.clone(),
+            root_open: sorted(self.root_open.iter().map(|(k, v)| (k.clone(), re(v))).collect()),
+        }
+    }
+
+    /// A detector that goes on from a saved state.
+    pub fn restore(geo: &'a GeoIp, cfg: &'a DetectConfig, s: SavedDetector) -> Self {
+        let mut d = Detector::new(geo, cfg);
+        d.findings = s.findings;
+        d.base = s.base.into_iter().collect();
+        d.odd_seen = s.odd_seen.into_iter().collect();
+        d.hour_burst = s.hour_burst.into_iter().collect();
+        d.travel_seen = s.travel_seen.into_iter().collect();
+        d.assume_denials = s.assume_denials;
+        d.console_failures = s.console_failures;
+        d.enumeration = s.enumeration;
+        d.human_ips = s.human_ips.into_iter().collect();
+        d.instance_use = s.instance_use;
+        d.root_open = s.root_open.into_iter().collect();
+        d
+    }
+
+    /// Forgets what a principal did (a baseline reset): its history is learned again.
+    pub fn forget(&mut self, principal: &str) {
+        self.base.remove(principal);
+        self.odd_seen.retain(|(p, _)| p != principal);
+        self.travel_seen.retain(|(p, _, _)| p != principal);
+        self.hour_burst.remove(principal);
+    }
+
+    /// Forgets principals not seen since `before` (their baselines expire).
+    pub fn expire(&mut self, before: Millis) {
+        let gone: HashSet<String> = self
+            .base
+            .iter()
+            .filter(|(_, b)| b.last_seen < before)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in &gone {
+            self.forget(p);
+        }
+    }
+
+    pub fn new(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        Detector {
             geo,
             cfg,
             cidrs: cfg.cidrs(),
             ip_cache: HashMap::new(),
-            issuing_index: None,
             findings: Vec::new(),
+            base: HashMap::new(),
+            odd_seen: HashSet::new(),
+            hour_burst: HashMap::new(),
+            travel_seen: HashSet::new(),
+            assume_denials: BTreeMap::new(),
+            console_failures: BTreeMap::new(),
+            enumeration: BTreeMap::new(),
+            human_ips: HashMap::new(),
+            instance_use: BTreeMap::new(),
+            root_open: HashMap::new(),
         }
     }
 
-    fn info(&mut self, ip: &'a str) -> IpInfo {
+    /// Judges the next time-ordered slice of events. `sessions` answers for every key issued or
+    /// seen up to the end of the slice.
+    pub fn observe(&mut self, events: &[Event], sessions: &impl Lookup) {
+        let Some(last) = events.last().map(|e| e.event_time) else {
+            return;
+        };
+        self.baselines(events, sessions);
+        self.failed_then_success(events, sessions, last);
+        self.console_failed_then_success(events, last);
+        self.role_enumeration(events, sessions, last);
+        self.gather_instance_use(events, sessions);
+        self.federation_token_admin(events, sessions);
+        self.console_login_without_mfa(events, sessions);
+        self.root_account_use(events, sessions);
+    }
+
+    /// Findings so far (before the detections that need the whole graph).
+    pub fn pending(&self) -> usize {
+        self.findings.len()
+    }
+
+    /// The findings: those of the slices, plus deep chains and credential exfiltration judged
+    /// on the whole graph; chains filled in, allowlisted principals dropped, in output order.
+    pub fn finish(&mut self, graph: &Graph) -> Vec<Finding> {
+        let before = self.findings.len();
+        self.deep_role_chain(graph);
+        self.credential_exfiltration(graph);
+        let allow: HashSet<&str> = self
+            .cfg
+            .allowlist
+            .principals
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut out: Vec<Finding> = self
+            .findings
+            .iter()
+            .filter(|f| !allow.contains(f.principal.as_str()))
+            .cloned()
+            .map(|mut f| {
+                f.chain = chain_of(graph, f.access_key_id.as_deref());
+                f
+            })
+            .collect();
+        // The whole-graph detections run again on the next finish (the graph may have grown).
+        self.findings.truncate(before);
+        out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        out
+    }
+
+    fn info(&mut self, ip: &str) -> IpInfo {
         if let Some(i) = self.ip_cache.get(ip) {
             return i.clone();
         }
         let i = self.geo.lookup(ip);
-        self.ip_cache.insert(ip, i.clone());
+        if self.ip_cache.len() >= IP_CACHE {
+            self.ip_cache.clear();
+        }
+        self.ip_cache.insert(Text::from(ip), i.clone());
         i
     }
 
-    fn place(&mut self, e: &'a Event) -> Place {
-        let Some(ip) = e.source_ip.as_deref() else {
+    fn place(&mut self, at: &Seen) -> Place {
+        let Some(ip) = at.source_ip.as_deref() else {
             return Place::default();
         };
         let i = self.info(ip);
@@ -185,49 +442,21 @@ impl<'a> Hunter<'a> {
                 .is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip)))
     }
 
-    fn session(&self, e: &Event) -> Option<&'a Session> {
-        e.access_key_id.as_deref().and_then(|k| self.graph.get(k))
-    }
-
-    /// Who is behind a call: see the module documentation.
-    fn principal(&self, e: &Event) -> Option<String> {
-        principal_of(self.graph, e)
-    }
-
-    fn chain(&self, key: Option<&str>) -> Vec<Hop> {
-        key.map(|k| self.graph.ancestors(k))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| Hop {
-                access_key_id: s.access_key_id.to_string(),
-                issued_by_api: s.issued_by_api.as_deref().map(str::to_string),
-                role_arn: s.role_arn.as_deref().map(str::to_string),
-                session_name: s.session_name.as_deref().map(str::to_string),
-                chain_depth: s.chain_depth,
-                source_identity: s.source_identity.as_deref().map(str::to_string),
-            })
-            .collect()
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         kind: Kind,
         severity: Severity,
-        at: &'a Event,
+        at: &Seen,
         principal: String,
         key: Option<&str>,
         summary: String,
         reason: String,
-        evidence: Vec<&Event>,
+        evidence: Vec<&Seen>,
     ) {
         let mut ev: Vec<(Millis, String)> = evidence
             .iter()
-            .filter_map(|e| {
-                e.event_id
-                    .as_deref()
-                    .map(|id| (e.event_time, id.to_string()))
-            })
+            .filter_map(|e| e.id.as_deref().map(|id| (e.time, id.to_string())))
             .collect();
         ev.sort();
         ev.dedup();
@@ -235,49 +464,43 @@ impl<'a> Hunter<'a> {
         self.findings.push(Finding {
             kind,
             severity,
-            time: at.event_time,
+            time: at.time,
             principal,
             access_key_id: key.map(str::to_string),
-            account: at
-                .recipient_account_id
-                .as_deref()
-                .or(at.account_id.as_deref())
-                .map(str::to_string),
+            account: at.account.as_deref().map(str::to_string),
             place,
             summary,
             reason,
             evidence_event_ids: ev.into_iter().map(|(_, id)| id).collect(),
-            chain: self.chain(key),
+            chain: Vec::new(),
             respond: None,
         });
     }
 
     /// odd_ip, unusual_hour and impossible_travel: one pass in time order, each event judged
     /// against the principal's history before it.
-    fn baselines(&mut self) {
-        let mut base: HashMap<String, Baseline> = HashMap::new();
-        let mut odd_seen: HashSet<(String, String)> = HashSet::new();
-        // Open unusual-hour bursts: principal -> finding index.
-        let mut hour_burst: HashMap<String, (usize, Millis)> = HashMap::new();
-        let mut travel_seen: HashSet<(String, String, String)> = HashSet::new();
-        let events = self.events;
+    fn baselines(&mut self, events: &[Event], sessions: &impl Lookup) {
         for e in events {
             if e.shared_copy {
                 continue;
             }
-            let Some(p) = self.principal(e) else { continue };
+            let Some(p) = principal_of(sessions, e) else {
+                continue;
+            };
             if p.ends_with(".amazonaws.com") {
                 continue;
             }
             let info = e.source_ip.as_deref().map(|ip| self.info(ip));
-            let session = self.session(e);
+            let session = e.access_key_id.as_deref().and_then(|k| sessions.session(k));
             let instance = session.is_some_and(Session::is_instance_profile);
-            let b = base.entry(p.clone()).or_insert_with(|| Baseline {
+            let allow = info.as_ref().is_some_and(|i| self.allowlisted(i));
+            let cfg = self.cfg;
+            let b = self.base.entry(p.clone()).or_insert_with(|| Baseline {
                 first_seen: e.event_time,
                 hour_of_week: vec![0; 168],
                 ..Baseline::default()
             });
-            let learned = b.learned(e.event_time, self.cfg);
+            let learned = b.learned(e.event_time, cfg);
             let mut new_findings: Vec<(Kind, Severity, String, String)> = Vec::new();
 
             // odd_ip
@@ -285,22 +508,20 @@ impl<'a> Hunter<'a> {
                 .as_ref()
                 .filter(|i| i.is_address() && i.country.is_some() || i.asn.is_some())
             {
-                let allow = self.allowlisted(i);
                 let new_country = i.country.as_ref().filter(|c| !b.countries.contains_key(*c));
                 let new_asn = i.asn.filter(|a| !b.asns.contains_key(a));
                 let cloud_known = i
                     .asn
                     .is_some_and(|a| CLOUD_ASNS.contains(&a) && b.asns.contains_key(&a));
-                let fire_country =
-                    self.cfg.odd_ip.countries && new_country.is_some() && !cloud_known;
-                let fire_asn = self.cfg.odd_ip.asns && new_asn.is_some();
+                let fire_country = cfg.odd_ip.countries && new_country.is_some() && !cloud_known;
+                let fire_asn = cfg.odd_ip.asns && new_asn.is_some();
                 if learned && !allow && !instance && (fire_country || fire_asn) {
                     let what = format!(
                         "{}{}",
                         i.country.as_deref().unwrap_or("?"),
                         i.asn.map(|a| format!("/AS{a}")).unwrap_or_default()
                     );
-                    if odd_seen.insert((p.clone(), what.clone())) {
+                    if self.odd_seen.insert((p.clone(), what.clone())) {
                         let mut parts = Vec::new();
                         if fire_country {
                             parts.push(format!("country {}", i.country.as_deref().unwrap_or("?")));
@@ -345,10 +566,10 @@ impl<'a> Hunter<'a> {
                         let hours = ((e.event_time - t0) as f64 / HOUR as f64).max(1.0 / 60.0);
                         let speed = km / hours;
                         if *c0 != c
-                            && km >= self.cfg.impossible_travel.min_distance_km
-                            && speed > self.cfg.impossible_travel.max_speed_kmh
+                            && km >= cfg.impossible_travel.min_distance_km
+                            && speed > cfg.impossible_travel.max_speed_kmh
                             && !allow
-                            && travel_seen.insert((p.clone(), c0.clone(), c.clone()))
+                            && self.travel_seen.insert((p.clone(), c0.clone(), c.clone()))
                         {
                             new_findings.push((
                                 Kind::ImpossibleTravel,
@@ -361,7 +582,7 @@ impl<'a> Hunter<'a> {
                                 format!(
                                     "{km:.0} km in {:.1} h is {speed:.0} km/h, above {:.0} km/h{}",
                                     hours,
-                                    self.cfg.impossible_travel.max_speed_kmh,
+                                    cfg.impossible_travel.max_speed_kmh,
                                     if precise { "" } else { " (country centroids)" }
                                 ),
                             ));
@@ -378,7 +599,7 @@ impl<'a> Hunter<'a> {
 
             // unusual_hour
             let (wd, hr) = week_hour(e.event_time);
-            let uh = &self.cfg.unusual_hour;
+            let uh = &cfg.unusual_hour;
             if b.days.len() >= uh.min_active_days && b.events >= uh.min_events {
                 let near = |h: usize, d: i64| ((h as i64 + d).rem_euclid(24)) as usize;
                 let day_share = (-1..=1).map(|d| b.hour_of_day[near(hr, d)]).sum::<u64>() as f64
@@ -390,7 +611,7 @@ impl<'a> Hunter<'a> {
                     })
                     .sum();
                 if week_count == 0 && day_share < uh.max_share {
-                    match hour_burst.get(&p) {
+                    match self.hour_burst.get(&p) {
                         Some(&(idx, last)) if e.event_time - last <= 2 * HOUR => {
                             if let Some(id) = &e.event_id {
                                 let f = &mut self.findings[idx];
@@ -400,7 +621,7 @@ impl<'a> Hunter<'a> {
                                     f.evidence_event_ids.push(id.to_string());
                                 }
                             }
-                            hour_burst.insert(p.clone(), (idx, e.event_time));
+                            self.hour_burst.insert(p.clone(), (idx, e.event_time));
                         }
                         _ => {
                             let active: Vec<String> = (0..24)
@@ -426,7 +647,7 @@ impl<'a> Hunter<'a> {
                                     active.join(" ")
                                 ),
                             ));
-                            hour_burst.insert(
+                            self.hour_burst.insert(
                                 p.clone(),
                                 (self.findings.len() + new_findings.len() - 1, e.event_time),
                             );
@@ -435,100 +656,112 @@ impl<'a> Hunter<'a> {
                 }
             }
             b.events += 1;
+            b.last_seen = b.last_seen.max(e.event_time);
             b.days.insert(e.event_time.div_euclid(DAY));
             b.hour_of_day[hr] += 1;
             b.hour_of_week[wd * 24 + hr] += 1;
 
             let key = e.access_key_id.as_deref().filter(|k| !k.is_empty());
+            let at = Seen::of(e);
             for (kind, sev, summary, reason) in new_findings {
-                self.push(kind, sev, e, p.clone(), key, summary, reason, vec![e]);
+                self.push(kind, sev, &at, p.clone(), key, summary, reason, vec![&at]);
             }
         }
     }
 
     /// Two or more denied AssumeRole* calls by one caller within the window, then a success.
-    fn failed_then_success(&mut self) {
+    fn failed_then_success(&mut self, events: &[Event], sessions: &impl Lookup, last: Millis) {
         let window = self.cfg.failed_then_success.window_minutes * MINUTE;
         let min = self.cfg.failed_then_success.min_failures;
-        let mut by_caller: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
-        for e in self.events {
-            if e.is_issuing_call
-                && !e.shared_copy
-                && e.event_name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with("AssumeRole"))
-            {
-                let caller = e
-                    .principal_arn
-                    .as_deref()
-                    .or(e.access_key_id.as_deref())
-                    .or(e.principal_id.as_deref());
-                if let Some(c) = caller {
-                    by_caller.entry(c.to_string()).or_default().push(e);
-                }
+        let mut by_caller: BTreeMap<String, Vec<&Event>> = BTreeMap::new();
+        for e in events.iter().filter(|e| is_assume_role(e)) {
+            let caller = e
+                .principal_arn
+                .as_deref()
+                .or(e.access_key_id.as_deref())
+                .or(e.principal_id.as_deref());
+            if let Some(c) = caller {
+                by_caller.entry(c.to_string()).or_default().push(e);
             }
         }
-        for calls in by_caller.into_values() {
-            let mut used: HashSet<&str> = HashSet::new();
+        for (caller, calls) in by_caller {
+            // The denials still in the window from earlier slices, then this slice's: a success
+            // counts every unused denial at or before its time (later ones of the same
+            // millisecond too, as a whole-input pass does).
+            let mut denials = self.assume_denials.remove(&caller).unwrap_or_default();
+            denials.extend(calls.iter().filter(|d| is_denied(d)).map(|d| Denial::of(d)));
             for s in calls.iter().filter(|e| !e.is_error) {
-                let denials: Vec<&Event> = calls
-                    .iter()
-                    .copied()
-                    .filter(|d| {
-                        is_denied(d)
-                            && d.event_time <= s.event_time
-                            && s.event_time - d.event_time <= window
-                            && d.event_id.as_deref().is_none_or(|id| !used.contains(id))
+                let picked: Vec<usize> = (0..denials.len())
+                    .filter(|&i| {
+                        let d = &denials[i];
+                        d.seen.time <= s.event_time
+                            && s.event_time - d.seen.time <= window
+                            && !d.used
                     })
                     .collect();
-                if denials.len() < min {
+                if picked.len() < min {
                     continue;
                 }
-                for d in &denials {
-                    if let Some(id) = d.event_id.as_deref() {
-                        used.insert(id);
+                for &i in &picked {
+                    // A denial without an event id cannot be told apart: it stays usable.
+                    if denials[i].seen.id.is_some() {
+                        denials[i].used = true;
                     }
                 }
-                let roles: BTreeSet<&str> = denials
+                let roles: BTreeSet<&str> = picked
                     .iter()
-                    .filter_map(|d| d.sts().requested_role_arn.as_deref())
+                    .filter_map(|&i| denials[i].role.as_deref())
                     .collect();
-                let principal = self.principal(s).unwrap_or_else(|| "unknown".into());
+                let principal = principal_of(sessions, s).unwrap_or_else(|| "unknown".into());
                 let key = s.sts().issued_access_key_id.as_deref();
-                let span = (s.event_time - denials[0].event_time) / 1000;
-                let mut evidence = denials.clone();
-                evidence.push(s);
+                let span = (s.event_time - denials[picked[0]].seen.time) / 1000;
+                let summary = format!(
+                    "{principal} was denied {} AssumeRole calls, then assumed {} {span}s after the first denial.",
+                    picked.len(),
+                    s.sts().requested_role_arn.as_deref().unwrap_or("a role")
+                );
+                let reason = format!(
+                    "{} denials (roles: {}) and a success within {} minutes (threshold: {min} denials); caller key {}",
+                    picked.len(),
+                    roles.into_iter().collect::<Vec<_>>().join(", "),
+                    self.cfg.failed_then_success.window_minutes,
+                    s.access_key_id.as_deref().unwrap_or("-")
+                );
+                let at = Seen::of(s);
+                let mut evidence: Vec<Seen> = picked.iter().map(|&i| denials[i].seen.clone()).collect();
+                evidence.push(at.clone());
                 self.push(
                     Kind::FailedThenSuccess,
                     Severity::High,
-                    s,
-                    principal.clone(),
+                    &at,
+                    principal,
                     key,
-                    format!(
-                        "{principal} was denied {} AssumeRole calls, then assumed {} {span}s after the first denial.",
-                        denials.len(),
-                        s.sts().requested_role_arn.as_deref().unwrap_or("a role")
-                    ),
-                    format!(
-                        "{} denials (roles: {}) and a success within {} minutes (threshold: {min} denials); caller key {}",
-                        denials.len(),
-                        roles.into_iter().collect::<Vec<_>>().join(", "),
-                        self.cfg.failed_then_success.window_minutes,
-                        s.access_key_id.as_deref().unwrap_or("-")
-                    ),
-                    evidence,
+                    summary,
+                    reason,
+                    evidence.iter().collect(),
                 );
             }
+            // Later successes come after `last`: older denials can no longer count.
+            denials.retain(|d| !d.used && d.seen.time >= last - window);
+            if !denials.is_empty() {
+                self.assume_denials.insert(caller, denials);
+            }
         }
+        self.assume_denials
+            .retain(|_, d| d.last().is_some_and(|d| d.seen.time >= last - window));
     }
 
     /// Failed console sign-ins for a user (or root), then a successful one.
-    fn console_failed_then_success(&mut self) {
+    fn console_failed_then_success(&mut self, events: &[Event], last: Millis) {
         let window = self.cfg.failed_then_success.console_window_hours * HOUR;
         let min = self.cfg.failed_then_success.min_failures;
-        let mut by_user: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
-        for e in self
-            .events
+        let failed = |e: &Event| {
+            e.error_message.is_some()
+                || e.response_elements
+                    .as_deref()
+                    .is_some_and(|r| r.contains("Failure"))
+        };
+        for e in events
             .iter()
             .filter(|e| e.event_name.as_deref() == Some("ConsoleLogin"))
         {
@@ -541,140 +774,127 @@ impl<'a> Hunter<'a> {
                     (e.identity_type.as_deref() == Some("Root"))
                         .then(|| format!("root:{}", e.account_id.as_deref().unwrap_or("?")))
                 });
-            if let Some(w) = who {
-                by_user.entry(w).or_default().push(e);
+            let Some(who) = who else { continue };
+            let fails = self.console_failures.entry(who.clone()).or_default();
+            if failed(e) {
+                fails.push(Denial::of(e));
+                continue;
             }
-        }
-        let failed = |e: &Event| {
-            e.error_message.is_some()
-                || e.response_elements
-                    .as_deref()
-                    .is_some_and(|r| r.contains("Failure"))
-        };
-        for (who, logins) in by_user {
-            let mut used: HashSet<usize> = HashSet::new();
-            for (si, s) in logins.iter().enumerate() {
-                if failed(s) {
-                    continue;
-                }
-                let fails: Vec<usize> = (0..si)
-                    .filter(|&i| {
-                        failed(logins[i])
-                            && !used.contains(&i)
-                            && s.event_time - logins[i].event_time <= window
-                    })
-                    .collect();
-                if fails.len() < min {
-                    continue;
-                }
-                used.extend(fails.iter().copied());
-                let fail_ips: BTreeSet<&str> = fails
-                    .iter()
-                    .filter_map(|&i| logins[i].source_ip.as_deref())
-                    .collect();
-                let mut evidence: Vec<&Event> = fails.iter().map(|&i| logins[i]).collect();
-                evidence.push(s);
-                let severity = if s.identity_type.as_deref() == Some("Root") {
-                    Severity::Critical
-                } else {
-                    Severity::High
-                };
-                self.push(
-                    Kind::FailedThenSuccess,
-                    severity,
-                    s,
-                    who.clone(),
-                    None,
-                    format!(
-                        "{who} failed to sign in to the console {} times, then signed in from {}.",
-                        fails.len(),
-                        s.source_ip.as_deref().unwrap_or("?")
-                    ),
-                    format!(
-                        "{} failed ConsoleLogin from [{}] within {} hours before the success (threshold: {min})",
-                        fails.len(),
-                        fail_ips.into_iter().collect::<Vec<_>>().join(", "),
-                        self.cfg.failed_then_success.console_window_hours
-                    ),
-                    evidence,
-                );
+            let picked: Vec<Denial> = fails
+                .iter()
+                .filter(|f| e.event_time - f.seen.time <= window)
+                .cloned()
+                .collect();
+            if picked.len() < min {
+                continue;
             }
+            fails.retain(|f| e.event_time - f.seen.time > window);
+            let fail_ips: BTreeSet<&str> = picked
+                .iter()
+                .filter_map(|f| f.seen.source_ip.as_deref())
+                .collect();
+            let severity = if e.identity_type.as_deref() == Some("Root") {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            let summary = format!(
+                "{who} failed to sign in to the console {} times, then signed in from {}.",
+                picked.len(),
+                e.source_ip.as_deref().unwrap_or("?")
+            );
+            let reason = format!(
+                "{} failed ConsoleLogin from [{}] within {} hours before the success (threshold: {min})",
+                picked.len(),
+                fail_ips.into_iter().collect::<Vec<_>>().join(", "),
+                self.cfg.failed_then_success.console_window_hours
+            );
+            let at = Seen::of(e);
+            let mut evidence: Vec<&Seen> = picked.iter().map(|f| &f.seen).collect();
+            evidence.push(&at);
+            self.push(
+                Kind::FailedThenSuccess,
+                severity,
+                &at,
+                who,
+                None,
+                summary,
+                reason,
+                evidence,
+            );
         }
+        // Later successes come after `last`: older failures can no longer count.
+        self.console_failures.retain(|_, fails| {
+            fails.retain(|f| f.seen.time >= last - window);
+            !fails.is_empty()
+        });
     }
 
     /// Denials across many distinct roles by one caller.
-    fn role_enumeration(&mut self) {
+    fn role_enumeration(&mut self, events: &[Event], sessions: &impl Lookup, last: Millis) {
         let window = self.cfg.role_enumeration.window_minutes * MINUTE;
         let min = self.cfg.role_enumeration.min_roles;
-        let mut by_caller: BTreeMap<String, Vec<&'a Event>> = BTreeMap::new();
-        for e in self
-            .events
+        for e in events
             .iter()
             .filter(|e| e.is_issuing_call && is_denied(e) && !e.shared_copy)
         {
-            if let Some(c) = e.principal_arn.as_deref().or(e.access_key_id.as_deref()) {
-                by_caller.entry(c.to_string()).or_default().push(e);
+            let Some(c) = e.principal_arn.as_deref().or(e.access_key_id.as_deref()) else {
+                continue;
+            };
+            let (denials, reported_until) = self
+                .enumeration
+                .entry(c.to_string())
+                .or_insert_with(|| (VecDeque::new(), Millis::MIN));
+            denials.push_back(Denial::of(e));
+            while denials
+                .front()
+                .is_some_and(|d| e.event_time - d.seen.time > window)
+            {
+                denials.pop_front();
             }
-        }
-        for denials in by_caller.into_values() {
-            let mut start = 0;
-            let mut reported_until: Millis = Millis::MIN;
-            for end in 0..denials.len() {
-                while denials[end].event_time - denials[start].event_time > window {
-                    start += 1;
-                }
-                let slice = &denials[start..=end];
-                let roles: BTreeSet<&str> = slice
-                    .iter()
-                    .filter_map(|d| d.sts().requested_role_arn.as_deref())
-                    .collect();
-                if roles.len() >= min && denials[start].event_time > reported_until {
-                    reported_until = denials[end].event_time;
-                    let e = denials[end];
-                    let principal = self.principal(e).unwrap_or_else(|| "unknown".into());
-                    self.push(
-                        Kind::RoleEnumeration,
-                        Severity::High,
-                        e,
-                        principal.clone(),
-                        e.access_key_id.as_deref(),
-                        format!(
-                            "{principal} was denied AssumeRole on {} different roles.",
-                            roles.len()
-                        ),
-                        format!(
-                            "{} distinct roles denied within {} minutes (threshold: {min}): {}",
-                            roles.len(),
-                            self.cfg.role_enumeration.window_minutes,
-                            roles.into_iter().collect::<Vec<_>>().join(", ")
-                        ),
-                        slice.to_vec(),
-                    );
-                }
+            let roles: BTreeSet<&str> = denials.iter().filter_map(|d| d.role.as_deref()).collect();
+            let start = denials.front().map_or(e.event_time, |d| d.seen.time);
+            if roles.len() < min || start <= *reported_until {
+                continue;
             }
+            *reported_until = e.event_time;
+            let summary_roles = roles.len();
+            let listed = roles.into_iter().collect::<Vec<_>>().join(", ");
+            let evidence: Vec<Seen> = denials.iter().map(|d| d.seen.clone()).collect();
+            let principal = principal_of(sessions, e).unwrap_or_else(|| "unknown".into());
+            let at = Seen::of(e);
+            self.push(
+                Kind::RoleEnumeration,
+                Severity::High,
+                &at,
+                principal.clone(),
+                e.access_key_id.as_deref(),
+                format!("{principal} was denied AssumeRole on {summary_roles} different roles."),
+                format!(
+                    "{summary_roles} distinct roles denied within {} minutes (threshold: {min}): {listed}",
+                    self.cfg.role_enumeration.window_minutes,
+                ),
+                evidence.iter().collect(),
+            );
         }
-    }
-
-    /// The call that issued a session, through an index of issuing calls built once.
-    fn issuing_event(&mut self, s: &Session) -> Option<&'a Event> {
-        let id = s.issuing_event_id.as_deref()?;
-        let events = self.events;
-        let index = self.issuing_index.get_or_insert_with(|| {
-            events
-                .iter()
-                .filter(|e| e.is_issuing_call && !e.shared_copy)
-                .filter_map(|e| e.event_id.as_deref().map(|id| (id, e)))
-                .collect()
+        // Later denials come after `last`: older ones leave the window.
+        self.enumeration.retain(|_, (denials, _)| {
+            while denials
+                .front()
+                .is_some_and(|d| last - d.seen.time > window)
+            {
+                denials.pop_front();
+            }
+            !denials.is_empty()
         });
-        index.get(id).copied()
     }
 
     /// Sessions at or beyond the configured chain depth.
-    fn deep_role_chain(&mut self) {
+    fn deep_role_chain(&mut self, graph: &Graph) {
         let min = self.cfg.deep_role_chain.min_depth;
-        let graph = self.graph;
+        let issuing = |key: &str| graph.issuing_event(key).filter(|e| e.event_id.is_some());
         for s in graph.sessions.iter().filter(|s| s.chain_depth >= min) {
-            let Some(e) = self.issuing_event(s) else {
+            let Some(e) = issuing(&s.access_key_id) else {
                 continue;
             };
             let chain = graph.ancestors(&s.access_key_id);
@@ -710,12 +930,15 @@ impl<'a> Hunter<'a> {
                     s.requested_duration_seconds.unwrap_or_default()
                 ));
             }
-            let evidence: Vec<&Event> =
-                chain.iter().filter_map(|c| self.issuing_event(c)).collect();
+            let evidence: Vec<Seen> = chain
+                .iter()
+                .filter_map(|c| issuing(&c.access_key_id))
+                .map(Seen::of)
+                .collect();
             self.push(
                 Kind::DeepRoleChain,
                 severity,
-                e,
+                &Seen::of(e),
                 principal.clone(),
                 Some(&s.access_key_id),
                 format!(
@@ -724,62 +947,111 @@ impl<'a> Hunter<'a> {
                     s.chain_depth
                 ),
                 reason,
-                evidence,
+                evidence.iter().collect(),
             );
         }
     }
 
-    /// Instance-profile credentials used from somewhere that is not the instance.
-    fn credential_exfiltration(&mut self) {
-        // Addresses used by people (IAM users, root, federated humans) and their user agents.
-        let mut human_ips: HashMap<&str, &str> = HashMap::new();
-        for e in self.events {
+    /// What credential_exfiltration needs from a slice: the addresses people use, and where
+    /// each instance-profile key was used from.
+    fn gather_instance_use(&mut self, events: &[Event], sessions: &impl Lookup) {
+        for e in events {
             let human = matches!(
                 e.identity_type.as_deref(),
                 Some("IAMUser") | Some("Root") | Some("SAMLUser")
             );
             if human {
-                if let (Some(ip), Some(who)) = (e.source_ip.as_deref(), e.principal_arn.as_deref())
-                {
-                    human_ips.entry(ip).or_insert(who);
+                if let (Some(ip), Some(who)) = (&e.source_ip, &e.principal_arn) {
+                    if !self.human_ips.contains_key(ip) {
+                        self.human_ips.insert(ip.clone(), who.clone());
+                    }
                 }
             }
-        }
-        let mut calls: BTreeMap<&str, Vec<&'a Event>> = BTreeMap::new();
-        for e in self.events.iter().filter(|e| !e.shared_copy) {
-            if let Some(s) = self.session(e).filter(|s| s.is_instance_profile()) {
-                calls.entry(&s.access_key_id).or_default().push(e);
+            if e.shared_copy {
+                continue;
+            }
+            let Some(s) = e
+                .access_key_id
+                .as_deref()
+                .and_then(|k| sessions.session(k))
+                .filter(|s| s.is_instance_profile())
+            else {
+                continue;
+            };
+            let Some(ip) = &e.source_ip else { continue };
+            let usage = self
+                .instance_use
+                .entry(s.access_key_id.clone())
+                .or_default();
+            let n = match usage.index.get(ip) {
+                Some(&n) => n,
+                None => {
+                    usage.index.insert(ip.clone(), usage.ips.len());
+                    usage.ips.push(IpUse {
+                        ip: ip.clone(),
+                        families: Vec::new(),
+                        evidence: Vec::new(),
+                    });
+                    usage.ips.len() - 1
+                }
+            };
+            let u = &mut usage.ips[n];
+            let ua: Text = e.user_agent.clone().unwrap_or_else(|| Text::from(""));
+            let family = agent_family(&ua);
+            if u.families.len() < INSTANCE_FAMILIES && !u.families.iter().any(|f| f.0 == family) {
+                u.families.push((family, Seen::of(e), ua));
+            }
+            if u.evidence.len() < INSTANCE_EVIDENCE {
+                u.evidence.push((e.event_time, e.event_id.clone()));
             }
         }
-        for (key, evs) in calls {
-            let Some(s) = self.graph.get(key) else {
+    }
+
+    /// Instance-profile credentials used from somewhere that is not the instance: the first
+    /// address that is neither outside AWS nor a person's is the instance's own ("home"); any
+    /// address outside AWS, or one a person used, or one with another kind of client than the
+    /// instance's, is reported once.
+    fn credential_exfiltration(&mut self, graph: &Graph) {
+        let keys: Vec<Text> = self.instance_use.keys().cloned().collect();
+        for key in keys {
+            let Some(s) = graph.get(&key) else {
                 continue;
             };
             let principal = s.role_arn.as_deref().unwrap_or("unknown").to_string();
-            // The instance's own address and agent: where the key was first used from AWS or a VPC.
-            let mut home: Option<(&str, &str)> = None;
-            let mut reported: HashSet<&str> = HashSet::new();
-            for e in &evs {
-                let Some(ip) = e.source_ip.as_deref() else {
-                    continue;
-                };
-                let ua = e.user_agent.as_deref().unwrap_or("");
-                let info = self.info(ip);
+            let instance = s.session_name.as_deref().unwrap_or("?").to_string();
+            let mut home: Option<(Text, Text)> = None;
+            let ips: Vec<(Text, Vec<(String, Seen, Text)>, Vec<(Millis, Option<Text>)>)> = self
+                .instance_use
+                .get(&key)
+                .map(|u| {
+                    u.ips
+                        .iter()
+                        .map(|i| (i.ip.clone(), i.families.clone(), i.evidence.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (ip, families, evidence) in ips {
+                let info = self.info(&ip);
                 if !info.is_address() || self.allowlisted(&info) {
                     continue;
                 }
+                let Some((_, first, first_ua)) = families.first() else {
+                    continue;
+                };
                 let outside = info.class == crate::geoip::AddrClass::Public && !info.is_aws();
-                let human = human_ips.get(ip).copied();
-                let unlike_home = home.is_some_and(|(hip, hua)| {
-                    hip != ip && crate::detect::agent_family(hua) != crate::detect::agent_family(ua)
-                });
-                if !outside && human.is_none() && home.is_none() {
-                    home = Some((ip, ua));
+                let human = self.human_ips.get(&ip).cloned();
+                let (at, ua) = if outside || human.is_some() {
+                    (first.clone(), first_ua.clone())
+                } else if let Some((_, hua)) = &home {
+                    let home_family = agent_family(hua);
+                    match families.iter().find(|f| f.0 != home_family) {
+                        Some((_, at, ua)) => (at.clone(), ua.clone()),
+                        None => continue,
+                    }
+                } else {
+                    home = Some((ip.clone(), first_ua.clone()));
                     continue;
-                }
-                if !(outside || human.is_some() || unlike_home) || !reported.insert(ip) {
-                    continue;
-                }
+                };
                 let why = if outside {
                     format!(
                         "{ip} is outside AWS (AS{} {}, {})",
@@ -793,34 +1065,37 @@ impl<'a> Hunter<'a> {
                     format!("{ip} with user agent `{ua}` is unlike the instance's own address and agent")
                 };
                 let home_txt = home
+                    .as_ref()
                     .map(|(i, u)| format!("; the instance itself calls from {i} as `{u}`"))
                     .unwrap_or_default();
-                let instance = s.session_name.as_deref().unwrap_or("?");
-                let same: Vec<&Event> = evs
-                    .iter()
-                    .copied()
-                    .filter(|x| x.source_ip.as_deref() == Some(ip))
-                    .take(20)
+                let evidence: Vec<Seen> = evidence
+                    .into_iter()
+                    .map(|(time, id)| Seen {
+                        time,
+                        id,
+                        account: None,
+                        source_ip: None,
+                    })
                     .collect();
                 self.push(
                     Kind::CredentialExfiltration,
                     if outside { Severity::Critical } else { Severity::High },
-                    e,
+                    &at,
                     principal.clone(),
-                    Some(key),
+                    Some(&key),
                     format!(
                         "Credentials of instance {instance} ({principal}) were used from {ip}, not from the instance."
                     ),
                     format!("{why}{home_txt}"),
-                    same,
+                    evidence.iter().collect(),
                 );
             }
         }
     }
 
     /// GetFederationToken with a policy that allows everything.
-    fn federation_token_admin(&mut self) {
-        for e in self.events {
+    fn federation_token_admin(&mut self, events: &[Event], sessions: &impl Lookup) {
+        for e in events {
             if e.event_name.as_deref() != Some("GetFederationToken") || e.is_error || e.shared_copy
             {
                 continue;
@@ -840,12 +1115,13 @@ impl<'a> Hunter<'a> {
             if !(policy_admin || managed_admin) {
                 continue;
             }
-            let principal = self.principal(e).unwrap_or_else(|| "unknown".into());
+            let principal = principal_of(sessions, e).unwrap_or_else(|| "unknown".into());
             let key = e.sts().issued_access_key_id.as_deref();
+            let at = Seen::of(e);
             self.push(
                 Kind::FederationTokenAdmin,
                 Severity::High,
-                e,
+                &at,
                 principal.clone(),
                 key,
                 format!(
@@ -853,14 +1129,14 @@ impl<'a> Hunter<'a> {
                     e.sts().role_session_name.as_deref().unwrap_or("?")
                 ),
                 "GetFederationToken with a session policy allowing Action * on Resource * (or AdministratorAccess): a persistence technique; these credentials survive deactivating the user's access key".to_string(),
-                vec![e],
+                vec![&at],
             );
         }
     }
 
     /// Successful console sign-ins of IAM users or root without MFA.
-    fn console_login_without_mfa(&mut self) {
-        for e in self.events {
+    fn console_login_without_mfa(&mut self, events: &[Event], sessions: &impl Lookup) {
+        for e in events {
             if e.event_name.as_deref() != Some("ConsoleLogin")
                 || !matches!(e.identity_type.as_deref(), Some("IAMUser") | Some("Root"))
                 || e.error_message.is_some()
@@ -876,7 +1152,8 @@ impl<'a> Hunter<'a> {
                 continue;
             }
             let root = e.identity_type.as_deref() == Some("Root");
-            let principal = self.principal(e).unwrap_or_else(|| "unknown".into());
+            let principal = principal_of(sessions, e).unwrap_or_else(|| "unknown".into());
+            let at = Seen::of(e);
             self.push(
                 Kind::ConsoleLoginWithoutMfa,
                 if root {
@@ -884,7 +1161,7 @@ impl<'a> Hunter<'a> {
                 } else {
                     Severity::Medium
                 },
-                e,
+                &at,
                 principal.clone(),
                 None,
                 format!(
@@ -892,23 +1169,22 @@ impl<'a> Hunter<'a> {
                     e.source_ip.as_deref().unwrap_or("?")
                 ),
                 "ConsoleLogin succeeded with additionalEventData.MFAUsed = No".into(),
-                vec![e],
+                vec![&at],
             );
         }
     }
 
     /// Any use of the root user (outside AWS services acting for it), grouped per address and hour.
-    fn root_account_use(&mut self) {
-        let mut open: HashMap<(String, String), (usize, Millis)> = HashMap::new();
-        for e in self.events {
+    fn root_account_use(&mut self, events: &[Event], sessions: &impl Lookup) {
+        for e in events {
             if e.identity_type.as_deref() != Some("Root") || e.invoked_by.is_some() || e.shared_copy
             {
                 continue;
             }
-            let principal = self.principal(e).unwrap_or_else(|| "root".into());
+            let principal = principal_of(sessions, e).unwrap_or_else(|| "root".into());
             let ip = e.source_ip.as_deref().unwrap_or("?").to_string();
             let k = (principal.clone(), ip.clone());
-            if let Some(&(idx, last)) = open.get(&k) {
+            if let Some(&(idx, last)) = self.root_open.get(&k) {
                 if e.event_time - last <= HOUR {
                     if let Some(id) = &e.event_id {
                         let f = &mut self.findings[idx];
@@ -916,14 +1192,15 @@ impl<'a> Hunter<'a> {
                             f.evidence_event_ids.push(id.to_string());
                         }
                     }
-                    open.insert(k, (idx, e.event_time));
+                    self.root_open.insert(k, (idx, e.event_time));
                     continue;
                 }
             }
+            let at = Seen::of(e);
             self.push(
                 Kind::RootAccountUse,
                 Severity::High,
-                e,
+                &at,
                 principal.clone(),
                 e.access_key_id.as_deref().filter(|k| !k.is_empty()),
                 format!(
@@ -936,9 +1213,9 @@ impl<'a> Hunter<'a> {
                 ),
                 "the root user should not be used for day-to-day work; every use is worth a look"
                     .into(),
-                vec![e],
+                vec![&at],
             );
-            open.insert(k, (self.findings.len() - 1, e.event_time));
+            self.root_open.insert(k, (self.findings.len() - 1, e.event_time));
         }
     }
 }

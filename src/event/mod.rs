@@ -6,6 +6,7 @@
 //! raw `requestParameters`/`responseElements` text is kept with such values replaced.
 
 pub mod raw;
+mod stored;
 pub mod time;
 
 use raw::{RawRecord, RawStsRequest, RawStsResponse, Str};

@@ -17,7 +17,7 @@
 
 use crate::event::{format_iso, Event, Millis, Text};
 use rayon::prelude::*;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeSet;
 
 /// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
@@ -133,11 +133,13 @@ pub struct Graph {
     pub sessions: Vec<Session>,
     index: HashMap<Text, usize>,
     children: HashMap<Text, Vec<usize>>,
+    /// Each issued key's issuing call.
+    issuing: HashMap<Text, Event>,
 }
 
 /// Per-key usage gathered in one pass over the events.
-#[derive(Default)]
-struct Usage {
+#[derive(Default, Clone, Serialize, Deserialize)]
+pub struct Usage {
     calls: u64,
     errors: u64,
     first: Option<Millis>,
@@ -145,23 +147,22 @@ struct Usage {
     ips: BTreeSet<Text>,
     agents: Vec<Text>,
     /// The first call's identity, for keys whose issuing call is not in the input.
-    first_event: Option<usize>,
+    first_event: Option<Event>,
     mfa: Option<bool>,
     source_identity: Option<Text>,
 }
 
-/// Usage per key, and the index of the call that issued each key, for a chunk of events.
-type Gathered<'a> = (HashMap<&'a str, Usage>, HashMap<&'a str, usize>);
+/// Usage per key, and the call that issued each key, for a chunk of events.
+type Gathered<'a> = (HashMap<&'a str, Usage>, HashMap<&'a str, &'a Event>);
 
-/// One pass over a chunk of events (`offset` is the chunk's first index).
-fn gather(events: &[Event], offset: usize) -> Gathered<'_> {
+/// One pass over a chunk of events, in time order.
+fn gather(events: &[Event]) -> Gathered<'_> {
     let mut usage: HashMap<&str, Usage> = HashMap::default();
-    let mut issuing: HashMap<&str, usize> = HashMap::default();
-    for (j, e) in events.iter().enumerate() {
-        let i = offset + j;
+    let mut issuing: HashMap<&str, &Event> = HashMap::default();
+    for e in events {
         if e.is_issuing_call && !e.is_error && !e.shared_copy {
             if let Some(k) = e.sts().issued_access_key_id.as_deref() {
-                issuing.entry(k).or_insert(i);
+                issuing.entry(k).or_insert(e);
             }
         }
         if e.shared_copy {
@@ -187,7 +188,7 @@ fn gather(events: &[Event], offset: usize) -> Gathered<'_> {
             }
         }
         if u.first_event.is_none() {
-            u.first_event = Some(i);
+            u.first_event = Some(e.clone());
         }
         if u.mfa.is_none() {
             u.mfa = e.mfa_authenticated;
@@ -215,7 +216,9 @@ impl Usage {
                 self.agents.push(a);
             }
         }
-        self.first_event = self.first_event.or(later.first_event);
+        if self.first_event.is_none() {
+            self.first_event = later.first_event;
+        }
         self.mfa = self.mfa.or(later.mfa);
         self.source_identity = self.source_identity.take().or(later.source_identity);
     }
@@ -278,57 +281,215 @@ fn requested_mfa(e: &Event) -> Option<bool> {
         .then_some(true)
 }
 
-impl Graph {
-    /// Builds the graph from time-ordered, deduplicated events.
-    pub fn build(events: &[Event]) -> Graph {
+/// The session graph as it is built, slice by slice, from events in time order: each key's
+/// issuing call and usage so far. It holds one issuing call (and one first call) per key and
+/// aggregates, never the events themselves, so it grows with the number of sessions, not of
+/// events. [`GraphState::finish`] gives the same [`Graph`] as [`Graph::build`] over all the
+/// events at once.
+///
+/// With `live` on, it also keeps every session resolved as far as the events so far tell
+/// (chain, root principal, role, caller): what the detections ask while the events stream.
+#[derive(Default)]
+pub struct GraphState {
+    usage: HashMap<Text, Usage>,
+    issuing: HashMap<Text, Event>,
+    live: Option<HashMap<Text, Session>>,
+}
+
+/// Who signed a call: the session behind an access key, as far as is known.
+pub trait Lookup {
+    fn session(&self, key: &str) -> Option<&Session>;
+}
+
+impl Lookup for Graph {
+    fn session(&self, key: &str) -> Option<&Session> {
+        self.get(key)
+    }
+}
+
+impl Lookup for GraphState {
+    fn session(&self, key: &str) -> Option<&Session> {
+        self.live.as_ref().and_then(|l| l.get(key))
+    }
+}
+
+/// A [`GraphState`] as saved between runs (keys in order, so the file is the same for the
+/// same state).
+#[derive(Serialize, Deserialize, Default)]
+pub struct SavedGraph {
+    usage: Vec<(Text, Usage)>,
+    issuing: Vec<(Text, Event)>,
+}
+
+impl GraphState {
+    /// What to save: each key's issuing call and usage.
+    pub fn saved(&self) -> SavedGraph {
+        let mut usage: Vec<(Text, Usage)> = self
+            .usage
+            .iter()
+            .map(|(k, u)| (k.clone(), u.clone()))
+            .collect();
+        usage.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut issuing: Vec<(Text, Event)> = self
+            .issuing
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        issuing.sort_by(|a, b| a.0.cmp(&b.0));
+        SavedGraph { usage, issuing }
+    }
+
+    /// A live state from what [`GraphState::saved`] gave: every session resolved.
+    pub fn restore(saved: SavedGraph) -> GraphState {
+        let mut state = GraphState {
+            usage: saved.usage.into_iter().collect(),
+            issuing: saved.issuing.into_iter().collect(),
+            live: None,
+        };
+        let graph = state.finish();
+        state.live = Some(
+            graph
+                .sessions
+                .into_iter()
+                .map(|s| (s.access_key_id.clone(), s))
+                .collect(),
+        );
+        state
+    }
+
+    /// Forgets sessions last used (or issued) before `before`, so that the state does not grow
+    /// without end; their chains' later sessions keep what was resolved for them.
+    pub fn expire(&mut self, before: Millis) {
+        let last = |k: &Text, usage: &HashMap<Text, Usage>, issuing: &HashMap<Text, Event>| {
+            let used = usage.get(k).and_then(|u| u.last);
+            let issued = issuing.get(k).map(|e| e.event_time);
+            used.max(issued)
+        };
+        let old: Vec<Text> = self
+            .usage
+            .keys()
+            .chain(self.issuing.keys())
+            .filter(|k| last(k, &self.usage, &self.issuing).is_some_and(|t| t < before))
+            .cloned()
+            .collect();
+        for k in old {
+            self.usage.remove(&k);
+            self.issuing.remove(&k);
+        }
+    }
+
+    /// A state that keeps resolved sessions for lookups while events stream ([`Lookup`]).
+    pub fn live() -> GraphState {
+        GraphState {
+            live: Some(HashMap::default()),
+            ..GraphState::default()
+        }
+    }
+
+    /// Sessions known so far (issued or seen signing calls).
+    pub fn len(&self) -> usize {
+        let seen_only = self
+            .usage
+            .keys()
+            .filter(|k| !self.issuing.contains_key(*k))
+            .count();
+        self.issuing.len() + seen_only
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.usage.is_empty() && self.issuing.is_empty()
+    }
+
+    /// Takes the next time-ordered slice of events (deduplicated, cross-account copies marked).
+    pub fn observe(&mut self, events: &[Event]) {
         // Usage per key, gathered in parallel over chunks and merged in chunk order, so the
         // result is the same as one pass in time order.
         let chunk = (events.len() / (4 * rayon::current_num_threads().max(1))).max(4096);
-        let parts: Vec<Gathered> = events
-            .par_chunks(chunk)
-            .enumerate()
-            .map(|(n, part)| gather(part, n * chunk))
-            .collect();
-        let mut usage: HashMap<&str, Usage> = HashMap::default();
-        let mut issuing: HashMap<&str, usize> = HashMap::default();
+        let parts: Vec<Gathered> = events.par_chunks(chunk).map(gather).collect();
+        // Keys issued in this slice, and keys first seen signing calls in it.
+        let mut fresh: Vec<(Text, bool)> = Vec::new();
         for (u_part, i_part) in parts {
-            for (k, i) in i_part {
-                issuing.entry(k).or_insert(i);
+            for (k, e) in i_part {
+                if !self.issuing.contains_key(k) {
+                    let key: Text = e
+                        .sts()
+                        .issued_access_key_id
+                        .clone()
+                        .unwrap_or_else(|| Arc::from(k));
+                    self.issuing.insert(key.clone(), e.clone());
+                    fresh.push((key, true));
+                }
             }
             for (k, u) in u_part {
-                match usage.entry(k) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(u);
+                match self.usage.get_mut(k) {
+                    Some(have) => have.absorb(u),
+                    None => {
+                        let key = u
+                            .first_event
+                            .as_ref()
+                            .and_then(|e| e.access_key_id.clone())
+                            .unwrap_or_else(|| Arc::from(k));
+                        self.usage.insert(key.clone(), u);
+                        fresh.push((key, false));
                     }
-                    std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().absorb(u),
                 }
             }
         }
+        if self.live.is_some() {
+            self.update_live(fresh);
+        }
+    }
 
-        let issued: Vec<(&str, usize)> = issuing.iter().map(|(k, i)| (*k, *i)).collect();
+    /// Adds the sessions first seen in the last slice to the live view, resolved against the
+    /// sessions before them.
+    fn update_live(&mut self, fresh: Vec<(Text, bool)>) {
+        let mut new: Vec<Session> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let known = |k: &str| self.live.as_ref().is_some_and(|l| l.contains_key(k));
+        for (key, issued) in &fresh {
+            if !seen.insert(key) || (!issued && known(key)) {
+                continue;
+            }
+            if let Some(e) = self.issuing.get(key) {
+                new.push(issued_session(key, e, None));
+            } else if let Some(u) = self.usage.get(key) {
+                if let Some(s) = seen_only_session(key, u) {
+                    new.push(s);
+                }
+            }
+        }
+        sort_sessions(&mut new);
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        let keys: Vec<Text> = new.iter().map(|s| s.access_key_id.clone()).collect();
+        let mut pending: std::collections::HashSet<Text> = keys.iter().cloned().collect();
+        for s in new {
+            live.insert(s.access_key_id.clone(), s);
+        }
+        for key in keys {
+            resolve_live(live, &mut pending, key);
+        }
+    }
+
+    /// The graph of everything observed: the same as [`Graph::build`] over all the events.
+    pub fn finish(&self) -> Graph {
+        let issued: Vec<(&Text, &Event)> = self.issuing.iter().collect();
         let mut sessions: Vec<Session> = issued
             .par_iter()
-            .map(|&(key, i)| issued_session(key, &events[i], usage.get(key)))
+            .map(|&(key, e)| issued_session(key, e, self.usage.get(key)))
             .collect();
-        let seen_only: Vec<(&str, &Usage)> = usage
+        let seen_only: Vec<(&Text, &Usage)> = self
+            .usage
             .iter()
-            .filter(|(k, _)| !issuing.contains_key(*k))
-            .map(|(k, u)| (*k, u))
+            .filter(|(k, _)| !self.issuing.contains_key(*k))
             .collect();
-        sessions.par_extend(seen_only.par_iter().filter_map(|&(key, u)| {
-            let fe = u.first_event?;
-            // A key is a session when it is temporary (ASIA...) or signs as a session identity.
-            let session_identity = matches!(
-                events[fe].identity_type.as_deref(),
-                Some("AssumedRole") | Some("FederatedUser")
-            );
-            (is_temporary_key(key) || session_identity)
-                .then(|| unissued_session(key, &events[fe], u))
-        }));
-        sessions.par_sort_by(|a, b| {
-            (a.issued_at.or(a.first_used), &a.access_key_id)
-                .cmp(&(b.issued_at.or(b.first_used), &b.access_key_id))
-        });
+        sessions.par_extend(
+            seen_only
+                .par_iter()
+                .filter_map(|&(key, u)| seen_only_session(key, u)),
+        );
+        sort_sessions(&mut sessions);
         let mut g = Graph {
             index: sessions
                 .iter()
@@ -337,6 +498,7 @@ impl Graph {
                 .collect(),
             sessions,
             children: HashMap::default(),
+            issuing: self.issuing.clone(),
         };
         g.resolve_chains();
         for (i, s) in g.sessions.iter().enumerate() {
@@ -345,6 +507,109 @@ impl Graph {
             }
         }
         g
+    }
+}
+
+/// Sessions in graph order: by (issue time, or first use), then key.
+fn sort_sessions(sessions: &mut [Session]) {
+    sessions.par_sort_by(|a, b| {
+        (a.issued_at.or(a.first_used), &a.access_key_id)
+            .cmp(&(b.issued_at.or(b.first_used), &b.access_key_id))
+    });
+}
+
+/// A key seen signing calls whose issuing call is not in the input, when it is a session: a
+/// temporary key (ASIA...) or one that signs as a session identity.
+fn seen_only_session(key: &str, u: &Usage) -> Option<Session> {
+    let fe = u.first_event.as_ref()?;
+    let session_identity = matches!(
+        fe.identity_type.as_deref(),
+        Some("AssumedRole") | Some("FederatedUser")
+    );
+    (is_temporary_key(key) || session_identity).then(|| unissued_session(key, fe, u))
+}
+
+/// Resolves a live session's chain from its parent (walking up to resolved sessions first), as
+/// [`Graph::resolve_chains`] does for the whole graph.
+fn resolve_live(
+    live: &mut HashMap<Text, Session>,
+    pending: &mut std::collections::HashSet<Text>,
+    start: Text,
+) {
+    if !pending.contains(&start) {
+        return;
+    }
+    let mut path = vec![start.clone()];
+    let mut on_path: std::collections::HashSet<Text> = [start].into();
+    loop {
+        let cur = path.last().cloned();
+        let parent = cur
+            .and_then(|c| live.get(&c))
+            .and_then(|s| s.parent_access_key_id.clone())
+            .filter(|p| live.contains_key(p));
+        match parent {
+            Some(p) if pending.contains(&p) && !on_path.contains(&p) => {
+                on_path.insert(p.clone());
+                path.push(p);
+            }
+            _ => break,
+        }
+    }
+    for key in path.iter().rev() {
+        let parent = live
+            .get(key)
+            .and_then(|s| s.parent_access_key_id.clone())
+            .filter(|p| live.contains_key(p) && !pending.contains(p));
+        let inherited = parent.and_then(|p| live.get(&p)).map(|ps| {
+            (
+                ps.chain_depth + 1,
+                ps.root_principal.clone(),
+                ps.chain_complete,
+                ps.source_identity.clone(),
+                ps.mfa_authenticated,
+            )
+        });
+        if let Some(s) = live.get_mut(key) {
+            apply_parent(s, inherited);
+        }
+        pending.remove(key);
+    }
+}
+
+/// What a session takes from its resolved parent (depth, root, completeness, source identity,
+/// MFA), or, when it has a parent key that is no known session, an unknown top.
+type Inherited = (u32, Option<Text>, bool, Option<Text>, Option<bool>);
+
+fn apply_parent(s: &mut Session, inherited: Option<Inherited>) {
+    if let Some((depth, root, complete, si, mfa)) = inherited {
+        s.chain_depth = depth;
+        s.root_principal = root;
+        s.chain_complete = complete && s.issued_in_window;
+        if s.source_identity.is_none() {
+            s.source_identity = si;
+        }
+        if s.mfa_authenticated.is_none() {
+            s.mfa_authenticated = mfa;
+        }
+    } else if s.parent_access_key_id.is_some() {
+        // The parent key is not a session we know (or a cycle): the top is unknown.
+        s.chain_depth = s.chain_depth.max(2);
+        s.root_principal = None;
+        s.chain_complete = false;
+    }
+}
+
+impl Graph {
+    /// Builds the graph from time-ordered, deduplicated events.
+    pub fn build(events: &[Event]) -> Graph {
+        let mut state = GraphState::default();
+        state.observe(events);
+        state.finish()
+    }
+
+    /// The call that issued a session (its first successful issuing call in the input).
+    pub fn issuing_event(&self, key: &str) -> Option<&Event> {
+        self.issuing.get(key)
     }
 
     /// Fills depth, root, completeness, source identity and MFA down each chain.
@@ -379,34 +644,17 @@ impl Graph {
                     .as_ref()
                     .and_then(|p| self.index.get(p).copied())
                     .filter(|&p| done[p]);
-                if let Some(p) = parent {
-                    let (depth, root, complete, si, mfa) = {
-                        let ps = &self.sessions[p];
-                        (
-                            ps.chain_depth + 1,
-                            ps.root_principal.clone(),
-                            ps.chain_complete,
-                            ps.source_identity.clone(),
-                            ps.mfa_authenticated,
-                        )
-                    };
-                    let s = &mut self.sessions[i];
-                    s.chain_depth = depth;
-                    s.root_principal = root;
-                    s.chain_complete = complete && s.issued_in_window;
-                    if s.source_identity.is_none() {
-                        s.source_identity = si;
-                    }
-                    if s.mfa_authenticated.is_none() {
-                        s.mfa_authenticated = mfa;
-                    }
-                } else if self.sessions[i].parent_access_key_id.is_some() {
-                    // The parent key is not a session we know (or a cycle): the top is unknown.
-                    let s = &mut self.sessions[i];
-                    s.chain_depth = s.chain_depth.max(2);
-                    s.root_principal = None;
-                    s.chain_complete = false;
-                }
+                let inherited = parent.map(|p| {
+                    let ps = &self.sessions[p];
+                    (
+                        ps.chain_depth + 1,
+                        ps.root_principal.clone(),
+                        ps.chain_complete,
+                        ps.source_identity.clone(),
+                        ps.mfa_authenticated,
+                    )
+                });
+                apply_parent(&mut self.sessions[i], inherited);
                 done[i] = true;
             }
         }

@@ -15,7 +15,7 @@ pub mod scope;
 pub mod source;
 
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, Millis};
 use parse::{Content, Location};
 use rayon::prelude::*;
 pub use scope::Scope;
@@ -152,10 +152,18 @@ pub struct IngestStats {
     pub outside_scope: u64,
     /// S3 ListObjectsV2 requests (pages) and CloudTrail LookupEvents requests made.
     pub list_requests: u64,
+    /// Events that arrived after later events had been judged (delivered later than the
+    /// allowed delay when streaming): judged out of order, never dropped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_events: u64,
     pub bytes_read: u64,
     pub bytes_decompressed: u64,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of reading a set of paths.
@@ -273,6 +281,224 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
         }
     }
     Ok(ingested)
+}
+
+/// How a streaming read hands events over: in time-ordered slices, cut by the delivery time in
+/// CloudTrail file names.
+#[derive(Debug, Clone, Copy)]
+pub struct Slicing {
+    /// Files are read a delivery window of this length at a time.
+    pub slice: Millis,
+    /// How long after an event CloudTrail may deliver it and still have it judged in order.
+    /// Events are handed over once every file that could still hold earlier events has been
+    /// read: all files delivered before `t + lateness` for an event at `t`.
+    pub lateness: Millis,
+}
+
+/// One hour: the default slice and the default allowed delivery delay (CloudTrail usually
+/// delivers within 15 minutes, rarely hours later).
+pub const DEFAULT_SLICE: Millis = 60 * 60 * 1000;
+
+impl Default for Slicing {
+    fn default() -> Self {
+        Slicing {
+            slice: DEFAULT_SLICE,
+            lateness: DEFAULT_SLICE,
+        }
+    }
+}
+
+/// Reads every input like [`ingest`], but hands the events to `sink` in time-ordered,
+/// deduplicated slices instead of holding them all: files are read in order of the delivery
+/// time in their names (`<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_...`), one slice of
+/// delivery time at a time, on all cores; an event is handed over once every file that could
+/// hold an earlier event (by `lateness`) has been read. Files whose names carry no delivery time
+/// (exports, arrays, NDJSON) and remote sources are read first and held until their events'
+/// turn. Memory is the events of the files in flight, not of the whole input.
+///
+/// Every slice holds all events of each millisecond it touches, in the total event order, so
+/// a consumer that carries state from slice to slice sees exactly what one pass over
+/// [`ingest`]'s events would. An event that arrives after later events were handed over (a
+/// file delivered more than `lateness` after its events) is handed over in the next slice,
+/// out of order, and counted in [`IngestStats::late_events`].
+pub fn stream(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    slicing: Slicing,
+    sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
+) -> Result<Ingested, Error> {
+    let started = Instant::now();
+    let locations: Vec<Source> = paths
+        .iter()
+        .map(|p| Source::parse(p))
+        .collect::<Result<_, _>>()?;
+    let local: Vec<PathBuf> = locations
+        .iter()
+        .filter_map(|l| match l {
+            Source::Local(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut inputs = source::expand(&local)?;
+    if !opts.scope.is_everything() {
+        inputs.retain(|i| opts.scope.wants_file(&i.path.to_string_lossy()));
+    }
+    let mut known_skipped = 0;
+    if let Some(known) = &opts.track {
+        for i in inputs.iter_mut() {
+            i.name = Some(tracked_name(&i.path));
+        }
+        let before = inputs.len();
+        inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
+        known_skipped = (before - inputs.len()) as u64;
+    }
+    let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
+    let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
+    let collector = Collector {
+        events: std::sync::Mutex::new(Vec::new()),
+    };
+    let read_batch = |batch: &[(usize, &source::Input)]| -> Vec<FileResult> {
+        batch
+            .par_iter()
+            .map(|&(n, input)| {
+                let mut r = read_one(input);
+                if let Some(name) = &input.name {
+                    r.mark_processed(name, input.size);
+                }
+                let r = collector.take(n as u32, r);
+                bar.inc(input.size);
+                r
+            })
+            .collect()
+    };
+    // Undated inputs first (held until their events' turn), then delivery windows in order.
+    let slice = slicing.slice.max(1);
+    let dated = |i: &source::Input| {
+        scope::parse_name(&i.path.to_string_lossy())
+            .filter(|_| i.skip.is_none() && i.error.is_none())
+            .map(|n| n.delivered)
+    };
+    let mut undated: Vec<(usize, &source::Input)> = Vec::new();
+    let mut by_delivery: Vec<(Millis, usize, &source::Input)> = Vec::new();
+    for (n, i) in inputs.iter().enumerate() {
+        match dated(i) {
+            Some(t) => by_delivery.push((t, n, i)),
+            None => undated.push((n, i)),
+        }
+    }
+    by_delivery.sort_by_key(|&(t, n, _)| (t, n));
+    let mut results = read_batch(&undated);
+    let mut next = inputs.len() as u32;
+    for l in &locations {
+        let more = match l {
+            Source::Local(_) => continue,
+            Source::S3 { bucket, prefix } => s3::read(bucket, prefix, opts, next, &collector),
+            Source::CloudTrail { region } => lookup::read(region, opts, next, &collector),
+        };
+        next += more.len() as u32;
+        results.extend(more);
+    }
+    let mut flow = Flow::default();
+    let take = |flow: &mut Flow| {
+        let mut got = collector.events.lock().map(|mut v| std::mem::take(&mut *v));
+        if let Ok(got) = got.as_mut() {
+            flow.add(got);
+        }
+    };
+    take(&mut flow);
+    let mut i = 0;
+    while i < by_delivery.len() {
+        let window = by_delivery[i].0.div_euclid(slice);
+        let j = i + by_delivery[i..]
+            .iter()
+            .take_while(|(t, _, _)| t.div_euclid(slice) == window)
+            .count();
+        let batch: Vec<(usize, &source::Input)> =
+            by_delivery[i..j].iter().map(|&(_, n, i)| (n, i)).collect();
+        results.extend(read_batch(&batch));
+        take(&mut flow);
+        i = j;
+        // Files not read yet are delivered at or after this: events before it less the
+        // lateness are complete.
+        if let Some(&(t, _, _)) = by_delivery.get(i) {
+            flow.hand_over(Some(t - slicing.lateness), opts, sink)?;
+        }
+    }
+    flow.hand_over(None, opts, sink)?;
+    bar.finish_and_clear();
+    let mut ingested = assemble(results, Vec::new(), started);
+    ingested.stats.events = flow.events;
+    ingested.stats.duplicates = flow.duplicates;
+    ingested.stats.shared_copies = flow.shared;
+    ingested.stats.late_events = flow.late;
+    ingested.stats.outside_scope = flow.outside;
+    ingested.stats.files_known += known_skipped;
+    if opts.strict {
+        if let Some(p) = ingested.problems.first() {
+            return Err(Error::Strict(p.to_string()));
+        }
+    }
+    Ok(ingested)
+}
+
+/// Events read but not handed over yet, and what was handed over.
+#[derive(Default)]
+struct Flow {
+    held: Vec<Event>,
+    /// Events before this time were handed over.
+    until: Option<Millis>,
+    events: u64,
+    duplicates: u64,
+    shared: u64,
+    late: u64,
+    outside: u64,
+}
+
+impl Flow {
+    fn add(&mut self, got: &mut Vec<Event>) {
+        if let Some(u) = self.until {
+            self.late += got.iter().filter(|e| e.event_time < u).count() as u64;
+        }
+        self.held.append(got);
+    }
+
+    /// Hands over every held event before `before` (all of them for None), in order.
+    fn hand_over(
+        &mut self,
+        before: Option<Millis>,
+        opts: &IngestOptions,
+        sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut ready = match before {
+            None => std::mem::take(&mut self.held),
+            Some(t) => {
+                let (ready, held): (Vec<Event>, Vec<Event>) =
+                    std::mem::take(&mut self.held).into_iter().partition(|e| e.event_time < t);
+                self.held = held;
+                ready
+            }
+        };
+        if let Some(t) = before {
+            self.until = Some(self.until.map_or(t, |u| u.max(t)));
+        }
+        if ready.is_empty() {
+            return Ok(());
+        }
+        if !opts.scope.is_everything() {
+            let n = ready.len();
+            ready.retain(|e| opts.scope.matches(e));
+            self.outside += (n - ready.len()) as u64;
+        }
+        let n = ready.len();
+        let (ready, shared) = finish_events(ready);
+        self.duplicates += (n - ready.len()) as u64;
+        self.shared += shared;
+        self.events += ready.len() as u64;
+        if ready.is_empty() {
+            return Ok(());
+        }
+        sink(ready)
+    }
 }
 
 /// Gathers the events of every input into one vector as each input is done.

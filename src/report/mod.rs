@@ -92,6 +92,61 @@ fn finish(r: io::Result<()>, sink: &Sink) -> Result<()> {
     }
 }
 
+/// JSON lines written as rows come (a streaming listing): a closed pipe (`| head`) ends the
+/// writing quietly; the run goes on to its end.
+pub struct LineWriter {
+    w: Box<dyn Write>,
+    name: Sink,
+    closed: bool,
+}
+
+impl LineWriter {
+    pub fn open(sink: &Sink) -> Result<LineWriter> {
+        Ok(LineWriter {
+            w: sink.open(false)?,
+            name: Sink {
+                path: sink.path.clone(),
+            },
+            closed: false,
+        })
+    }
+
+    pub fn write<T: Serialize>(&mut self, rows: &[T]) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut r = Ok(());
+        for row in rows {
+            r = serde_json::to_writer(&mut self.w, row)
+                .map_err(io::Error::from)
+                .and_then(|_| self.w.write_all(b"\n"));
+            if r.is_err() {
+                break;
+            }
+        }
+        self.check(r)
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.w.flush();
+        self.check(r)
+    }
+
+    fn check(&mut self, r: io::Result<()>) -> Result<()> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(self.name.err(e)),
+        }
+    }
+}
+
 /// Writes serializable rows as JSON lines.
 pub fn write_ndjson<T: Serialize>(rows: &[T], sink: &Sink) -> Result<()> {
     let mut w = sink.open(false)?;

@@ -6,7 +6,7 @@
 use crate::detect::{agent_family, principal_of, week_hour, WEEKDAYS};
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::GeoIp;
-use crate::graph::Graph;
+use crate::graph::{Graph, Lookup};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -33,71 +33,121 @@ pub struct Profile {
     pub roles_assumed: BTreeMap<String, u64>,
 }
 
+/// Every principal's profile, learned slice by slice as events stream, with when each was
+/// first and last seen.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Profiles {
+    profiles: BTreeMap<String, Profile>,
+    spans: BTreeMap<String, (Millis, Millis)>,
+}
+
+impl Profiles {
+    /// Learns from a slice of events (shared copies of cross-account calls not counted).
+    pub fn observe(&mut self, events: &[Event], sessions: &impl Lookup, geo: &GeoIp) {
+        let mut ip_cache: HashMap<&str, (Option<String>, Option<String>)> = HashMap::new();
+        for e in events.iter().filter(|e| !e.shared_copy) {
+            let Some(p) = principal_of(sessions, e) else {
+                continue;
+            };
+            let prof = self.profiles.entry(p.clone()).or_insert_with(|| Profile {
+                principal: p.clone(),
+                hour_of_week: vec![0; 168],
+                ..Profile::default()
+            });
+            let span = self.spans.entry(p).or_insert((e.event_time, e.event_time));
+            span.0 = span.0.min(e.event_time);
+            span.1 = span.1.max(e.event_time);
+            prof.events += 1;
+            prof.errors += u64::from(e.is_error);
+            let bump =
+                |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
+            if let Some(a) = e.recipient_account_id.as_deref() {
+                bump(&mut prof.accounts, a);
+            }
+            if let Some(ip) = e.source_ip.as_deref() {
+                let (country, asn) = ip_cache
+                    .entry(ip)
+                    .or_insert_with(|| {
+                        let i = geo.lookup(ip);
+                        (
+                            i.country,
+                            i.asn.map(|a| {
+                                format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
+                                    .trim()
+                                    .to_string()
+                            }),
+                        )
+                    })
+                    .clone();
+                if let Some(c) = country {
+                    bump(&mut prof.countries, &c);
+                }
+                if let Some(a) = asn {
+                    bump(&mut prof.asns, &a);
+                }
+                bump(&mut prof.networks, &network(ip));
+            }
+            if let Some(ua) = e.user_agent.as_deref() {
+                bump(&mut prof.user_agents, &agent_family(ua));
+            }
+            let (wd, h) = week_hour(e.event_time);
+            prof.hour_of_week[wd * 24 + h] += 1;
+            if e.is_issuing_call && !e.is_error {
+                if let Some(r) = e.sts().requested_role_arn.as_deref() {
+                    bump(&mut prof.roles_assumed, r);
+                }
+            }
+        }
+    }
+
+    pub fn contains(&self, principal: &str) -> bool {
+        self.profiles.contains_key(principal)
+    }
+
+    /// Whether the principal was seen calling from this country.
+    pub fn seen_in(&self, principal: &str, country: &str) -> bool {
+        self.profiles
+            .get(principal)
+            .is_some_and(|p| p.countries.contains_key(country))
+    }
+
+    /// Drops a principal's profile (a baseline reset).
+    pub fn forget(&mut self, principal: &str) {
+        self.profiles.remove(principal);
+        self.spans.remove(principal);
+    }
+
+    /// Drops the profiles of principals not seen since `before`.
+    pub fn expire(&mut self, before: Millis) {
+        let gone: Vec<String> = self
+            .spans
+            .iter()
+            .filter(|(_, (_, last))| *last < before)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in gone {
+            self.forget(&p);
+        }
+    }
+
+    /// The profiles, with first and last seen filled in.
+    pub fn finished(&self) -> BTreeMap<String, Profile> {
+        let mut out = self.profiles.clone();
+        for (p, prof) in out.iter_mut() {
+            if let Some((a, b)) = self.spans.get(p) {
+                prof.first_seen = format_iso(*a);
+                prof.last_seen = format_iso(*b);
+            }
+        }
+        out
+    }
+}
+
 /// Profiles of every principal in `events` (shared copies of cross-account calls not counted).
 pub fn profiles(events: &[Event], graph: &Graph, geo: &GeoIp) -> BTreeMap<String, Profile> {
-    let mut out: BTreeMap<String, Profile> = BTreeMap::new();
-    let mut seen: HashMap<String, (Millis, Millis)> = HashMap::new();
-    let mut ip_cache: HashMap<&str, (Option<String>, Option<String>)> = HashMap::new();
-    for e in events.iter().filter(|e| !e.shared_copy) {
-        let Some(p) = principal_of(graph, e) else {
-            continue;
-        };
-        let prof = out.entry(p.clone()).or_insert_with(|| Profile {
-            principal: p.clone(),
-            hour_of_week: vec![0; 168],
-            ..Profile::default()
-        });
-        let span = seen.entry(p).or_insert((e.event_time, e.event_time));
-        span.0 = span.0.min(e.event_time);
-        span.1 = span.1.max(e.event_time);
-        prof.events += 1;
-        prof.errors += u64::from(e.is_error);
-        let bump =
-            |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
-        if let Some(a) = e.recipient_account_id.as_deref() {
-            bump(&mut prof.accounts, a);
-        }
-        if let Some(ip) = e.source_ip.as_deref() {
-            let (country, asn) = ip_cache
-                .entry(ip)
-                .or_insert_with(|| {
-                    let i = geo.lookup(ip);
-                    (
-                        i.country,
-                        i.asn.map(|a| {
-                            format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
-                                .trim()
-                                .to_string()
-                        }),
-                    )
-                })
-                .clone();
-            if let Some(c) = country {
-                bump(&mut prof.countries, &c);
-            }
-            if let Some(a) = asn {
-                bump(&mut prof.asns, &a);
-            }
-            bump(&mut prof.networks, &network(ip));
-        }
-        if let Some(ua) = e.user_agent.as_deref() {
-            bump(&mut prof.user_agents, &agent_family(ua));
-        }
-        let (wd, h) = week_hour(e.event_time);
-        prof.hour_of_week[wd * 24 + h] += 1;
-        if e.is_issuing_call && !e.is_error {
-            if let Some(r) = e.sts().requested_role_arn.as_deref() {
-                bump(&mut prof.roles_assumed, r);
-            }
-        }
-    }
-    for (p, prof) in out.iter_mut() {
-        if let Some((a, b)) = seen.get(p) {
-            prof.first_seen = format_iso(*a);
-            prof.last_seen = format_iso(*b);
-        }
-    }
-    out
+    let mut p = Profiles::default();
+    p.observe(events, graph, geo);
+    p.finished()
 }
 
 /// The address block of a source: a.b.c.0/24, x:x:x::/48, or the value itself (a service name).

@@ -5,6 +5,10 @@
 //!   state.json                      committed runs and forgotten baselines (the commit point)
 //!   manifest/<run>.tsv              log objects a run processed: name <TAB> size
 //!   baselines.json                  each principal's profile (derived; `baseline show`)
+//!   engine/<run>.json.gz            the engine's state after the last committed run: sessions
+//!                                   (issuing call and usage of each key), detection state
+//!                                   (baselines, open windows), profiles; the next run goes on
+//!                                   from it and reads only new objects
 //!   lake/events/account=A/date=D/<run>.parquet     normalized events, one part per run
 //!   lake/sessions/account=A/date=D/<run>.parquet   sessions first used or issued in a run
 //!   lake/findings/account=A/date=D/<run>.parquet   findings reported by a run
@@ -49,6 +53,16 @@ struct Meta {
     /// Principal -> time of `baseline forget`: history before it is not used for them.
     #[serde(default)]
     forgotten: BTreeMap<String, Millis>,
+}
+
+/// What a run leaves for the next one to go on from (`engine/<run>.json.gz`).
+#[derive(Serialize, Deserialize)]
+pub struct SavedEngine {
+    /// When the run that saved it started.
+    pub saved_at: Millis,
+    pub graph: crate::graph::SavedGraph,
+    pub detector: crate::detect::SavedDetector,
+    pub profiles: baseline::Profiles,
 }
 
 /// An open state directory.
@@ -164,6 +178,7 @@ impl State {
         for f in walk(&self.dir.join("manifest"))
             .into_iter()
             .chain(walk(&self.dir.join("lake")))
+            .chain(walk(&self.dir.join("engine")))
         {
             let name = f
                 .file_name()
@@ -171,8 +186,10 @@ impl State {
                 .to_string_lossy()
                 .to_string();
             let stem = name.split('.').next().unwrap_or("");
-            let part =
-                (name.ends_with(".parquet") || name.ends_with(".tsv")) && !runs.contains(stem);
+            let part = (name.ends_with(".parquet")
+                || name.ends_with(".tsv")
+                || name.ends_with(".json.gz"))
+                && !runs.contains(stem);
             if is_temp(&name) || part {
                 let _ = std::fs::remove_file(&f);
             }
@@ -208,6 +225,51 @@ impl State {
             &self.dir.join("manifest").join(format!("{run}.tsv")),
             text.as_bytes(),
         )
+    }
+
+    fn engine_path(&self, run: &str) -> PathBuf {
+        self.dir.join("engine").join(format!("{run}.json.gz"))
+    }
+
+    /// Saves what the next run goes on from (gzipped JSON, written atomically; it counts only
+    /// once the run commits).
+    pub fn save_engine(&self, run: &str, saved: &SavedEngine) -> Result<()> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        serde_json::to_writer(&mut gz, saved)
+            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        let bytes = gz
+            .flush()
+            .and_then(|_| gz.finish())
+            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        write_atomic(&self.engine_path(run), &bytes)
+    }
+
+    /// The engine state of the latest committed run that saved one.
+    pub fn load_engine(&self) -> Result<Option<SavedEngine>> {
+        for r in self.meta.runs.iter().rev() {
+            let p = self.engine_path(&r.id);
+            let f = match std::fs::File::open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&p, e)),
+            };
+            let r = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f));
+            let saved: SavedEngine = serde_json::from_reader(r)
+                .map_err(|e| io_err(&p, format!("not a trailhound engine state: {e}")))?;
+            return Ok(Some(saved));
+        }
+        Ok(None)
+    }
+
+    /// Removes the engine states of runs before `run` (committed): only the latest is read.
+    pub fn prune_engine(&self, run: &str) {
+        for f in walk(&self.dir.join("engine")) {
+            let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+            if name.ends_with(".json.gz") && name.split('.').next() != Some(run) {
+                let _ = std::fs::remove_file(&f);
+            }
+        }
     }
 
     /// Principal -> time of its last `baseline forget`.

@@ -254,54 +254,61 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     // file goes into the manifest and is not read again.
     opts.scope.files_only = true;
     opts.track = Some(Arc::new(known));
-    let data = ingest::ingest(&input.paths, &opts)?;
+    // The engine goes on from the last committed run's state: only the new objects are read.
+    let saved = state.load_engine()?;
+    let saved_at = saved.as_ref().map(|s| s.saved_at);
+    let (mut hunt, mut profiles) = match saved {
+        Some(s) => (
+            crate::engine::Hunt {
+                graph: crate::graph::GraphState::restore(s.graph),
+                detector: detect::Detector::restore(&geo, &cfg, s.detector),
+            },
+            s.profiles,
+        ),
+        None => (
+            crate::engine::Hunt::new(&geo, &cfg),
+            baseline::Profiles::default(),
+        ),
+    };
+    // `baseline forget` since the state was saved: that principal is learned again.
+    for (p, at) in state.forgotten() {
+        if saved_at.is_none_or(|t| *at >= t) {
+            hunt.detector.forget(p);
+            profiles.forget(p);
+        }
+    }
+    let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
+    let mut tally = DigestTally::new(&profiles);
+    let mut new_rows: Vec<Event> = Vec::new();
+    let data = ingest::stream(
+        &input.paths,
+        &opts,
+        input.stream.slicing(),
+        &mut |slice: Vec<Event>| {
+            hunt.observe(&slice);
+            profiles.observe(&slice, &hunt.graph, &geo);
+            tally.observe(&slice, &hunt.graph, &geo);
+            new_rows.extend(slice);
+            Ok(())
+        },
+    )?;
     for p in &data.problems {
         eprintln!("trailhound: warning: {p}");
     }
+    if data.stats.late_events > 0 {
+        eprintln!(
+            "trailhound: warning: {} events were delivered more than --max-delay-minutes after they happened and were judged out of order",
+            data.stats.late_events
+        );
+    }
     let stats = data.stats.clone();
     let processed = data.processed;
-    let mut new_events = data.events;
-
-    // History: the stored events of the days before the new ones.
-    let first_new = new_events.iter().map(|e| e.event_time).min();
-    let from = first_new.map(|t| format_iso(t - args.history_days as i64 * DAY)[..10].to_string());
-    let history = if first_new.is_some() {
-        state.load_events(from.as_deref())?
-    } else {
-        Vec::new()
-    };
-    let history_len = history.len() as u64;
-    for e in new_events.iter_mut() {
-        e.origin.0 += 1; // history is input 0: a re-read event keeps its stored copy
-    }
-    let mut all = history;
-    all.append(&mut new_events);
-    let (mut all, _) = ingest::finish_events(all);
-    let mut graph = Graph::build(&all);
-    if !state.forgotten().is_empty() {
-        let forgotten = state.forgotten().clone();
-        let keep: Vec<bool> = all
-            .iter()
-            .map(|e| {
-                e.origin.0 != 0
-                    || detect::principal_of(&graph, e)
-                        .and_then(|p| forgotten.get(&p))
-                        .is_none_or(|t| e.event_time >= *t)
-            })
-            .collect();
-        let mut k = keep.into_iter();
-        all.retain(|_| k.next().unwrap_or(true));
-        graph = Graph::build(&all);
-    }
-    let is_new = |e: &Event| e.origin.0 != 0;
-    // The new events, not re-reads of stored ones, in time order.
-    let new_rows: Vec<Event> = all.iter().filter(|e| is_new(e)).cloned().collect();
     let new_count = new_rows.len() as u64;
-    let first_new = new_rows.first().map(|e| e.event_time);
-    let last_new = new_rows.last().map(|e| e.event_time);
+    let first_new = new_rows.iter().map(|e| e.event_time).min();
+    let last_new = new_rows.iter().map(|e| e.event_time).max();
 
-    // Detections over history + new; report what is new and not reported before.
-    let mut findings = detect::hunt(&all, &graph, &geo, &cfg);
+    // Detections: report what is new and not reported before.
+    let (graph, mut findings) = hunt.finish();
     detect::respond(&mut findings, &graph, &input.paths);
     let reported = state.reported()?;
     let new_findings: Vec<Finding> = match first_new {
@@ -331,6 +338,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         .filter(|s| touched.contains(&*s.access_key_id))
         .cloned()
         .collect();
+    drop(touched);
     state.write_parts(
         "sessions",
         &run_id,
@@ -376,8 +384,26 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     )?;
     fail_point("after-lake");
     state.write_manifest(&run_id, &processed)?;
-    let profiles = baseline::profiles(&all, &graph, &geo);
-    let bytes = serde_json::to_vec_pretty(&profiles).map_err(|e| Error::Other(e.to_string()))?;
+    // What the next run goes on from: principals and sessions unseen for `--history-days`
+    // expire.
+    if let Some(last) = last_new.or(saved_at) {
+        let before = last - args.history_days as i64 * DAY;
+        hunt.graph.expire(before);
+        hunt.detector.expire(before);
+        profiles.expire(before);
+    }
+    let profile_map = profiles.finished();
+    state.save_engine(
+        &run_id,
+        &super::SavedEngine {
+            saved_at: now,
+            graph: hunt.graph.saved(),
+            detector: hunt.detector.saved(),
+            profiles,
+        },
+    )?;
+    let bytes =
+        serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&state.dir().join("baselines.json"), &bytes)?;
 
     // The report, then the commit.
@@ -385,9 +411,8 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         run_id: &run_id,
         generated_at: format_iso(now - now.rem_euclid(1000)),
         window: first_new.zip(last_new),
-        all: &all,
+        tally,
         graph: &graph,
-        geo: &geo,
         findings: &new_findings,
         read: ReadSummary {
             inputs: input
@@ -432,10 +457,11 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         findings: new_findings.len() as u64,
         last_event: last_new,
     })?;
+    state.prune_engine(&run_id);
     let worst = new_findings.iter().map(|f| f.severity).max();
     if !quiet {
         eprintln!(
-            "trailhound: report {run_id}: {} new objects ({} already processed), {} new events judged against {} stored, {} new findings (worst: {}); state {}",
+            "trailhound: report {run_id}: {} new objects ({} already processed), {} new events judged against the saved state of {} stored, {} new findings (worst: {}); state {}",
             stats.files_seen,
             stats.files_known,
             new_count,
@@ -493,90 +519,121 @@ struct DigestInput<'a> {
     run_id: &'a str,
     generated_at: String,
     window: Option<(Millis, Millis)>,
-    all: &'a [Event],
+    tally: DigestTally,
     graph: &'a Graph,
-    geo: &'a crate::geoip::GeoIp,
     findings: &'a [Finding],
     read: ReadSummary,
 }
 
-fn build_digest(d: DigestInput) -> Digest {
-    let is_new = |e: &&Event| e.origin.0 != 0 && !e.shared_copy;
-    let hour = |t: Millis| t - t.rem_euclid(HOUR);
-    let mut calls: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    let mut assume: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-    let mut principals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut roles: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut old_principals: HashSet<String> = HashSet::new();
-    let mut old_places: HashSet<(String, String)> = HashSet::new();
-    let mut new_principals: BTreeMap<String, Millis> = BTreeMap::new();
-    let mut new_places: BTreeMap<(String, String), Millis> = BTreeMap::new();
-    let mut countries: HashMap<String, Option<String>> = HashMap::new();
-    let mut country = |ip: Option<&str>| -> Option<String> {
-        let ip = ip?;
-        countries
-            .entry(ip.to_string())
-            .or_insert_with(|| d.geo.lookup(ip).country)
-            .clone()
-    };
-    for e in d.all.iter().filter(|e| !e.shared_copy) {
-        let p = detect::principal_of(d.graph, e);
-        let c = country(e.source_ip.as_deref());
-        if e.origin.0 == 0 {
-            if let Some(p) = p {
-                if let Some(c) = c {
-                    old_places.insert((p.clone(), c));
-                }
-                old_principals.insert(p);
-            }
-            continue;
-        }
-        if let Some(p) = &p {
-            if !old_principals.contains(p) {
-                new_principals.entry(p.clone()).or_insert(e.event_time);
-            }
-            if let Some(c) = &c {
-                let k = (p.clone(), c.clone());
-                if !old_places.contains(&k) {
-                    new_places.entry(k).or_insert(e.event_time);
-                }
-            }
-            let v = principals.entry(p.clone()).or_default();
-            v.0 += 1;
-            v.1 += u64::from(e.is_error);
+/// What the report tells of the new events, counted slice by slice: calls per hour and
+/// account, AssumeRole successes and denials, top principals and roles, and the principals and
+/// (principal, country) pairs the saved state had never seen.
+struct DigestTally {
+    old_principals: HashSet<String>,
+    old_places: HashSet<(String, String)>,
+    calls: BTreeMap<String, BTreeMap<i64, u64>>,
+    assume: BTreeMap<i64, (u64, u64)>,
+    principals: BTreeMap<String, (u64, u64)>,
+    roles: BTreeMap<String, (u64, u64)>,
+    new_principals: BTreeMap<String, Millis>,
+    new_places: BTreeMap<(String, String), Millis>,
+    countries: HashMap<String, Option<String>>,
+}
+
+impl DigestTally {
+    fn new(before: &baseline::Profiles) -> DigestTally {
+        let profiles = before.finished();
+        DigestTally {
+            old_places: profiles
+                .values()
+                .flat_map(|p| {
+                    p.countries
+                        .keys()
+                        .map(|c| (p.principal.clone(), c.clone()))
+                })
+                .collect(),
+            old_principals: profiles.into_keys().collect(),
+            calls: BTreeMap::new(),
+            assume: BTreeMap::new(),
+            principals: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            new_principals: BTreeMap::new(),
+            new_places: BTreeMap::new(),
+            countries: HashMap::new(),
         }
     }
-    for e in d.all.iter().filter(is_new) {
-        let acct = e
-            .recipient_account_id
-            .as_deref()
-            .unwrap_or("unknown")
-            .to_string();
-        *calls
-            .entry(acct)
-            .or_default()
-            .entry(hour(e.event_time))
-            .or_default() += 1;
-        if e.event_name
-            .as_deref()
-            .is_some_and(|n| n.starts_with("AssumeRole"))
-        {
-            let a = assume.entry(hour(e.event_time)).or_default();
-            if e.is_error {
-                a.1 += 1;
-            } else {
-                a.0 += 1;
+
+    fn observe(&mut self, slice: &[Event], sessions: &impl crate::graph::Lookup, geo: &crate::geoip::GeoIp) {
+        let hour = |t: Millis| t - t.rem_euclid(HOUR);
+        for e in slice.iter().filter(|e| !e.shared_copy) {
+            let p = detect::principal_of(sessions, e);
+            let c = e.source_ip.as_deref().and_then(|ip| {
+                self.countries
+                    .entry(ip.to_string())
+                    .or_insert_with(|| geo.lookup(ip).country)
+                    .clone()
+            });
+            if let Some(p) = &p {
+                if !self.old_principals.contains(p) {
+                    self.new_principals.entry(p.clone()).or_insert(e.event_time);
+                }
+                if let Some(c) = &c {
+                    let k = (p.clone(), c.clone());
+                    if !self.old_places.contains(&k) {
+                        self.new_places.entry(k).or_insert(e.event_time);
+                    }
+                }
+                let v = self.principals.entry(p.clone()).or_default();
+                v.0 += 1;
+                v.1 += u64::from(e.is_error);
             }
-            if let Some(r) = e.sts().requested_role_arn.as_deref() {
-                let v = roles.entry(r.to_string()).or_default();
+            let acct = e
+                .recipient_account_id
+                .as_deref()
+                .unwrap_or("unknown")
+                .to_string();
+            *self
+                .calls
+                .entry(acct)
+                .or_default()
+                .entry(hour(e.event_time))
+                .or_default() += 1;
+            if e.event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("AssumeRole"))
+            {
+                let a = self.assume.entry(hour(e.event_time)).or_default();
                 if e.is_error {
-                    v.1 += 1;
+                    a.1 += 1;
                 } else {
-                    v.0 += 1;
+                    a.0 += 1;
+                }
+                if let Some(r) = e.sts().requested_role_arn.as_deref() {
+                    let v = self.roles.entry(r.to_string()).or_default();
+                    if e.is_error {
+                        v.1 += 1;
+                    } else {
+                        v.0 += 1;
+                    }
                 }
             }
         }
+        if self.countries.len() > 1 << 20 {
+            self.countries.clear();
+        }
     }
+}
+
+fn build_digest(d: DigestInput) -> Digest {
+    let DigestTally {
+        calls,
+        assume,
+        principals,
+        roles,
+        new_principals,
+        mut new_places,
+        ..
+    } = d.tally;
     // A principal new in this run is not also listed as coming from a new country.
     new_places.retain(|(p, _), _| !new_principals.contains_key(p));
     let top = |m: BTreeMap<String, (u64, u64)>| {

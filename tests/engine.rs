@@ -1,0 +1,289 @@
+//! The streaming engine: the same sessions, findings, timelines and summaries (same bytes) as
+//! the one in-memory judgement they replaced, whatever the slice length, the thread count or
+//! the order files are given in.
+//!
+//! The golden files under `tests/fixtures/golden/` were written by the in-memory engine (commit
+//! 30d786d, before streaming) over the same inputs; regenerate them only on purpose.
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+
+fn golden(name: &str) -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/golden").join(name))
+        .unwrap_or_else(|e| panic!("golden file {name}: {e}"))
+}
+
+/// Runs a command quietly; returns stdout (hunt exits 1 when findings reach --fail-on).
+fn out(args: &[String]) -> String {
+    let o = run(args);
+    assert!(matches!(code(&o), 0 | 1), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+fn args(cmd: &[&str], extra: &[String], paths: &[PathBuf]) -> Vec<String> {
+    let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    a.push("-q".into());
+    a.extend(extra.iter().cloned());
+    a.extend(paths.iter().map(|p| p.display().to_string()));
+    a
+}
+
+/// Every way of running that must not change a byte: slice lengths, threads, a short delay.
+fn variants() -> Vec<Vec<String>> {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        v(&[]),
+        v(&["--slice-minutes", "1"]),
+        v(&["--slice-minutes", "7", "--threads", "1"]),
+        v(&["--slice-minutes", "1440", "--threads", "2"]),
+        v(&["--slice-minutes", "60", "--threads", "7"]),
+        v(&["--slice-minutes", "5", "--max-delay-minutes", "20"]),
+    ]
+}
+
+/// Every file under `dir`, in a fixed shuffled order (not the walk's name order).
+fn shuffled_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walk(dir);
+    files.sort();
+    // A fixed permutation: stride through the list by a step coprime with its length.
+    let n = files.len();
+    let step = (1..n).rev().find(|s| gcd(*s, n) == 1 && *s > n / 3).unwrap_or(1);
+    (0..n).map(|i| files[(i * step + 5) % n].clone()).collect()
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn check_all(label: &str, cmd: &[&str], inputs: &[PathBuf], want: &str) {
+    for extra in variants() {
+        let got = out(&args(cmd, &extra, inputs));
+        assert!(
+            got == want,
+            "{label}: `{} {}` differs from the in-memory engine's output ({} vs {} bytes)",
+            cmd.join(" "),
+            extra.join(" "),
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+#[test]
+fn sample_findings_are_the_in_memory_engines_whatever_the_slicing() {
+    let want = golden("sample.hunt.ndjson");
+    assert_eq!(want.lines().count(), 5);
+    check_all("hunt", &["hunt", "--format", "ndjson"], &[sample_logs()], &want);
+    let got = out(&args(&["hunt", "--format", "ndjson"], &[], &shuffled_files(&sample_logs())));
+    assert!(got == want, "hunt over the files in shuffled order differs");
+}
+
+#[test]
+fn sample_sessions_are_the_in_memory_engines_whatever_the_slicing() {
+    let want = golden("sample.sessions.ndjson");
+    check_all(
+        "sessions",
+        &["sessions", "--format", "ndjson"],
+        &[sample_logs()],
+        &want,
+    );
+    let got = out(&args(
+        &["sessions", "--format", "ndjson"],
+        &[],
+        &shuffled_files(&sample_logs()),
+    ));
+    assert!(got == want, "sessions over the files in shuffled order differ");
+    let tree = golden("sample.sessions.tree.txt");
+    check_all("tree", &["sessions", "--tree"], &[sample_logs()], &tree);
+}
+
+#[test]
+fn sample_summary_and_timeline_are_the_in_memory_engines() {
+    check_all(
+        "summary",
+        &["summary", "--format", "json"],
+        &[sample_logs()],
+        &golden("sample.summary.json"),
+    );
+    let key = std::fs::read_to_string(root().join("tests/fixtures/golden/sample.timeline.key"))
+        .unwrap();
+    let key = key.trim();
+    check_all(
+        "timeline",
+        &[
+            "timeline",
+            "--key",
+            key,
+            "--with-descendants",
+            "--format",
+            "ndjson",
+        ],
+        &[sample_logs()],
+        &golden("sample.timeline.ndjson"),
+    );
+    check_all(
+        "timeline table",
+        &["timeline", "--key", key, "--with-descendants"],
+        &[sample_logs()],
+        &golden("sample.timeline.txt"),
+    );
+}
+
+#[test]
+fn real_datasets_give_the_in_memory_engines_findings_and_sessions() {
+    let inputs = [datasets()];
+    check_all(
+        "hunt",
+        &["hunt", "--format", "ndjson"],
+        &inputs,
+        &golden("datasets.hunt.ndjson"),
+    );
+    check_all(
+        "sessions",
+        &["sessions", "--format", "ndjson"],
+        &inputs,
+        &golden("datasets.sessions.ndjson"),
+    );
+}
+
+#[test]
+fn events_stream_as_json_lines_with_the_same_bytes() {
+    // 4,102 events: compared by line count and a stable hash of the bytes.
+    let (lines, hash) = golden_hash("sample.events.fnv");
+    for extra in variants() {
+        let got = out(&args(&["events", "--format", "ndjson"], &extra, &[sample_logs()]));
+        assert_eq!(
+            (got.lines().count(), fnv(got.as_bytes())),
+            (lines, hash),
+            "events {extra:?}"
+        );
+    }
+}
+
+/// `(lines, FNV-1a 64)` stored in a golden file.
+fn golden_hash(name: &str) -> (usize, u64) {
+    let g = golden(name);
+    let mut it = g.split_whitespace();
+    let lines = it.next().unwrap().parse().unwrap();
+    let hash = u64::from_str_radix(it.next().unwrap(), 16).unwrap();
+    (lines, hash)
+}
+
+/// FNV-1a, 64 bits: a stable hash of output bytes.
+pub fn fnv(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &x in b {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[test]
+fn a_generated_corpus_gives_the_same_bytes_in_any_slicing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run([
+        "generate",
+        "-q",
+        "--events",
+        "40000",
+        "--seed",
+        "11",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let inputs = [dir.path().to_path_buf()];
+    for (cmd, golden_name) in [
+        (&["hunt", "--format", "ndjson"][..], "corpus.hunt.fnv"),
+        (&["sessions", "--format", "ndjson"][..], "corpus.sessions.fnv"),
+    ] {
+        let (lines, hash) = golden_hash(golden_name);
+        for extra in variants() {
+            let got = out(&args(cmd, &extra, &inputs));
+            assert_eq!(
+                (got.lines().count(), fnv(got.as_bytes())),
+                (lines, hash),
+                "{cmd:?} {extra:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = "AWSLogs/111111111111/CloudTrail/us-east-1/2026/03/02";
+    let doc = |ids: &[(&str, &str)]| {
+        let recs: Vec<String> = ids.iter().map(|(id, t)| record(id, t)).collect();
+        gz(format!("{{\"Records\":[{}]}}", recs.join(",")).as_bytes())
+    };
+    // On time: delivered five minutes after its events.
+    write(
+        dir.path(),
+        &format!("{day}/111111111111_CloudTrail_us-east-1_20260302T1005Z_a.json.gz"),
+        &doc(&[("a1", "2026-03-02T10:00:00Z")]),
+    );
+    write(
+        dir.path(),
+        &format!("{day}/111111111111_CloudTrail_us-east-1_20260302T1405Z_b.json.gz"),
+        &doc(&[("b1", "2026-03-02T14:00:00Z")]),
+    );
+    // Late: an event of 10:30 delivered at 16:05, after the 14:00 event was judged.
+    write(
+        dir.path(),
+        &format!("{day}/111111111111_CloudTrail_us-east-1_20260302T1605Z_c.json.gz"),
+        &doc(&[("c1", "2026-03-02T10:30:00Z"), ("c2", "2026-03-02T16:00:00Z")]),
+    );
+    let o = run([
+        "events",
+        "--format",
+        "ndjson",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    // Nothing lost; the late one comes after what was already judged.
+    assert_eq!(ids, ["a1", "b1", "c1", "c2"]);
+    assert!(
+        stderr(&o).contains("1 events were delivered more than --max-delay-minutes"),
+        "{}",
+        stderr(&o)
+    );
+    // With a longer allowed delay it is judged in order.
+    let o = run([
+        "events",
+        "-q",
+        "--format",
+        "ndjson",
+        "--max-delay-minutes",
+        "400",
+        &dir.path().display().to_string(),
+    ]);
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["a1", "c1", "b1", "c2"]);
+    assert!(!stderr(&o).contains("delivered more than"));
+}

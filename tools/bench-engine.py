@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Peak memory and time of the streaming engine: `hunt` on generated corpora of growing size,
+and nightly `report` runs with a week and with a month of history stored.
+
+    tools/bench-engine.py [--bin target/release/trailhound] [--work /tmp/th-bench]
+                          [--sizes 1000000,4000000,16000000] [--skip-nights]
+
+Corpora are generated once into --work (about 330 MB gzipped per million events) and reused.
+Prints one line per measurement: wall time, peak RSS of the measured process, events/s.
+Nothing here is a test: figures are printed, never asserted.
+"""
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+
+def measure(cmd, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (exit code, wall seconds, peak RSS in MB, stderr text)."""
+    t = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    _, err = p.communicate()
+    # wait4 has been done by communicate(); the child's rusage is in RUSAGE_CHILDREN only as
+    # a maximum over all children, so run each measurement through /usr/bin/time when present.
+    return p.returncode, time.monotonic() - t, err.decode(errors="replace")
+
+
+def timed(cmd):
+    """Runs cmd under GNU time; returns (code, wall s, peak RSS MB, stderr)."""
+    if shutil.which("time") or os.path.exists("/usr/bin/time"):
+        full = ["/usr/bin/time", "-f", "@@%e %M"] + cmd
+        code, wall, err = measure(full)
+        rss = None
+        for line in err.splitlines():
+            if line.startswith("@@"):
+                w, m = line[2:].split()
+                wall, rss = float(w), int(m) / 1024
+        return code, wall, rss, err
+    code, wall, err = measure(cmd)
+    return code, wall, None, err
+
+
+def events_in(err):
+    for line in err.splitlines():
+        if " events, " in line and "files (" in line:
+            return int(line.split(" events, ")[0].rsplit(" ", 1)[-1])
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/release/trailhound")
+    ap.add_argument("--work", default="/tmp/th-bench")
+    ap.add_argument("--sizes", default="1000000,4000000,16000000")
+    ap.add_argument("--skip-nights", action="store_true")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    print(f"{'measurement':44} {'wall s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
+
+    def line(label, wall, rss, events):
+        eps = f"{events / wall:10.0f}" if events and wall else f"{'-':>10}"
+        rss_s = f"{rss:8.0f}" if rss is not None else f"{'-':>8}"
+        ev = f"{events:10d}" if events else f"{'-':>10}"
+        print(f"{label:44} {wall:8.2f} {rss_s} {ev} {eps}", flush=True)
+
+    corpora = {}
+    for n in [int(x) for x in a.sizes.split(",") if x]:
+        d = os.path.join(a.work, f"corpus-{n}")
+        if not os.path.isdir(d) or not os.listdir(d):
+            t = time.monotonic()
+            subprocess.run([a.bin, "generate", "-q", "--events", str(n), "--out", d], check=True)
+            print(f"(generated {d} in {time.monotonic() - t:.0f}s)", flush=True)
+        corpora[n] = d
+        for cmd, label in [
+            (["summary", "--format", "json"], "summary"),
+            (["hunt", "--format", "ndjson", "--fail-on", "critical"], "hunt"),
+            (["sessions", "--format", "ndjson"], "sessions"),
+        ]:
+            code, wall, rss, err = timed([a.bin] + cmd + [d])
+            line(f"{label} {n:,} events", wall, rss, events_in(err))
+
+    if a.skip_nights:
+        return
+    # Nightly runs over the largest corpus with at least 31 days (or the largest there is).
+    n = max(corpora)
+    d = corpora[n]
+    start = dt.date(2026, 3, 2)
+    for stored in (7, 30):
+        state = os.path.join(a.work, f"state-{n}-{stored}")
+        shutil.rmtree(state, ignore_errors=True)
+        night = start + dt.timedelta(days=stored)
+        if night > start + dt.timedelta(days=90):
+            break
+        first = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", state,
+                 "--until", night.isoformat(), d]
+        code, wall, rss, err = timed(first)
+        line(f"report: store {stored} days", wall, rss, None)
+        nxt = night + dt.timedelta(days=1)
+        cmd = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", state,
+               "--until", nxt.isoformat(), d]
+        code, wall, rss, err = timed(cmd)
+        new = None
+        for l in err.splitlines():
+            if "new events judged" in l:
+                new = int(l.split(" new events judged")[0].rsplit(" ", 1)[-1])
+        line(f"report: night {stored + 1} ({stored} days stored)", wall, rss, new)
+        code, wall, rss, err = timed([a.bin, "hunt", "--format", "ndjson", "--fail-on",
+                                      "critical", "--since", night.isoformat(), "--until",
+                                      nxt.isoformat(), d])
+        line(f"hunt over night {stored + 1} alone", wall, rss, events_in(err))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
