@@ -162,13 +162,90 @@ pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
 
 /// Runs polars SQL over named tables.
 pub fn sql(tables: Vec<(&str, DataFrame)>, query: &str) -> Result<DataFrame> {
+    sql_lazy(tables.into_iter().map(|(n, df)| (n, df.lazy())).collect(), query)
+}
+
+/// Runs polars SQL over named lazy tables (Parquet scans are read as the query needs them).
+pub fn sql_lazy(tables: Vec<(&str, LazyFrame)>, query: &str) -> Result<DataFrame> {
     let mut ctx = SQLContext::new();
-    for (name, df) in tables {
-        ctx.register(name, df.lazy());
+    for (name, lf) in tables {
+        ctx.register(name, lf);
     }
     ctx.execute(query)
         .and_then(|lf| lf.collect())
         .map_err(|e| Error::Query(e.to_string()))
+}
+
+/// Events written to Parquet parts in a folder of their own as they stream (one part a slice),
+/// then scanned lazily: a query over more events than memory holds. The folder is removed when
+/// the spill is dropped.
+pub struct Spill {
+    dir: std::path::PathBuf,
+    parts: Vec<std::path::PathBuf>,
+}
+
+impl Spill {
+    /// A new spill folder under `base` (the system's temporary folder by default).
+    pub fn new(base: Option<&std::path::Path>) -> Result<Spill> {
+        let base = base.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+        let dir = base.join(format!(
+            "trailhound-spill-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Spill {
+            dir,
+            parts: Vec::new(),
+        })
+    }
+
+    /// Writes a slice of events as the next part.
+    pub fn write(&mut self, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join(format!("part-{:06}.parquet", self.parts.len()));
+        let mut df = events_frame(events)?;
+        let f = std::fs::File::create(&path).map_err(|e| Error::Output {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        ParquetWriter::new(std::io::BufWriter::new(f))
+            .with_compression(ParquetCompression::Lz4Raw)
+            .finish(&mut df)
+            .map_err(|e| Error::Output {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        self.parts.push(path);
+        Ok(())
+    }
+
+    /// The events written, as one lazy table in the order written.
+    pub fn lazy(&self) -> Result<LazyFrame> {
+        if self.parts.is_empty() {
+            return Ok(events_frame(&[])?.lazy());
+        }
+        // The parts are numbered in the order written; the glob lists them in name order.
+        let glob = self.dir.join("part-*.parquet");
+        LazyFrame::scan_parquet(
+            PlRefPath::new(glob.to_string_lossy().as_ref()),
+            ScanArgsParquet::default(),
+        )
+            .map_err(|e| Error::Query(e.to_string()))
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Events back from a frame of the `events` table (as written by [`events_frame`], e.g. read

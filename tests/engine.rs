@@ -287,3 +287,82 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
     assert_eq!(ids, ["a1", "c1", "b1", "c2"]);
     assert!(!stderr(&o).contains("delivered more than"));
 }
+
+fn report(state: &Path, extra: &[&str]) {
+    let mut a: Vec<String> = vec![
+        "report".into(),
+        "-q".into(),
+        "--format".into(),
+        "json".into(),
+        "--out".into(),
+        state.join("report.json").display().to_string(),
+        "--state".into(),
+        state.display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a.push(sample_logs().display().to_string());
+    let o = run(&a);
+    assert!(matches!(code(&o), 0 | 1), "report {extra:?}: {}", stderr(&o));
+}
+
+#[test]
+fn shards_by_account_merged_know_every_session_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, merged) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("merged"),
+    );
+    // The sample's break-in crosses from the first group of accounts into the second: the
+    // chain resolves only through the merged session index.
+    report(&a, &["--account", "310915732205", "--account", "205836417790"]);
+    report(&b, &["--account", "482719305561", "--account", "739204618823"]);
+    let o = run([
+        "state",
+        "merge",
+        "-q",
+        &a.display().to_string(),
+        &b.display().to_string(),
+        "--into",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The three-account chain was judged in pieces by the shards: only the merge sees it whole.
+    let merged_findings: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        merged_findings
+            .iter()
+            .any(|f| f["kind"] == "deep_role_chain" && f["chain"].as_array().unwrap().len() == 3),
+        "{merged_findings:?}"
+    );
+    let o = run([
+        "state",
+        "sessions",
+        "--format",
+        "ndjson",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let want = golden("sample.sessions.ndjson");
+    let got = stdout(&o);
+    assert_eq!(got.lines().count(), want.lines().count());
+    assert!(got == want, "the merged session index differs from one run over everything");
+    // A shard alone cannot see where the chain began.
+    let o = run(["state", "sessions", "--format", "ndjson", &b.display().to_string()]);
+    assert!(stdout(&o) != want);
+    // Merging into a state that has runs is refused; the lake parts of both shards are there.
+    let o = run([
+        "state",
+        "merge",
+        "-q",
+        &a.display().to_string(),
+        "--into",
+        &merged.display().to_string(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let parts = |d: &Path| walk(&d.join("lake/events")).len();
+    assert_eq!(parts(&merged), parts(&a) + parts(&b));
+}

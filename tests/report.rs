@@ -120,6 +120,11 @@ fn day_by_day_reports_find_what_one_run_over_everything_finds() {
     assert_eq!(events, 4102);
     assert_eq!(lake_rows(daily.path(), "events"), 4102);
     assert_eq!(lake_rows(daily.path(), "findings"), 5);
+    // Each night went on from the engine state the night before saved; only the last is kept.
+    let engine: Vec<_> = std::fs::read_dir(daily.path().join("engine"))
+        .unwrap()
+        .collect();
+    assert_eq!(engine.len(), 1);
 }
 
 #[test]

@@ -191,6 +191,11 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         #[command(subcommand)]
         cmd: crate::state::report::BaselineCommand,
     },
+    /// Scheduled runs' state directories: merge shards, list what a state knows.
+    State {
+        #[command(subcommand)]
+        cmd: StateCommand,
+    },
     /// One click: find an access key's role (and account) in the logs and plan revoking its
     /// sessions (ASIA...) or deactivating it (AKIA...). Dry run unless --apply.
     Revoke(crate::playbook::cli::RevokeArgs),
@@ -226,6 +231,30 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
 pub enum SummaryFormat {
     Text,
     Json,
+}
+
+/// `trailhound state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Combine the state directories of shards (report runs over different account groups or
+    /// day ranges, on any scheduler) into a new one: their runs, manifests and lake parts, and
+    /// one engine state whose session index resolves chains that cross shards. The next
+    /// `report --state INTO` goes on from it.
+    Merge {
+        /// The shards' state directories.
+        #[arg(required = true, value_name = "SHARD")]
+        shards: Vec<PathBuf>,
+        /// The merged state directory (new, or without runs).
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+    },
+    /// The sessions a state's engine knows (after a merge: the merged session index).
+    Sessions {
+        #[arg(value_name = "DIR")]
+        state: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 /// Log locations, what part of them to read, and how strictly.

@@ -80,11 +80,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     .map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display())))?,
                 (None, None) => return Err(Error::Usage("give --sql or --file".into())),
             };
-            let data = read(&input, quiet)?;
-            let graph = Graph::build(&data.events);
-            let events = crate::frame::events_frame(&data.events)?;
+            // Events go to Parquet parts as they stream; the query scans them lazily.
+            let mut spill = crate::frame::Spill::new(None)?;
+            let mut state = crate::graph::GraphState::default();
+            stream(&input, quiet, &mut |slice| {
+                state.observe(&slice);
+                spill.write(&slice)
+            })?;
+            let graph = state.finish();
             let sessions = crate::frame::sessions_frame(&graph.sessions)?;
-            let mut df = crate::frame::sql(vec![("events", events), ("sessions", sessions)], &sql)?;
+            let mut df = crate::frame::sql_lazy(
+                vec![("events", spill.lazy()?), ("sessions", polars::prelude::IntoLazy::lazy(sessions))],
+                &sql,
+            )?;
             report::write_frame(&mut df, format, &Sink::new(out.as_deref()))?;
             Ok(Exit::Ok)
         }
@@ -220,6 +228,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
+        Command::State { cmd } => state_command(cmd, quiet),
         Command::Generate {
             out,
             events,
@@ -227,6 +236,47 @@ pub fn run(cli: Cli) -> Result<Exit> {
             days,
         } => bench::generate(&out, events, seed, days, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
+    }
+}
+
+fn state_command(cmd: args::StateCommand, quiet: bool) -> Result<Exit> {
+    match cmd {
+        args::StateCommand::Merge { shards, into } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let m = crate::state::merge::merge(&shards, &into, now)?;
+            // What only the merged state sees: chains that cross shards.
+            report::write_ndjson(&m.findings, &Sink::new(None))?;
+            if !quiet {
+                eprintln!(
+                    "trailhound: merged {} shards ({} runs, {} files) into {}: {} sessions, {} principals, {} findings no shard could see; run {}",
+                    m.shards,
+                    m.runs,
+                    m.files_copied,
+                    into.display(),
+                    m.sessions,
+                    m.principals,
+                    m.findings.len(),
+                    m.run_id
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        args::StateCommand::Sessions { state, format } => {
+            let sessions = crate::state::merge::sessions(&state)?;
+            let sink = Sink::new(None);
+            match format {
+                Format::Ndjson => report::write_ndjson(&sessions, &sink)?,
+                Format::Table => {
+                    let refs: Vec<&Session> = sessions.iter().collect();
+                    sink.write_text(&sessions_table(&refs))?
+                }
+                Format::Csv | Format::Parquet => {
+                    let mut df = crate::frame::sessions_frame(&sessions)?;
+                    report::write_frame(&mut df, format, &sink)?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
     }
 }
 

@@ -157,6 +157,38 @@ struct Baseline {
 }
 
 impl Baseline {
+    /// Both histories of a principal seen by two shards.
+    fn merged(mut self, o: Baseline) -> Baseline {
+        let later_place = match (&self.last_place, &o.last_place) {
+            (Some(a), Some(b)) if b.0 > a.0 => o.last_place.clone(),
+            (None, b) => b.clone(),
+            _ => self.last_place.clone(),
+        };
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        self.events += o.events;
+        self.days.extend(o.days);
+        for (c, t) in o.countries {
+            let e = self.countries.entry(c).or_insert(t);
+            *e = (*e).min(t);
+        }
+        for (a, t) in o.asns {
+            let e = self.asns.entry(a).or_insert(t);
+            *e = (*e).min(t);
+        }
+        for (x, y) in self.hour_of_day.iter_mut().zip(o.hour_of_day) {
+            *x += y;
+        }
+        if self.hour_of_week.len() < o.hour_of_week.len() {
+            self.hour_of_week.resize(o.hour_of_week.len(), 0);
+        }
+        for (x, y) in self.hour_of_week.iter_mut().zip(o.hour_of_week) {
+            *x += y;
+        }
+        self.last_place = later_place;
+        self
+    }
+
     fn learned(&self, now: Millis, cfg: &DetectConfig) -> bool {
         self.events >= cfg.learning.min_events
             && (now - self.first_seen) as f64 >= cfg.learning.min_days * DAY as f64
@@ -318,6 +350,70 @@ impl<'a> Detector<'a> {
         d.instance_use = s.instance_use;
         d.root_open = s.root_open.into_iter().collect();
         d
+    }
+
+    /// Combines the states of shards that judged different logs (other accounts, other days):
+    /// a principal seen in both gets one baseline of both histories; windows and open bursts
+    /// are joined.
+    pub fn merge(mut self, other: Detector<'a>) -> Detector<'a> {
+        let shift = self.findings.len();
+        self.findings.extend(other.findings);
+        for (p, b) in other.base {
+            match self.base.remove(&p) {
+                None => {
+                    self.base.insert(p, b);
+                }
+                Some(a) => {
+                    self.base.insert(p, a.merged(b));
+                }
+            }
+        }
+        self.odd_seen.extend(other.odd_seen);
+        self.travel_seen.extend(other.travel_seen);
+        for (p, (i, t)) in other.hour_burst {
+            if self.hour_burst.get(&p).is_none_or(|&(_, have)| have < t) {
+                self.hour_burst.insert(p, (i + shift, t));
+            }
+        }
+        for (k, (i, t)) in other.root_open {
+            if self.root_open.get(&k).is_none_or(|&(_, have)| have < t) {
+                self.root_open.insert(k, (i + shift, t));
+            }
+        }
+        let by_time = |v: &mut Vec<Denial>| v.sort_by_key(|d| d.seen.time);
+        for (c, d) in other.assume_denials {
+            let v = self.assume_denials.entry(c).or_default();
+            v.extend(d);
+            by_time(v);
+        }
+        for (c, d) in other.console_failures {
+            let v = self.console_failures.entry(c).or_default();
+            v.extend(d);
+            by_time(v);
+        }
+        for (c, (d, until)) in other.enumeration {
+            let e = self
+                .enumeration
+                .entry(c)
+                .or_insert_with(|| (VecDeque::new(), Millis::MIN));
+            let mut v: Vec<Denial> = e.0.drain(..).chain(d).collect();
+            by_time(&mut v);
+            e.0 = v.into();
+            e.1 = e.1.max(until);
+        }
+        for (ip, who) in other.human_ips {
+            self.human_ips.entry(ip).or_insert(who);
+        }
+        for (k, u) in other.instance_use {
+            let have = self.instance_use.entry(k).or_default();
+            for ip in u.ips {
+                if !have.index.contains_key(&ip.ip) {
+                    have.index.insert(ip.ip.clone(), have.ips.len());
+                    have.ips.push(ip);
+                }
+            }
+        }
+        self
     }
 
     /// Forgets what a principal did (a baseline reset): its history is learned again.

@@ -339,22 +339,71 @@ impl GraphState {
         SavedGraph { usage, issuing }
     }
 
+    /// Combines states of shards that read different logs (other accounts, other days): each
+    /// key's earliest issuing call; the usage of a key seen in both, added in order of first use.
+    pub fn merge(mut self, other: GraphState) -> GraphState {
+        // A cross-account issuing call reaches both accounts: keep the copy one run over both
+        // shards keeps (the one naming the caller in full, the caller's own account's first).
+        let rank = |e: &Event| {
+            (
+                e.identity_type.as_deref() == Some("AWSAccount"),
+                !(e.account_id.is_some() && e.account_id == e.recipient_account_id),
+                e.event_time,
+            )
+        };
+        for (k, e) in other.issuing {
+            match self.issuing.get(&k) {
+                Some(have) if (rank(have), have.sort_key()) <= (rank(&e), e.sort_key()) => {}
+                _ => {
+                    self.issuing.insert(k, e);
+                }
+            }
+        }
+        for (k, u) in other.usage {
+            match self.usage.remove(&k) {
+                None => {
+                    self.usage.insert(k, u);
+                }
+                Some(have) => {
+                    let (mut first, later) = if have.first <= u.first || u.first.is_none() {
+                        (have, u)
+                    } else {
+                        (u, have)
+                    };
+                    first.absorb(later);
+                    self.usage.insert(k, first);
+                }
+            }
+        }
+        self.live = None;
+        self
+    }
+
     /// A live state from what [`GraphState::saved`] gave: every session resolved.
     pub fn restore(saved: SavedGraph) -> GraphState {
-        let mut state = GraphState {
+        GraphState::from_saved(saved).with_live()
+    }
+
+    /// The state [`GraphState::saved`] gave, without lookups (to merge or finish).
+    pub fn from_saved(saved: SavedGraph) -> GraphState {
+        GraphState {
             usage: saved.usage.into_iter().collect(),
             issuing: saved.issuing.into_iter().collect(),
             live: None,
-        };
-        let graph = state.finish();
-        state.live = Some(
+        }
+    }
+
+    /// Resolves every session for lookups (after a restore or a merge).
+    pub fn with_live(mut self) -> GraphState {
+        let graph = self.finish();
+        self.live = Some(
             graph
                 .sessions
                 .into_iter()
                 .map(|s| (s.access_key_id.clone(), s))
                 .collect(),
         );
-        state
+        self
     }
 
     /// Forgets sessions last used (or issued) before `before`, so that the state does not grow
@@ -386,7 +435,7 @@ impl GraphState {
         }
     }
 
-    /// Sessions known so far (issued or seen signing calls).
+    /// Keys known so far (issued, or seen signing calls; long-term keys too).
     pub fn len(&self) -> usize {
         let seen_only = self
             .usage

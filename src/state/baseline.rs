@@ -100,6 +100,40 @@ impl Profiles {
         }
     }
 
+    /// Combines the profiles of shards: counts added, first and last seen widened.
+    pub fn merge(mut self, other: Profiles) -> Profiles {
+        let add = |a: &mut BTreeMap<String, u64>, b: BTreeMap<String, u64>| {
+            for (k, n) in b {
+                *a.entry(k).or_default() += n;
+            }
+        };
+        for (p, o) in other.profiles {
+            match self.profiles.get_mut(&p) {
+                None => {
+                    self.profiles.insert(p, o);
+                }
+                Some(m) => {
+                    m.events += o.events;
+                    m.errors += o.errors;
+                    add(&mut m.accounts, o.accounts);
+                    add(&mut m.countries, o.countries);
+                    add(&mut m.asns, o.asns);
+                    add(&mut m.networks, o.networks);
+                    add(&mut m.user_agents, o.user_agents);
+                    add(&mut m.roles_assumed, o.roles_assumed);
+                    for (x, y) in m.hour_of_week.iter_mut().zip(o.hour_of_week) {
+                        *x += y;
+                    }
+                }
+            }
+        }
+        for (p, (a, b)) in other.spans {
+            let e = self.spans.entry(p).or_insert((a, b));
+            *e = (e.0.min(a), e.1.max(b));
+        }
+        self
+    }
+
     pub fn contains(&self, principal: &str) -> bool {
         self.profiles.contains_key(principal)
     }

@@ -21,6 +21,7 @@
 //! by the next run, which then reads the same objects again.
 
 pub mod baseline;
+pub mod merge;
 pub mod report;
 
 use crate::error::{Error, Result};
@@ -280,6 +281,12 @@ impl State {
     /// Records that `principal`'s history before `at` no longer counts.
     pub fn forget(&mut self, principal: &str, at: Millis) -> Result<()> {
         self.meta.forgotten.insert(principal.to_string(), at);
+        self.save()
+    }
+
+    /// Commits runs at once (a merge): one write of the commit point.
+    pub fn commit_all(&mut self, runs: Vec<RunRecord>) -> Result<()> {
+        self.meta.runs.extend(runs);
         self.save()
     }
 

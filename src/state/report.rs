@@ -479,7 +479,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
 }
 
 /// The findings table of the lake.
-fn findings_frame(rows: &[Finding], run_id: &str) -> Result<DataFrame> {
+pub(crate) fn findings_frame(rows: &[Finding], run_id: &str) -> Result<DataFrame> {
     let s = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
     let opt = |f: &dyn Fn(&Finding) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let df = DataFrame::new_infer_height(vec![
