@@ -138,7 +138,7 @@ const INSTANCE_EVIDENCE: usize = 20;
 /// User-agent families kept per address of an instance key.
 const INSTANCE_FAMILIES: usize = 32;
 /// Addresses whose classification is cached (the cache is emptied past this).
-const IP_CACHE: usize = 1 << 20;
+const IP_CACHE: usize = 1 << 16;
 
 /// What a principal did before the event being judged.
 #[derive(Default, Clone, Serialize, Deserialize)]

@@ -455,6 +455,14 @@ impl GraphState {
         // result is the same as one pass in time order.
         let chunk = (events.len() / (4 * rayon::current_num_threads().max(1))).max(4096);
         let parts: Vec<Gathered> = events.par_chunks(chunk).map(gather).collect();
+        if let (Some(live), Some(first)) = (self.live.as_mut(), events.first()) {
+            // No call in this slice or later can use a key that expired before it: the live
+            // view keeps only sessions still usable (the graph itself keeps every one).
+            let usage = &self.usage;
+            live.retain(|k, s| {
+                usable_until(s, usage.get(k)).is_none_or(|t| t + EXPIRY_GRACE >= first.event_time)
+            });
+        }
         // Keys issued in this slice, and keys first seen signing calls in it.
         let mut fresh: Vec<(Text, bool)> = Vec::new();
         for (u_part, i_part) in parts {
@@ -465,11 +473,18 @@ impl GraphState {
                         .issued_access_key_id
                         .clone()
                         .unwrap_or_else(|| Arc::from(k));
+                    // An issued key's first call is not needed: its issuing call tells more.
+                    if let Some(u) = self.usage.get_mut(&key) {
+                        u.first_event = None;
+                    }
                     self.issuing.insert(key.clone(), e.clone());
                     fresh.push((key, true));
                 }
             }
-            for (k, u) in u_part {
+            for (k, mut u) in u_part {
+                if self.issuing.contains_key(k) {
+                    u.first_event = None;
+                }
                 match self.usage.get_mut(k) {
                     Some(have) => have.absorb(u),
                     None => {
@@ -557,6 +572,23 @@ impl GraphState {
         }
         g
     }
+}
+
+/// The longest STS credentials live (GetSessionToken, GetFederationToken): 36 hours.
+const LONGEST_SESSION: Millis = 36 * 3600 * 1000;
+/// Clock differences between services: a call a little after a key's expiry still counts.
+const EXPIRY_GRACE: Millis = 3600 * 1000;
+
+/// Until when a key can sign calls: its expiration when its issuing call tells it, else 36
+/// hours (the longest STS credentials live) after it was issued or, for a key seen only
+/// signing calls, after its last call (it was issued before its first). None when unknown.
+fn usable_until(s: &Session, u: Option<&Usage>) -> Option<Millis> {
+    if s.issued_in_window {
+        return s
+            .expires_at
+            .or_else(|| s.issued_at.map(|t| t + LONGEST_SESSION));
+    }
+    u.and_then(|u| u.last).map(|t| t + LONGEST_SESSION)
 }
 
 /// Sessions in graph order: by (issue time, or first use), then key.

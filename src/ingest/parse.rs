@@ -105,7 +105,7 @@ thread_local! {
 }
 
 /// Entries after which a worker's table is started afresh, so it stays bounded on huge inputs.
-const INTERNER_LIMIT: usize = 1 << 20;
+const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {

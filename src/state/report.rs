@@ -618,7 +618,7 @@ impl DigestTally {
                 }
             }
         }
-        if self.countries.len() > 1 << 20 {
+        if self.countries.len() > 1 << 16 {
             self.countries.clear();
         }
     }
