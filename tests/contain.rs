@@ -196,6 +196,55 @@ fn contain_plans_the_samples_three_account_chain_exactly() {
         );
     }
     assert!(s.contains("DRY RUN"), "{s}");
+
+    // A cutoff before the chain was issued would deny none of it: refused.
+    let o = run([
+        "contain",
+        "--key",
+        key,
+        "--logs",
+        sample_logs().to_str().unwrap(),
+        "--cutoff",
+        "2026-03-01T00:00:00Z",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("is not after"), "{}", stderr(&o));
+
+    // Instance credentials at the root: contained on that instance only, not the whole role.
+    let inc = truth
+        .incidents
+        .iter()
+        .find(|i| i.kind == "credential_exfiltration")
+        .expect("the sample plants stolen instance credentials");
+    let key = inc.access_key_id.as_deref().unwrap();
+    let s = truth
+        .sessions
+        .iter()
+        .find(|s| s.access_key_id == key)
+        .unwrap();
+    let o = run([
+        "contain",
+        "--key",
+        key,
+        "--logs",
+        sample_logs().to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = v["plan"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{v:#}");
+    assert_eq!(steps[0]["action"], "contain-instance-credentials");
+    assert_eq!(steps[0]["account"], s.account.as_str());
+    let instance_arn = steps[0]["plan"]["instance_arn"].as_str().unwrap();
+    assert!(
+        instance_arn.ends_with(&format!(":instance/{}", s.session_name.as_deref().unwrap()))
+            && !instance_arn.contains('*'),
+        "{instance_arn}"
+    );
 }
 
 #[test]

@@ -438,7 +438,7 @@ pub(crate) fn read_logs(
 }
 
 /// The region an instance's credentials were issued or used in, from the logs.
-fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<String> {
+pub(crate) fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<String> {
     let keys: Vec<&str> = graph
         .sessions
         .iter()

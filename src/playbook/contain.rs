@@ -175,6 +175,19 @@ pub fn build(
     let top = *path
         .first()
         .ok_or_else(|| Error::Usage(format!("no session of {key} in the logs")))?;
+    // A cutoff before a session of the chain was issued would not deny it.
+    if let Some(s) = path
+        .iter()
+        .filter(|s| s.issued_at.is_some_and(|t| cutoff <= t))
+        .max_by_key(|s| s.issued_at)
+    {
+        return Err(Error::Usage(format!(
+            "--cutoff {} is not after {} of the chain was issued ({}): it would not deny it; give a later cutoff or leave it out (now)",
+            format_iso(cutoff),
+            s.access_key_id,
+            s.issued_at.map(format_iso).unwrap_or_default()
+        )));
+    }
     let root_key = top
         .caller_access_key_id
         .as_deref()
@@ -639,18 +652,20 @@ fn outcome_word(o: Outcome) -> &'static str {
 
 /// Runs `trailhound contain`.
 pub fn run(a: ContainArgs, quiet: bool) -> Result<Exit> {
-    let Some((_, graph)) = read_logs(&a.logs, &a.aws, quiet)? else {
+    let Some((events, graph)) = read_logs(&a.logs, &a.aws, quiet)? else {
         return Err(Error::Usage("give --logs PATH...".into()));
     };
     let cutoff = parse_cutoff(&a.cutoff)?.unwrap_or_else(|| ceil_second(now()));
-    let p = build(
-        &graph,
-        &a.key,
-        cutoff,
-        a.quarantine,
-        a.aws.region.clone(),
-        now(),
-    )?;
+    // Instance credentials at the root: the instance's region from the logs, for its ARN.
+    let region = a.aws.region.clone().or_else(|| {
+        let top = graph.ancestors(a.key.trim()).into_iter().next()?;
+        let instance = top
+            .session_name
+            .as_deref()
+            .filter(|_| top.is_instance_profile())?;
+        super::cli::instance_region(&events, &graph, instance)
+    });
+    let p = build(&graph, &a.key, cutoff, a.quarantine, region, now())?;
     let template = a.aws.assume_role.as_deref();
     if !a.apply {
         match a.format {
