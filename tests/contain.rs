@@ -439,6 +439,68 @@ fn contain_applies_across_two_accounts_stops_at_a_failing_step_and_rolls_back() 
         "the external id is never stored"
     );
 
+    // verify on the contain run: role A's old session was denied after the cutoff, role B's
+    // still worked: not held, and each step's subject is judged in its own account.
+    let mut after: Vec<Value> = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(Path::new(&logs).join("trail.json")).unwrap(),
+    )
+    .unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .clone();
+    after.push(call(
+        "10000000-0000-4000-8000-000000000004",
+        "2026-03-02T12:30:00Z",
+        &role_identity(&role_a, "hop-a", s1),
+        "ListBuckets",
+        Some("AccessDenied"),
+    ));
+    after.push(call(
+        "10000000-0000-4000-8000-000000000005",
+        "2026-03-02T12:31:00Z",
+        &role_identity(&role_b, "hop-b", s2),
+        "ListBuckets",
+        None,
+    ));
+    let after = write_logs(dir.path(), "after", &after);
+    let o = run([
+        "verify",
+        r["run_id"].as_str().unwrap(),
+        "--logs",
+        &after,
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_role = |name: &str| {
+        v["cuts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["subject"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} judged: {v:#}"))
+    };
+    let ra = by_role("ct-role-a");
+    assert_eq!(
+        (ra["held"].clone(), ra["subject"]["account"].clone()),
+        (json!(true), json!(a))
+    );
+    assert_eq!(ra["denied"].as_array().unwrap().len(), 1);
+    let rb = by_role("ct-role-b");
+    assert_eq!(
+        (rb["held"].clone(), rb["subject"]["account"].clone()),
+        (json!(false), json!(b))
+    );
+    assert_eq!(
+        v["root_principals"],
+        json!([format!("arn:aws:iam::{a}:user/{user}")])
+    );
+
     // One rollback undoes the four steps, newest first.
     let rb = apply(
         m,

@@ -317,6 +317,14 @@ fn show_text(p: &Playbook) -> String {
             "--role arn:aws:iam::123456789012:role/NAME --source-identity alice@example.com"
                 .to_string()
         }
+        super::spec::ActionKind::RestrictTrust => {
+            "--role arn:aws:iam::123456789012:role/NAME --allow-network 203.0.113.0/24 [--allow-vpc vpc-0123abcd]"
+                .to_string()
+        }
+        super::spec::ActionKind::RecreateRole => {
+            "--role arn:aws:iam::123456789012:role/NAME (then --apply --confirm-new-role-id)"
+                .to_string()
+        }
         _ => format!(
             "{} {}",
             p.target.flag(),
