@@ -124,7 +124,7 @@ pub enum PlaybookCommand {
     },
     /// Plan a playbook on a target (dry run: prints the exact calls and policy documents), or run
     /// it with --apply.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Restore the state before an applied run (dry run unless --apply).
     Rollback(RollbackArgs),
 }
@@ -273,7 +273,7 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
         PlaybookCommand::Lint { files, src, format } => {
             lint(&files, src.playbooks.as_deref(), format)
         }
-        PlaybookCommand::Run(a) => run(a, quiet),
+        PlaybookCommand::Run(a) => run(*a, quiet),
         PlaybookCommand::Rollback(a) => rollback(a),
     }
 }

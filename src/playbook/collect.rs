@@ -134,6 +134,19 @@ fn records_of(text: &str) -> Vec<String> {
     out
 }
 
+/// A record found in a source file: (eventTime, eventID, index in the file, redacted text).
+type Hit = (String, String, usize, String);
+
+/// What the chain did from one source address.
+#[derive(Default)]
+struct Address {
+    calls: u64,
+    first: String,
+    last: String,
+    keys: BTreeSet<String>,
+    user_agents: BTreeSet<String>,
+}
+
 /// One source file the evidence came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceFile {
@@ -345,7 +358,7 @@ pub fn collect(key: &str, logs: &[PathBuf], dir: &Path, quiet: bool) -> Result<C
 
     // The raw records, re-read from the source files.
     let inputs = source::expand(logs)?;
-    let found: Vec<(SourceFile, Vec<(String, String, usize, String)>)> = inputs
+    let found: Vec<(SourceFile, Vec<Hit>)> = inputs
         .par_iter()
         .filter(|i| i.skip.is_none() && i.error.is_none())
         .filter_map(|i| {
@@ -412,32 +425,30 @@ pub fn collect(key: &str, logs: &[PathBuf], dir: &Path, quiet: bool) -> Result<C
     .collect();
 
     // Source addresses.
-    let mut ips: BTreeMap<String, (u64, String, String, BTreeSet<String>, BTreeSet<String>)> =
-        BTreeMap::new();
+    let mut ips: BTreeMap<String, Address> = BTreeMap::new();
     for e in &mine {
         let ip = e.source_ip.as_deref().unwrap_or("(none)").to_string();
         let t = format_iso(e.event_time);
-        let x = ips
-            .entry(ip)
-            .or_insert_with(|| (0, t.clone(), t.clone(), BTreeSet::new(), BTreeSet::new()));
-        x.0 += 1;
-        if t < x.1 {
-            x.1 = t.clone();
+        let x = ips.entry(ip).or_default();
+        x.calls += 1;
+        if x.first.is_empty() || t < x.first {
+            x.first = t.clone();
         }
-        if t > x.2 {
-            x.2 = t;
+        if t > x.last {
+            x.last = t;
         }
         if let Some(k) = e.access_key_id.as_deref() {
-            x.3.insert(k.to_string());
+            x.keys.insert(k.to_string());
         }
         if let Some(u) = e.user_agent.as_deref() {
-            x.4.insert(u.to_string());
+            x.user_agents.insert(u.to_string());
         }
     }
     let addresses: Vec<Value> = ips
         .into_iter()
-        .map(|(ip, (n, first, last, keys, uas))| {
-            json!({"source_ip": ip, "calls": n, "first": first, "last": last, "keys": keys, "user_agents": uas})
+        .map(|(ip, a)| {
+            json!({"source_ip": ip, "calls": a.calls, "first": a.first, "last": a.last,
+                "keys": a.keys, "user_agents": a.user_agents})
         })
         .collect();
 

@@ -379,10 +379,12 @@ pub fn judge(record: &Record, events: &[Event], graph: &Graph, grace: Millis) ->
                 }
             }
         }
-        if let Subject::User { name, account } = &cut.subject {
-            if let Some(a) = account {
-                roots.insert(format!("arn:aws:iam::{a}:user/{name}"));
-            }
+        if let Subject::User {
+            name,
+            account: Some(a),
+        } = &cut.subject
+        {
+            roots.insert(format!("arn:aws:iam::{a}:user/{name}"));
         }
         let mut j = Judged {
             cut: cut.clone(),
