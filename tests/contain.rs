@@ -527,6 +527,149 @@ fn contain_applies_across_two_accounts_stops_at_a_failing_step_and_rolls_back() 
     assert_eq!(audit_lines(&audit).len(), 4);
 }
 
+#[test]
+fn contain_includes_roles_reached_by_sessions_chained_out_of_a_revoked_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let acct = "666666666666";
+    let role = |n: &str| format!("arn:aws:iam::{acct}:role/{n}");
+    let (a, b, c, d, e) = (
+        role("co-a"),
+        role("co-b"),
+        role("co-c"),
+        role("co-d"),
+        role("co-e"),
+    );
+    let alice = user_identity(acct, "co-alice", "AKIACOALICE000000001");
+    let bob = user_identity(acct, "co-bob", "AKIACOBOB00000000001");
+    let with_exp = |mut v: Value, exp: &str| {
+        v["responseElements"]["credentials"]["expiration"] = json!(exp);
+        v
+    };
+    let id = |n: u32| format!("40000000-0000-4000-8000-{n:012}");
+    let recs = [
+        // The chain asked about: alice -> co-a (s1) -> co-b (s2).
+        with_exp(
+            assume(
+                &id(1),
+                "2026-03-02T10:00:00Z",
+                &alice,
+                acct,
+                &a,
+                "s1",
+                "ASIACOSESSION0000001",
+            ),
+            "Mar 2, 2026, 11:00:00 AM",
+        ),
+        with_exp(
+            assume(
+                &id(2),
+                "2026-03-02T10:01:00Z",
+                &role_identity(&a, "s1", "ASIACOSESSION0000001"),
+                acct,
+                &b,
+                "s2",
+                "ASIACOSESSION0000002",
+            ),
+            "Mar 2, 2026, 11:01:00 AM",
+        ),
+        // The same session also went to co-c: part of this chain's tree.
+        with_exp(
+            assume(
+                &id(3),
+                "2026-03-02T10:02:00Z",
+                &role_identity(&a, "s1", "ASIACOSESSION0000001"),
+                acct,
+                &c,
+                "s3",
+                "ASIACOSESSION0000003",
+            ),
+            "Mar 2, 2026, 11:02:00 AM",
+        ),
+        // Another session of co-a, cut off by revoking it, chained into co-d (still valid at the
+        // cutoff: included) and co-e (expired by then: left out).
+        with_exp(
+            assume(
+                &id(4),
+                "2026-03-02T11:30:00Z",
+                &bob,
+                acct,
+                &a,
+                "s4",
+                "ASIACOSESSION0000004",
+            ),
+            "Mar 2, 2026, 12:30:00 PM",
+        ),
+        with_exp(
+            assume(
+                &id(5),
+                "2026-03-02T11:31:00Z",
+                &role_identity(&a, "s4", "ASIACOSESSION0000004"),
+                acct,
+                &d,
+                "s5",
+                "ASIACOSESSION0000005",
+            ),
+            "Mar 2, 2026, 12:31:00 PM",
+        ),
+        with_exp(
+            assume(
+                &id(6),
+                "2026-03-02T11:32:00Z",
+                &role_identity(&a, "s4", "ASIACOSESSION0000004"),
+                acct,
+                &e,
+                "s6",
+                "ASIACOSESSION0000006",
+            ),
+            "Mar 2, 2026, 11:50:00 AM",
+        ),
+    ];
+    let logs = write_logs(dir.path(), "logs", &recs);
+    let o = run([
+        "contain",
+        "--key",
+        "ASIACOSESSION0000002",
+        "--logs",
+        &logs,
+        "--cutoff",
+        "2026-03-02T12:00:00Z",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps: Vec<(String, String)> = v["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["target"].as_str().unwrap().to_string(),
+                s["why"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let targets: Vec<&str> = steps.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        &targets[..4],
+        [
+            "AKIACOALICE000000001",
+            &format!("arn:aws:iam::{acct}:user/co-alice"),
+            &a,
+            &b
+        ],
+        "{v:#}"
+    );
+    let mut out: Vec<&str> = targets[4..].to_vec();
+    out.sort();
+    assert_eq!(out, [c.as_str(), d.as_str()], "{v:#}");
+    for (t, why) in &steps[4..] {
+        assert!(why.contains(&format!("chained out of {a}")), "{t}: {why}");
+    }
+    assert!(!targets.contains(&e.as_str()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // verify
 
