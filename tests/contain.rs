@@ -668,6 +668,29 @@ fn contain_includes_roles_reached_by_sessions_chained_out_of_a_revoked_role() {
         assert!(why.contains(&format!("chained out of {a}")), "{t}: {why}");
     }
     assert!(!targets.contains(&e.as_str()));
+
+    // --quarantine: the root key gets AWS's quarantine policy instead of being deactivated.
+    let o = run([
+        "contain",
+        "--key",
+        "ASIACOSESSION0000002",
+        "--logs",
+        &logs,
+        "--cutoff",
+        "2026-03-02T12:00:00Z",
+        "--quarantine",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &v["plan"]["steps"][0];
+    assert_eq!(first["action"], "quarantine-key");
+    assert_eq!(first["plan"]["calls"][0]["api"], "iam:AttachUserPolicy");
+    assert_eq!(
+        first["plan"]["calls"][0]["PolicyArn"],
+        "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,14 @@ use std::path::{Path, PathBuf};
 
 /// `trailhound contain --key KEY --logs PATH...`
 #[derive(Debug, Args)]
+#[command(
+    after_help = "--assume-role takes a template: `{account}` is replaced with each step's \
+account, e.g. --assume-role 'arn:aws:iam::{account}:role/IncidentResponse' (a role ARN without it is \
+used for every step). Undo every applied step, newest first: trailhound playbook rollback RUN_ID \
+[--assume-role TEMPLATE] --apply. Check it held: trailhound verify RUN_ID --logs PATH.\n\n\
+Exit codes: 0 planned or applied; 2 usage error, a refused or failed step (the run says which steps \
+were applied)."
+)]
 pub struct ContainArgs {
     /// A key anywhere in the chain: a session key (ASIA...) or the long-term key (AKIA...) that
     /// started it. (`--incident ID` comes with stored incidents.)
@@ -47,7 +55,6 @@ pub struct ContainArgs {
     /// Make the calls. Without it nothing is changed.
     #[arg(long)]
     pub apply: bool,
-    /// (--assume-role takes a template: `{account}` is replaced with each step's account.)
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

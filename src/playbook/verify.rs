@@ -22,6 +22,11 @@ use std::path::PathBuf;
 
 /// `trailhound verify RUN_ID --logs PATH...`
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 held (no call with cut-off credentials succeeded after the \
+cutoff plus the grace, and the root principal got no new session after the cutoff); 1 NOT held; \
+2 usage error, the run cut nothing off, or the logs end before the cutoff."
+)]
 pub struct VerifyArgs {
     /// The run id of an applied playbook run or `contain` run.
     pub run_id: String,
