@@ -942,7 +942,12 @@ fn apply_to(aws: &Aws, plan: &Plan, audit_log: Option<&Path>, run_id: &str) -> R
         }
     }
 
-    let (mut outcome, mut error) = run_calls(aws, &mut run.record.calls);
+    let (mut outcome, mut error) =
+        if matches!(plan.derive, Some(super::derive::Derive::RecreateRole)) {
+            run_calls_with(&mut run.record.calls, |c| write_settling(aws, c))
+        } else {
+            run_calls(aws, &mut run.record.calls)
+        };
     run.record.after = read_after(aws, &plan.resources);
     match &plan.derive {
         Some(super::derive::Derive::RotateExternalId { .. }) => redact_record(&mut run.record),
@@ -958,6 +963,32 @@ the backup is in the audit record: restore what differs by hand"
         _ => {}
     }
     run.finish(outcome, error)
+}
+
+/// recreate-role: IAM is eventually consistent. A role name just deleted may still be taken for
+/// CreateRole, and a role just created may not yet be found by the calls that restore it: those
+/// two answers are tried again, after 1, 2, 4 and 8 seconds.
+fn write_settling(aws: &Aws, c: &Call) -> (std::result::Result<(), CallError>, u32) {
+    let mut attempts = 0;
+    let mut waits = [1u64, 2, 4, 8].into_iter();
+    loop {
+        let (r, n) = aws.write(c);
+        attempts += n;
+        let settling = match (&r, c) {
+            (Err(e), Call::CreateRole { .. }) => e.code == "EntityAlreadyExists",
+            (
+                Err(e),
+                Call::PutRolePolicy { .. }
+                | Call::AttachRolePolicy { .. }
+                | Call::AddRoleToInstanceProfile { .. },
+            ) => e.not_found(),
+            _ => false,
+        };
+        match waits.next() {
+            Some(w) if settling => std::thread::sleep(Duration::from_secs(w)),
+            _ => return (r, attempts),
+        }
+    }
 }
 
 /// Fills in the calls of a derived plan from the state before.
