@@ -519,8 +519,16 @@ pub fn apply(p: &ContainPlan, aws: &AwsArgs, audit_log: &Path, run_id: &str) -> 
         if !clients.contains_key(&role) {
             let mut c = base.clone();
             c.assume_role = role.clone();
-            let client = Aws::connect(&c, &format!("trailhound-{run_id}"))?;
-            clients.insert(role.clone(), client);
+            // A failure here must not lose the record of the steps already applied.
+            match Aws::connect(&c, &format!("trailhound-{run_id}")) {
+                Ok(client) => {
+                    clients.insert(role.clone(), client);
+                }
+                Err(e) => {
+                    failed = Some((i, e.to_string()));
+                    break;
+                }
+            }
         }
         let client = &clients[&role];
         let r = exec::apply_step(client, &s.plan, &format!("{run_id}/{}", i + 1))?;
@@ -770,17 +778,26 @@ pub fn rollback(a: &RollbackArgs, record: &Record, audit_log: &Path) -> Result<E
     rec.assumed_role = a.aws.assume_role.clone();
     let base = a.aws.connection();
     rec.endpoint_url = base.endpoint_url.clone();
+    // Every step's role first: an unfillable template stops the rollback before any change.
+    let roles = todo
+        .iter()
+        .map(|(_, s)| role_of(s))
+        .collect::<Result<Vec<_>>>()?;
     let mut clients: BTreeMap<Option<String>, Aws> = BTreeMap::new();
     let mut failed = None;
-    for (i, s) in &todo {
-        let role = role_of(s)?;
+    for ((i, s), role) in todo.iter().zip(roles) {
         if !clients.contains_key(&role) {
             let mut c = base.clone();
             c.assume_role = role.clone();
-            clients.insert(
-                role.clone(),
-                Aws::connect(&c, &format!("trailhound-{run_id}"))?,
-            );
+            match Aws::connect(&c, &format!("trailhound-{run_id}")) {
+                Ok(client) => {
+                    clients.insert(role.clone(), client);
+                }
+                Err(e) => {
+                    failed = Some(format!("step {}: {e}", i + 1));
+                    break;
+                }
+            }
         }
         let r = match exec::rollback_step(
             &clients[&role],
