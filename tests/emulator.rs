@@ -98,6 +98,8 @@ pub(crate) fn start() -> Result<Moto, String> {
     let mut child = Command::new(&python)
         .arg(root().join("tests/moto/serve.py"))
         .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+        // AWS managed policies (AWSCompromisedKeyQuarantineV3...) exist in every account.
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -15,22 +15,22 @@ fn incident() -> PathBuf {
 }
 
 const WEB: &str = "arn:aws:iam::111111111111:role/WebAppRole";
-const ACCOUNT: &str = "123456789012"; // moto's default account
+pub(crate) const ACCOUNT: &str = "123456789012"; // moto's default account
 
 // ---------------------------------------------------------------------------------------------
 // IAM through the emulator.
 
 impl Moto {
-    fn iam(&self, call: &str, params: Value) -> Result<Value, String> {
+    pub(crate) fn iam(&self, call: &str, params: Value) -> Result<Value, String> {
         self.call_in(None, "iam", call, params)
     }
 
-    fn ok(&self, call: &str, params: Value) -> Value {
+    pub(crate) fn ok(&self, call: &str, params: Value) -> Value {
         self.iam(call, params.clone())
             .unwrap_or_else(|e| panic!("{call} {params}: {e}"))
     }
 
-    fn create_role(&self, name: &str, path: &str) -> Value {
+    pub(crate) fn create_role(&self, name: &str, path: &str) -> Value {
         self.ok(
             "create_role",
             json!({"RoleName": name, "Path": path, "AssumeRolePolicyDocument": trust().to_string()}),
@@ -38,7 +38,7 @@ impl Moto {
     }
 
     /// The inline role policy, decoded; None when absent.
-    fn role_policy(&self, role: &str, policy: &str) -> Option<Value> {
+    pub(crate) fn role_policy(&self, role: &str, policy: &str) -> Option<Value> {
         match self.iam(
             "get_role_policy",
             json!({"RoleName": role, "PolicyName": policy}),
@@ -49,12 +49,12 @@ impl Moto {
         }
     }
 
-    fn role_policies(&self, role: &str) -> Vec<String> {
+    pub(crate) fn role_policies(&self, role: &str) -> Vec<String> {
         let v = self.ok("list_role_policies", json!({"RoleName": role}));
         serde_json::from_value(v["PolicyNames"].clone()).unwrap()
     }
 
-    fn user_policy(&self, user: &str, policy: &str) -> Option<Value> {
+    pub(crate) fn user_policy(&self, user: &str, policy: &str) -> Option<Value> {
         match self.iam(
             "get_user_policy",
             json!({"UserName": user, "PolicyName": policy}),
@@ -65,11 +65,11 @@ impl Moto {
         }
     }
 
-    fn trust_policy(&self, role: &str) -> Value {
+    pub(crate) fn trust_policy(&self, role: &str) -> Value {
         self.ok("get_role", json!({"RoleName": role}))["Role"]["AssumeRolePolicyDocument"].clone()
     }
 
-    fn key_status(&self, user: &str, key: &str) -> String {
+    pub(crate) fn key_status(&self, user: &str, key: &str) -> String {
         let v = self.ok("list_access_keys", json!({"UserName": user}));
         v["AccessKeyMetadata"]
             .as_array()
@@ -82,18 +82,18 @@ impl Moto {
 }
 
 /// A trust policy for fixture roles.
-fn trust() -> Value {
+pub(crate) fn trust() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]})
 }
 
-fn revoke_doc(cutoff: &str) -> Value {
+pub(crate) fn revoke_doc(cutoff: &str) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
         "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]})
 }
 
 /// Runs the binary against the emulator with test credentials and the given audit log.
-fn aws_run(m: &Moto, audit: &Path, args: &[&str]) -> Output {
+pub(crate) fn aws_run(m: &Moto, audit: &Path, args: &[&str]) -> Output {
     aws_cmd(Some(&m.url()), audit, args)
         .output()
         .expect("run trailhound")
@@ -101,7 +101,7 @@ fn aws_run(m: &Moto, audit: &Path, args: &[&str]) -> Output {
 
 /// The binary with test credentials (and nothing from the user's AWS config), the audit log, and
 /// `--endpoint-url` when given.
-fn aws_cmd(endpoint: Option<&str>, audit: &Path, args: &[&str]) -> Command {
+pub(crate) fn aws_cmd(endpoint: Option<&str>, audit: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_trailhound"));
     c.args(args);
     if let Some(u) = endpoint {
@@ -115,7 +115,7 @@ fn aws_cmd(endpoint: Option<&str>, audit: &Path, args: &[&str]) -> Command {
 }
 
 /// Applies (`--apply --format json`), expects success, returns the run record.
-fn apply(m: &Moto, audit: &Path, args: &[&str]) -> Value {
+pub(crate) fn apply(m: &Moto, audit: &Path, args: &[&str]) -> Value {
     let mut a = args.to_vec();
     a.extend(["--apply", "--format", "json", "-q"]);
     let o = aws_run(m, audit, &a);
@@ -131,11 +131,11 @@ fn apply(m: &Moto, audit: &Path, args: &[&str]) -> Value {
     v["run"].clone()
 }
 
-fn rollback(m: &Moto, audit: &Path, run_id: &str) -> Value {
+pub(crate) fn rollback(m: &Moto, audit: &Path, run_id: &str) -> Value {
     apply(m, audit, &["playbook", "rollback", run_id])
 }
 
-fn audit_lines(audit: &Path) -> Vec<Value> {
+pub(crate) fn audit_lines(audit: &Path) -> Vec<Value> {
     std::fs::read_to_string(audit)
         .unwrap_or_default()
         .lines()
@@ -163,6 +163,10 @@ fn playbooks_list_show_and_lint_from_any_directory() {
         "contain-instance-credentials",
         "deny-source-identity",
         "lock-role-trust",
+        "quarantine-key",
+        "restrict-role-trust",
+        "rotate-external-id",
+        "recreate-role",
     ] {
         assert!(s.contains(name), "{name} missing from:\n{s}");
         let o = run(["playbook", "show", name]);
@@ -185,7 +189,7 @@ fn playbooks_list_show_and_lint_from_any_directory() {
 
     let o = run(["playbook", "lint"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("6 file(s), 0 with problems, 0 problem(s)"));
+    assert!(stdout(&o).contains("10 file(s), 0 with problems, 0 problem(s)"));
     let o = run([
         "playbook",
         "lint",
@@ -195,7 +199,7 @@ fn playbooks_list_show_and_lint_from_any_directory() {
 
     let o = run(["playbook", "list", "--format", "json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["playbooks"].as_array().unwrap().len(), 6);
+    assert_eq!(v["playbooks"].as_array().unwrap().len(), 10);
     assert_eq!(v["playbooks"][0]["policy_name"], "AWSRevokeOlderSessions");
 }
 
@@ -1237,4 +1241,365 @@ fn the_audit_log_defaults_to_the_data_dir() {
         !s.contains("testing") && !stderr(&o).contains("testing"),
         "a secret was printed"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The response playbooks (issue 15), against the emulator.
+
+const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
+fn attached_user_policies(m: &Moto, user: &str) -> Vec<String> {
+    let v = m.ok("list_attached_user_policies", json!({"UserName": user}));
+    v["AttachedPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PolicyArn"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn quarantine_key_attaches_the_aws_policy_and_rollback_detaches_it() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let user = "pb-quarantine";
+    m.ok("create_user", json!({"UserName": user}));
+    let key = m.ok("create_access_key", json!({"UserName": user}))["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "quarantine-key",
+            "--key",
+            &key,
+            "--user",
+            user,
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains(&format!(
+            "aws iam attach-user-policy --user-name {user} --policy-arn {QUARANTINE}"
+        )),
+        "{s}"
+    );
+    assert!(attached_user_policies(m, user).is_empty(), "dry run");
+
+    let r = apply(
+        m,
+        &audit,
+        &["playbook", "run", "quarantine-key", "--key", &key],
+    );
+    assert_eq!(attached_user_policies(m, user), [QUARANTINE]);
+    assert_eq!(r["calls"][0]["call"]["api"], "iam:AttachUserPolicy");
+    assert_eq!(
+        r["calls"][0]["call"]["UserName"], user,
+        "looked up at apply time"
+    );
+    assert_eq!(r["before"][1]["state"], Value::Null);
+    assert_eq!(r["after"][1]["state"], true);
+    assert_eq!(
+        m.key_status(user, &key),
+        "Active",
+        "the key itself is untouched"
+    );
+
+    let rb = rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(rb["calls"][0]["call"]["api"], "iam:DetachUserPolicy");
+    assert!(attached_user_policies(m, user).is_empty());
+}
+
+#[test]
+fn restrict_role_trust_keeps_principals_and_rolls_back_to_the_old_trust() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-restrict";
+    m.create_role(role, "/");
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let args = [
+        "playbook",
+        "run",
+        "restrict-role-trust",
+        "--role",
+        &arn,
+        "--allow-network",
+        "203.0.113.0/24",
+        "198.51.100.7/32",
+        "--allow-vpc",
+        "vpc-0123abcd",
+    ];
+    let o = aws_run(m, &audit, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"aws:SourceIp\""), "{}", stdout(&o));
+    assert_eq!(m.trust_policy(role), trust(), "dry run");
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "restrict-role-trust",
+            "--role",
+            &arn,
+            "--allow-network",
+            "10.0.0.0",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("CIDR"), "{}", stderr(&o));
+
+    let r = apply(m, &audit, &args);
+    let got = m.trust_policy(role);
+    let st = got["Statement"].as_array().unwrap();
+    assert_eq!(st.len(), 2, "{got:#}");
+    for s in st {
+        assert_eq!(s["Principal"], trust()["Statement"][0]["Principal"]);
+        assert_eq!(s["Action"], "sts:AssumeRole");
+    }
+    assert_eq!(
+        st[0]["Condition"],
+        json!({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.7/32"]}})
+    );
+    assert_eq!(
+        st[1]["Condition"],
+        json!({"StringEquals": {"aws:SourceVpc": ["vpc-0123abcd"]}})
+    );
+    assert_eq!(r["before"][0]["state"], trust());
+    assert_eq!(r["calls"][0]["call"]["PolicyDocument"], got);
+
+    rollback(m, &audit, r["run_id"].as_str().unwrap());
+    assert_eq!(m.trust_policy(role), trust());
+}
+
+#[test]
+fn rotate_external_id_prints_the_new_id_once_and_stores_only_its_hash() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-rotate";
+    let old = "old-partner-id-4711";
+    let mut t = trust();
+    t["Statement"][0]["Condition"] = json!({"StringEquals": {"sts:ExternalId": old}});
+    m.ok(
+        "create_role",
+        json!({"RoleName": role, "AssumeRolePolicyDocument": t.to_string()}),
+    );
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let o = aws_run(
+        m,
+        &audit,
+        &["playbook", "run", "rotate-external-id", "--role", &arn],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("NO ROLLBACK"), "{}", stdout(&o));
+
+    let mut a = vec!["playbook", "run", "rotate-external-id", "--role", &arn];
+    a.extend(["--apply", "--format", "json", "-q"]);
+    let o = aws_run(m, &audit, &a);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let new = v["new_external_id"].as_str().unwrap().to_string();
+    assert_eq!(new.len(), 32);
+    let got = m.trust_policy(role);
+    assert_eq!(
+        got["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        new.as_str()
+    );
+    assert_eq!(
+        got["Statement"][0]["Principal"],
+        t["Statement"][0]["Principal"]
+    );
+    // Neither the new id nor the old one is in the audit log; the new one's hash is.
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(!log.contains(&new) && !log.contains(old), "{log}");
+    assert!(log.contains(&trailhound::playbook::derive::hash_secret(&new)));
+    assert_eq!(
+        v["run"]["new_external_id_sha256"],
+        trailhound::playbook::derive::hash_secret(&new)
+    );
+    // Printed once: the JSON output holds it only at the top.
+    assert_eq!(stdout(&o).matches(&new).count(), 1, "{}", stdout(&o));
+    // Rollback is refused and says why.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "rollback",
+            v["run"]["run_id"].as_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("old external id is not kept"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        m.trust_policy(role)["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        new.as_str()
+    );
+}
+
+#[test]
+fn recreate_role_restores_everything_under_a_new_role_id() {
+    let m = moto();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let role = "pb-recreate";
+    let boundary = m.ok(
+        "create_policy",
+        json!({"PolicyName": "pb-recreate-boundary", "PolicyDocument": json!({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}).to_string()}),
+    )["Policy"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let created = m.ok(
+        "create_role",
+        json!({"RoleName": role, "Path": "/app/", "AssumeRolePolicyDocument": trust().to_string(),
+            "Description": "the app's role", "MaxSessionDuration": 7200,
+            "PermissionsBoundary": boundary, "Tags": [{"Key": "team", "Value": "web"}, {"Key": "env", "Value": "prod"}]}),
+    );
+    let old_id = created["Role"]["RoleId"].as_str().unwrap().to_string();
+    let inline = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    m.ok(
+        "put_role_policy",
+        json!({"RoleName": role, "PolicyName": "read", "PolicyDocument": inline.to_string()}),
+    );
+    m.ok(
+        "attach_role_policy",
+        json!({"RoleName": role, "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+    );
+    m.ok(
+        "create_instance_profile",
+        json!({"InstanceProfileName": "pb-recreate-profile"}),
+    );
+    m.ok(
+        "add_role_to_instance_profile",
+        json!({"InstanceProfileName": "pb-recreate-profile", "RoleName": role}),
+    );
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/app/{role}");
+    let state = |m: &Moto| {
+        let r = m.ok("get_role", json!({"RoleName": role}))["Role"].clone();
+        let tags = m.ok("list_role_tags", json!({"RoleName": role}))["Tags"].clone();
+        let pols = m.ok("list_role_policies", json!({"RoleName": role}))["PolicyNames"].clone();
+        let att = m.ok("list_attached_role_policies", json!({"RoleName": role}))
+            ["AttachedPolicies"]
+            .clone();
+        let prof = m.ok("list_instance_profiles_for_role", json!({"RoleName": role}))
+            ["InstanceProfiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["InstanceProfileName"].clone())
+            .collect::<Vec<_>>();
+        (
+            r["RoleId"].as_str().unwrap().to_string(),
+            json!({"Path": r["Path"], "Arn": r["Arn"], "Trust": r["AssumeRolePolicyDocument"],
+                "Description": r["Description"], "Max": r["MaxSessionDuration"],
+                "Boundary": r["PermissionsBoundary"]["PermissionsBoundaryArn"], "Tags": tags,
+                "Inline": pols, "Attached": att, "Profiles": prof,
+                "Doc": m.role_policy(role, "read")}),
+        )
+    };
+    let (_, before) = state(m);
+
+    // The dry run says what cannot come back; --apply without the confirmation is refused.
+    let o = aws_run(
+        m,
+        &audit,
+        &["playbook", "run", "recreate-role", "--role", &arn],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("NO ROLLBACK") && s.contains("cannot come back"),
+        "{s}"
+    );
+    assert!(
+        s.contains("iam:DeleteRole") && s.contains("iam:CreateRole"),
+        "{s}"
+    );
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "recreate-role",
+            "--role",
+            &arn,
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("--confirm-new-role-id"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(state(m).0, old_id);
+
+    let r = apply(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "run",
+            "recreate-role",
+            "--role",
+            &arn,
+            "--confirm-new-role-id",
+        ],
+    );
+    let (new_id, after) = state(m);
+    assert_ne!(new_id, old_id, "a new role id");
+    assert_eq!(after, before, "everything else restored");
+    assert_eq!(after["Doc"], inline);
+    let apis: Vec<&str> = r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call"]["api"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        apis,
+        [
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:DetachRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:DeleteRole",
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:AddRoleToInstanceProfile"
+        ]
+    );
+    assert_eq!(r["before"][0]["state"]["RoleId"], old_id.as_str());
+    assert_eq!(r["after"][0]["state"]["RoleId"], new_id.as_str());
+    // No rollback: refused, with the reason.
+    let o = aws_run(
+        m,
+        &audit,
+        &[
+            "playbook",
+            "rollback",
+            r["run_id"].as_str().unwrap(),
+            "--apply",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("cannot come back"), "{}", stderr(&o));
+    assert_eq!(state(m).0, new_id);
 }

@@ -226,6 +226,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
+        Command::Contain(args) => crate::playbook::contain::run(args, quiet),
+        Command::Verify(args) => crate::playbook::verify::run(args, quiet),
+        Command::Collect(args) => crate::playbook::collect::run(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
         Command::State { cmd } => state_command(cmd, quiet),

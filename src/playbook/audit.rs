@@ -98,6 +98,48 @@ pub struct Record {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why this run cannot be rolled back (recreate-role, rotate-external-id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_rollback: Option<String>,
+    /// rotate-external-id: the SHA-256 of the new external id (never the id itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_external_id_sha256: Option<String>,
+    /// `contain`: the principal at the root of the chain (for `verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_principal: Option<String>,
+    /// `contain`: one record per step, in the order run (a rollback: in the order undone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Record>,
+}
+
+impl Record {
+    /// A record with no calls yet.
+    pub fn new(run_id: &str, kind: RunKind, playbook: &str, target: Target) -> Record {
+        Record {
+            run_id: run_id.to_string(),
+            kind,
+            rolls_back: None,
+            started: String::new(),
+            finished: String::new(),
+            trailhound_version: env!("CARGO_PKG_VERSION").into(),
+            playbook: playbook.to_string(),
+            caller: None,
+            assumed_role: None,
+            endpoint_url: None,
+            target,
+            account: None,
+            cutoff: None,
+            calls: Vec::new(),
+            before: Vec::new(),
+            after: Vec::new(),
+            outcome: Outcome::Failed,
+            error: None,
+            no_rollback: None,
+            new_external_id_sha256: None,
+            root_principal: None,
+            steps: Vec::new(),
+        }
+    }
 }
 
 /// `$XDG_DATA_HOME/trailhound/audit.jsonl`, else `~/.local/share/trailhound/audit.jsonl`.
@@ -258,6 +300,10 @@ mod tests {
             }],
             outcome: Outcome::Applied,
             error: None,
+            no_rollback: None,
+            new_external_id_sha256: None,
+            root_principal: None,
+            steps: Vec::new(),
         }
     }
 

@@ -56,7 +56,7 @@ pub struct AwsArgs {
 
 impl AwsArgs {
     /// The connection, with the endpoint resolved (so the audit record names it).
-    fn connection(&self) -> Connection {
+    pub(crate) fn connection(&self) -> Connection {
         let mut c = Connection {
             endpoint_url: self.endpoint_url.clone(),
             region: self.region.clone(),
@@ -69,7 +69,7 @@ impl AwsArgs {
     }
 
     /// The same options as command-line words (for the "undo" hint).
-    fn words(&self) -> String {
+    pub(crate) fn words(&self) -> String {
         let mut w = String::new();
         if let Some(u) = &self.endpoint_url {
             w.push_str(&format!(" --endpoint-url {}", shell_quote(u)));
@@ -124,7 +124,7 @@ pub enum PlaybookCommand {
     },
     /// Plan a playbook on a target (dry run: prints the exact calls and policy documents), or run
     /// it with --apply.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Restore the state before an applied run (dry run unless --apply).
     Rollback(RollbackArgs),
 }
@@ -156,6 +156,15 @@ pub struct RunArgs {
     /// target leaves out and list the sessions cut off and spared.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub logs: Vec<PathBuf>,
+    /// restrict-role-trust: a network (CIDR) that may assume the role; repeat or list several.
+    #[arg(long, value_name = "CIDR", num_args = 1..)]
+    pub allow_network: Vec<String>,
+    /// restrict-role-trust: a VPC (vpc-...) that may assume the role (through a VPC endpoint).
+    #[arg(long, value_name = "VPC", num_args = 1..)]
+    pub allow_vpc: Vec<String>,
+    /// recreate-role: the role gets a new role id, which cannot be undone; --apply needs this.
+    #[arg(long)]
+    pub confirm_new_role_id: bool,
     /// Make the calls. Without it nothing is changed.
     #[arg(long)]
     pub apply: bool,
@@ -206,20 +215,20 @@ pub struct RevokeArgs {
     pub format: OutputFormat,
 }
 
-fn now() -> Millis {
+pub(crate) fn now() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn out(text: &str) -> Result<()> {
+pub(crate) fn out(text: &str) -> Result<()> {
     Sink::new(None).write_text(text)
 }
 
-fn out_json(v: &serde_json::Value) -> Result<()> {
+pub(crate) fn out_json(v: &serde_json::Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Error::Other(e.to_string()))?;
     out(&(s + "\n"))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
@@ -264,7 +273,7 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
         PlaybookCommand::Lint { files, src, format } => {
             lint(&files, src.playbooks.as_deref(), format)
         }
-        PlaybookCommand::Run(a) => run(a, quiet),
+        PlaybookCommand::Run(a) => run(*a, quiet),
         PlaybookCommand::Rollback(a) => rollback(a),
     }
 }
@@ -306,6 +315,14 @@ fn show_text(p: &Playbook) -> String {
         }
         super::spec::ActionKind::DenySourceIdentity => {
             "--role arn:aws:iam::123456789012:role/NAME --source-identity alice@example.com"
+                .to_string()
+        }
+        super::spec::ActionKind::RestrictTrust => {
+            "--role arn:aws:iam::123456789012:role/NAME --allow-network 203.0.113.0/24 [--allow-vpc vpc-0123abcd]"
+                .to_string()
+        }
+        super::spec::ActionKind::RecreateRole => {
+            "--role arn:aws:iam::123456789012:role/NAME (then --apply --confirm-new-role-id)"
                 .to_string()
         }
         _ => format!(
@@ -399,7 +416,7 @@ fn lint(files: &[PathBuf], dir: Option<&Path>, format: OutputFormat) -> Result<E
     }
 }
 
-fn parse_cutoff(s: &Option<String>) -> Result<Option<Millis>> {
+pub(crate) fn parse_cutoff(s: &Option<String>) -> Result<Option<Millis>> {
     s.as_deref()
         .map(parse_user_time)
         .transpose()
@@ -408,7 +425,11 @@ fn parse_cutoff(s: &Option<String>) -> Result<Option<Millis>> {
 
 /// Reads `--logs` (local paths, s3://, cloudtrail://), reaching AWS with the command's own
 /// `--endpoint-url` and `--profile`.
-fn read_logs(logs: &[PathBuf], aws: &AwsArgs, quiet: bool) -> Result<Option<(Vec<Event>, Graph)>> {
+pub(crate) fn read_logs(
+    logs: &[PathBuf],
+    aws: &AwsArgs,
+    quiet: bool,
+) -> Result<Option<(Vec<Event>, Graph)>> {
     if logs.is_empty() {
         return Ok(None);
     }
@@ -425,7 +446,7 @@ fn read_logs(logs: &[PathBuf], aws: &AwsArgs, quiet: bool) -> Result<Option<(Vec
 }
 
 /// The region an instance's credentials were issued or used in, from the logs.
-fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<String> {
+pub(crate) fn instance_region(events: &[Event], graph: &Graph, instance: &str) -> Option<String> {
     let keys: Vec<&str> = graph
         .sessions
         .iter()
@@ -470,8 +491,25 @@ fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
         region,
         highlight_key: None,
         now: now(),
+        allow_networks: a.allow_network.clone(),
+        allow_vpcs: a.allow_vpc.clone(),
     };
-    let plan = plan::build(&pb, &req, logs.as_ref().map(|(_, g)| g))?;
+    let mut plan = plan::build(&pb, &req, logs.as_ref().map(|(_, g)| g))?;
+    if a.apply {
+        match &mut plan.derive {
+            Some(super::derive::Derive::RecreateRole) if !a.confirm_new_role_id => {
+                return Err(Error::Usage(format!(
+                    "{}: the role gets a new role id and the old one can never come back (rollback is \
+refused): run the dry run, read the plan, then add --confirm-new-role-id to --apply",
+                    pb.name
+                )))
+            }
+            Some(super::derive::Derive::RotateExternalId { new_id }) => {
+                *new_id = Some(super::derive::random_external_id()?);
+            }
+            _ => {}
+        }
+    }
     execute(&plan, a.apply, &a.aws, a.format, None)
 }
 
@@ -506,6 +544,15 @@ fn execute(
     // The run id is the assumed-role session name: CloudTrail then ties each call to its record.
     let client = Aws::connect(&conn, &format!("trailhound-{run_id}"))?;
     let record = exec::apply(&client, plan, &audit_log, &run_id)?;
+    // rotate-external-id: the new id, shown once here and nowhere else.
+    let new_id = match &plan.derive {
+        Some(super::derive::Derive::RotateExternalId { new_id: Some(id) })
+            if record.calls.iter().any(|c| c.status == CallStatus::Ok) =>
+        {
+            Some(id.clone())
+        }
+        _ => None,
+    };
     match format {
         OutputFormat::Json => {
             let mut v =
@@ -513,17 +560,25 @@ fn execute(
             if !pre_json.is_null() {
                 v["key"] = pre_json;
             }
+            if let Some(id) = &new_id {
+                v["new_external_id"] = json!(id);
+            }
             out_json(&v)?
         }
-        OutputFormat::Text => out(&format!(
-            "{pre_text}{}",
-            run_text(&record, &audit_log, &aws.words())
-        ))?,
+        OutputFormat::Text => {
+            let mut t = format!("{pre_text}{}", run_text(&record, &audit_log, &aws.words()));
+            if let Some(id) = &new_id {
+                t.push_str(&format!(
+                    "\nNEW EXTERNAL ID (shown this once, stored nowhere; give it to the third party over a trusted channel):\n  {id}\n"
+                ));
+            }
+            out(&t)?
+        }
     }
     finish(&record)
 }
 
-fn finish(record: &Record) -> Result<Exit> {
+pub(crate) fn finish(record: &Record) -> Result<Exit> {
     match record.outcome {
         Outcome::Applied => Ok(Exit::Ok),
         Outcome::Refused => Err(Error::Usage(format!(
@@ -547,6 +602,9 @@ fn finish(record: &Record) -> Result<Exit> {
 fn rollback(a: RollbackArgs) -> Result<Exit> {
     let audit_log = audit::resolve(a.aws.audit_log.as_deref())?;
     let record = audit::find(&audit_log, &a.run_id)?;
+    if !record.steps.is_empty() {
+        return super::contain::rollback(&a, &record, &audit_log);
+    }
     let calls = exec::rollback_calls(&record)?;
     if !a.apply {
         match a.format {
@@ -732,7 +790,7 @@ fn upstream(graph: &Graph, key: &str, logs: &[PathBuf]) -> Vec<serde_json::Value
 }
 
 /// The IAM user whose temporary credentials a session is (GetSessionToken, GetFederationToken, console).
-fn session_user(s: &Session) -> Option<String> {
+pub(crate) fn session_user(s: &Session) -> Option<String> {
     let api = s.issued_by_api.as_deref()?;
     let arn = match api {
         "GetSessionToken" | "GetFederationToken" => s.caller_arn.as_deref(),
@@ -791,7 +849,7 @@ fn indent(s: &str, by: usize) -> String {
         .collect()
 }
 
-fn calls_text(calls: &[Call]) -> String {
+pub(crate) fn calls_text(calls: &[Call]) -> String {
     let mut t = String::new();
     for (i, c) in calls.iter().enumerate() {
         t.push_str(&format!("  {}. {}\n", i + 1, c.api()));
@@ -852,6 +910,9 @@ pub fn plan_text(p: &Plan) -> String {
         for s in &p.notes {
             t.push_str(&format!("  - {s}\n"));
         }
+    }
+    if let Some(n) = &p.no_rollback {
+        t.push_str(&format!("NO ROLLBACK: {n}\n"));
     }
     if let Some(imp) = &p.sessions {
         t.push_str(&impact_text(imp, matches!(p.target, Target::User { .. })));
@@ -967,7 +1028,7 @@ fn impact_text(imp: &Impact, user: bool) -> String {
     t
 }
 
-fn state_text(s: &Option<serde_json::Value>) -> String {
+pub(crate) fn state_text(s: &Option<serde_json::Value>) -> String {
     match s {
         None => "absent".into(),
         Some(serde_json::Value::String(x)) => x.clone(),
@@ -975,7 +1036,7 @@ fn state_text(s: &Option<serde_json::Value>) -> String {
     }
 }
 
-fn call_line(c: &Call) -> String {
+pub(crate) fn call_line(c: &Call) -> String {
     let ps: Vec<String> = c
         .params()
         .into_iter()

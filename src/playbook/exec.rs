@@ -321,7 +321,164 @@ impl Aws {
                     .0;
                 not_found_is_none(r).map(Option::flatten)
             }
+            Resource::UserAttachedPolicy {
+                user_name,
+                policy_arn,
+            } => {
+                let Some(user) = user_name else {
+                    return Err(CallError {
+                        code: "UnknownUser".into(),
+                        message: "the user is not known".into(),
+                    });
+                };
+                let r = self
+                    .retry(|| async {
+                        let o = self
+                            .iam
+                            .list_attached_user_policies()
+                            .user_name(user)
+                            .max_items(1000)
+                            .send()
+                            .await
+                            .map_err(sdk_error)?;
+                        Ok(o.attached_policies()
+                            .iter()
+                            .any(|p| p.policy_arn() == Some(policy_arn.as_str()))
+                            .then_some(Value::Bool(true)))
+                    })
+                    .0;
+                not_found_is_none(r).map(Option::flatten)
+            }
+            Resource::RoleBackup { role_name } => self
+                .role_backup(role_name)
+                .map(|b| b.and_then(|b| serde_json::to_value(b).ok())),
         }
+    }
+
+    /// Reads everything recreate-role restores; None when the role does not exist.
+    pub fn role_backup(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Option<super::derive::RoleBackup>, CallError> {
+        let bad = |m: String| CallError {
+            code: "BadResponse".into(),
+            message: m,
+        };
+        let role = not_found_is_none(
+            self.retry(|| async {
+                let o = self
+                    .iam
+                    .get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                o.role()
+                    .cloned()
+                    .ok_or_else(|| bad("GetRole returned no role".into()))
+            })
+            .0,
+        )?;
+        let Some(role) = role else { return Ok(None) };
+        let trust = match role.assume_role_policy_document() {
+            Some(d) => decode_document(d).map_err(bad)?,
+            None => Value::Null,
+        };
+        let names = self
+            .retry(|| async {
+                let o = self
+                    .iam
+                    .list_role_policies()
+                    .role_name(name)
+                    .max_items(1000)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(o.policy_names().to_vec())
+            })
+            .0?;
+        let mut inline = Vec::new();
+        for n in names {
+            let doc = self
+                .read(&Resource::RoleInlinePolicy {
+                    role_name: name.to_string(),
+                    policy_name: n.clone(),
+                })?
+                .unwrap_or(Value::Null);
+            inline.push((n, doc));
+        }
+        inline.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut attached = self
+            .retry(|| async {
+                let o = self
+                    .iam
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .max_items(1000)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(o.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(str::to_string))
+                    .collect::<Vec<_>>())
+            })
+            .0?;
+        attached.sort();
+        // Tags keep IAM's order (the order they were given in), so a recreated role lists them alike.
+        let tags = self
+            .retry(|| async {
+                let o = self
+                    .iam
+                    .list_role_tags()
+                    .role_name(name)
+                    .max_items(1000)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(o.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect::<Vec<_>>())
+            })
+            .0?;
+        let mut profiles = self
+            .retry(|| async {
+                let o = self
+                    .iam
+                    .list_instance_profiles_for_role()
+                    .role_name(name)
+                    .max_items(1000)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(o.instance_profiles()
+                    .iter()
+                    .map(|p| p.instance_profile_name().to_string())
+                    .collect::<Vec<_>>())
+            })
+            .0?;
+        profiles.sort();
+        Ok(Some(super::derive::RoleBackup {
+            role_name: role.role_name().to_string(),
+            arn: role.arn().to_string(),
+            role_id: role.role_id().to_string(),
+            path: role.path().to_string(),
+            assume_role_policy_document: trust,
+            description: role
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+            max_session_duration: role.max_session_duration(),
+            permissions_boundary: role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_string),
+            tags,
+            inline_policies: inline,
+            attached_policies: attached,
+            instance_profiles: profiles,
+        }))
     }
 
     /// Runs one write call; returns the result and the attempts it took.
@@ -418,6 +575,130 @@ impl Aws {
                     .map(drop)
                     .map_err(sdk_error)
             }),
+            Call::AttachUserPolicy {
+                user_name,
+                policy_arn,
+            }
+            | Call::DetachUserPolicy {
+                user_name,
+                policy_arn,
+            } => {
+                let Some(user) = user_name else {
+                    return (
+                        Err(CallError {
+                            code: "UnknownUser".into(),
+                            message: "the user is not known".into(),
+                        }),
+                        0,
+                    );
+                };
+                let attach = matches!(c, Call::AttachUserPolicy { .. });
+                self.retry(|| async {
+                    if attach {
+                        iam.attach_user_policy()
+                            .user_name(user)
+                            .policy_arn(policy_arn)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(sdk_error)
+                    } else {
+                        iam.detach_user_policy()
+                            .user_name(user)
+                            .policy_arn(policy_arn)
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(sdk_error)
+                    }
+                })
+            }
+            Call::AttachRolePolicy {
+                role_name,
+                policy_arn,
+            } => self.retry(|| async {
+                iam.attach_role_policy()
+                    .role_name(role_name)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk_error)
+            }),
+            Call::DetachRolePolicy {
+                role_name,
+                policy_arn,
+            } => self.retry(|| async {
+                iam.detach_role_policy()
+                    .role_name(role_name)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk_error)
+            }),
+            Call::RemoveRoleFromInstanceProfile {
+                instance_profile_name,
+                role_name,
+            } => self.retry(|| async {
+                iam.remove_role_from_instance_profile()
+                    .instance_profile_name(instance_profile_name)
+                    .role_name(role_name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk_error)
+            }),
+            Call::AddRoleToInstanceProfile {
+                instance_profile_name,
+                role_name,
+            } => self.retry(|| async {
+                iam.add_role_to_instance_profile()
+                    .instance_profile_name(instance_profile_name)
+                    .role_name(role_name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk_error)
+            }),
+            Call::DeleteRole { role_name } => self.retry(|| async {
+                iam.delete_role()
+                    .role_name(role_name)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(sdk_error)
+            }),
+            Call::CreateRole {
+                role_name,
+                path,
+                assume_role_policy_document,
+                description,
+                max_session_duration,
+                permissions_boundary,
+                tags,
+            } => self.retry(|| async {
+                let mut b = iam
+                    .create_role()
+                    .role_name(role_name)
+                    .path(path)
+                    .assume_role_policy_document(assume_role_policy_document.to_string())
+                    .set_description(description.clone())
+                    .set_max_session_duration(*max_session_duration)
+                    .set_permissions_boundary(permissions_boundary.clone());
+                for (k, v) in tags {
+                    let t = aws_sdk_iam::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| CallError {
+                            code: "BadRequest".into(),
+                            message: e.to_string(),
+                        })?;
+                    b = b.tags(t);
+                }
+                b.send().await.map(drop).map_err(sdk_error)
+            }),
         }
     }
 }
@@ -439,7 +720,8 @@ fn now_ms() -> Millis {
 /// What a run starts from.
 struct Run<'a> {
     record: Record,
-    audit_log: &'a Path,
+    /// None: a step of a larger run (`contain`), whose record is written by the caller.
+    audit_log: Option<&'a Path>,
 }
 
 impl Run<'_> {
@@ -449,7 +731,10 @@ impl Run<'_> {
         self.record.outcome = outcome;
         self.record.error = error;
         self.record.finished = format_iso(now_ms());
-        if let Err(e) = audit::append(self.audit_log, &self.record) {
+        let Some(log) = self.audit_log else {
+            return Ok(self.record);
+        };
+        if let Err(e) = audit::append(log, &self.record) {
             eprintln!(
                 "trailhound: the audit record of run {} could not be written; here it is:\n{}",
                 self.record.run_id,
@@ -479,6 +764,15 @@ fn fail(what: &str, e: &CallError) -> String {
 /// Checks the caller and the target, then runs the plan; appends the audit record under `run_id`
 /// (from [`audit::new_run_id`]; also the assumed-role session name, so CloudTrail shows it).
 pub fn apply(aws: &Aws, plan: &Plan, audit_log: &Path, run_id: &str) -> Result<Record> {
+    apply_to(aws, plan, Some(audit_log), run_id)
+}
+
+/// [`apply`] without writing the record: one step of a larger run.
+pub fn apply_step(aws: &Aws, plan: &Plan, run_id: &str) -> Result<Record> {
+    apply_to(aws, plan, None, run_id)
+}
+
+fn apply_to(aws: &Aws, plan: &Plan, audit_log: Option<&Path>, run_id: &str) -> Result<Record> {
     let started = now_ms();
     let mut plan = plan.clone();
     let mut run = Run {
@@ -501,9 +795,14 @@ pub fn apply(aws: &Aws, plan: &Plan, audit_log: &Path, run_id: &str) -> Result<R
             after: Vec::new(),
             outcome: Outcome::Failed,
             error: None,
+            no_rollback: None,
+            new_external_id_sha256: None,
+            root_principal: None,
+            steps: Vec::new(),
         },
         audit_log,
     };
+    run.record.no_rollback = plan.no_rollback.clone();
     let nothing = "nothing was changed";
 
     let caller = match aws.caller() {
@@ -632,9 +931,135 @@ pub fn apply(aws: &Aws, plan: &Plan, audit_log: &Path, run_id: &str) -> Result<R
         return run.finish(Outcome::Failed, Some(m));
     }
 
-    let (outcome, error) = run_calls(aws, &mut run.record.calls);
+    // Documents and calls computed from the state just read.
+    if let Some(d) = &plan.derive {
+        if let Err(e) = derive_calls(d, &mut run.record) {
+            let m = format!("{e}; {nothing}");
+            return run.finish(Outcome::Failed, Some(m));
+        }
+        if let super::derive::Derive::RotateExternalId { new_id: Some(id) } = d {
+            run.record.new_external_id_sha256 = Some(super::derive::hash_secret(id));
+        }
+    }
+
+    let (mut outcome, mut error) =
+        if matches!(plan.derive, Some(super::derive::Derive::RecreateRole)) {
+            run_calls_with(&mut run.record.calls, |c| write_settling(aws, c))
+        } else {
+            run_calls(aws, &mut run.record.calls)
+        };
     run.record.after = read_after(aws, &plan.resources);
+    match &plan.derive {
+        Some(super::derive::Derive::RotateExternalId { .. }) => redact_record(&mut run.record),
+        Some(super::derive::Derive::RecreateRole) if outcome == Outcome::Applied => {
+            if let Some(diff) = recreate_differences(&run.record) {
+                outcome = Outcome::Partial;
+                error = Some(format!(
+                    "every call succeeded but the role read back differs from the backup: {diff}; \
+the backup is in the audit record: restore what differs by hand"
+                ));
+            }
+        }
+        _ => {}
+    }
     run.finish(outcome, error)
+}
+
+/// recreate-role: IAM is eventually consistent. A role name just deleted may still be taken for
+/// CreateRole, and a role just created may not yet be found by the calls that restore it: those
+/// two answers are tried again, after 1, 2, 4 and 8 seconds.
+fn write_settling(aws: &Aws, c: &Call) -> (std::result::Result<(), CallError>, u32) {
+    let mut attempts = 0;
+    let mut waits = [1u64, 2, 4, 8].into_iter();
+    loop {
+        let (r, n) = aws.write(c);
+        attempts += n;
+        let settling = match (&r, c) {
+            (Err(e), Call::CreateRole { .. }) => e.code == "EntityAlreadyExists",
+            (
+                Err(e),
+                Call::PutRolePolicy { .. }
+                | Call::AttachRolePolicy { .. }
+                | Call::AddRoleToInstanceProfile { .. },
+            ) => e.not_found(),
+            _ => false,
+        };
+        match waits.next() {
+            Some(w) if settling => std::thread::sleep(Duration::from_secs(w)),
+            _ => return (r, attempts),
+        }
+    }
+}
+
+/// Fills in the calls of a derived plan from the state before.
+fn derive_calls(d: &super::derive::Derive, record: &mut Record) -> Result<()> {
+    use super::derive::{Derive, RoleBackup};
+    match d {
+        Derive::RecreateRole => {
+            let backup = record
+                .before
+                .iter()
+                .find(|s| matches!(s.resource, Resource::RoleBackup { .. }))
+                .and_then(|s| s.state.clone())
+                .ok_or_else(|| Error::Other("the role could not be backed up".into()))?;
+            let backup: RoleBackup = serde_json::from_value(backup)
+                .map_err(|e| Error::Other(format!("the role backup is unreadable: {e}")))?;
+            record.calls = not_run(&backup.calls());
+        }
+        Derive::RestrictTrust { .. } | Derive::RotateExternalId { .. } => {
+            let current = record
+                .before
+                .iter()
+                .find(|s| matches!(s.resource, Resource::RoleTrustPolicy { .. }))
+                .and_then(|s| s.state.clone())
+                .ok_or_else(|| Error::Other("the role has no trust policy to change".into()))?;
+            let doc = d.trust_document(&current)?;
+            for c in &mut record.calls {
+                if let Call::UpdateAssumeRolePolicy {
+                    policy_document, ..
+                } = &mut c.call
+                {
+                    *policy_document = doc.clone();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces every external id in a record with its hash.
+fn redact_record(r: &mut Record) {
+    use super::derive::redact_external_ids;
+    for c in &mut r.calls {
+        if let Call::UpdateAssumeRolePolicy {
+            policy_document, ..
+        } = &mut c.call
+        {
+            redact_external_ids(policy_document);
+        }
+    }
+    for s in r.before.iter_mut().chain(r.after.iter_mut()) {
+        if let Some(v) = &mut s.state {
+            redact_external_ids(v);
+        }
+    }
+}
+
+/// recreate-role: what differs between the backup and the role read back, if anything.
+fn recreate_differences(r: &Record) -> Option<String> {
+    use super::derive::RoleBackup;
+    let get = |list: &[Snapshot]| -> Option<RoleBackup> {
+        list.iter()
+            .find(|s| matches!(s.resource, Resource::RoleBackup { .. }))
+            .and_then(|s| s.state.clone())
+            .and_then(|v| serde_json::from_value(v).ok())
+    };
+    let before = get(&r.before)?;
+    let Some(after) = get(&r.after) else {
+        return Some("the role could not be read back".into());
+    };
+    let d = before.differences(&after);
+    (!d.is_empty()).then(|| d.join("; "))
 }
 
 fn not_run(calls: &[Call]) -> Vec<CallRecord> {
@@ -658,9 +1083,17 @@ fn fill_key_user(plan: &mut Plan, user: &str) {
             *user_name = Some(user.to_string());
         }
     }
-    for c in &mut plan.calls {
-        if let Call::UpdateAccessKey { user_name, .. } = c {
+    for r in &mut plan.resources {
+        if let Resource::UserAttachedPolicy { user_name, .. } = r {
             *user_name = Some(user.to_string());
+        }
+    }
+    for c in &mut plan.calls {
+        match c {
+            Call::UpdateAccessKey { user_name, .. }
+            | Call::AttachUserPolicy { user_name, .. }
+            | Call::DetachUserPolicy { user_name, .. } => *user_name = Some(user.to_string()),
+            _ => {}
         }
     }
 }
@@ -737,6 +1170,14 @@ fn read_after(aws: &Aws, resources: &[Resource]) -> Vec<Snapshot> {
 
 /// The calls that restore a record's state before, and why a rollback is refused.
 pub fn rollback_calls(record: &Record) -> Result<Vec<Call>> {
+    if let Some(why) = &record.no_rollback {
+        if record.calls.iter().any(|c| c.status == CallStatus::Ok) {
+            return Err(Error::Usage(format!(
+                "run {} ({}) cannot be rolled back: {why}",
+                record.run_id, record.playbook
+            )));
+        }
+    }
     if record.calls.iter().all(|c| c.status != CallStatus::Ok) {
         return Err(Error::Usage(format!(
             "run {} changed nothing ({}): there is nothing to roll back",
@@ -776,6 +1217,23 @@ pub fn rollback_calls(record: &Record) -> Result<Vec<Call>> {
 
 fn call_resource(c: &Call) -> Option<Resource> {
     Some(match c {
+        Call::AttachUserPolicy {
+            user_name,
+            policy_arn,
+        }
+        | Call::DetachUserPolicy {
+            user_name,
+            policy_arn,
+        } => Resource::UserAttachedPolicy {
+            user_name: user_name.clone(),
+            policy_arn: policy_arn.clone(),
+        },
+        Call::AttachRolePolicy { .. }
+        | Call::DetachRolePolicy { .. }
+        | Call::RemoveRoleFromInstanceProfile { .. }
+        | Call::AddRoleToInstanceProfile { .. }
+        | Call::DeleteRole { .. }
+        | Call::CreateRole { .. } => return None,
         Call::PutRolePolicy {
             role_name,
             policy_name,
@@ -823,6 +1281,21 @@ pub fn rollback(
     audit_log: &Path,
     run_id: &str,
 ) -> Result<Record> {
+    rollback_to(aws, record, force, Some(audit_log), run_id)
+}
+
+/// [`rollback`] without writing the record: one step of a larger rollback.
+pub fn rollback_step(aws: &Aws, record: &Record, force: bool, run_id: &str) -> Result<Record> {
+    rollback_to(aws, record, force, None, run_id)
+}
+
+fn rollback_to(
+    aws: &Aws,
+    record: &Record,
+    force: bool,
+    audit_log: Option<&Path>,
+    run_id: &str,
+) -> Result<Record> {
     let calls = rollback_calls(record)?;
     let resources: Vec<Resource> = calls.iter().filter_map(call_resource).collect();
     let started = now_ms();
@@ -846,6 +1319,10 @@ pub fn rollback(
             after: Vec::new(),
             outcome: Outcome::Failed,
             error: None,
+            no_rollback: None,
+            new_external_id_sha256: None,
+            root_principal: None,
+            steps: Vec::new(),
         },
         audit_log,
     };

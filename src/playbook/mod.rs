@@ -5,20 +5,29 @@
 //! - [`exec`]: the only part that talks to AWS (IAM, STS), with retries and backoff
 //! - [`audit`]: the append-only JSON-lines log that makes every applied run reversible
 //! - [`cli`]: `trailhound playbook list|show|lint|run|rollback` and `trailhound revoke`
+//! - [`derive`]: documents computed at apply time from the state read (restricted or rotated
+//!   trust policies, a recreated role) and the redaction of external ids
+//! - [`contain`]: `trailhound contain`: one plan and one run for a whole session chain
+//! - [`verify`]: `trailhound verify RUN_ID`: did the containment hold, from the logs after it
+//! - [`collect`]: `trailhound collect`: the evidence of a chain, hashed, with a `.tar.gz`
 //!
 //! Anything that changes an account is a dry run unless `--apply` is given.
 
 pub mod audit;
 pub mod cli;
+pub mod collect;
+pub mod contain;
+pub mod derive;
 pub mod exec;
 pub mod plan;
 pub mod spec;
+pub mod verify;
 
 use spec::{Playbook, Problem};
 use std::path::{Path, PathBuf};
 
 /// The shipped playbooks, embedded so that they work from any directory.
-pub const BUILTIN: [(&str, &str); 6] = [
+pub const BUILTIN: [(&str, &str); 10] = [
     (
         "revoke-role-sessions",
         include_str!("../../playbooks/revoke-role-sessions.toml"),
@@ -42,6 +51,22 @@ pub const BUILTIN: [(&str, &str); 6] = [
     (
         "lock-role-trust",
         include_str!("../../playbooks/lock-role-trust.toml"),
+    ),
+    (
+        "quarantine-key",
+        include_str!("../../playbooks/quarantine-key.toml"),
+    ),
+    (
+        "restrict-role-trust",
+        include_str!("../../playbooks/restrict-role-trust.toml"),
+    ),
+    (
+        "rotate-external-id",
+        include_str!("../../playbooks/rotate-external-id.toml"),
+    ),
+    (
+        "recreate-role",
+        include_str!("../../playbooks/recreate-role.toml"),
     ),
 ];
 
@@ -159,7 +184,11 @@ mod tests {
                 "deactivate-access-key",
                 "contain-instance-credentials",
                 "deny-source-identity",
-                "lock-role-trust"
+                "lock-role-trust",
+                "quarantine-key",
+                "restrict-role-trust",
+                "rotate-external-id",
+                "recreate-role"
             ]
         );
         for p in &all {

@@ -16,6 +16,9 @@ use std::collections::BTreeSet;
 /// The name the IAM console gives its "Revoke active sessions" policy.
 pub const CONSOLE_REVOKE_POLICY: &str = "AWSRevokeOlderSessions";
 
+/// The managed policy AWS attaches to users whose key it finds exposed.
+pub const QUARANTINE_POLICY_ARN: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -32,6 +35,9 @@ pub struct Request {
     /// Mark this key's row in the session lists (`revoke --key`).
     pub highlight_key: Option<String>,
     pub now: Millis,
+    /// restrict-role-trust: the networks (CIDR) and VPCs that may assume the role.
+    pub allow_networks: Vec<String>,
+    pub allow_vpcs: Vec<String>,
 }
 
 /// What a plan changes.
@@ -119,6 +125,57 @@ pub enum Call {
         role_name: String,
         policy_document: Value,
     },
+    #[serde(rename = "iam:AttachUserPolicy", rename_all = "PascalCase")]
+    AttachUserPolicy {
+        /// None until the user is known (looked up at apply time).
+        user_name: Option<String>,
+        policy_arn: String,
+    },
+    #[serde(rename = "iam:DetachUserPolicy", rename_all = "PascalCase")]
+    DetachUserPolicy {
+        user_name: Option<String>,
+        policy_arn: String,
+    },
+    #[serde(rename = "iam:AttachRolePolicy", rename_all = "PascalCase")]
+    AttachRolePolicy {
+        role_name: String,
+        policy_arn: String,
+    },
+    #[serde(rename = "iam:DetachRolePolicy", rename_all = "PascalCase")]
+    DetachRolePolicy {
+        role_name: String,
+        policy_arn: String,
+    },
+    #[serde(
+        rename = "iam:RemoveRoleFromInstanceProfile",
+        rename_all = "PascalCase"
+    )]
+    RemoveRoleFromInstanceProfile {
+        instance_profile_name: String,
+        role_name: String,
+    },
+    #[serde(rename = "iam:AddRoleToInstanceProfile", rename_all = "PascalCase")]
+    AddRoleToInstanceProfile {
+        instance_profile_name: String,
+        role_name: String,
+    },
+    #[serde(rename = "iam:DeleteRole", rename_all = "PascalCase")]
+    DeleteRole { role_name: String },
+    #[serde(rename = "iam:CreateRole", rename_all = "PascalCase")]
+    CreateRole {
+        role_name: String,
+        path: String,
+        assume_role_policy_document: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_session_duration: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        permissions_boundary: Option<String>,
+        /// (Key, Value) pairs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<(String, String)>,
+    },
 }
 
 /// Shell-quotes one word for a POSIX shell.
@@ -142,6 +199,14 @@ impl Call {
             Call::DeleteUserPolicy { .. } => "iam:DeleteUserPolicy",
             Call::UpdateAccessKey { .. } => "iam:UpdateAccessKey",
             Call::UpdateAssumeRolePolicy { .. } => "iam:UpdateAssumeRolePolicy",
+            Call::AttachUserPolicy { .. } => "iam:AttachUserPolicy",
+            Call::DetachUserPolicy { .. } => "iam:DetachUserPolicy",
+            Call::AttachRolePolicy { .. } => "iam:AttachRolePolicy",
+            Call::DetachRolePolicy { .. } => "iam:DetachRolePolicy",
+            Call::RemoveRoleFromInstanceProfile { .. } => "iam:RemoveRoleFromInstanceProfile",
+            Call::AddRoleToInstanceProfile { .. } => "iam:AddRoleToInstanceProfile",
+            Call::DeleteRole { .. } => "iam:DeleteRole",
+            Call::CreateRole { .. } => "iam:CreateRole",
         }
     }
 
@@ -204,6 +269,89 @@ impl Call {
                 q(role_name),
                 doc(policy_document)
             ),
+            Call::AttachUserPolicy {
+                user_name,
+                policy_arn,
+            } => format!(
+                "aws iam attach-user-policy --user-name {} --policy-arn {}",
+                user_name.as_deref().map_or("USER".to_string(), q),
+                q(policy_arn)
+            ),
+            Call::DetachUserPolicy {
+                user_name,
+                policy_arn,
+            } => format!(
+                "aws iam detach-user-policy --user-name {} --policy-arn {}",
+                user_name.as_deref().map_or("USER".to_string(), q),
+                q(policy_arn)
+            ),
+            Call::AttachRolePolicy {
+                role_name,
+                policy_arn,
+            } => format!(
+                "aws iam attach-role-policy --role-name {} --policy-arn {}",
+                q(role_name),
+                q(policy_arn)
+            ),
+            Call::DetachRolePolicy {
+                role_name,
+                policy_arn,
+            } => format!(
+                "aws iam detach-role-policy --role-name {} --policy-arn {}",
+                q(role_name),
+                q(policy_arn)
+            ),
+            Call::RemoveRoleFromInstanceProfile {
+                instance_profile_name,
+                role_name,
+            } => format!(
+                "aws iam remove-role-from-instance-profile --instance-profile-name {} --role-name {}",
+                q(instance_profile_name),
+                q(role_name)
+            ),
+            Call::AddRoleToInstanceProfile {
+                instance_profile_name,
+                role_name,
+            } => format!(
+                "aws iam add-role-to-instance-profile --instance-profile-name {} --role-name {}",
+                q(instance_profile_name),
+                q(role_name)
+            ),
+            Call::DeleteRole { role_name } => {
+                format!("aws iam delete-role --role-name {}", q(role_name))
+            }
+            Call::CreateRole {
+                role_name,
+                path,
+                assume_role_policy_document,
+                description,
+                max_session_duration,
+                permissions_boundary,
+                tags,
+            } => {
+                let mut t = format!(
+                    "aws iam create-role --role-name {} --path {} --assume-role-policy-document {}",
+                    q(role_name),
+                    q(path),
+                    doc(assume_role_policy_document)
+                );
+                if let Some(d) = description {
+                    t.push_str(&format!(" --description {}", q(d)));
+                }
+                if let Some(m) = max_session_duration {
+                    t.push_str(&format!(" --max-session-duration {m}"));
+                }
+                if let Some(b) = permissions_boundary {
+                    t.push_str(&format!(" --permissions-boundary {}", q(b)));
+                }
+                if !tags.is_empty() {
+                    t.push_str(" --tags");
+                    for (k, v) in tags {
+                        t.push_str(&format!(" {}", q(&format!("Key={k},Value={v}"))));
+                    }
+                }
+                t
+            }
         }
     }
 
@@ -264,6 +412,82 @@ impl Call {
                 ("RoleName", role_name.clone()),
                 ("PolicyDocument", pretty(policy_document)),
             ],
+            Call::AttachUserPolicy {
+                user_name,
+                policy_arn,
+            }
+            | Call::DetachUserPolicy {
+                user_name,
+                policy_arn,
+            } => vec![
+                (
+                    "UserName",
+                    user_name
+                        .clone()
+                        .unwrap_or_else(|| "(from iam:GetAccessKeyLastUsed at apply time)".into()),
+                ),
+                ("PolicyArn", policy_arn.clone()),
+            ],
+            Call::AttachRolePolicy {
+                role_name,
+                policy_arn,
+            }
+            | Call::DetachRolePolicy {
+                role_name,
+                policy_arn,
+            } => vec![
+                ("RoleName", role_name.clone()),
+                ("PolicyArn", policy_arn.clone()),
+            ],
+            Call::RemoveRoleFromInstanceProfile {
+                instance_profile_name,
+                role_name,
+            }
+            | Call::AddRoleToInstanceProfile {
+                instance_profile_name,
+                role_name,
+            } => vec![
+                ("InstanceProfileName", instance_profile_name.clone()),
+                ("RoleName", role_name.clone()),
+            ],
+            Call::DeleteRole { role_name } => vec![("RoleName", role_name.clone())],
+            Call::CreateRole {
+                role_name,
+                path,
+                assume_role_policy_document,
+                description,
+                max_session_duration,
+                permissions_boundary,
+                tags,
+            } => {
+                let mut v = vec![
+                    ("RoleName", role_name.clone()),
+                    ("Path", path.clone()),
+                    (
+                        "AssumeRolePolicyDocument",
+                        pretty(assume_role_policy_document),
+                    ),
+                ];
+                if let Some(d) = description {
+                    v.push(("Description", d.clone()));
+                }
+                if let Some(m) = max_session_duration {
+                    v.push(("MaxSessionDuration", m.to_string()));
+                }
+                if let Some(b) = permissions_boundary {
+                    v.push(("PermissionsBoundary", b.clone()));
+                }
+                if !tags.is_empty() {
+                    v.push((
+                        "Tags",
+                        tags.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ));
+                }
+                v
+            }
         }
     }
 }
@@ -287,6 +511,15 @@ pub enum Resource {
         user_name: Option<String>,
         access_key_id: String,
     },
+    /// A managed policy attached to a user: state `true` when attached, absent otherwise.
+    UserAttachedPolicy {
+        user_name: Option<String>,
+        policy_arn: String,
+    },
+    /// Everything about a role that recreate-role restores (see `derive::RoleBackup`).
+    RoleBackup {
+        role_name: String,
+    },
 }
 
 impl Resource {
@@ -309,6 +542,17 @@ impl Resource {
                 "iam:ListAccessKeys UserName={} (status of {access_key_id})",
                 user_name.as_deref().unwrap_or("(looked up)")
             ),
+            Resource::UserAttachedPolicy {
+                user_name,
+                policy_arn,
+            } => format!(
+                "iam:ListAttachedUserPolicies UserName={} (is {policy_arn} attached)",
+                user_name.as_deref().unwrap_or("(looked up)")
+            ),
+            Resource::RoleBackup { role_name } => format!(
+                "iam:GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies, ListRoleTags, \
+ListInstanceProfilesForRole RoleName={role_name} (the whole role)"
+            ),
         }
     }
 
@@ -326,6 +570,14 @@ impl Resource {
             Resource::AccessKey { access_key_id, .. } => {
                 format!("status of access key {access_key_id}")
             }
+            Resource::UserAttachedPolicy {
+                user_name,
+                policy_arn,
+            } => format!(
+                "attachment of {policy_arn} to user {}",
+                user_name.as_deref().unwrap_or("?")
+            ),
+            Resource::RoleBackup { role_name } => format!("role {role_name} (whole)"),
         }
     }
 
@@ -391,7 +643,25 @@ impl Resource {
                 access_key_id: access_key_id.clone(),
                 status: status.clone(),
             }),
-            // A role without a trust policy, or a key that did not exist: nothing IAM can restore.
+            (
+                Resource::UserAttachedPolicy {
+                    user_name,
+                    policy_arn,
+                },
+                state,
+            ) => Some(if state.is_some() {
+                Call::AttachUserPolicy {
+                    user_name: user_name.clone(),
+                    policy_arn: policy_arn.clone(),
+                }
+            } else {
+                Call::DetachUserPolicy {
+                    user_name: user_name.clone(),
+                    policy_arn: policy_arn.clone(),
+                }
+            }),
+            // A role without a trust policy, a key that did not exist, a recreated role (its old
+            // id cannot come back): nothing IAM can restore.
             _ => None,
         }
     }
@@ -471,6 +741,12 @@ pub struct Plan {
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<Impact>,
+    /// Calls whose documents are computed at apply time from the state read before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derive: Option<super::derive::Derive>,
+    /// Why the run cannot be rolled back (said before applying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_rollback: Option<String>,
 }
 
 /// The deny-all-before-cutoff policy, exactly as the IAM console writes it.
@@ -785,6 +1061,35 @@ fn by_cutoff(
     hit
 }
 
+fn path_of(t: &Target) -> Option<&str> {
+    match t {
+        Target::Role { path, .. } => path.as_deref(),
+        _ => None,
+    }
+}
+
+/// Sessions of a role whose trust policy changes: new sessions are affected, issued ones are not.
+fn role_trust_impact(
+    sessions: Option<Vec<&Session>>,
+    imp: Option<&mut Impact>,
+    now: Millis,
+    highlight: Option<&str>,
+) {
+    let (Some(sessions), Some(imp)) = (sessions, imp) else {
+        return;
+    };
+    imp.at = format_iso(now);
+    for s in sessions {
+        if s.expires_at.is_some_and(|e| e <= now) {
+            imp.expired.push(row(s, "already expired", highlight));
+        } else {
+            let mut r = row(s, "already issued: works until it expires", highlight);
+            r.next = next_for(s);
+            imp.not_stopped.push(r);
+        }
+    }
+}
+
 fn logs_end(g: &Graph) -> Option<Millis> {
     g.sessions
         .iter()
@@ -827,6 +1132,14 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
     if req.source_identity.is_some() && pb.action != ActionKind::DenySourceIdentity {
         return Err(Error::Usage(format!(
             "--source-identity applies to deny-source-identity playbooks, not {}",
+            pb.name
+        )));
+    }
+    if (!req.allow_networks.is_empty() || !req.allow_vpcs.is_empty())
+        && pb.action != ActionKind::RestrictTrust
+    {
+        return Err(Error::Usage(format!(
+            "--allow-network and --allow-vpc apply to restrict-role-trust playbooks, not {}",
             pb.name
         )));
     }
@@ -901,6 +1214,8 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
         does_not_stop: pb.does_not_stop.clone(),
         notes: Vec::new(),
         sessions: None,
+        derive: None,
+        no_rollback: None,
     };
     let policy_name = |value: Option<&str>| -> Result<String> {
         let template = pb
@@ -923,6 +1238,9 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
         ActionKind::RevokeOlderSessions
         | ActionKind::DenySourceIdentity
         | ActionKind::LockTrust
+        | ActionKind::RestrictTrust
+        | ActionKind::RotateExternalId
+        | ActionKind::RecreateRole
             if wanted == TargetKind::Role =>
         {
             let Some((name, path, arn, account)) = role(&mut notes)? else {
@@ -1050,6 +1368,64 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
                         imp.not_stopped.extend(more);
                     }
                 }
+                ActionKind::RestrictTrust => {
+                    let d = super::derive::Derive::restrict(&req.allow_networks, &req.allow_vpcs)?;
+                    plan.resources.push(Resource::RoleTrustPolicy {
+                        role_name: name.clone(),
+                    });
+                    plan.calls.push(Call::UpdateAssumeRolePolicy {
+                        role_name: name.clone(),
+                        policy_document: d.preview(),
+                    });
+                    notes.push("the document above shows the condition added: at apply time the current trust policy is read and every Allow statement with an AWS or federated principal keeps its principals, actions and conditions and gains it (statements for AWS service principals are left alone); the document sent is in the audit record".into());
+                    notes.push("the current trust policy is kept in the audit record; `trailhound playbook rollback RUN_ID` puts it back".into());
+                    plan.derive = Some(d);
+                    role_trust_impact(graph.map(role_sessions), imp.as_mut(), now, highlight);
+                }
+                ActionKind::RotateExternalId => {
+                    let d = super::derive::Derive::RotateExternalId { new_id: None };
+                    plan.resources.push(Resource::RoleTrustPolicy {
+                        role_name: name.clone(),
+                    });
+                    plan.calls.push(Call::UpdateAssumeRolePolicy {
+                        role_name: name.clone(),
+                        policy_document: d.preview(),
+                    });
+                    notes.push("at apply time the current trust policy is read and the value of every sts:ExternalId condition is replaced with one new random id (with none, every Allow statement with an AWS principal gets the condition); the new id is printed once and never stored: the audit record keeps its SHA-256".into());
+                    plan.no_rollback = Some("the old external id is not kept (a secret, and a leaked one): rollback is refused; run rotate-external-id again for another id".into());
+                    plan.derive = Some(d);
+                    role_trust_impact(graph.map(role_sessions), imp.as_mut(), now, highlight);
+                }
+                ActionKind::RecreateRole => {
+                    plan.resources.push(Resource::RoleBackup {
+                        role_name: name.clone(),
+                    });
+                    plan.calls = super::derive::recreate_preview(&name, path_of(&plan.target));
+                    notes.push("the calls above are the sequence: one RemoveRoleFromInstanceProfile, DetachRolePolicy, DeleteRolePolicy per instance profile and policy the backup finds, then DeleteRole, CreateRole with the backed-up path, trust policy, description, maximum session duration, permissions boundary and tags, and one PutRolePolicy, AttachRolePolicy, AddRoleToInstanceProfile per item; the backup and the exact calls are in the audit record".into());
+                    notes.push("after the calls the role is read again and compared with the backup (everything but the role id must match)".into());
+                    plan.no_rollback = Some(format!("the role id of {name} cannot come back: every session of the old role dies for good, and rollback is refused; applying needs --confirm-new-role-id"));
+                    plan.derive = Some(super::derive::Derive::RecreateRole);
+                    if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
+                        imp.at = format_iso(now);
+                        for s in role_sessions(g) {
+                            if s.expires_at.is_some_and(|e| e <= now) {
+                                imp.expired.push(row(s, "already expired", highlight));
+                            } else {
+                                imp.cut_off.push(row(
+                                    s,
+                                    "carries the old role id: rejected once the role is recreated",
+                                    highlight,
+                                ));
+                            }
+                        }
+                        let hit: Vec<String> = role_sessions(g)
+                            .iter()
+                            .map(|s| s.access_key_id.to_string())
+                            .collect();
+                        let covered: BTreeSet<String> = hit.iter().cloned().collect();
+                        imp.not_stopped = chained_elsewhere(g, &hit, &covered, highlight);
+                    }
+                }
                 _ => {
                     plan.resources.push(Resource::RoleTrustPolicy {
                         role_name: name.clone(),
@@ -1140,7 +1516,7 @@ pub fn build(pb: &Playbook, req: &Request, graph: Option<&Graph>) -> Result<Plan
                 }
             }
         }
-        ActionKind::DeactivateAccessKey => {
+        ActionKind::DeactivateAccessKey | ActionKind::QuarantineKey => {
             let key = req.key.clone().unwrap_or_default();
             if !valid_key_id(&key) {
                 return Err(Error::Usage(format!("`{key}` is not an access key id")));
@@ -1196,11 +1572,23 @@ session instead: `trailhound revoke --key {key} --logs PATH...` (or playbook rev
                 user_name: user_name.clone(),
                 access_key_id: key.clone(),
             });
-            plan.calls.push(Call::UpdateAccessKey {
-                user_name: user_name.clone(),
-                access_key_id: key.clone(),
-                status: "Inactive".into(),
-            });
+            if pb.action == ActionKind::QuarantineKey {
+                plan.resources.push(Resource::UserAttachedPolicy {
+                    user_name: user_name.clone(),
+                    policy_arn: QUARANTINE_POLICY_ARN.into(),
+                });
+                plan.calls.push(Call::AttachUserPolicy {
+                    user_name: user_name.clone(),
+                    policy_arn: QUARANTINE_POLICY_ARN.into(),
+                });
+                notes.push(format!("{QUARANTINE_POLICY_ARN} applies to the whole user (all its keys and tokens), not to one key; the key still authenticates: deactivate-access-key stops it"));
+            } else {
+                plan.calls.push(Call::UpdateAccessKey {
+                    user_name: user_name.clone(),
+                    access_key_id: key.clone(),
+                    status: "Inactive".into(),
+                });
+            }
             if let (Some(g), Some(imp)) = (graph, imp.as_mut()) {
                 imp.at = format_iso(now);
                 for s in g

@@ -56,15 +56,27 @@ pub enum ActionKind {
     DenySourceIdentity,
     /// Replace the role's trust policy with a deny-all.
     LockTrust,
+    /// Attach the AWS managed policy AWSCompromisedKeyQuarantineV3 to the key's user.
+    QuarantineKey,
+    /// Keep the trust policy's principals; allow assuming only from given networks / VPCs.
+    RestrictTrust,
+    /// A new random `sts:ExternalId` in the trust policy (printed once, never stored).
+    RotateExternalId,
+    /// Back up, delete and recreate a role (a new role id), restoring everything.
+    RecreateRole,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 5] = [
+    pub const ALL: [ActionKind; 9] = [
         ActionKind::RevokeOlderSessions,
         ActionKind::DeactivateAccessKey,
         ActionKind::DenyInstance,
         ActionKind::DenySourceIdentity,
         ActionKind::LockTrust,
+        ActionKind::QuarantineKey,
+        ActionKind::RestrictTrust,
+        ActionKind::RotateExternalId,
+        ActionKind::RecreateRole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +86,10 @@ impl ActionKind {
             ActionKind::DenyInstance => "deny-instance",
             ActionKind::DenySourceIdentity => "deny-source-identity",
             ActionKind::LockTrust => "lock-trust",
+            ActionKind::QuarantineKey => "quarantine-key",
+            ActionKind::RestrictTrust => "restrict-trust",
+            ActionKind::RotateExternalId => "rotate-external-id",
+            ActionKind::RecreateRole => "recreate-role",
         }
     }
 
@@ -81,9 +97,13 @@ impl ActionKind {
     pub fn targets(self) -> &'static [TargetKind] {
         match self {
             ActionKind::RevokeOlderSessions => &[TargetKind::Role, TargetKind::User],
-            ActionKind::DeactivateAccessKey => &[TargetKind::Key],
+            ActionKind::DeactivateAccessKey | ActionKind::QuarantineKey => &[TargetKind::Key],
             ActionKind::DenyInstance => &[TargetKind::Instance],
-            ActionKind::DenySourceIdentity | ActionKind::LockTrust => &[TargetKind::Role],
+            ActionKind::DenySourceIdentity
+            | ActionKind::LockTrust
+            | ActionKind::RestrictTrust
+            | ActionKind::RotateExternalId
+            | ActionKind::RecreateRole => &[TargetKind::Role],
         }
     }
 
