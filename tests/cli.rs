@@ -5,6 +5,7 @@ mod common;
 mod emulator;
 mod hunt;
 mod ingest;
+mod ocsf;
 mod playbook;
 mod remote;
 mod report;

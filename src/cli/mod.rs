@@ -99,7 +99,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             let worst = findings.iter().map(|f| f.severity).max();
             findings.retain(|f| f.severity >= min_severity);
-            let text = report::findings::render(&findings, format);
+            let cited = report::findings::Cited::new(&findings, &data.events);
+            let text = report::findings::render(&findings, format, &cited);
             Sink::new(out.as_deref()).write_text(&text)?;
             if !quiet {
                 eprintln!(

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod findings;
 pub mod html;
 pub mod markdown;
+pub mod ocsf;
 pub mod table;
 pub mod tree;
 
