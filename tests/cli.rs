@@ -10,3 +10,4 @@ mod playbook;
 mod remote;
 mod report;
 mod sessions;
+mod timesketch;

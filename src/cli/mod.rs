@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             match format {
                 Format::Ndjson => report::write_ndjson(&events, &sink)?,
                 Format::Table => sink.write_text(&events_table(&events))?,
+                Format::Timesketch => report::timesketch::write_events(&events, |e| e, &sink)?,
                 Format::Csv | Format::Parquet => {
                     let mut df = crate::frame::events_frame(&events)?;
                     report::write_frame(&mut df, format, &sink)?;
@@ -161,7 +162,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             match format {
                 Format::Ndjson => report::write_ndjson(&selected, &sink)?,
                 Format::Table => sink.write_text(&sessions_table(&selected))?,
-                Format::Csv | Format::Parquet => {
+                Format::Csv | Format::Parquet | Format::Timesketch => {
                     let owned: Vec<Session> = selected.into_iter().cloned().collect();
                     let mut df = crate::frame::sessions_frame(&owned)?;
                     report::write_frame(&mut df, format, &sink)?;
@@ -467,6 +468,7 @@ fn timeline(
     }
     match format {
         Format::Ndjson => report::write_ndjson(&rows, sink)?,
+        Format::Timesketch => report::timesketch::write_events(&rows, |r| r.event, sink)?,
         _ => {
             let mut text = String::new();
             let chain = graph.ancestors(key);

@@ -19,6 +19,8 @@ pub enum FindingFormat {
     Ocsf,
     /// A Markdown report that renders on a code-review site.
     Markdown,
+    /// Timesketch JSON lines: `message`, `datetime`, `timestamp_desc` and the finding's keys.
+    Timesketch,
 }
 
 /// The events that findings cite, by event id: what OCSF evidences, ASFF and Timesketch lines
@@ -132,6 +134,7 @@ pub fn render(findings: &[Finding], format: FindingFormat, cited: &Cited) -> Str
                 .map(|f| crate::report::ocsf::detection_finding(f, cited).to_string()),
         ),
         FindingFormat::Markdown => to_markdown(findings),
+        FindingFormat::Timesketch => crate::report::timesketch::findings(findings),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod html;
 pub mod markdown;
 pub mod ocsf;
 pub mod table;
+pub mod timesketch;
 pub mod tree;
 
 use crate::error::{Error, Result};
@@ -30,6 +31,9 @@ pub enum Format {
     Csv,
     /// Apache Parquet (needs --out, or stdout that is not a terminal).
     Parquet,
+    /// Timesketch JSON lines (`message`, `datetime`, `timestamp_desc` and the columns): events
+    /// and timeline only.
+    Timesketch,
 }
 
 /// Where output goes: a file, or stdout.
@@ -134,6 +138,9 @@ pub fn write_frame(df: &mut DataFrame, format: Format, sink: &Sink) -> Result<()
                 Err(e) => Err(sink.err(e)),
             }
         }
+        Format::Timesketch => Err(Error::Usage(
+            "--format timesketch is for events, timeline and hunt".into(),
+        )),
         Format::Parquet => {
             let mut w = sink.open(true)?;
             ParquetWriter::new(&mut w)
