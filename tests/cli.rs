@@ -9,5 +9,6 @@ mod ocsf;
 mod playbook;
 mod remote;
 mod report;
+mod securityhub;
 mod sessions;
 mod timesketch;

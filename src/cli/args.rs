@@ -173,6 +173,11 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// AWS Security Hub: send ASFF findings (`hunt --format asff`) with BatchImportFindings.
+    Securityhub {
+        #[command(subcommand)]
+        cmd: crate::report::securityhub::SecurityhubCommand,
+    },
     /// Print the default hunt configuration (TOML) and exit.
     #[command(name = "hunt-config")]
     HuntConfig,

@@ -189,6 +189,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             )
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
+        Command::Securityhub { cmd } => crate::report::securityhub::run(cmd, quiet),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),

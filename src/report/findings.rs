@@ -21,6 +21,8 @@ pub enum FindingFormat {
     Markdown,
     /// Timesketch JSON lines: `message`, `datetime`, `timestamp_desc` and the finding's keys.
     Timesketch,
+    /// AWS Security Finding Format, one per line (`trailhound securityhub send` imports them).
+    Asff,
 }
 
 /// The events that findings cite, by event id: what OCSF evidences, ASFF and Timesketch lines
@@ -135,6 +137,7 @@ pub fn render(findings: &[Finding], format: FindingFormat, cited: &Cited) -> Str
         ),
         FindingFormat::Markdown => to_markdown(findings),
         FindingFormat::Timesketch => crate::report::timesketch::findings(findings),
+        FindingFormat::Asff => crate::report::asff::render(findings, cited),
     }
 }
 

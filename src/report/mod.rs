@@ -3,11 +3,13 @@
 //! Takes typed rows (events, sessions...) or a polars DataFrame and writes them to stdout or a
 //! file. Every listing in trailhound goes through here, so formats behave the same everywhere.
 
+pub mod asff;
 pub mod digest;
 pub mod findings;
 pub mod html;
 pub mod markdown;
 pub mod ocsf;
+pub mod securityhub;
 pub mod table;
 pub mod timesketch;
 pub mod tree;
