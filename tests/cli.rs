@@ -2,6 +2,7 @@
 //! fixture trees and compares what comes out. Each module is one stage of the pipeline.
 
 mod common;
+mod docs;
 mod emulator;
 mod hunt;
 mod ingest;

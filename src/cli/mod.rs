@@ -3,6 +3,7 @@
 
 pub mod args;
 mod bench;
+pub mod docs;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -190,6 +191,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
         Command::Securityhub { cmd } => crate::report::securityhub::run(cmd, quiet),
+        Command::Completions { shell } => docs::run_completions(shell),
+        Command::Man { dir } => docs::run_man(dir.as_deref()),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
