@@ -12,4 +12,5 @@ mod remote;
 mod report;
 mod securityhub;
 mod sessions;
+mod siem;
 mod timesketch;
