@@ -101,7 +101,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             let worst = findings.iter().map(|f| f.severity).max();
             findings.retain(|f| f.severity >= min_severity);
-            let cited = report::findings::Cited::new(&findings, &data.events);
+            let cited = report::findings::Cited::for_format(format, &findings, &data.events);
             let text = report::findings::render(&findings, format, &cited);
             Sink::new(out.as_deref()).write_text(&text)?;
             if !quiet {

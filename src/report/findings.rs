@@ -61,6 +61,19 @@ impl<'a> Cited<'a> {
         Cited { by_id }
     }
 
+    /// The index a format needs: the cited events for OCSF and ASFF, nothing for the others
+    /// (which saves a pass over the events).
+    pub fn for_format(
+        format: FindingFormat,
+        findings: &[Finding],
+        events: &'a [Event],
+    ) -> Cited<'a> {
+        match format {
+            FindingFormat::Ocsf | FindingFormat::Asff => Cited::new(findings, events),
+            _ => Cited::default(),
+        }
+    }
+
     /// The cited events of a finding that are at hand, in the finding's evidence order.
     pub fn of(&self, f: &Finding) -> Vec<&'a Event> {
         f.evidence_event_ids
