@@ -3,11 +3,16 @@
 
 mod common;
 mod contain;
+mod docs;
 mod emulator;
 mod engine;
 mod hunt;
 mod ingest;
+mod ocsf;
 mod playbook;
 mod remote;
 mod report;
+mod securityhub;
 mod sessions;
+mod siem;
+mod timesketch;

@@ -173,6 +173,28 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// AWS Security Hub: send ASFF findings (`hunt --format asff`) with BatchImportFindings.
+    Securityhub {
+        #[command(subcommand)]
+        cmd: crate::report::securityhub::SecurityhubCommand,
+    },
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(after_help = "Install:\n  \
+bash:       trailhound completions bash > ~/.local/share/bash-completion/completions/trailhound\n  \
+zsh:        trailhound completions zsh > \"${fpath[1]}/_trailhound\"\n  \
+fish:       trailhound completions fish > ~/.config/fish/completions/trailhound.fish\n  \
+PowerShell: trailhound completions powershell >> $PROFILE")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into DIR.
+    #[command(after_help = "Install: trailhound man > ~/.local/share/man/man1/trailhound.1")]
+    Man {
+        /// Write trailhound.1, trailhound-hunt.1, ... into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Print the default hunt configuration (TOML) and exit.
     #[command(name = "hunt-config")]
     HuntConfig,

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod bench;
+pub mod docs;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             match format {
                 Format::Ndjson => report::write_ndjson(&events, &sink)?,
                 Format::Table => sink.write_text(&events_table(&events))?,
+                Format::Timesketch => report::timesketch::write_events(&events, |e| e, &sink)?,
                 Format::Csv | Format::Parquet => {
                     let mut df = crate::frame::events_frame(&events)?;
                     report::write_frame(&mut df, format, &sink)?;
@@ -127,7 +129,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             let worst = findings.iter().map(|f| f.severity).max();
             findings.retain(|f| f.severity >= min_severity);
-            let text = report::findings::render(&findings, format);
+            // OCSF and ASFF describe the calls a finding cites: a second pass over the input
+            // picks those events up (the first pass kept none).
+            let cited_events = if matches!(
+                format,
+                report::findings::FindingFormat::Ocsf | report::findings::FindingFormat::Asff
+            ) && !findings.is_empty()
+            {
+                cited_events(&input, &findings)?
+            } else {
+                Vec::new()
+            };
+            let cited = report::findings::Cited::for_format(format, &findings, &cited_events);
+            let text = report::findings::render(&findings, format, &cited);
             Sink::new(out.as_deref()).write_text(&text)?;
             if !quiet {
                 eprintln!(
@@ -192,7 +206,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             match format {
                 Format::Ndjson => report::write_ndjson(&selected, &sink)?,
                 Format::Table => sink.write_text(&sessions_table(&selected))?,
-                Format::Csv | Format::Parquet => {
+                Format::Csv | Format::Parquet | Format::Timesketch => {
                     let owned: Vec<Session> = selected.into_iter().cloned().collect();
                     let mut df = crate::frame::sessions_frame(&owned)?;
                     report::write_frame(&mut df, format, &sink)?;
@@ -225,6 +239,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
             )
         }
         Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
+        Command::Securityhub { cmd } => crate::report::securityhub::run(cmd, quiet),
+        Command::Completions { shell } => docs::run_completions(shell),
+        Command::Man { dir } => docs::run_man(dir.as_deref()),
         Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
         Command::Contain(args) => crate::playbook::contain::run(args, quiet),
         Command::Verify(args) => crate::playbook::verify::run(args, quiet),
@@ -240,6 +257,26 @@ pub fn run(cli: Cli) -> Result<Exit> {
         } => bench::generate(&out, events, seed, days, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
     }
+}
+
+/// The events the findings cite, read again from the input (quietly: the first pass told
+/// what was read).
+fn cited_events(input: &InputArgs, findings: &[crate::detect::Finding]) -> Result<Vec<Event>> {
+    let wanted: std::collections::HashSet<&str> = findings
+        .iter()
+        .flat_map(|f| f.evidence_event_ids.iter().map(String::as_str))
+        .collect();
+    let opts = ingest_options(input, true)?;
+    let mut got = Vec::new();
+    ingest::stream(&input.paths, &opts, input.stream.slicing(), &mut |slice| {
+        got.extend(
+            slice
+                .into_iter()
+                .filter(|e| e.event_id.as_deref().is_some_and(|id| wanted.contains(id))),
+        );
+        Ok(())
+    })?;
+    Ok(got)
 }
 
 fn state_command(cmd: args::StateCommand, quiet: bool) -> Result<Exit> {
@@ -273,7 +310,7 @@ fn state_command(cmd: args::StateCommand, quiet: bool) -> Result<Exit> {
                     let refs: Vec<&Session> = sessions.iter().collect();
                     sink.write_text(&sessions_table(&refs))?
                 }
-                Format::Csv | Format::Parquet => {
+                Format::Csv | Format::Parquet | Format::Timesketch => {
                     let mut df = crate::frame::sessions_frame(&sessions)?;
                     report::write_frame(&mut df, format, &sink)?;
                 }
@@ -574,6 +611,7 @@ fn timeline(
     }
     match format {
         Format::Ndjson => report::write_ndjson(&rows, sink)?,
+        Format::Timesketch => report::timesketch::write_events(&rows, |r| r.event, sink)?,
         _ => {
             let mut text = String::new();
             let chain = graph.ancestors(key);

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod parse;
 pub mod s3;
 pub mod scope;
+pub mod siem;
 pub mod source;
 
 use crate::error::Error;

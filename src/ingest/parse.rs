@@ -3,7 +3,7 @@
 //! Shapes accepted: CloudTrail's `{"Records": [...]}` delivery document, a top-level JSON array of
 //! records, and one record per line (NDJSON) or concatenated records. A record may be wrapped:
 //! the LookupEvents form (`CloudTrailEvent` holding the record as a JSON string), EventBridge
-//! (`detail`) or exports that put it under `event`.
+//! (`detail`) or exports that put it under `event`; SIEM exports are unwrapped by [`super::siem`].
 //!
 //! Records are split by a small structural scanner first, then each is parsed on its own, so one
 //! bad record (invalid UTF-8, not an object, no eventTime, cut off by truncation) costs only itself.
@@ -332,6 +332,18 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
                 return;
             }
         }
+    }
+    // SIEM and log-platform exports (Splunk, Elastic, Cloud Logging, Sentinel, CloudTrail Lake).
+    if let Some(inner) = super::siem::unwrap(text) {
+        out.records -= 1;
+        for r in inner {
+            out.records += 1;
+            match r {
+                Ok(rec) => record(rec.as_bytes(), at, out, interner),
+                Err(e) => out.bad_records.push((at, e)),
+            }
+        }
+        return;
     }
     if let Ok(doc) = serde_json::from_str::<Doc>(text) {
         out.records -= 1;

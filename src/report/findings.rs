@@ -1,9 +1,12 @@
 //! Findings as a table, JSON lines, OCSF Detection Findings, or Markdown.
+//!
+//! Takes the findings of `hunt` and, through [`Cited`], the events they cite (so that machine
+//! formats can name the API calls behind a finding); returns the text to print.
 
-use crate::detect::{Finding, Severity};
-use crate::event::format_iso;
+use crate::detect::{Finding, Kind};
+use crate::event::{format_iso, Event};
 use crate::report::table;
-use serde_json::json;
+use std::collections::HashMap;
 
 /// Output formats of `hunt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -12,13 +15,127 @@ pub enum FindingFormat {
     Table,
     /// One finding per line, the finding's own keys.
     Ndjson,
-    /// One OCSF Detection Finding (class_uid 2004) JSON object per line.
+    /// One OCSF 1.8.0 Detection Finding (class_uid 2004) JSON object per line.
     Ocsf,
     /// A Markdown report that renders on a code-review site.
     Markdown,
+    /// Timesketch JSON lines: `message`, `datetime`, `timestamp_desc` and the finding's keys.
+    Timesketch,
+    /// AWS Security Finding Format, one per line (`trailhound securityhub send` imports them).
+    Asff,
 }
 
-pub fn render(findings: &[Finding], format: FindingFormat) -> String {
+/// The events that findings cite, by event id: what OCSF evidences, ASFF and Timesketch lines
+/// say about the API calls behind a finding. Empty when the events are not at hand; the formats
+/// then describe a finding from its own fields only.
+#[derive(Default)]
+pub struct Cited<'a> {
+    by_id: HashMap<&'a str, &'a Event>,
+}
+
+impl<'a> Cited<'a> {
+    /// Indexes the events the findings cite. Of the copies of a cross-account call, the one that
+    /// is not a `shared_copy` is kept.
+    pub fn new(findings: &[Finding], events: &'a [Event]) -> Cited<'a> {
+        let wanted: std::collections::HashSet<&str> = findings
+            .iter()
+            .flat_map(|f| f.evidence_event_ids.iter().map(String::as_str))
+            .collect();
+        let mut by_id: HashMap<&'a str, &'a Event> = HashMap::new();
+        for e in events {
+            let Some(id) = e.event_id.as_deref() else {
+                continue;
+            };
+            if !wanted.contains(id) {
+                continue;
+            }
+            by_id
+                .entry(id)
+                .and_modify(|old| {
+                    if old.shared_copy && !e.shared_copy {
+                        *old = e;
+                    }
+                })
+                .or_insert(e);
+        }
+        Cited { by_id }
+    }
+
+    /// The index a format needs: the cited events for OCSF and ASFF, nothing for the others
+    /// (which saves a pass over the events).
+    pub fn for_format(
+        format: FindingFormat,
+        findings: &[Finding],
+        events: &'a [Event],
+    ) -> Cited<'a> {
+        match format {
+            FindingFormat::Ocsf | FindingFormat::Asff => Cited::new(findings, events),
+            _ => Cited::default(),
+        }
+    }
+
+    /// The cited events of a finding that are at hand, in the finding's evidence order.
+    pub fn of(&self, f: &Finding) -> Vec<&'a Event> {
+        f.evidence_event_ids
+            .iter()
+            .filter_map(|id| self.by_id.get(id.as_str()).copied())
+            .collect()
+    }
+}
+
+/// A finding's stable identifier: the same finding gets the same id in every run and format.
+pub fn finding_uid(f: &Finding) -> String {
+    format!(
+        "{}:{}:{}",
+        f.kind,
+        f.time,
+        f.evidence_event_ids
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&f.principal)
+    )
+}
+
+/// A short title for a kind of finding (OCSF `finding_info.title`, ASFF `Title`).
+pub fn title(kind: Kind) -> &'static str {
+    match kind {
+        Kind::FailedThenSuccess => "Denied calls, then success",
+        Kind::OddIp => "Call from a network the principal has not used",
+        Kind::UnusualHour => "Activity at an unusual hour",
+        Kind::DeepRoleChain => "Deep role chain",
+        Kind::CredentialExfiltration => "Instance credentials used outside the instance",
+        Kind::ImpossibleTravel => "Impossible travel",
+        Kind::RoleEnumeration => "Role enumeration",
+        Kind::FederationTokenAdmin => "Federation token with broad permissions",
+        Kind::ConsoleLoginWithoutMfa => "Console sign-in without MFA",
+        Kind::RootAccountUse => "Root account used",
+    }
+}
+
+/// How sure a kind of finding is, 1 (low) to 3 (high): an observed fact (root was used, a
+/// console sign-in had no MFA, a chain is this deep) is high; a judgement against a learned
+/// baseline (an unusual network, hour or place) is medium, an unusual hour alone low.
+pub fn confidence(kind: Kind) -> u8 {
+    match kind {
+        Kind::DeepRoleChain
+        | Kind::FederationTokenAdmin
+        | Kind::ConsoleLoginWithoutMfa
+        | Kind::RootAccountUse
+        | Kind::CredentialExfiltration => 3,
+        Kind::FailedThenSuccess | Kind::OddIp | Kind::ImpossibleTravel | Kind::RoleEnumeration => 2,
+        Kind::UnusualHour => 1,
+    }
+}
+
+/// Whether a kind is judged against a principal's learned baseline rather than a fixed rule.
+pub fn is_behavioral(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::OddIp | Kind::UnusualHour | Kind::ImpossibleTravel
+    )
+}
+
+pub fn render(findings: &[Finding], format: FindingFormat, cited: &Cited) -> String {
     match format {
         FindingFormat::Table => to_table(findings),
         FindingFormat::Ndjson => lines(
@@ -26,8 +143,14 @@ pub fn render(findings: &[Finding], format: FindingFormat) -> String {
                 .iter()
                 .map(|f| serde_json::to_string(f).unwrap_or_default()),
         ),
-        FindingFormat::Ocsf => lines(findings.iter().map(|f| to_ocsf(f).to_string())),
+        FindingFormat::Ocsf => lines(
+            findings
+                .iter()
+                .map(|f| crate::report::ocsf::detection_finding(f, cited).to_string()),
+        ),
         FindingFormat::Markdown => to_markdown(findings),
+        FindingFormat::Timesketch => crate::report::timesketch::findings(findings),
+        FindingFormat::Asff => crate::report::asff::render(findings, cited),
     }
 }
 
@@ -173,65 +296,4 @@ fn to_markdown(findings: &[Finding]) -> String {
         }
     }
     s
-}
-
-/// One OCSF 1.x Detection Finding (class 2004).
-pub fn to_ocsf(f: &Finding) -> serde_json::Value {
-    let uid = format!(
-        "{}:{}:{}",
-        f.kind,
-        f.time,
-        f.evidence_event_ids
-            .first()
-            .map(String::as_str)
-            .unwrap_or(&f.principal)
-    );
-    json!({
-        "class_uid": 2004,
-        "class_name": "Detection Finding",
-        "category_uid": 2,
-        "category_name": "Findings",
-        "type_uid": 200401,
-        "type_name": "Detection Finding: Create",
-        "activity_id": 1,
-        "activity_name": "Create",
-        "time": f.time,
-        "severity_id": f.severity.ocsf_id(),
-        "severity": capitalize(f.severity),
-        "status_id": 1,
-        "status": "New",
-        "message": f.summary,
-        "metadata": {
-            "version": "1.3.0",
-            "product": {"name": "trailhound", "vendor_name": "trailhound", "version": env!("CARGO_PKG_VERSION")},
-        },
-        "finding_info": {
-            "uid": uid,
-            "title": f.kind.as_str(),
-            "desc": f.reason,
-            "types": [f.kind.as_str()],
-            "first_seen_time": f.time,
-            "related_events": f.evidence_event_ids.iter().map(|id| json!({"uid": id})).collect::<Vec<_>>(),
-        },
-        "actor": {
-            "user": {"uid": f.principal, "name": f.principal},
-            "session": f.access_key_id.as_ref().map(|k| json!({"uid": k, "issuer": f.chain.first().and_then(|h| h.role_arn.clone())})),
-        },
-        "src_endpoint": f.place.source_ip.as_ref().map(|ip| json!({
-            "ip": ip,
-            "location": f.place.country.as_ref().map(|c| json!({"country": c})),
-            "autonomous_system": f.place.asn.map(|a| json!({"number": a, "name": f.place.as_org})),
-        })),
-        "cloud": {"provider": "AWS", "account": f.account.as_ref().map(|a| json!({"uid": a}))},
-        "unmapped": {"trailhound": {"kind": f.kind.as_str(), "chain": f.chain, "respond": f.respond}},
-    })
-}
-
-fn capitalize(s: Severity) -> String {
-    let t = s.as_str();
-    let mut c = t.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }

@@ -3,11 +3,15 @@
 //! Takes typed rows (events, sessions...) or a polars DataFrame and writes them to stdout or a
 //! file. Every listing in trailhound goes through here, so formats behave the same everywhere.
 
+pub mod asff;
 pub mod digest;
 pub mod findings;
 pub mod html;
 pub mod markdown;
+pub mod ocsf;
+pub mod securityhub;
 pub mod table;
+pub mod timesketch;
 pub mod tree;
 
 use crate::error::{Error, Result};
@@ -29,6 +33,9 @@ pub enum Format {
     Csv,
     /// Apache Parquet (needs --out, or stdout that is not a terminal).
     Parquet,
+    /// Timesketch JSON lines (`message`, `datetime`, `timestamp_desc` and the columns): events
+    /// and timeline only.
+    Timesketch,
 }
 
 /// Where output goes: a file, or stdout.
@@ -188,6 +195,9 @@ pub fn write_frame(df: &mut DataFrame, format: Format, sink: &Sink) -> Result<()
                 Err(e) => Err(sink.err(e)),
             }
         }
+        Format::Timesketch => Err(Error::Usage(
+            "--format timesketch is for events, timeline and hunt".into(),
+        )),
         Format::Parquet => {
             let mut w = sink.open(true)?;
             ParquetWriter::new(&mut w)

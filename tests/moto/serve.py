@@ -22,6 +22,9 @@ Fixture calls beside boto3's (the channel is JSON, so object bodies never pass t
         -> {"ok": [{"method", "path", "query", "status"}...]}: every HTTP request the server
         received (for bucket B only: path-style paths /B and /B/...), in arrival order
     {"call": "requests_reset", "params": {"Bucket": B?}}  forgets them (those of B only)
+    {"call": "fault", "params": {"Path": P, "Count": n, "Status": 429, "Code": C}}
+        the next n requests to path P (e.g. /findings/import, Security Hub's BatchImportFindings)
+        answer HTTP Status with a JSON error of type C (a restJson1 service's error shape)
 
 Faults, by bucket name (path-style requests only), answered before moto sees the request:
 
@@ -45,6 +48,7 @@ port = server.get_host_and_port()[1]
 lock = threading.Lock()
 seen = []  # (method, path, query, status)
 flaky_done = set()
+faults = {}  # path -> [count, status line, error code]
 
 
 def s3_error(start_response, status, code, message):
@@ -82,6 +86,18 @@ class Recorder:
                 seen.append({"method": method, "path": path, "query": query, "status": status[0]})
 
         try:
+            with lock:
+                fault = faults.get(path)
+                if fault and fault[0] > 0:
+                    fault[0] -= 1
+                else:
+                    fault = None
+            if fault:
+                body = json.dumps({"__type": fault[2], "message": "injected by serve.py"}).encode()
+                recording_start_response(fault[1], [("Content-Type", "application/json"),
+                                                    ("x-amzn-ErrorType", fault[2]),
+                                                    ("Content-Length", str(len(body)))])
+                return [body]
             if bucket.startswith("denied-"):
                 return s3_error(recording_start_response, "403 Forbidden", "AccessDenied", "Access Denied")
             if bucket.startswith("noget-") and method == "GET" and key:
@@ -168,6 +184,13 @@ def fixture(req):
     if call == "requests_reset":
         with lock:
             seen[:] = [r for r in seen if not in_bucket(r, params.get("Bucket"))]
+        return {}
+    if call == "fault":
+        status = {429: "429 Too Many Requests", 500: "500 Internal Server Error",
+                  503: "503 Service Unavailable"}[params.get("Status", 429)]
+        with lock:
+            faults[params["Path"]] = [params.get("Count", 1), status,
+                                      params.get("Code", "TooManyRequestsException")]
         return {}
     if call == "upload_tree":
         return upload_tree(client("s3", req.get("account")), **params)
