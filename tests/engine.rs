@@ -315,8 +315,10 @@ fn shards_by_account_merged_know_every_session_of_one_run() {
     );
     // The sample's break-in crosses from the first group of accounts into the second: the
     // chain resolves only through the merged session index.
-    report(&a, &["--account", "310915732205", "--account", "205836417790"]);
-    report(&b, &["--account", "482719305561", "--account", "739204618823"]);
+    // The shards keep every session of the week they read, to be merged whole.
+    let keep = ["--keep-expired-hours", "1000"];
+    report(&a, &[&["--account", "310915732205", "--account", "205836417790"][..], &keep].concat());
+    report(&b, &[&["--account", "482719305561", "--account", "739204618823"][..], &keep].concat());
     let o = run([
         "state",
         "merge",

@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--work", default="/tmp/th-bench")
     ap.add_argument("--sizes", default="1000000,4000000,16000000")
     ap.add_argument("--skip-nights", action="store_true")
+    ap.add_argument("--only-nights", action="store_true", help="skip hunt/summary/sessions")
+    ap.add_argument("--stored", default="7,30", help="days stored before the measured night")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     print(f"{'measurement':44} {'wall s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
@@ -74,6 +76,8 @@ def main():
             subprocess.run([a.bin, "generate", "-q", "--events", str(n), "--out", d], check=True)
             print(f"(generated {d} in {time.monotonic() - t:.0f}s)", flush=True)
         corpora[n] = d
+        if a.only_nights:
+            continue
         for cmd, label in [
             (["summary", "--format", "json"], "summary"),
             (["hunt", "--format", "ndjson", "--fail-on", "critical"], "hunt"),
@@ -88,7 +92,7 @@ def main():
     n = max(corpora)
     d = corpora[n]
     start = dt.date(2026, 3, 2)
-    for stored in (7, 30):
+    for stored in [int(x) for x in a.stored.split(",") if x]:
         state = os.path.join(a.work, f"state-{n}-{stored}")
         shutil.rmtree(state, ignore_errors=True)
         night = start + dt.timedelta(days=stored)

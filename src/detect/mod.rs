@@ -424,6 +424,12 @@ impl<'a> Detector<'a> {
         self.hour_burst.remove(principal);
     }
 
+    /// Keeps the addresses of instance keys for which `keep` holds (the keys a retired graph
+    /// still knows): the others were judged by the run that saw them.
+    pub fn retain_instance_keys(&mut self, keep: impl Fn(&str) -> bool) {
+        self.instance_use.retain(|k, _| keep(k));
+    }
+
     /// Forgets principals not seen since `before` (their baselines expire).
     pub fn expire(&mut self, before: Millis) {
         let gone: HashSet<String> = self
@@ -942,9 +948,10 @@ impl<'a> Detector<'a> {
                 .entry(c.to_string())
                 .or_insert_with(|| (VecDeque::new(), Millis::MIN));
             denials.push_back(Denial::of(e));
-            while denials
-                .front()
-                .is_some_and(|d| e.event_time - d.seen.time > window)
+            while denials.len() > 1
+                && denials
+                    .front()
+                    .is_some_and(|d| e.event_time.saturating_sub(d.seen.time) > window)
             {
                 denials.pop_front();
             }

@@ -406,6 +406,55 @@ impl GraphState {
         self
     }
 
+    /// Drops what no later call can change or need: keys that can no longer sign calls at
+    /// `now` (expired, see [`usable_until`]) unless a key still usable descends from them (its
+    /// chain is resolved through them). What a scheduled run saves for the next, so that the
+    /// state holds the sessions still alive, not every session ever seen. Returns the number of
+    /// keys dropped.
+    pub fn retire(&mut self, now: Millis) -> usize {
+        let until = |k: &Text| -> Option<Millis> {
+            match self.issuing.get(k) {
+                Some(e) => Some(
+                    e.sts()
+                        .issued_expiration
+                        .unwrap_or(e.event_time + LONGEST_SESSION),
+                ),
+                None => self.usage.get(k).and_then(|u| u.last).map(|t| t + LONGEST_SESSION),
+            }
+        };
+        let parent = |k: &Text| -> Option<Text> {
+            self.issuing
+                .get(k)
+                .filter(|e| caller_is_session(e))
+                .and_then(|e| e.access_key_id.clone())
+                .filter(|p| !p.is_empty())
+        };
+        let mut keep: std::collections::HashSet<Text> = std::collections::HashSet::new();
+        for k in self.usage.keys().chain(self.issuing.keys()) {
+            if until(k).is_none_or(|t| t + EXPIRY_GRACE >= now) {
+                let mut cur = Some(k.clone());
+                while let Some(c) = cur {
+                    if !keep.insert(c.clone()) {
+                        break;
+                    }
+                    cur = parent(&c);
+                }
+            }
+        }
+        let before = self.usage.len() + self.issuing.len();
+        self.usage.retain(|k, _| keep.contains(k));
+        self.issuing.retain(|k, _| keep.contains(k));
+        if let Some(live) = self.live.as_mut() {
+            live.retain(|k, _| keep.contains(k));
+        }
+        before - self.usage.len() - self.issuing.len()
+    }
+
+    /// Whether the state knows this key.
+    pub fn contains(&self, key: &str) -> bool {
+        self.issuing.contains_key(key) || self.usage.contains_key(key)
+    }
+
     /// Forgets sessions last used (or issued) before `before`, so that the state does not grow
     /// without end; their chains' later sessions keep what was resolved for them.
     pub fn expire(&mut self, before: Millis) {

@@ -54,6 +54,11 @@ pub struct ReportArgs {
     /// Days of stored history the new events are judged against.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub history_days: u32,
+    /// Hours an expired session is kept in the saved state after it could last sign a call
+    /// (for shards to be merged with their chains whole); later it is dropped, so that the
+    /// state holds the living sessions, not every session ever seen.
+    #[arg(long, value_name = "HOURS", default_value_t = 48)]
+    pub keep_expired_hours: u32,
     /// Detection thresholds and allowlists (TOML), as for hunt.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -386,6 +391,13 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     state.write_manifest(&run_id, &processed)?;
     // What the next run goes on from: principals and sessions unseen for `--history-days`
     // expire.
+    // Sessions that can no longer sign calls (and lead to none that can) were judged: only
+    // the living ones and their chains are carried, so a night costs what its new data costs.
+    if let Some(last) = last_new {
+        hunt.graph.retire(last - i64::from(args.keep_expired_hours) * HOUR);
+        let graph = &hunt.graph;
+        hunt.detector.retain_instance_keys(|k| graph.contains(k));
+    }
     if let Some(last) = last_new.or(saved_at) {
         let before = last - args.history_days as i64 * DAY;
         hunt.graph.expire(before);
