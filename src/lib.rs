@@ -14,6 +14,7 @@
 //! - [`playbook`] turns playbook files + a target -> a plan (pure) -> IAM calls, audit, rollback
 //! - [`state`] keeps scheduled runs' state: manifest, baselines, Parquet lake; `report` runs nightly
 //! - [`generate`] writes deterministic synthetic trees (sample-logs, benchmark corpora)
+//! - [`fuzz`] mutates real logs and settings and runs them through every parser and stage (stable toolchain)
 #![forbid(unsafe_code)]
 
 pub mod aws;
@@ -22,6 +23,7 @@ pub mod detect;
 pub mod error;
 pub mod event;
 pub mod frame;
+pub mod fuzz;
 pub mod generate;
 pub mod geoip;
 pub mod graph;

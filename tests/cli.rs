@@ -3,6 +3,7 @@
 
 mod common;
 mod emulator;
+mod fuzz;
 mod hunt;
 mod ingest;
 mod playbook;

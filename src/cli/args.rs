@@ -220,6 +220,38 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Fuzz the readers on the stable toolchain: mutate real logs and settings (seeded, so a run
+    /// is the same everywhere), run each through decode, parse, normalize, the session graph,
+    /// the detections, the time and address parsers and the playbook and settings loaders.
+    /// Every input that panics is written to --out; exits 2 when one did.
+    Fuzz(FuzzArgs),
+}
+
+/// `trailhound fuzz`.
+#[derive(Debug, Args, Clone)]
+pub struct FuzzArgs {
+    /// Inputs to run.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Random seed: the same seed and index always make the same input.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Index of the first input (to resume a run, or make one input again with --count 1).
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Folder for failing inputs (named TARGET-seedS-INDEX.bin).
+    #[arg(long, value_name = "DIR", default_value = "fuzz-failures")]
+    pub out: PathBuf,
+    /// Files and folders to draw seeds from (default: sample-logs, tests/fixtures/datasets,
+    /// tests/fixtures/playbook and playbooks, where they exist; built-in records always).
+    #[arg(long, value_name = "PATH")]
+    pub corpus: Vec<PathBuf>,
+    /// Only these targets: records, file, text, playbook, config (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+    /// Run saved inputs (files named TARGET-...) instead of making new ones.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["count", "start"])]
+    pub replay: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -217,3 +217,140 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// `trailhound fuzz`: runs the harness (or replays saved inputs) and prints counts and speed.
+pub fn fuzz(args: &super::args::FuzzArgs, quiet: bool) -> Result<Exit> {
+    use crate::fuzz::{self, corpus::Corpus, Target};
+    let targets: Vec<Target> = args
+        .target
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Error::Usage)?;
+    let env = fuzz::Env::new().map_err(Error::Other)?;
+    if !args.replay.is_empty() {
+        let mut failed = 0;
+        for path in &args.replay {
+            let target = match targets.first() {
+                Some(t) => *t,
+                None => fuzz::target_of(path).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: the file name does not start with a target; give --target",
+                        path.display()
+                    ))
+                })?,
+            };
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            let input = fuzz::Input {
+                target,
+                bytes,
+                intact: false,
+            };
+            match fuzz::catch(|| fuzz::run(&env, &input)) {
+                Ok(()) => println!("{}: ok ({})", path.display(), target.name()),
+                Err(m) => {
+                    failed += 1;
+                    println!("{}: PANIC ({}): {m}", path.display(), target.name());
+                }
+            }
+        }
+        return Ok(if failed == 0 { Exit::Ok } else { Exit::Error });
+    }
+    let roots: Vec<PathBuf> = if args.corpus.is_empty() {
+        [
+            "sample-logs",
+            "tests/fixtures/datasets",
+            "tests/fixtures/playbook",
+            "playbooks",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+    } else {
+        args.corpus.clone()
+    };
+    let t = Instant::now();
+    let corpus = Corpus::load(&roots);
+    if !quiet {
+        eprintln!(
+            "trailhound fuzz: seeds: {} files, {} records, {} strings, {} TOML texts from {} in {:.1}s",
+            corpus.files.len(),
+            corpus.records.len(),
+            corpus.strings.len(),
+            corpus.tomls.len(),
+            if roots.is_empty() {
+                "the built-in set".to_string()
+            } else {
+                roots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let opts = fuzz::Options {
+        seed: args.seed,
+        start: args.start,
+        count: args.count,
+        targets,
+        out: Some(args.out.clone()),
+    };
+    let mut last = Instant::now();
+    let report = fuzz::fuzz(&env, &corpus, &opts, |r| {
+        if !quiet && last.elapsed().as_secs() >= 10 {
+            last = Instant::now();
+            eprintln!(
+                "trailhound fuzz: {} inputs, {} failures, {:.0} inputs/s",
+                r.inputs,
+                r.failures.len(),
+                r.inputs as f64 / r.elapsed.as_secs_f64().max(1e-9)
+            );
+        }
+    });
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let per_target: Vec<String> = Target::ALL
+        .iter()
+        .map(|t| format!("{} {}", t.name(), report.per_target[*t as usize]))
+        .collect();
+    println!(
+        "fuzz              seed {}, inputs {}..{}: {} inputs in {:.1} s, {:.0} inputs/s on {} threads, {:.1} MB of input",
+        args.seed,
+        args.start,
+        args.start + report.inputs,
+        report.inputs,
+        secs,
+        report.inputs as f64 / secs,
+        rayon::current_num_threads(),
+        report.bytes as f64 / 1e6
+    );
+    println!("targets           {}", per_target.join(", "));
+    if let Some((d, t, i)) = report.slowest {
+        println!(
+            "slowest input     {:.1} ms ({} #{i})",
+            d.as_secs_f64() * 1e3,
+            t.name()
+        );
+    }
+    println!("failures          {}", report.failures.len());
+    for f in &report.failures {
+        println!(
+            "  {} #{}: {}{}",
+            f.target.name(),
+            f.index,
+            f.message,
+            f.saved
+                .as_ref()
+                .map(|p| format!(" (saved as {})", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if report.failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
+}

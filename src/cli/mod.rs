@@ -197,6 +197,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             days,
         } => bench::generate(&out, events, seed, days, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
+        Command::Fuzz(args) => bench::fuzz(&args, quiet),
     }
 }
 

@@ -620,7 +620,7 @@ impl<'a> Hunter<'a> {
             let mut start = 0;
             let mut reported_until: Millis = Millis::MIN;
             for end in 0..denials.len() {
-                while denials[end].event_time - denials[start].event_time > window {
+                while start < end && denials[end].event_time - denials[start].event_time > window {
                     start += 1;
                 }
                 let slice = &denials[start..=end];

@@ -280,12 +280,23 @@ const SECRET_KEYS: [&str; 6] = [
 /// Marker written in place of a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// A cheap test that lets through every text in which a secret key may be written: a key is
+/// found by the quote that closes it, compared without case; a key written with a `\u` escape
+/// (the only way a letter can be escaped in JSON) is found by the escape. Never wrong the other
+/// way: a text it lets through is parsed and redacted key by key.
 fn might_hold_secret(raw: &str) -> bool {
     let b = raw.as_bytes();
-    memchr::memmem::find(b, b"oken\"").is_some()
-        || memchr::memmem::find(b, b"ecretAccessKey\"").is_some()
-        || memchr::memmem::find(b, b"ssertion\"").is_some()
-        || memchr::memmem::find(b, b"assword\"").is_some()
+    if memchr::memmem::find(b, b"\\u").is_some() {
+        return true;
+    }
+    memchr::memchr_iter(b'"', b).any(|q| {
+        // Every secret key ends in n, y or d.
+        q > 0
+            && matches!(b[q - 1] | 0x20, b'n' | b'y' | b'd')
+            && SECRET_KEYS
+                .iter()
+                .any(|k| q >= k.len() && b[q - k.len()..q].eq_ignore_ascii_case(k.as_bytes()))
+    })
 }
 
 fn redact_value(v: &mut serde_json::Value) {
@@ -522,6 +533,35 @@ mod tests {
         assert_eq!(
             e.sts().assumed_role_arn.as_deref(),
             Some("arn:aws:sts::1:federated-user/x")
+        );
+    }
+
+    #[test]
+    fn secret_keys_in_any_case_or_escaped_are_redacted() {
+        // Found by `trailhound fuzz` (seed 1, input 17455): `secretAcces\u0073Key` passed the
+        // quick test that decides whether a document is parsed for redaction.
+        for key in [
+            r"secretAcces\u0073Key",
+            r"\u0073essionToken",
+            "SESSIONTOKEN",
+            "PASSWORD",
+            "SAMLASSERTION",
+        ] {
+            let e = event(&format!(
+                r#"{{"eventTime":"2024-11-30T08:43:17Z","requestParameters":{{"a":[{{"{key}":"SECRETVALUE"}}]}},
+                "responseElements":{{"{key}":"SECRETVALUE"}},"additionalEventData":{{"{key}":{{"x":"SECRETVALUE"}}}}}}"#
+            ));
+            let out = serde_json::to_string(&e).unwrap();
+            assert!(!out.contains("SECRETVALUE"), "{key}: {out}");
+            assert_eq!(out.matches(REDACTED).count(), 3, "{key}: {out}");
+        }
+        // Text without a secret key is kept as it is, not parsed and written again.
+        let e = event(
+            r#"{"eventTime":"2024-11-30T08:43:17Z","requestParameters":{"tokenName" : "x", "b":"passwords"}}"#,
+        );
+        assert_eq!(
+            e.request_parameters.as_deref(),
+            Some(r#"{"tokenName" : "x", "b":"passwords"}"#)
         );
     }
 

@@ -68,7 +68,9 @@ fn scan_value(b: &[u8], i: usize) -> Option<usize> {
             b'"' => {
                 j += 1;
                 loop {
-                    let k = j + memchr::memchr2(b'"', b'\\', &b[j..])?;
+                    // A backslash as the last byte leaves `j` past the end: the text ends inside
+                    // the string.
+                    let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
                     if b[k] == b'\\' {
                         j = k + 2;
                     } else {
@@ -436,6 +438,23 @@ mod tests {
         let p = parse_text(&t);
         assert_eq!(p.events.len(), 2);
         assert!(p.bad_records[0].1.contains("invalid UTF-8"));
+    }
+
+    #[test]
+    fn a_backslash_ending_the_text_is_a_cut_off_record() {
+        // Found by `trailhound fuzz` (seed 1, input 17675): the scanner stepped past the end.
+        for t in [
+            &b"[{\"a\":\"x\\"[..],
+            b"{\"a\":\"\\",
+            b"\"\\",
+            b"{\"Records\":[{\"k\":\"\\",
+        ] {
+            let p = parse_text(t);
+            assert!(p.events.is_empty());
+        }
+        let p = parse_text(format!("[{REC},{{\"eventName\":\"x\\").as_bytes());
+        assert_eq!(p.events.len(), 1);
+        assert!(p.truncated);
     }
 
     #[test]
