@@ -7,6 +7,7 @@ mod fuzz;
 mod hunt;
 mod ingest;
 mod playbook;
+mod properties;
 mod remote;
 mod report;
 mod sessions;

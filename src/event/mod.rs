@@ -234,10 +234,21 @@ pub enum RecordError {
 }
 
 /// Deduplicates repeated text: equal strings share one allocation.
+///
+/// Short values (names, ARNs, regions, user agents) go into a set that keeps every one. Raw JSON
+/// documents (`requestParameters`...) are mostly unique, long, and would grow that set without
+/// end; they go through a small cache instead, which shares a document repeated close together
+/// (a polling job's parameters) at the cost of one hash and, on a hit, one comparison.
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
+    docs: Vec<Option<Text>>,
+    /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
+    day: Option<(i64, Text)>,
 }
+
+/// Slots of the document cache (a power of two).
+const DOC_SLOTS: usize = 4096;
 
 impl Interner {
     /// Distinct strings held.
@@ -260,6 +271,37 @@ impl Interner {
 
     fn opt(&mut self, s: &Str) -> Option<Text> {
         s.get().map(|v| self.intern(v))
+    }
+
+    /// A raw document: shared with an equal one seen recently, else a new allocation.
+    pub fn intern_doc(&mut self, s: &str) -> Text {
+        use std::hash::BuildHasher;
+        if self.docs.is_empty() {
+            self.docs = vec![None; DOC_SLOTS];
+        }
+        let slot = self.set.hasher().hash_one(s) as usize & (DOC_SLOTS - 1);
+        if let Some(t) = &self.docs[slot] {
+            if **t == *s {
+                return t.clone();
+            }
+        }
+        let t: Text = Arc::from(s);
+        self.docs[slot] = Some(t.clone());
+        t
+    }
+
+    /// `YYYY-MM-DD` of a time, shared by every event of that day.
+    fn day_of(&mut self, ms: Millis) -> Text {
+        let day = ms.div_euclid(86_400_000);
+        if let Some((d, t)) = &self.day {
+            if *d == day {
+                return t.clone();
+            }
+        }
+        let s = format_iso(ms);
+        let t = self.intern(&s[..10.min(s.len())]);
+        self.day = Some((day, t.clone()));
+        t
     }
 }
 
@@ -327,12 +369,12 @@ pub fn redacted_json(
         return None;
     }
     if !might_hold_secret(text) {
-        return Some(interner.intern(text));
+        return Some(interner.intern_doc(text));
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut v) => {
             redact_value(&mut v);
-            Some(interner.intern(&v.to_string()))
+            Some(interner.intern_doc(&v.to_string()))
         }
         // Unparsable text that might hold a secret is not kept.
         Err(_) => Some(interner.intern(REDACTED)),
@@ -349,11 +391,6 @@ pub fn role_arn_from_error(message: &str) -> Option<&str> {
         .unwrap_or(rest.len());
     let arn = rest[..end].trim_end_matches('.');
     (arn.starts_with("arn:") && arn.contains(":role/")).then_some(arn)
-}
-
-fn day_of(ms: Millis, interner: &mut Interner) -> Text {
-    let s = format_iso(ms);
-    interner.intern(&s[..10.min(s.len())])
 }
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
@@ -420,7 +457,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         additional_event_data: redacted_json(rec.additional_event_data, interner),
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
-        event_day: day_of(event_time, interner),
+        event_day: interner.day_of(event_time),
         origin: (0, 0),
     };
     if is_issuing_call {
