@@ -153,3 +153,47 @@ fn role_enumeration_window_that_overflows_does_not_panic() {
         let _ = trailhound::detect::hunt(&events, &graph, &geo, &cfg);
     }
 }
+
+#[test]
+fn a_gzip_bomb_past_the_cap_is_a_failed_file_and_the_run_goes_on() {
+    use crate::common::{code, gz, record, run, stderr, stdout, write};
+    let dir = tempfile::tempdir().unwrap();
+    // 20 MB of zeros: about 20 KB gzipped.
+    write(dir.path(), "bomb.json.gz", &gz(&vec![0u8; 20 << 20]));
+    let good = format!(
+        "{{\"Records\":[{},{}]}}",
+        record("a", "2026-03-02T10:00:00Z"),
+        record("b", "2026-03-02T10:00:01Z")
+    );
+    write(dir.path(), "good.json.gz", &gz(good.as_bytes()));
+    let o = run([
+        "summary".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "-q".as_ref(),
+        "--max-object-size".as_ref(),
+        "1MiB".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bomb.json.gz: inflates past 1048576 bytes (cap 1 MiB, --max-object-size)"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["files"]["failed"], 1, "{v}");
+    assert_eq!(v["events"], 2, "{v}");
+    // Under the default cap (1 GiB) the same object is read, and found not to be JSON.
+    let o = run(["summary".as_ref(), "-q".as_ref(), dir.path().as_os_str()]);
+    assert!(!stderr(&o).contains("inflates past"), "{}", stderr(&o));
+    // A size that is not one is refused.
+    let o = run([
+        "summary".as_ref(),
+        "--max-object-size".as_ref(),
+        "12XB".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown unit"), "{}", stderr(&o));
+}

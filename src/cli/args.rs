@@ -272,6 +272,11 @@ pub struct InputArgs {
     /// Treat any bad file or record as fatal (exit 5) instead of warning and going on.
     #[arg(long)]
     pub strict: bool,
+    /// Largest size one log object may decompress to, e.g. 512MiB or 2GB (default 1GiB). An
+    /// object that inflates past it (a gzip bomb, a runaway export) is a failed file, named with
+    /// the reason, and the run goes on.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_object_size: Option<u64>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
@@ -333,4 +338,54 @@ pub struct FilterArgs {
     /// Event name, e.g. AssumeRole (repeat for several).
     #[arg(long, value_name = "NAME")]
     pub event_name: Vec<String>,
+}
+
+/// A size in bytes: a number with an optional unit, `K`/`KB`/`KiB`, `M`..., `G`... (all powers of
+/// 1024), e.g. `512MiB`, `2G`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: use a number of bytes, or e.g. 512MiB, 2GiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{}` (valid: K, KiB, M, MiB, G, GiB, T, TiB)",
+                unit.trim()
+            ))
+        }
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
+    if bytes == 0 {
+        return Err("the size must be more than 0".into());
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1 KB"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12XB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
+        assert!(parse_size("").is_err());
+    }
 }

@@ -281,6 +281,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
             ..Default::default()
         },
         track: None,
+        max_object_bytes: input.max_object_size,
     })
 }
 
