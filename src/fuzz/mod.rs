@@ -145,16 +145,12 @@ fn make_records(corpus: &Corpus, g: &mut Gen) -> Input {
         g.dice.range(1, 4)
     };
     let mut recs: Vec<serde_json::Value> = (0..n)
-        .filter_map(|_| {
-            (!corpus.records.is_empty())
-                .then(|| corpus.records[g.dice.below(corpus.records.len())].clone())
-        })
+        .filter(|_| !corpus.records.is_empty())
+        .map(|_| corpus.records[g.dice.below(corpus.records.len())].clone())
         .collect();
     let donors: Vec<serde_json::Value> = (0..2)
-        .filter_map(|_| {
-            (!corpus.records.is_empty())
-                .then(|| corpus.records[g.dice.below(corpus.records.len())].clone())
-        })
+        .filter(|_| !corpus.records.is_empty())
+        .map(|_| corpus.records[g.dice.below(corpus.records.len())].clone())
         .collect();
     if g.dice.chance(1, 2) {
         g.relate(&mut recs);
@@ -259,7 +255,7 @@ fn make_toml(corpus: &Corpus, g: &mut Gen, target: Target) -> Input {
     let seeds: Vec<&String> = corpus
         .tomls
         .iter()
-        .filter(|t| (target == Target::Config) == !t.contains("action"))
+        .filter(|t| (target == Target::Config) != t.contains("action"))
         .collect();
     let seed = if seeds.is_empty() {
         g.dice.pick(&corpus.tomls).clone()

@@ -486,7 +486,7 @@ impl<'a> Gen<'a> {
             " ",
             "arn:aws:iam::1:role/",
         ];
-        let unit: &str = *self.dice.pick(&units);
+        let unit = *self.dice.pick(&units);
         // Mostly up to 4 KiB; one time in 16 up to about 2 MB.
         let n = if self.dice.chance(1, 16) {
             self.dice.size(21) / unit.len()
@@ -870,7 +870,8 @@ impl<'a> Gen<'a> {
             out.push('\u{feff}');
         }
         if self.dice.chance(1, 10) {
-            out.push_str(*self.dice.pick(&[" ", "\n", "\r\n", "\t \n"]));
+            let space = *self.dice.pick(&[" ", "\n", "\r\n", "\t \n"]);
+            out.push_str(space);
         }
         match self.dice.below(10) {
             0..=2 => {
@@ -882,7 +883,8 @@ impl<'a> Gen<'a> {
                     out.push('{');
                 }
                 out.push_str("\"Records\":");
-                out.push_str(*self.dice.pick(&["", " ", "\n"]));
+                let space = *self.dice.pick(&["", " ", "\n"]);
+                out.push_str(space);
                 out.push('[');
                 out.push_str(&texts.join(*self.dice.pick(&[",", ", ", ",\n"])));
                 out.push_str("]}");
@@ -1045,15 +1047,13 @@ impl<'a> Gen<'a> {
         }
         let mut intact = true;
         match self.dice.below(8) {
-            0 => {
-                // Damage inside the stream (past the 10-byte header).
-                if out.len() > 12 {
-                    for _ in 0..self.dice.size(3) {
-                        let i = self.dice.range(10, out.len() - 1);
-                        out[i] ^= 1 << self.dice.below(8);
-                    }
-                    intact = false;
+            // Damage inside the stream (past the 10-byte header).
+            0 if out.len() > 12 => {
+                for _ in 0..self.dice.size(3) {
+                    let i = self.dice.range(10, out.len() - 1);
+                    out[i] ^= 1 << self.dice.below(8);
                 }
+                intact = false;
             }
             1 => {
                 let i = self.dice.below(out.len() + 1);
