@@ -197,3 +197,11 @@ fn a_gzip_bomb_past_the_cap_is_a_failed_file_and_the_run_goes_on() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("unknown unit"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_harness_state_can_be_shared_by_libfuzzer_targets() {
+    // fuzz/fuzz_targets keep one Env in a static OnceLock.
+    fn shared<T: Send + Sync>() {}
+    shared::<Env>();
+    shared::<Corpus>();
+}
