@@ -15,6 +15,7 @@
 //! - [`playbook`] turns playbook files + a target -> a plan (pure) -> IAM calls, audit, rollback
 //! - [`state`] keeps scheduled runs' state: manifest, baselines, Parquet lake; `report` runs nightly
 //! - [`generate`] writes deterministic synthetic trees (sample-logs, benchmark corpora)
+//! - [`fuzz`] mutates real logs and settings and runs them through every parser and stage (stable toolchain)
 #![forbid(unsafe_code)]
 
 pub mod aws;
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod frame;
+pub mod fuzz;
 pub mod generate;
 pub mod geoip;
 pub mod graph;

@@ -258,6 +258,38 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Fuzz the readers on the stable toolchain: mutate real logs and settings (seeded, so a run
+    /// is the same everywhere), run each through decode, parse, normalize, the session graph,
+    /// the detections, the time and address parsers and the playbook and settings loaders.
+    /// Every input that panics is written to --out; exits 2 when one did.
+    Fuzz(FuzzArgs),
+}
+
+/// `trailhound fuzz`.
+#[derive(Debug, Args, Clone)]
+pub struct FuzzArgs {
+    /// Inputs to run.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Random seed: the same seed and index always make the same input.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Index of the first input (to resume a run, or make one input again with --count 1).
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Folder for failing inputs (named TARGET-seedS-INDEX.bin).
+    #[arg(long, value_name = "DIR", default_value = "fuzz-failures")]
+    pub out: PathBuf,
+    /// Files and folders to draw seeds from (default: sample-logs, tests/fixtures/datasets,
+    /// tests/fixtures/playbook and playbooks, where they exist; built-in records always).
+    #[arg(long, value_name = "PATH")]
+    pub corpus: Vec<PathBuf>,
+    /// Only these targets: records, file, text, playbook, config (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub target: Vec<String>,
+    /// Run saved inputs (files named TARGET-...) instead of making new ones.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["count", "start"])]
+    pub replay: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,6 +334,11 @@ pub struct InputArgs {
     /// Treat any bad file or record as fatal (exit 5) instead of warning and going on.
     #[arg(long)]
     pub strict: bool,
+    /// Largest size one log object may decompress to, e.g. 512MiB or 2GB (default 1GiB). An
+    /// object that inflates past it (a gzip bomb, a runaway export) is a failed file, named with
+    /// the reason, and the run goes on.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_object_size: Option<u64>,
     #[command(flatten)]
     pub scope: ScopeArgs,
     #[command(flatten)]
@@ -402,4 +439,54 @@ pub struct FilterArgs {
     /// Event name, e.g. AssumeRole (repeat for several).
     #[arg(long, value_name = "NAME")]
     pub event_name: Vec<String>,
+}
+
+/// A size in bytes: a number with an optional unit, `K`/`KB`/`KiB`, `M`..., `G`... (all powers of
+/// 1024), e.g. `512MiB`, `2G`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: use a number of bytes, or e.g. 512MiB, 2GiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{}` (valid: K, KiB, M, MiB, G, GiB, T, TiB)",
+                unit.trim()
+            ))
+        }
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
+    if bytes == 0 {
+        return Err("the size must be more than 0".into());
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1 KB"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12XB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
+        assert!(parse_size("").is_err());
+    }
 }

@@ -92,22 +92,104 @@ fn gz_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `gzip -dc` over the files, output discarded: the single-core decompression floor.
-fn gzip_floor(files: &[PathBuf]) -> Option<f64> {
+/// `gzip -dc` over the files, output discarded, in `procs` processes at once (each given an
+/// equal share of the files, in batches): the decompression floor on that many cores.
+fn gzip_floor(files: &[PathBuf], procs: usize) -> Option<f64> {
     let started = Instant::now();
-    for chunk in files.chunks(256) {
-        let ok = Command::new("gzip")
-            .arg("-dc")
-            .args(chunk)
-            .stdout(Stdio::null())
-            .status()
-            .ok()?
-            .success();
-        if !ok {
-            return None;
+    let share = files.len().div_ceil(procs.max(1)).max(1);
+    let ok = std::thread::scope(|s| {
+        let workers: Vec<_> = files
+            .chunks(share)
+            .map(|part| {
+                s.spawn(move || {
+                    part.chunks(256).all(|chunk| {
+                        Command::new("gzip")
+                            .arg("-dc")
+                            .args(chunk)
+                            .stdout(Stdio::null())
+                            .status()
+                            .is_ok_and(|st| st.success())
+                    })
+                })
+            })
+            .collect();
+        workers.into_iter().all(|w| w.join().unwrap_or(false))
+    });
+    ok.then(|| started.elapsed().as_secs_f64())
+}
+
+/// CPU time (user + system) this process has used, in seconds, where the OS tells it.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Time spent in each stage of reading, one file after another on one thread.
+#[derive(Default)]
+struct Stages {
+    read: f64,
+    decompress: f64,
+    split: f64,
+    parse: f64,
+    normalize: f64,
+    records: u64,
+    events: u64,
+    bytes_gz: u64,
+    bytes_json: u64,
+    cpu: Option<f64>,
+}
+
+/// Reads every file in turn on this thread, timing each stage on its own: read, decompress,
+/// split into records (the scanner alone), parse (serde into the borrowed record view) and
+/// normalize (typed events, interning, redaction). Events are dropped file by file.
+fn stages(files: &[PathBuf]) -> Stages {
+    use crate::event::{normalize, raw::RawRecord, Interner};
+    use crate::ingest::{decode, parse};
+    let mut st = Stages::default();
+    let cpu0 = cpu_seconds();
+    let mut interner = Interner::default();
+    for f in files {
+        let t = Instant::now();
+        let Ok(data) = std::fs::read(f) else { continue };
+        st.bytes_gz += data.len() as u64;
+        let t1 = Instant::now();
+        let decoded = decode::decode(data);
+        let t2 = Instant::now();
+        let text = &decoded.bytes;
+        st.bytes_json += text.len() as u64;
+        let spans = parse::split_records(text);
+        let t3 = Instant::now();
+        let raws: Vec<RawRecord> = spans
+            .iter()
+            .filter_map(|r| {
+                let s = std::str::from_utf8(&text[r.clone()]).ok()?;
+                serde_json::from_str(s).ok()
+            })
+            .collect();
+        let t4 = Instant::now();
+        let events: Vec<_> = raws
+            .iter()
+            .filter_map(|r| normalize(r, &mut interner).ok())
+            .collect();
+        let t5 = Instant::now();
+        st.records += spans.len() as u64;
+        st.events += events.len() as u64;
+        drop(events);
+        st.read += (t1 - t).as_secs_f64();
+        st.decompress += (t2 - t1).as_secs_f64();
+        st.split += (t3 - t2).as_secs_f64();
+        st.parse += (t4 - t3).as_secs_f64();
+        st.normalize += (t5 - t4).as_secs_f64();
+        if interner.len() > 1 << 20 {
+            interner = Interner::default();
         }
     }
-    Some(started.elapsed().as_secs_f64())
+    st.cpu = cpu0.and_then(|a| cpu_seconds().map(|b| b - a));
+    st
 }
 
 pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
@@ -140,10 +222,33 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
     }
     let files = gz_files(&dir);
     let threads = rayon::current_num_threads();
+    let mb = |b: u64| b as f64 / 1e6;
+
+    // One thread, stage by stage.
+    let st = stages(&files);
+    let stage_total = st.read + st.decompress + st.split + st.parse + st.normalize;
+
+    // End to end on one thread, then on all.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let t = Instant::now();
+    let single =
+        one.install(|| ingest::ingest(std::slice::from_ref(&dir), &IngestOptions::default()))?;
+    let single_s = t.elapsed().as_secs_f64();
+    drop(single);
+    drop(one);
+
     let started = Instant::now();
     let data = ingest::ingest(std::slice::from_ref(&dir), &IngestOptions::default())?;
     let ingest_s = started.elapsed().as_secs_f64();
     let peak_ingest = peak_rss();
+    let s = &data.stats;
+    let t = Instant::now();
+    let (sorted, _) = crate::ingest::finish_events(data.events.clone());
+    let sort_s = t.elapsed().as_secs_f64();
+    drop(sorted);
     let t = Instant::now();
     let graph = crate::graph::Graph::build(&data.events);
     let graph_s = t.elapsed().as_secs_f64();
@@ -157,9 +262,9 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
     );
     let hunt_s = t.elapsed().as_secs_f64();
     let peak = peak_rss();
-    let s = &data.stats;
-    let floor = gzip_floor(&files);
-    let mb = |b: u64| b as f64 / 1e6;
+    let floor1 = gzip_floor(&files, 1);
+    let floor_n = gzip_floor(&files, threads);
+
     println!("corpus            {}", dir.display());
     println!(
         "input             {} files, {} events, {:.1} MB gzipped, {:.1} MB uncompressed",
@@ -169,6 +274,36 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
         mb(s.bytes_decompressed)
     );
     println!("threads           {threads}");
+    println!(
+        "stages            one thread, one file after another: {:.2} s in all{}",
+        stage_total,
+        st.cpu
+            .map(|c| format!(" ({c:.2} s of CPU)"))
+            .unwrap_or_default()
+    );
+    let stage = |name: &str, secs: f64| {
+        println!(
+            "  {name:<15} {:>6.2} s {:>5.1}%  {:>10.0} events/s  {:>7.1} MB/s of JSON",
+            secs,
+            100.0 * secs / stage_total.max(1e-9),
+            st.events as f64 / secs.max(1e-9),
+            mb(st.bytes_json) / secs.max(1e-9)
+        )
+    };
+    stage("read", st.read);
+    stage("decompress", st.decompress);
+    stage("split records", st.split);
+    stage("parse", st.parse);
+    stage("normalize", st.normalize);
+    stage("sort, dedupe", sort_s);
+    stage("session graph", graph_s);
+    stage("detect", hunt_s);
+    println!(
+        "ingest, 1 thread  {:.2} s: {:.0} events/s, {:.1} MB/s uncompressed",
+        single_s,
+        s.events as f64 / single_s,
+        mb(s.bytes_decompressed) / single_s
+    );
     println!(
         "ingest            {:.2} s: {:.0} events/s ({:.0} per thread), {:.1} MB/s compressed, {:.1} MB/s uncompressed",
         ingest_s,
@@ -197,14 +332,22 @@ pub fn bench(events: u64, dir: Option<PathBuf>, quiet: bool) -> Result<Exit> {
         ),
         _ => println!("peak memory       (not available on this OS)"),
     }
-    match floor {
+    match floor1 {
         Some(t) => println!(
-            "gzip -dc floor    {:.2} s on one core ({:.1} MB/s uncompressed); ingest/floor = {:.2}x with {threads} threads",
+            "gzip -dc, 1 proc  {:.2} s ({:.1} MB/s uncompressed); ingest on 1 thread takes {:.2}x its time",
+            t,
+            mb(s.bytes_decompressed) / t,
+            single_s / t
+        ),
+        None => println!("gzip -dc floor    (gzip not found or failed)"),
+    }
+    if let Some(t) = floor_n {
+        println!(
+            "gzip -dc, {threads} procs {:.2} s ({:.1} MB/s uncompressed); ingest on {threads} threads takes {:.2}x its time",
             t,
             mb(s.bytes_decompressed) / t,
             ingest_s / t
-        ),
-        None => println!("gzip -dc floor    (gzip not found or failed)"),
+        );
     }
     Ok(Exit::Ok)
 }
@@ -216,4 +359,141 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// `trailhound fuzz`: runs the harness (or replays saved inputs) and prints counts and speed.
+pub fn fuzz(args: &super::args::FuzzArgs, quiet: bool) -> Result<Exit> {
+    use crate::fuzz::{self, corpus::Corpus, Target};
+    let targets: Vec<Target> = args
+        .target
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Error::Usage)?;
+    let env = fuzz::Env::new().map_err(Error::Other)?;
+    if !args.replay.is_empty() {
+        let mut failed = 0;
+        for path in &args.replay {
+            let target = match targets.first() {
+                Some(t) => *t,
+                None => fuzz::target_of(path).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: the file name does not start with a target; give --target",
+                        path.display()
+                    ))
+                })?,
+            };
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            let input = fuzz::Input {
+                target,
+                bytes,
+                intact: false,
+            };
+            match fuzz::catch(|| fuzz::run(&env, &input)) {
+                Ok(()) => println!("{}: ok ({})", path.display(), target.name()),
+                Err(m) => {
+                    failed += 1;
+                    println!("{}: PANIC ({}): {m}", path.display(), target.name());
+                }
+            }
+        }
+        return Ok(if failed == 0 { Exit::Ok } else { Exit::Error });
+    }
+    let roots: Vec<PathBuf> = if args.corpus.is_empty() {
+        [
+            "sample-logs",
+            "tests/fixtures/datasets",
+            "tests/fixtures/playbook",
+            "playbooks",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+    } else {
+        args.corpus.clone()
+    };
+    let t = Instant::now();
+    let corpus = Corpus::load(&roots);
+    if !quiet {
+        eprintln!(
+            "trailhound fuzz: seeds: {} files, {} records, {} strings, {} TOML texts from {} in {:.1}s",
+            corpus.files.len(),
+            corpus.records.len(),
+            corpus.strings.len(),
+            corpus.tomls.len(),
+            if roots.is_empty() {
+                "the built-in set".to_string()
+            } else {
+                roots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let opts = fuzz::Options {
+        seed: args.seed,
+        start: args.start,
+        count: args.count,
+        targets,
+        out: Some(args.out.clone()),
+    };
+    let mut last = Instant::now();
+    let report = fuzz::fuzz(&env, &corpus, &opts, |r| {
+        if !quiet && last.elapsed().as_secs() >= 10 {
+            last = Instant::now();
+            eprintln!(
+                "trailhound fuzz: {} inputs, {} failures, {:.0} inputs/s",
+                r.inputs,
+                r.failures.len(),
+                r.inputs as f64 / r.elapsed.as_secs_f64().max(1e-9)
+            );
+        }
+    });
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let per_target: Vec<String> = Target::ALL
+        .iter()
+        .map(|t| format!("{} {}", t.name(), report.per_target[*t as usize]))
+        .collect();
+    println!(
+        "fuzz              seed {}, inputs {}..{}: {} inputs in {:.1} s, {:.0} inputs/s on {} threads, {:.1} MB of input",
+        args.seed,
+        args.start,
+        args.start + report.inputs,
+        report.inputs,
+        secs,
+        report.inputs as f64 / secs,
+        rayon::current_num_threads(),
+        report.bytes as f64 / 1e6
+    );
+    println!("targets           {}", per_target.join(", "));
+    if let Some((d, t, i)) = report.slowest {
+        println!(
+            "slowest input     {:.1} ms ({} #{i})",
+            d.as_secs_f64() * 1e3,
+            t.name()
+        );
+    }
+    println!("failures          {}", report.failures.len());
+    for f in &report.failures {
+        println!(
+            "  {} #{}: {}{}",
+            f.target.name(),
+            f.index,
+            f.message,
+            f.saved
+                .as_ref()
+                .map(|p| format!(" (saved as {})", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if report.failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
 }

@@ -256,6 +256,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             days,
         } => bench::generate(&out, events, seed, days, quiet),
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
+        Command::Fuzz(args) => bench::fuzz(&args, quiet),
     }
 }
 
@@ -425,6 +426,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
             ..Default::default()
         },
         track: None,
+        max_object_bytes: input.max_object_size,
     })
 }
 

@@ -211,6 +211,9 @@ impl Cidr {
     }
 }
 
+/// The longest window a detection takes: a year, in minutes.
+const MAX_WINDOW_MINUTES: i64 = 366 * 24 * 60;
+
 impl DetectConfig {
     /// Reads a config file; every problem is reported at once, with the file name.
     pub fn load(path: &Path) -> Result<DetectConfig, String> {
@@ -236,6 +239,28 @@ impl DetectConfig {
         for c in &self.allowlist.cidrs {
             if let Err(e) = Cidr::parse(c) {
                 p.push(format!("allowlist.cidrs: {e}"));
+            }
+        }
+        // Windows are multiplied out to milliseconds: keep them positive and far from overflow.
+        for (key, value, max) in [
+            (
+                "failed_then_success.window_minutes",
+                self.failed_then_success.window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
+            (
+                "failed_then_success.console_window_hours",
+                self.failed_then_success.console_window_hours,
+                MAX_WINDOW_MINUTES / 60,
+            ),
+            (
+                "role_enumeration.window_minutes",
+                self.role_enumeration.window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                p.push(format!("{key}: must be between 1 and {max}"));
             }
         }
         if self.failed_then_success.min_failures == 0 {
@@ -293,6 +318,19 @@ mod tests {
         assert!(e.to_string().contains("countrys"), "{e}");
         let back: DetectConfig = toml::from_str(&DetectConfig::default_toml()).unwrap();
         assert_eq!(back, DetectConfig::default());
+    }
+
+    #[test]
+    fn windows_out_of_range_are_rejected() {
+        // Found by `trailhound fuzz` (seed 1, input 7291): a window of i64::MAX minutes
+        // overflowed to a negative window and role_enumeration indexed past its list.
+        let mut c = DetectConfig::default();
+        c.role_enumeration.window_minutes = i64::MAX;
+        c.failed_then_success.window_minutes = 0;
+        c.failed_then_success.console_window_hours = -1;
+        let p = c.validate();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("between 1 and"), "{p:?}");
     }
 
     #[test]

@@ -235,10 +235,21 @@ pub enum RecordError {
 }
 
 /// Deduplicates repeated text: equal strings share one allocation.
+///
+/// Short values (names, ARNs, regions, user agents) go into a set that keeps every one. Raw JSON
+/// documents (`requestParameters`...) are mostly unique, long, and would grow that set without
+/// end; they go through a small cache instead, which shares a document repeated close together
+/// (a polling job's parameters) at the cost of one hash and, on a hit, one comparison.
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
+    docs: Vec<Option<Text>>,
+    /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
+    day: Option<(i64, Text)>,
 }
+
+/// Slots of the document cache (a power of two).
+const DOC_SLOTS: usize = 4096;
 
 impl Interner {
     /// Distinct strings held.
@@ -262,6 +273,37 @@ impl Interner {
     fn opt(&mut self, s: &Str) -> Option<Text> {
         s.get().map(|v| self.intern(v))
     }
+
+    /// A raw document: shared with an equal one seen recently, else a new allocation.
+    pub fn intern_doc(&mut self, s: &str) -> Text {
+        use std::hash::BuildHasher;
+        if self.docs.is_empty() {
+            self.docs = vec![None; DOC_SLOTS];
+        }
+        let slot = self.set.hasher().hash_one(s) as usize & (DOC_SLOTS - 1);
+        if let Some(t) = &self.docs[slot] {
+            if **t == *s {
+                return t.clone();
+            }
+        }
+        let t: Text = Arc::from(s);
+        self.docs[slot] = Some(t.clone());
+        t
+    }
+
+    /// `YYYY-MM-DD` of a time, shared by every event of that day.
+    fn day_of(&mut self, ms: Millis) -> Text {
+        let day = ms.div_euclid(86_400_000);
+        if let Some((d, t)) = &self.day {
+            if *d == day {
+                return t.clone();
+            }
+        }
+        let s = format_iso(ms);
+        let t = self.intern(&s[..10.min(s.len())]);
+        self.day = Some((day, t.clone()));
+        t
+    }
 }
 
 fn unique(s: &Str) -> Option<Text> {
@@ -281,12 +323,23 @@ const SECRET_KEYS: [&str; 6] = [
 /// Marker written in place of a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// A cheap test that lets through every text in which a secret key may be written: a key is
+/// found by the quote that closes it, compared without case; a key written with a `\u` escape
+/// (the only way a letter can be escaped in JSON) is found by the escape. Never wrong the other
+/// way: a text it lets through is parsed and redacted key by key.
 fn might_hold_secret(raw: &str) -> bool {
     let b = raw.as_bytes();
-    memchr::memmem::find(b, b"oken\"").is_some()
-        || memchr::memmem::find(b, b"ecretAccessKey\"").is_some()
-        || memchr::memmem::find(b, b"ssertion\"").is_some()
-        || memchr::memmem::find(b, b"assword\"").is_some()
+    if memchr::memmem::find(b, b"\\u").is_some() {
+        return true;
+    }
+    memchr::memchr_iter(b'"', b).any(|q| {
+        // Every secret key ends in n, y or d.
+        q > 0
+            && matches!(b[q - 1] | 0x20, b'n' | b'y' | b'd')
+            && SECRET_KEYS
+                .iter()
+                .any(|k| q >= k.len() && b[q - k.len()..q].eq_ignore_ascii_case(k.as_bytes()))
+    })
 }
 
 fn redact_value(v: &mut serde_json::Value) {
@@ -317,12 +370,12 @@ pub fn redacted_json(
         return None;
     }
     if !might_hold_secret(text) {
-        return Some(interner.intern(text));
+        return Some(interner.intern_doc(text));
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut v) => {
             redact_value(&mut v);
-            Some(interner.intern(&v.to_string()))
+            Some(interner.intern_doc(&v.to_string()))
         }
         // Unparsable text that might hold a secret is not kept.
         Err(_) => Some(interner.intern(REDACTED)),
@@ -339,11 +392,6 @@ pub fn role_arn_from_error(message: &str) -> Option<&str> {
         .unwrap_or(rest.len());
     let arn = rest[..end].trim_end_matches('.');
     (arn.starts_with("arn:") && arn.contains(":role/")).then_some(arn)
-}
-
-fn day_of(ms: Millis, interner: &mut Interner) -> Text {
-    let s = format_iso(ms);
-    interner.intern(&s[..10.min(s.len())])
 }
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
@@ -410,7 +458,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         additional_event_data: redacted_json(rec.additional_event_data, interner),
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
-        event_day: day_of(event_time, interner),
+        event_day: interner.day_of(event_time),
         origin: (0, 0),
     };
     if is_issuing_call {
@@ -523,6 +571,35 @@ mod tests {
         assert_eq!(
             e.sts().assumed_role_arn.as_deref(),
             Some("arn:aws:sts::1:federated-user/x")
+        );
+    }
+
+    #[test]
+    fn secret_keys_in_any_case_or_escaped_are_redacted() {
+        // Found by `trailhound fuzz` (seed 1, input 17455): `secretAcces\u0073Key` passed the
+        // quick test that decides whether a document is parsed for redaction.
+        for key in [
+            r"secretAcces\u0073Key",
+            r"\u0073essionToken",
+            "SESSIONTOKEN",
+            "PASSWORD",
+            "SAMLASSERTION",
+        ] {
+            let e = event(&format!(
+                r#"{{"eventTime":"2024-11-30T08:43:17Z","requestParameters":{{"a":[{{"{key}":"SECRETVALUE"}}]}},
+                "responseElements":{{"{key}":"SECRETVALUE"}},"additionalEventData":{{"{key}":{{"x":"SECRETVALUE"}}}}}}"#
+            ));
+            let out = serde_json::to_string(&e).unwrap();
+            assert!(!out.contains("SECRETVALUE"), "{key}: {out}");
+            assert_eq!(out.matches(REDACTED).count(), 3, "{key}: {out}");
+        }
+        // Text without a secret key is kept as it is, not parsed and written again.
+        let e = event(
+            r#"{"eventTime":"2024-11-30T08:43:17Z","requestParameters":{"tokenName" : "x", "b":"passwords"}}"#,
+        );
+        assert_eq!(
+            e.request_parameters.as_deref(),
+            Some(r#"{"tokenName" : "x", "b":"passwords"}"#)
         );
     }
 

@@ -44,6 +44,17 @@ pub struct IngestOptions {
     /// Track inputs by name for a state manifest (`Ingested::processed`), and skip these names
     /// (absolute paths, `s3://bucket/key`): objects an earlier run processed.
     pub track: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// Bytes one object may decompress to (default [`decode::DEFAULT_MAX_INFLATED`]); an object
+    /// that inflates past it is a failed file and the run goes on.
+    pub max_object_bytes: Option<u64>,
+}
+
+impl IngestOptions {
+    /// The decompression cap per object.
+    pub fn max_object(&self) -> u64 {
+        self.max_object_bytes
+            .unwrap_or(decode::DEFAULT_MAX_INFLATED)
+    }
 }
 
 /// Options for `s3://` and `cloudtrail://` inputs.
@@ -243,7 +254,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
         .par_iter()
         .enumerate()
         .map(|(n, input)| {
-            let mut r = read_one(input);
+            let mut r = read_one(input, opts.max_object());
             if let Some(name) = &input.name {
                 r.mark_processed(name, input.size);
             }
@@ -362,7 +373,7 @@ pub fn stream(
         batch
             .par_iter()
             .map(|&(n, input)| {
-                let mut r = read_one(input);
+                let mut r = read_one(input, opts.max_object());
                 if let Some(name) = &input.name {
                     r.mark_processed(name, input.size);
                 }
@@ -554,7 +565,7 @@ impl Collector {
     }
 }
 
-fn read_one(input: &Input) -> FileResult {
+fn read_one(input: &Input, max_object: u64) -> FileResult {
     let name = input.path.display().to_string();
     if let Some(e) = &input.error {
         return failed(&name, e.clone());
@@ -565,7 +576,7 @@ fn read_one(input: &Input) -> FileResult {
     match std::fs::read(&input.path) {
         Ok(data) => {
             let n = data.len() as u64;
-            parse_bytes(&name, data, n)
+            parse_bytes(&name, data, n, max_object)
         }
         Err(e) => failed(&name, format!("cannot read: {e}")),
     }
@@ -590,8 +601,18 @@ pub(crate) fn listing(problems: Vec<Problem>, requests: u64) -> FileResult {
     r
 }
 
-pub(crate) fn parse_bytes(name: &str, data: Vec<u8>, bytes_read: u64) -> FileResult {
-    let decoded = decode::decode(data);
+pub(crate) fn parse_bytes(
+    name: &str,
+    data: Vec<u8>,
+    bytes_read: u64,
+    max_object: u64,
+) -> FileResult {
+    let decoded = decode::decode_capped(data, max_object);
+    if let Some(why) = decoded.too_big {
+        let mut r = failed(name, why);
+        r.bytes_read = bytes_read;
+        return r;
+    }
     let parsed = parse::parse_text(&decoded.bytes);
     let mut problems = Vec::new();
     let problem = |location: Option<Location>, reason: String, file_failed: bool| Problem {
