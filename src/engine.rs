@@ -67,7 +67,10 @@ impl Trace {
             loop {
                 let mut grew = false;
                 for e in slice.iter().filter(|e| e.is_issuing_call && !e.is_error) {
-                    let signed = e.access_key_id.as_ref().is_some_and(|k| self.keys.contains(k));
+                    let signed = e
+                        .access_key_id
+                        .as_ref()
+                        .is_some_and(|k| self.keys.contains(k));
                     if let (true, Some(k)) = (signed, &e.sts().issued_access_key_id) {
                         grew |= self.keys.insert(k.clone());
                     }
@@ -80,7 +83,11 @@ impl Trace {
         self.events.extend(
             slice
                 .iter()
-                .filter(|e| e.access_key_id.as_ref().is_some_and(|k| self.keys.contains(k)))
+                .filter(|e| {
+                    e.access_key_id
+                        .as_ref()
+                        .is_some_and(|k| self.keys.contains(k))
+                })
                 .cloned(),
         );
     }

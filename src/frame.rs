@@ -162,7 +162,10 @@ pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
 
 /// Runs polars SQL over named tables.
 pub fn sql(tables: Vec<(&str, DataFrame)>, query: &str) -> Result<DataFrame> {
-    sql_lazy(tables.into_iter().map(|(n, df)| (n, df.lazy())).collect(), query)
+    sql_lazy(
+        tables.into_iter().map(|(n, df)| (n, df.lazy())).collect(),
+        query,
+    )
 }
 
 /// Runs polars SQL over named lazy tables (Parquet scans are read as the query needs them).
@@ -210,7 +213,9 @@ impl Spill {
         if events.is_empty() {
             return Ok(());
         }
-        let path = self.dir.join(format!("part-{:06}.parquet", self.parts.len()));
+        let path = self
+            .dir
+            .join(format!("part-{:06}.parquet", self.parts.len()));
         let mut df = events_frame(events)?;
         let f = std::fs::File::create(&path).map_err(|e| Error::Output {
             path: path.display().to_string(),
@@ -238,7 +243,7 @@ impl Spill {
             PlRefPath::new(glob.to_string_lossy().as_ref()),
             ScanArgsParquet::default(),
         )
-            .map_err(|e| Error::Query(e.to_string()))
+        .map_err(|e| Error::Query(e.to_string()))
     }
 }
 

@@ -47,7 +47,10 @@ fn shuffled_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     // A fixed permutation: stride through the list by a step coprime with its length.
     let n = files.len();
-    let step = (1..n).rev().find(|s| gcd(*s, n) == 1 && *s > n / 3).unwrap_or(1);
+    let step = (1..n)
+        .rev()
+        .find(|s| gcd(*s, n) == 1 && *s > n / 3)
+        .unwrap_or(1);
     (0..n).map(|i| files[(i * step + 5) % n].clone()).collect()
 }
 
@@ -90,8 +93,17 @@ fn check_all(label: &str, cmd: &[&str], inputs: &[PathBuf], want: &str) {
 fn sample_findings_are_the_in_memory_engines_whatever_the_slicing() {
     let want = golden("sample.hunt.ndjson");
     assert_eq!(want.lines().count(), 5);
-    check_all("hunt", &["hunt", "--format", "ndjson"], &[sample_logs()], &want);
-    let got = out(&args(&["hunt", "--format", "ndjson"], &[], &shuffled_files(&sample_logs())));
+    check_all(
+        "hunt",
+        &["hunt", "--format", "ndjson"],
+        &[sample_logs()],
+        &want,
+    );
+    let got = out(&args(
+        &["hunt", "--format", "ndjson"],
+        &[],
+        &shuffled_files(&sample_logs()),
+    ));
     assert!(got == want, "hunt over the files in shuffled order differs");
 }
 
@@ -109,7 +121,10 @@ fn sample_sessions_are_the_in_memory_engines_whatever_the_slicing() {
         &[],
         &shuffled_files(&sample_logs()),
     ));
-    assert!(got == want, "sessions over the files in shuffled order differ");
+    assert!(
+        got == want,
+        "sessions over the files in shuffled order differ"
+    );
     let tree = golden("sample.sessions.tree.txt");
     check_all("tree", &["sessions", "--tree"], &[sample_logs()], &tree);
 }
@@ -122,8 +137,8 @@ fn sample_summary_and_timeline_are_the_in_memory_engines() {
         &[sample_logs()],
         &golden("sample.summary.json"),
     );
-    let key = std::fs::read_to_string(root().join("tests/fixtures/golden/sample.timeline.key"))
-        .unwrap();
+    let key =
+        std::fs::read_to_string(root().join("tests/fixtures/golden/sample.timeline.key")).unwrap();
     let key = key.trim();
     check_all(
         "timeline",
@@ -168,7 +183,11 @@ fn events_stream_as_json_lines_with_the_same_bytes() {
     // 4,102 events: compared by line count and a stable hash of the bytes.
     let (lines, hash) = golden_hash("sample.events.fnv");
     for extra in variants() {
-        let got = out(&args(&["events", "--format", "ndjson"], &extra, &[sample_logs()]));
+        let got = out(&args(
+            &["events", "--format", "ndjson"],
+            &extra,
+            &[sample_logs()],
+        ));
         assert_eq!(
             (got.lines().count(), fnv(got.as_bytes())),
             (lines, hash),
@@ -213,7 +232,10 @@ fn a_generated_corpus_gives_the_same_bytes_in_any_slicing() {
     let inputs = [dir.path().to_path_buf()];
     for (cmd, golden_name) in [
         (&["hunt", "--format", "ndjson"][..], "corpus.hunt.fnv"),
-        (&["sessions", "--format", "ndjson"][..], "corpus.sessions.fnv"),
+        (
+            &["sessions", "--format", "ndjson"][..],
+            "corpus.sessions.fnv",
+        ),
     ] {
         let (lines, hash) = golden_hash(golden_name);
         for extra in variants() {
@@ -250,7 +272,10 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
     write(
         dir.path(),
         &format!("{day}/111111111111_CloudTrail_us-east-1_20260302T1605Z_c.json.gz"),
-        &doc(&[("c1", "2026-03-02T10:30:00Z"), ("c2", "2026-03-02T16:00:00Z")]),
+        &doc(&[
+            ("c1", "2026-03-02T10:30:00Z"),
+            ("c2", "2026-03-02T16:00:00Z"),
+        ]),
     );
     let o = run([
         "events",
@@ -261,7 +286,12 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let ids: Vec<String> = stdout(&o)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     // Nothing lost; the late one comes after what was already judged.
     assert_eq!(ids, ["a1", "b1", "c1", "c2"]);
@@ -282,7 +312,12 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
     ]);
     let ids: Vec<String> = stdout(&o)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, ["a1", "c1", "b1", "c2"]);
     assert!(!stderr(&o).contains("delivered more than"));
@@ -302,7 +337,11 @@ fn report(state: &Path, extra: &[&str]) {
     a.extend(extra.iter().map(|s| s.to_string()));
     a.push(sample_logs().display().to_string());
     let o = run(&a);
-    assert!(matches!(code(&o), 0 | 1), "report {extra:?}: {}", stderr(&o));
+    assert!(
+        matches!(code(&o), 0 | 1),
+        "report {extra:?}: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -317,8 +356,22 @@ fn shards_by_account_merged_know_every_session_of_one_run() {
     // chain resolves only through the merged session index.
     // The shards keep every session of the week they read, to be merged whole.
     let keep = ["--keep-expired-hours", "1000"];
-    report(&a, &[&["--account", "310915732205", "--account", "205836417790"][..], &keep].concat());
-    report(&b, &[&["--account", "482719305561", "--account", "739204618823"][..], &keep].concat());
+    report(
+        &a,
+        &[
+            &["--account", "310915732205", "--account", "205836417790"][..],
+            &keep,
+        ]
+        .concat(),
+    );
+    report(
+        &b,
+        &[
+            &["--account", "482719305561", "--account", "739204618823"][..],
+            &keep,
+        ]
+        .concat(),
+    );
     let o = run([
         "state",
         "merge",
@@ -351,9 +404,18 @@ fn shards_by_account_merged_know_every_session_of_one_run() {
     let want = golden("sample.sessions.ndjson");
     let got = stdout(&o);
     assert_eq!(got.lines().count(), want.lines().count());
-    assert!(got == want, "the merged session index differs from one run over everything");
+    assert!(
+        got == want,
+        "the merged session index differs from one run over everything"
+    );
     // A shard alone cannot see where the chain began.
-    let o = run(["state", "sessions", "--format", "ndjson", &b.display().to_string()]);
+    let o = run([
+        "state",
+        "sessions",
+        "--format",
+        "ndjson",
+        &b.display().to_string(),
+    ]);
     assert!(stdout(&o) != want);
     // Merging into a state that has runs is refused; the lake parts of both shards are there.
     let o = run([

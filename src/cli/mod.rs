@@ -92,7 +92,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let graph = state.finish();
             let sessions = crate::frame::sessions_frame(&graph.sessions)?;
             let mut df = crate::frame::sql_lazy(
-                vec![("events", spill.lazy()?), ("sessions", polars::prelude::IntoLazy::lazy(sessions))],
+                vec![
+                    ("events", spill.lazy()?),
+                    ("sessions", polars::prelude::IntoLazy::lazy(sessions)),
+                ],
                 &sql,
             )?;
             report::write_frame(&mut df, format, &Sink::new(out.as_deref()))?;

@@ -5,7 +5,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How urgent a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -123,8 +133,7 @@ fn ser_time<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
 
 fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
     let s = String::deserialize(d)?;
-    crate::event::parse_iso(&s)
-        .ok_or_else(|| serde::de::Error::custom(format!("bad time `{s}`")))
+    crate::event::parse_iso(&s).ok_or_else(|| serde::de::Error::custom(format!("bad time `{s}`")))
 }
 
 /// A finding. Field order is the order of keys in `--format ndjson`.

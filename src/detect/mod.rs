@@ -306,8 +306,11 @@ impl<'a> Detector<'a> {
             .collect();
         open.sort();
         open.dedup();
-        let renumber: HashMap<usize, usize> =
-            open.iter().enumerate().map(|(new, old)| (*old, new)).collect();
+        let renumber: HashMap<usize, usize> = open
+            .iter()
+            .enumerate()
+            .map(|(new, old)| (*old, new))
+            .collect();
         let re = |(i, t): &(usize, Millis)| (renumber[i], *t);
         let mut base: Vec<(String, Baseline)> = self
             .base
@@ -319,7 +322,12 @@ impl<'a> Detector<'a> {
             findings: open.iter().map(|&i| self.findings[i].clone()).collect(),
             base,
             odd_seen: sorted(self.odd_seen.iter().cloned().collect()),
-            hour_burst: sorted(self.hour_burst.iter().map(|(k, v)| (k.clone(), re(v))).collect()),
+            hour_burst: sorted(
+                self.hour_burst
+                    .iter()
+                    .map(|(k, v)| (k.clone(), re(v)))
+                    .collect(),
+            ),
             travel_seen: sorted(self.travel_seen.iter().cloned().collect()),
             assume_denials: self.assume_denials.clone(),
             console_failures: self.console_failures.clone(),
@@ -331,7 +339,12 @@ impl<'a> Detector<'a> {
                     .collect(),
             ),
             instance_use: self.instance_use.clone(),
-            root_open: sorted(self.root_open.iter().map(|(k, v)| (k.clone(), re(v))).collect()),
+            root_open: sorted(
+                self.root_open
+                    .iter()
+                    .map(|(k, v)| (k.clone(), re(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -830,7 +843,8 @@ impl<'a> Detector<'a> {
                     s.access_key_id.as_deref().unwrap_or("-")
                 );
                 let at = Seen::of(s);
-                let mut evidence: Vec<Seen> = picked.iter().map(|&i| denials[i].seen.clone()).collect();
+                let mut evidence: Vec<Seen> =
+                    picked.iter().map(|&i| denials[i].seen.clone()).collect();
                 evidence.push(at.clone());
                 self.push(
                     Kind::FailedThenSuccess,
@@ -982,10 +996,7 @@ impl<'a> Detector<'a> {
         }
         // Later denials come after `last`: older ones leave the window.
         self.enumeration.retain(|_, (denials, _)| {
-            while denials
-                .front()
-                .is_some_and(|d| last - d.seen.time > window)
-            {
+            while denials.front().is_some_and(|d| last - d.seen.time > window) {
                 denials.pop_front();
             }
             !denials.is_empty()
@@ -1123,17 +1134,17 @@ impl<'a> Detector<'a> {
             let principal = s.role_arn.as_deref().unwrap_or("unknown").to_string();
             let instance = s.session_name.as_deref().unwrap_or("?").to_string();
             let mut home: Option<(Text, Text)> = None;
-            let ips: Vec<(Text, Vec<(String, Seen, Text)>, Vec<(Millis, Option<Text>)>)> = self
+            let ips: Vec<IpUse> = self
                 .instance_use
                 .get(&key)
-                .map(|u| {
-                    u.ips
-                        .iter()
-                        .map(|i| (i.ip.clone(), i.families.clone(), i.evidence.clone()))
-                        .collect()
-                })
+                .map(|u| u.ips.clone())
                 .unwrap_or_default();
-            for (ip, families, evidence) in ips {
+            for IpUse {
+                ip,
+                families,
+                evidence,
+            } in ips
+            {
                 let info = self.info(&ip);
                 if !info.is_address() || self.allowlisted(&info) {
                     continue;
@@ -1318,7 +1329,8 @@ impl<'a> Detector<'a> {
                     .into(),
                 vec![&at],
             );
-            self.root_open.insert(k, (self.findings.len() - 1, e.event_time));
+            self.root_open
+                .insert(k, (self.findings.len() - 1, e.event_time));
         }
     }
 }

@@ -419,7 +419,11 @@ impl GraphState {
                         .issued_expiration
                         .unwrap_or(e.event_time + LONGEST_SESSION),
                 ),
-                None => self.usage.get(k).and_then(|u| u.last).map(|t| t + LONGEST_SESSION),
+                None => self
+                    .usage
+                    .get(k)
+                    .and_then(|u| u.last)
+                    .map(|t| t + LONGEST_SESSION),
             }
         };
         let parent = |k: &Text| -> Option<Text> {

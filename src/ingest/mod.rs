@@ -484,8 +484,9 @@ impl Flow {
         let mut ready = match before {
             None => std::mem::take(&mut self.held),
             Some(t) => {
-                let (ready, held): (Vec<Event>, Vec<Event>) =
-                    std::mem::take(&mut self.held).into_iter().partition(|e| e.event_time < t);
+                let (ready, held): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.held)
+                    .into_iter()
+                    .partition(|e| e.event_time < t);
                 self.held = held;
                 ready
             }

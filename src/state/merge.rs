@@ -68,14 +68,18 @@ pub fn merge(shards: &[PathBuf], into: &Path, now: Millis) -> Result<Merged> {
             .into_iter()
             .chain(walk(&dir.join("lake")))
         {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if !ids.contains(name.split('.').next().unwrap_or("")) {
                 continue;
             }
             let rel = f.strip_prefix(dir).unwrap_or(&f);
             let dest = into.join(rel);
-            let bytes = std::fs::read(&f)
-                .map_err(|e| Error::Other(format!("{}: {e}", f.display())))?;
+            let bytes =
+                std::fs::read(&f).map_err(|e| Error::Other(format!("{}: {e}", f.display())))?;
             write_atomic(&dest, &bytes)?;
             copied += 1;
         }
@@ -105,7 +109,11 @@ pub fn merge(shards: &[PathBuf], into: &Path, now: Millis) -> Result<Merged> {
     runs.sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
     // Run ids never hold a dot: the state's files are named `<run>.<ext>`.
     let stamp = format_iso(now - now.rem_euclid(1000)).replace([':', '-'], "");
-    let run_id = format!("{}-merge-{}", stamp.trim_end_matches('Z'), std::process::id());
+    let run_id = format!(
+        "{}-merge-{}",
+        stamp.trim_end_matches('Z'),
+        std::process::id()
+    );
     let mut out = Merged {
         shards: shards.len(),
         runs: runs.len(),

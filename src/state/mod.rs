@@ -266,7 +266,11 @@ impl State {
     /// Removes the engine states of runs before `run` (committed): only the latest is read.
     pub fn prune_engine(&self, run: &str) {
         for f in walk(&self.dir.join("engine")) {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if name.ends_with(".json.gz") && name.split('.').next() != Some(run) {
                 let _ = std::fs::remove_file(&f);
             }

@@ -394,7 +394,8 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     // Sessions that can no longer sign calls (and lead to none that can) were judged: only
     // the living ones and their chains are carried, so a night costs what its new data costs.
     if let Some(last) = last_new {
-        hunt.graph.retire(last - i64::from(args.keep_expired_hours) * HOUR);
+        hunt.graph
+            .retire(last - i64::from(args.keep_expired_hours) * HOUR);
         let graph = &hunt.graph;
         hunt.detector.retain_instance_keys(|k| graph.contains(k));
     }
@@ -414,8 +415,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             profiles,
         },
     )?;
-    let bytes =
-        serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&state.dir().join("baselines.json"), &bytes)?;
 
     // The report, then the commit.
@@ -558,11 +558,7 @@ impl DigestTally {
         DigestTally {
             old_places: profiles
                 .values()
-                .flat_map(|p| {
-                    p.countries
-                        .keys()
-                        .map(|c| (p.principal.clone(), c.clone()))
-                })
+                .flat_map(|p| p.countries.keys().map(|c| (p.principal.clone(), c.clone())))
                 .collect(),
             old_principals: profiles.into_keys().collect(),
             calls: BTreeMap::new(),
@@ -575,7 +571,12 @@ impl DigestTally {
         }
     }
 
-    fn observe(&mut self, slice: &[Event], sessions: &impl crate::graph::Lookup, geo: &crate::geoip::GeoIp) {
+    fn observe(
+        &mut self,
+        slice: &[Event],
+        sessions: &impl crate::graph::Lookup,
+        geo: &crate::geoip::GeoIp,
+    ) {
         let hour = |t: Millis| t - t.rem_euclid(HOUR);
         for e in slice.iter().filter(|e| !e.shared_copy) {
             let p = detect::principal_of(sessions, e);
