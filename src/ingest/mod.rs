@@ -399,44 +399,73 @@ pub fn stream(
         }
     }
     by_delivery.sort_by_key(|&(t, n, _)| (t, n));
-    let mut results = read_batch(&undated);
-    let mut next = inputs.len() as u32;
-    for l in &locations {
-        let more = match l {
-            Source::Local(_) => continue,
-            Source::S3 { bucket, prefix } => s3::read(bucket, prefix, opts, next, &collector),
-            Source::CloudTrail { region } => lookup::read(region, opts, next, &collector),
+    // Reading runs on its own thread, a slice or two ahead of the consumer (which judges the
+    // previous slice meanwhile); slices reach the consumer in order.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(2);
+    let (inputs, collector, locations, read_batch) = (&inputs, &collector, &locations, &read_batch);
+    let read_all = move || -> Result<(Vec<FileResult>, Flow), Error> {
+        let mut send = |slice: Vec<Event>| {
+            tx.send(slice)
+                .map_err(|_| Error::Other("the reader stopped: the consumer gave up".into()))
         };
-        next += more.len() as u32;
-        results.extend(more);
-    }
-    let mut flow = Flow::default();
-    let take = |flow: &mut Flow| {
-        let mut got = collector.events.lock().map(|mut v| std::mem::take(&mut *v));
-        if let Ok(got) = got.as_mut() {
-            flow.add(got);
+        let mut results = read_batch(&undated);
+        let mut next = inputs.len() as u32;
+        for l in locations.iter() {
+            let more = match l {
+                Source::Local(_) => continue,
+                Source::S3 { bucket, prefix } => s3::read(bucket, prefix, opts, next, collector),
+                Source::CloudTrail { region } => lookup::read(region, opts, next, collector),
+            };
+            next += more.len() as u32;
+            results.extend(more);
         }
-    };
-    take(&mut flow);
-    let mut i = 0;
-    while i < by_delivery.len() {
-        let window = by_delivery[i].0.div_euclid(slice);
-        let j = i + by_delivery[i..]
-            .iter()
-            .take_while(|(t, _, _)| t.div_euclid(slice) == window)
-            .count();
-        let batch: Vec<(usize, &source::Input)> =
-            by_delivery[i..j].iter().map(|&(_, n, i)| (n, i)).collect();
-        results.extend(read_batch(&batch));
+        let mut flow = Flow::default();
+        let take = |flow: &mut Flow| {
+            let mut got = collector.events.lock().map(|mut v| std::mem::take(&mut *v));
+            if let Ok(got) = got.as_mut() {
+                flow.add(got);
+            }
+        };
         take(&mut flow);
-        i = j;
-        // Files not read yet are delivered at or after this: events before it less the
-        // lateness are complete.
-        if let Some(&(t, _, _)) = by_delivery.get(i) {
-            flow.hand_over(Some(t - slicing.lateness), opts, sink)?;
+        let mut i = 0;
+        while i < by_delivery.len() {
+            let window = by_delivery[i].0.div_euclid(slice);
+            let j = i + by_delivery[i..]
+                .iter()
+                .take_while(|(t, _, _)| t.div_euclid(slice) == window)
+                .count();
+            let batch: Vec<(usize, &source::Input)> =
+                by_delivery[i..j].iter().map(|&(_, n, i)| (n, i)).collect();
+            results.extend(read_batch(&batch));
+            take(&mut flow);
+            i = j;
+            // Files not read yet are delivered at or after this: events before it less the
+            // lateness are complete.
+            if let Some(&(t, _, _)) = by_delivery.get(i) {
+                flow.hand_over(Some(t - slicing.lateness), opts, &mut send)?;
+            }
         }
-    }
-    flow.hand_over(None, opts, sink)?;
+        flow.hand_over(None, opts, &mut send)?;
+        Ok((results, flow))
+    };
+    let (read, consumed) = std::thread::scope(|scope| {
+        let reader = scope.spawn(read_all);
+        let mut consumed: Result<(), Error> = Ok(());
+        for slice in rx.iter() {
+            if let Err(e) = sink(slice) {
+                consumed = Err(e);
+                break;
+            }
+        }
+        // Dropping the receiver stops a reader that is still sending.
+        drop(rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(Error::Other("the reading thread panicked".into())));
+        (read, consumed)
+    });
+    consumed?;
+    let (results, flow) = read?;
     bar.finish_and_clear();
     let mut ingested = assemble(results, Vec::new(), started);
     ingested.stats.events = flow.events;
