@@ -249,6 +249,19 @@ fn a_generated_corpus_gives_the_same_bytes_in_any_slicing() {
     }
 }
 
+/// The `event_id` of each line of `events --format ndjson` output.
+fn event_ids(o: &std::process::Output) -> Vec<String> {
+    stdout(o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,15 +297,7 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
         &dir.path().display().to_string(),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let ids: Vec<String> = stdout(&o)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = event_ids(&o);
     // Nothing lost; the late one comes after what was already judged.
     assert_eq!(ids, ["a1", "b1", "c1", "c2"]);
     assert!(
@@ -310,15 +315,7 @@ fn a_file_delivered_late_is_judged_out_of_order_and_counted_never_dropped() {
         "400",
         &dir.path().display().to_string(),
     ]);
-    let ids: Vec<String> = stdout(&o)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = event_ids(&o);
     assert_eq!(ids, ["a1", "c1", "b1", "c2"]);
     assert!(!stderr(&o).contains("delivered more than"));
 }

@@ -346,18 +346,23 @@ pub fn stream(
     Ok(data)
 }
 
-/// Prints the problems and the closing line; an error when nothing could be read.
-fn told(data: &Ingested, quiet: bool) -> Result<()> {
+/// Prints a warning for each bad file or record, and one for events judged out of order.
+pub fn warn(data: &Ingested) {
     for p in &data.problems {
         eprintln!("trailhound: warning: {p}");
     }
-    let s = &data.stats;
-    if s.late_events > 0 {
+    if data.stats.late_events > 0 {
         eprintln!(
             "trailhound: warning: {} events were delivered more than --max-delay-minutes after they happened and were judged out of order",
-            s.late_events
+            data.stats.late_events
         );
     }
+}
+
+/// Prints the problems and the closing line; an error when nothing could be read.
+fn told(data: &Ingested, quiet: bool) -> Result<()> {
+    warn(data);
+    let s = &data.stats;
     if !quiet {
         let secs = s.elapsed.as_secs_f64().max(1e-9);
         eprintln!(

@@ -212,11 +212,9 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// Reads every input: local files and folders, `s3://` buckets, `cloudtrail://` regions. Errors
-/// only for a local path that does not exist, a malformed location, or under `strict`; a bucket
-/// or API that cannot be read is a failed input, told in the problems, and the rest is read.
-pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
-    let started = Instant::now();
+/// The locations given, and the local files to read in walk order: those the scope can want
+/// and the state manifest does not have; with the number the manifest had.
+fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<(Vec<Source>, Vec<Input>, u64), Error> {
     let locations: Vec<Source> = paths
         .iter()
         .map(|p| Source::parse(p))
@@ -241,6 +239,15 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
         inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
         known_skipped = (before - inputs.len()) as u64;
     }
+    Ok((locations, inputs, known_skipped))
+}
+
+/// Reads every input: local files and folders, `s3://` buckets, `cloudtrail://` regions. Errors
+/// only for a local path that does not exist, a malformed location, or under `strict`; a bucket
+/// or API that cannot be read is a failed input, told in the problems, and the rest is read.
+pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
+    let started = Instant::now();
+    let (locations, inputs, known_skipped) = plan(paths, opts)?;
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     // Workers move their events into one vector as each file is done, so a file's events are
@@ -340,30 +347,7 @@ pub fn stream(
     sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
 ) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let locations: Vec<Source> = paths
-        .iter()
-        .map(|p| Source::parse(p))
-        .collect::<Result<_, _>>()?;
-    let local: Vec<PathBuf> = locations
-        .iter()
-        .filter_map(|l| match l {
-            Source::Local(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut inputs = source::expand(&local)?;
-    if !opts.scope.is_everything() {
-        inputs.retain(|i| opts.scope.wants_file(&i.path.to_string_lossy()));
-    }
-    let mut known_skipped = 0;
-    if let Some(known) = &opts.track {
-        for i in inputs.iter_mut() {
-            i.name = Some(tracked_name(&i.path));
-        }
-        let before = inputs.len();
-        inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
-        known_skipped = (before - inputs.len()) as u64;
-    }
+    let (locations, inputs, known_skipped) = plan(paths, opts)?;
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     let collector = Collector {

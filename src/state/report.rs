@@ -297,15 +297,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             Ok(())
         },
     )?;
-    for p in &data.problems {
-        eprintln!("trailhound: warning: {p}");
-    }
-    if data.stats.late_events > 0 {
-        eprintln!(
-            "trailhound: warning: {} events were delivered more than --max-delay-minutes after they happened and were judged out of order",
-            data.stats.late_events
-        );
-    }
+    crate::cli::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
     let new_count = new_rows.len() as u64;
