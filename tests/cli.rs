@@ -3,6 +3,7 @@
 
 mod common;
 mod contain;
+mod detections;
 mod docs;
 mod emulator;
 mod engine;

@@ -336,6 +336,8 @@ fn findings_without_their_events_are_still_valid() {
         summary: "s".into(),
         reason: "r".into(),
         evidence_event_ids: vec!["e1".into()],
+        events: None,
+        last_time: None,
         chain: vec![Hop {
             access_key_id: "ASIAEXAMPLEEXAMPLE01".into(),
             issued_by_api: Some("AssumeRole".into()),

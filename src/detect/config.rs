@@ -18,7 +18,82 @@ pub struct DetectConfig {
     pub deep_role_chain: DeepRoleChain,
     pub impossible_travel: ImpossibleTravel,
     pub role_enumeration: RoleEnumeration,
+    pub api_enumeration: ApiEnumeration,
+    pub fan_out: FanOut,
+    pub location: Location,
     pub allowlist: Allowlist,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiEnumeration {
+    /// Distinct APIs (service + call) denied to one principal...
+    pub min_apis: usize,
+    /// ...across at least this many services...
+    pub min_services: usize,
+    /// ...within this many minutes.
+    pub window_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FanOut {
+    /// Distinct roles one caller (a key or a session) of a root principal opens sessions in...
+    pub min_roles: usize,
+    /// ...or distinct accounts...
+    pub min_accounts: usize,
+    /// ...within this many minutes.
+    pub window_minutes: i64,
+}
+
+/// Where an address says nothing about where a person is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Location {
+    /// Networks whose addresses are egress points, not places: cloud providers and hosting
+    /// (workloads, CI runners) and corporate or privacy egress (SASE, VPN, secure web gateways,
+    /// relays). Their country is not taken as where a person is: impossible_travel skips them
+    /// and odd_ip judges only the network. Add your own VPN's AS number here.
+    pub egress_asns: Vec<u32>,
+}
+
+impl Default for ApiEnumeration {
+    fn default() -> Self {
+        ApiEnumeration {
+            min_apis: 20,
+            min_services: 3,
+            window_minutes: 60,
+        }
+    }
+}
+
+impl Default for FanOut {
+    fn default() -> Self {
+        FanOut {
+            min_roles: 5,
+            min_accounts: 4,
+            window_minutes: 10,
+        }
+    }
+}
+
+/// Cloud and hosting providers, then corporate and privacy egress networks.
+pub const EGRESS_ASNS: [u32; 30] = [
+    // Amazon, Microsoft, Google, Oracle, Alibaba, IBM, Tencent
+    16509, 14618, 8075, 8068, 15169, 396982, 31898, 45102, 36351, 132203,
+    // DigitalOcean, Linode, OVH, Hetzner, Vultr, Scaleway, Contabo, M247, Leaseweb
+    14061, 63949, 16276, 24940, 20473, 12876, 51167, 9009, 60781,
+    // Zscaler, Netskope, Cloudflare (WARP, gateway), Cisco Umbrella, Akamai and Fastly
+    // (iCloud Private Relay egress), Apple
+    53813, 62044, 22616, 55256, 13335, 36692, 20940, 16625, 36183, 54113, 714,
+];
+
+impl Default for Location {
+    fn default() -> Self {
+        Location {
+            egress_asns: EGRESS_ASNS.to_vec(),
+        }
+    }
 }
 
 /// How much history a principal needs before it is judged against it.
@@ -258,6 +333,16 @@ impl DetectConfig {
                 self.role_enumeration.window_minutes,
                 MAX_WINDOW_MINUTES,
             ),
+            (
+                "api_enumeration.window_minutes",
+                self.api_enumeration.window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
+            (
+                "fan_out.window_minutes",
+                self.fan_out.window_minutes,
+                MAX_WINDOW_MINUTES,
+            ),
         ] {
             if !(1..=max).contains(&value) {
                 p.push(format!("{key}: must be between 1 and {max}"));
@@ -274,6 +359,12 @@ impl DetectConfig {
         }
         if self.role_enumeration.min_roles < 2 {
             p.push("role_enumeration.min_roles: must be at least 2".into());
+        }
+        if self.api_enumeration.min_apis < 2 {
+            p.push("api_enumeration.min_apis: must be at least 2".into());
+        }
+        if self.fan_out.min_roles < 2 || self.fan_out.min_accounts < 2 {
+            p.push("fan_out.min_roles and fan_out.min_accounts: must be at least 2".into());
         }
         p
     }

@@ -69,10 +69,18 @@ pub enum Kind {
     FederationTokenAdmin,
     ConsoleLoginWithoutMfa,
     RootAccountUse,
+    ApiEnumeration,
+    AssumeRootDenied,
+    RoleChainJuggling,
+    WorkloadChainOutside,
+    ChildSessionNewNetwork,
+    SourceIdentityChanged,
+    SessionFanOut,
+    NewRolePath,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 18] = [
         Kind::FailedThenSuccess,
         Kind::OddIp,
         Kind::UnusualHour,
@@ -83,6 +91,14 @@ impl Kind {
         Kind::FederationTokenAdmin,
         Kind::ConsoleLoginWithoutMfa,
         Kind::RootAccountUse,
+        Kind::ApiEnumeration,
+        Kind::AssumeRootDenied,
+        Kind::RoleChainJuggling,
+        Kind::WorkloadChainOutside,
+        Kind::ChildSessionNewNetwork,
+        Kind::SourceIdentityChanged,
+        Kind::SessionFanOut,
+        Kind::NewRolePath,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +113,14 @@ impl Kind {
             Kind::FederationTokenAdmin => "federation_token_admin",
             Kind::ConsoleLoginWithoutMfa => "console_login_without_mfa",
             Kind::RootAccountUse => "root_account_use",
+            Kind::ApiEnumeration => "api_enumeration",
+            Kind::AssumeRootDenied => "assume_root_denied",
+            Kind::RoleChainJuggling => "role_chain_juggling",
+            Kind::WorkloadChainOutside => "workload_chain_outside",
+            Kind::ChildSessionNewNetwork => "child_session_new_network",
+            Kind::SourceIdentityChanged => "source_identity_changed",
+            Kind::SessionFanOut => "session_fan_out",
+            Kind::NewRolePath => "new_role_path",
         }
     }
 }
@@ -136,6 +160,22 @@ fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
     crate::event::parse_iso(&s).ok_or_else(|| serde::de::Error::custom(format!("bad time `{s}`")))
 }
 
+fn ser_opt_time<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&format_iso(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => crate::event::parse_iso(&s)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad time `{s}`"))),
+    }
+}
+
 /// A finding. Field order is the order of keys in `--format ndjson`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -154,6 +194,16 @@ pub struct Finding {
     /// Why it fired, and the baseline it was compared with.
     pub reason: String,
     pub evidence_event_ids: Vec<String>,
+    /// Posture findings (one per principal per run): how many events, and the last one's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_time",
+        deserialize_with = "de_opt_time"
+    )]
+    pub last_time: Option<Millis>,
     pub chain: Vec<Hop>,
     /// With `--respond`: the playbook and exact command that contain it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,8 +9,11 @@
 //! a role chain, the SAML or web-identity subject), or the role ARN for sessions of AWS services
 //! (EC2 instance profiles, Lambda), since those roles are the workloads.
 
+pub mod api;
 pub mod config;
 pub mod finding;
+pub mod lineage;
+pub mod posture;
 
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::{distance_km, GeoIp, IpInfo};
@@ -30,9 +33,6 @@ const MINUTE: Millis = 60_000;
 pub(crate) const HOUR: Millis = 60 * MINUTE;
 pub(crate) const DAY: Millis = 24 * HOUR;
 
-/// Networks of the big clouds: a principal that runs there comes from many of their addresses,
-/// in many countries (GitHub-hosted runners in Azure, Lambda in AWS).
-const CLOUD_ASNS: [u32; 6] = [16509, 14618, 8075, 15169, 396982, 8068];
 
 /// Runs every detection over events held in memory, with the graph of all of them.
 pub fn hunt(events: &[Event], graph: &Graph, geo: &GeoIp, cfg: &DetectConfig) -> Vec<Finding> {
@@ -70,8 +70,20 @@ pub struct Detector<'a> {
     /// addresses each instance-profile key was used from.
     human_ips: HashMap<Text, Text>,
     instance_use: BTreeMap<Text, InstanceUse>,
-    /// root_account_use: open groups per (principal, address).
-    root_open: HashMap<(String, String), (usize, Millis)>,
+    /// Posture findings (root use, console sign-in without MFA): one per principal per run.
+    posture: BTreeMap<(Kind, String), posture::Posture>,
+    /// Egress networks (`location.egress_asns`): their addresses are not places.
+    egress: HashSet<u32>,
+    /// api_enumeration: per principal, the denied APIs inside the window.
+    api_denials: BTreeMap<String, api::ApiWindow>,
+    /// assume_root_denied: open groups per (principal, target): finding index, last time.
+    root_attempts: HashMap<String, (usize, Millis)>,
+    /// session_fan_out: per root principal, the sessions it opened inside the window, and the
+    /// principals already reported.
+    fan: BTreeMap<String, VecDeque<lineage::Opened>>,
+    fan_done: BTreeSet<String>,
+    /// new_role_path: the multi-hop role paths each root principal has taken.
+    paths: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Where and when a finding's event happened (what a finding keeps of it).
@@ -154,6 +166,12 @@ struct Baseline {
     hour_of_day: [u64; 24],
     hour_of_week: Vec<u64>,
     last_place: Option<(Millis, String, (f64, f64), String)>,
+    /// Automation (web-identity CI subjects, instance and Lambda roles): no hour judgement.
+    #[serde(default)]
+    robot: bool,
+    /// Calls from egress networks (clouds, corporate gateways).
+    #[serde(default)]
+    egress_events: u64,
 }
 
 impl Baseline {
@@ -186,7 +204,17 @@ impl Baseline {
             *x += y;
         }
         self.last_place = later_place;
+        self.robot |= o.robot;
+        self.egress_events += o.egress_events;
         self
+    }
+
+    /// Automation: flagged by how its sessions were made, or calling almost only from egress
+    /// networks (clouds) at most hours of the day.
+    fn is_robot(&self) -> bool {
+        self.robot
+            || (self.egress_events * 5 >= self.events * 4
+                && self.hour_of_day.iter().filter(|&&n| n > 0).count() >= 12)
     }
 
     fn learned(&self, now: Millis, cfg: &DetectConfig) -> bool {
@@ -256,6 +284,62 @@ fn is_assume_role(e: &Event) -> bool {
             .is_some_and(|n| n.starts_with("AssumeRole"))
 }
 
+/// Who a console sign-in is for, as failures and successes both record it: the account and
+/// the user name (failed sign-ins carry no ARN), or the account's root user.
+fn console_signer(e: &Event) -> Option<String> {
+    let account = e
+        .account_id
+        .as_deref()
+        .or(e.recipient_account_id.as_deref())
+        .or_else(|| e.principal_arn.as_deref().and_then(crate::graph::arn_account))
+        .unwrap_or("?");
+    if e.identity_type.as_deref() == Some("Root") {
+        return Some(format!("{account}:root"));
+    }
+    let from_arn = e
+        .principal_arn
+        .as_deref()
+        .and_then(|a| a.rsplit_once(":user/"))
+        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path));
+    match (e.user_name.as_deref().or(from_arn), e.identity_type.as_deref()) {
+        (Some(u), Some("IAMUser") | None) => Some(format!("{account}:user/{u}")),
+        _ => e
+            .principal_arn
+            .as_deref()
+            .or(e.principal_id.as_deref())
+            .map(|p| format!("{account}:{p}")),
+    }
+}
+
+/// Whether a call is automation's: a web-identity subject (CI, Kubernetes service accounts),
+/// or a session whose chain starts at one or at an AWS service (instance, Lambda, ECS roles).
+fn is_automation(e: &Event, session: Option<&Session>, sessions: &impl Lookup) -> bool {
+    if e.identity_type.as_deref() == Some("WebIdentityUser") {
+        return true;
+    }
+    let Some(mut s) = session else {
+        return false;
+    };
+    if s.root_principal
+        .as_deref()
+        .is_some_and(|r| r.ends_with(".amazonaws.com"))
+    {
+        return true;
+    }
+    // The top of the chain (bounded: chains can be cut or cyclic).
+    for _ in 0..16 {
+        match s
+            .parent_access_key_id
+            .as_deref()
+            .and_then(|p| sessions.session(p))
+        {
+            Some(parent) => s = parent,
+            None => break,
+        }
+    }
+    s.issued_by_api.as_deref() == Some("AssumeRoleWithWebIdentity")
+}
+
 /// The hops of the chain that issued `key`, from the top.
 fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
     key.map(|k| graph.ancestors(k))
@@ -286,7 +370,14 @@ pub struct SavedDetector {
     enumeration: BTreeMap<String, (VecDeque<Denial>, Millis)>,
     human_ips: Vec<(Text, Text)>,
     instance_use: BTreeMap<Text, InstanceUse>,
-    root_open: Vec<((String, String), (usize, Millis))>,
+    #[serde(default)]
+    api_denials: BTreeMap<String, api::ApiWindow>,
+    #[serde(default)]
+    fan: BTreeMap<String, VecDeque<lineage::Opened>>,
+    #[serde(default)]
+    fan_done: BTreeSet<String>,
+    #[serde(default)]
+    paths: BTreeMap<String, BTreeSet<String>>,
 }
 
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
@@ -296,14 +387,9 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 
 impl<'a> Detector<'a> {
     /// What to carry to the next run. Findings already reported are dropped, except those an
-    /// open burst may still add evidence to (unusual_hour, root_account_use).
+    /// open burst may still add evidence to (unusual_hour). Posture findings are per run.
     pub fn saved(&self) -> SavedDetector {
-        let mut open: Vec<usize> = self
-            .hour_burst
-            .values()
-            .chain(self.root_open.values())
-            .map(|(i, _)| *i)
-            .collect();
+        let mut open: Vec<usize> = self.hour_burst.values().map(|(i, _)| *i).collect();
         open.sort();
         open.dedup();
         let renumber: HashMap<usize, usize> = open
@@ -339,12 +425,10 @@ impl<'a> Detector<'a> {
                     .collect(),
             ),
             instance_use: self.instance_use.clone(),
-            root_open: sorted(
-                self.root_open
-                    .iter()
-                    .map(|(k, v)| (k.clone(), re(v)))
-                    .collect(),
-            ),
+            api_denials: self.api_denials.clone(),
+            fan: self.fan.clone(),
+            fan_done: self.fan_done.clone(),
+            paths: self.paths.clone(),
         }
     }
 
@@ -361,7 +445,10 @@ impl<'a> Detector<'a> {
         d.enumeration = s.enumeration;
         d.human_ips = s.human_ips.into_iter().collect();
         d.instance_use = s.instance_use;
-        d.root_open = s.root_open.into_iter().collect();
+        d.api_denials = s.api_denials;
+        d.fan = s.fan;
+        d.fan_done = s.fan_done;
+        d.paths = s.paths;
         d
     }
 
@@ -388,10 +475,38 @@ impl<'a> Detector<'a> {
                 self.hour_burst.insert(p, (i + shift, t));
             }
         }
-        for (k, (i, t)) in other.root_open {
-            if self.root_open.get(&k).is_none_or(|&(_, have)| have < t) {
-                self.root_open.insert(k, (i + shift, t));
+        for (k, (i, t)) in other.root_attempts {
+            if self.root_attempts.get(&k).is_none_or(|&(_, have)| have < t) {
+                self.root_attempts.insert(k, (i + shift, t));
             }
+        }
+        for (k, p) in other.posture {
+            let p = p.shifted(shift);
+            match self.posture.remove(&k) {
+                None => {
+                    self.posture.insert(k, p);
+                }
+                Some(mine) => {
+                    let kept = mine.absorb(p, &mut self.findings);
+                    self.posture.insert(k, kept);
+                }
+            }
+        }
+        for (p, w) in other.api_denials {
+            match self.api_denials.remove(&p) {
+                None => self.api_denials.insert(p, w),
+                Some(mine) => self.api_denials.insert(p, mine.merged(w)),
+            };
+        }
+        for (p, opened) in other.fan {
+            let v = self.fan.entry(p).or_default();
+            let mut all: Vec<lineage::Opened> = v.drain(..).chain(opened).collect();
+            all.sort_by(|a, b| a.seen.time.cmp(&b.seen.time).then(a.key.cmp(&b.key)));
+            *v = all.into();
+        }
+        self.fan_done.extend(other.fan_done);
+        for (p, paths) in other.paths {
+            self.paths.entry(p).or_default().extend(paths);
         }
         let by_time = |v: &mut Vec<Denial>| v.sort_by_key(|d| d.seen.time);
         for (c, d) in other.assume_denials {
@@ -435,6 +550,8 @@ impl<'a> Detector<'a> {
         self.odd_seen.retain(|(p, _)| p != principal);
         self.travel_seen.retain(|(p, _, _)| p != principal);
         self.hour_burst.remove(principal);
+        self.paths.remove(principal);
+        self.fan_done.remove(principal);
     }
 
     /// Keeps the addresses of instance keys for which `keep` holds (the keys a retired graph
@@ -472,7 +589,13 @@ impl<'a> Detector<'a> {
             enumeration: BTreeMap::new(),
             human_ips: HashMap::new(),
             instance_use: BTreeMap::new(),
-            root_open: HashMap::new(),
+            posture: BTreeMap::new(),
+            egress: cfg.location.egress_asns.iter().copied().collect(),
+            api_denials: BTreeMap::new(),
+            root_attempts: HashMap::new(),
+            fan: BTreeMap::new(),
+            fan_done: BTreeSet::new(),
+            paths: BTreeMap::new(),
         }
     }
 
@@ -484,12 +607,15 @@ impl<'a> Detector<'a> {
         };
         self.baselines(events, sessions);
         self.failed_then_success(events, sessions, last);
-        self.console_failed_then_success(events, last);
+        self.console_failed_then_success(events, sessions, last);
         self.role_enumeration(events, sessions, last);
         self.gather_instance_use(events, sessions);
         self.federation_token_admin(events, sessions);
         self.console_login_without_mfa(events, sessions);
         self.root_account_use(events, sessions);
+        self.api_enumeration(events, sessions, last);
+        self.assume_root_denied(events, sessions);
+        self.opened_sessions(events, sessions, last);
     }
 
     /// Findings so far (before the detections that need the whole graph).
@@ -503,6 +629,8 @@ impl<'a> Detector<'a> {
         let before = self.findings.len();
         self.deep_role_chain(graph);
         self.credential_exfiltration(graph);
+        self.lineage(graph);
+        self.settle_posture();
         let allow: HashSet<&str> = self
             .cfg
             .allowlist
@@ -510,9 +638,13 @@ impl<'a> Detector<'a> {
             .iter()
             .map(String::as_str)
             .collect();
+        let folded = self.folded_posture();
         let mut out: Vec<Finding> = self
             .findings
             .iter()
+            .enumerate()
+            .filter(|(i, _)| !folded.contains(i))
+            .map(|(_, f)| f)
             .filter(|f| !allow.contains(f.principal.as_str()))
             .cloned()
             .map(|mut f| {
@@ -587,6 +719,8 @@ impl<'a> Detector<'a> {
             summary,
             reason,
             evidence_event_ids: ev.into_iter().map(|(_, id)| id).collect(),
+            events: None,
+            last_time: None,
             chain: Vec::new(),
             respond: None,
         });
@@ -608,13 +742,20 @@ impl<'a> Detector<'a> {
             let info = e.source_ip.as_deref().map(|ip| self.info(ip));
             let session = e.access_key_id.as_deref().and_then(|k| sessions.session(k));
             let instance = session.is_some_and(Session::is_instance_profile);
+            let robot = instance || is_automation(e, session, sessions);
             let allow = info.as_ref().is_some_and(|i| self.allowlisted(i));
+            let egress = info
+                .as_ref()
+                .and_then(|i| i.asn)
+                .is_some_and(|a| self.egress.contains(&a));
             let cfg = self.cfg;
             let b = self.base.entry(p.clone()).or_insert_with(|| Baseline {
                 first_seen: e.event_time,
                 hour_of_week: vec![0; 168],
                 ..Baseline::default()
             });
+            b.robot |= robot;
+            b.egress_events += u64::from(egress);
             let learned = b.learned(e.event_time, cfg);
             let mut new_findings: Vec<(Kind, Severity, String, String)> = Vec::new();
 
@@ -623,19 +764,32 @@ impl<'a> Detector<'a> {
                 .as_ref()
                 .filter(|i| i.is_address() && i.country.is_some() || i.asn.is_some())
             {
-                let new_country = i.country.as_ref().filter(|c| !b.countries.contains_key(*c));
+                // An egress address's country is not where the caller is: only its network
+                // is judged.
+                let new_country = i
+                    .country
+                    .as_ref()
+                    .filter(|c| !egress && !b.countries.contains_key(*c));
                 let new_asn = i.asn.filter(|a| !b.asns.contains_key(a));
-                let cloud_known = i
-                    .asn
-                    .is_some_and(|a| CLOUD_ASNS.contains(&a) && b.asns.contains_key(&a));
-                let fire_country = cfg.odd_ip.countries && new_country.is_some() && !cloud_known;
-                let fire_asn = cfg.odd_ip.asns && new_asn.is_some();
+                // A new country through a network the principal already uses is that network
+                // geolocated elsewhere (carrier address pools, roaming), not a new place; a new
+                // access network in a country it already works from (another mobile carrier,
+                // hotel Wi-Fi) is routine. Egress networks (clouds, hosting, gateways) are
+                // where stolen keys are used from: a new one is always judged.
+                let fire_country =
+                    cfg.odd_ip.countries && new_country.is_some() && new_asn.is_some();
+                let fire_asn =
+                    cfg.odd_ip.asns && new_asn.is_some() && (new_country.is_some() || egress);
                 if learned && !allow && !instance && (fire_country || fire_asn) {
-                    let what = format!(
-                        "{}{}",
-                        i.country.as_deref().unwrap_or("?"),
-                        i.asn.map(|a| format!("/AS{a}")).unwrap_or_default()
-                    );
+                    let what = if egress {
+                        i.asn.map(|a| format!("AS{a}")).unwrap_or_default()
+                    } else {
+                        format!(
+                            "{}{}",
+                            i.country.as_deref().unwrap_or("?"),
+                            i.asn.map(|a| format!("/AS{a}")).unwrap_or_default()
+                        )
+                    };
                     if self.odd_seen.insert((p.clone(), what.clone())) {
                         let mut parts = Vec::new();
                         if fire_country {
@@ -643,9 +797,14 @@ impl<'a> Detector<'a> {
                         }
                         if fire_asn {
                             parts.push(format!(
-                                "network AS{} ({})",
+                                "network AS{} ({}{})",
                                 i.asn.unwrap_or_default(),
-                                i.as_org.as_deref().unwrap_or("unknown")
+                                i.as_org.as_deref().unwrap_or("unknown"),
+                                if egress {
+                                    ", an egress network: its country says nothing of where the caller is"
+                                } else {
+                                    ""
+                                }
                             ));
                         }
                         new_findings.push((
@@ -668,14 +827,16 @@ impl<'a> Detector<'a> {
                         ));
                     }
                 }
-                if let Some(c) = &i.country {
+                if let Some(c) = i.country.as_ref().filter(|_| !egress) {
                     b.countries.entry(c.clone()).or_insert(e.event_time);
                 }
                 if let Some(a) = i.asn {
                     b.asns.entry(a).or_insert(e.event_time);
                 }
-                // impossible_travel: from the last place to this one, faster than a plane.
-                if let (Some((loc, precise)), Some(c)) = (location_of(i), i.country.clone()) {
+                // impossible_travel: from the last place to this one, faster than a plane. An
+                // egress address is no place.
+                let place = location_of(i).filter(|_| !egress);
+                if let (Some((loc, precise)), Some(c)) = (place, i.country.clone()) {
                     if let Some((t0, c0, loc0, ip0)) = &b.last_place {
                         let km = distance_km(*loc0, loc);
                         let hours = ((e.event_time - t0) as f64 / HOUR as f64).max(1.0 / 60.0);
@@ -715,7 +876,8 @@ impl<'a> Detector<'a> {
             // unusual_hour
             let (wd, hr) = week_hour(e.event_time);
             let uh = &cfg.unusual_hour;
-            if b.days.len() >= uh.min_active_days && b.events >= uh.min_events {
+            if !b.is_robot() && b.days.len() >= uh.min_active_days && b.events >= uh.min_events
+            {
                 let near = |h: usize, d: i64| ((h as i64 + d).rem_euclid(24)) as usize;
                 let day_share = (-1..=1).map(|d| b.hour_of_day[near(hr, d)]).sum::<u64>() as f64
                     / b.events.max(1) as f64;
@@ -868,7 +1030,12 @@ impl<'a> Detector<'a> {
     }
 
     /// Failed console sign-ins for a user (or root), then a successful one.
-    fn console_failed_then_success(&mut self, events: &[Event], last: Millis) {
+    fn console_failed_then_success(
+        &mut self,
+        events: &[Event],
+        sessions: &impl Lookup,
+        last: Millis,
+    ) {
         let window = self.cfg.failed_then_success.console_window_hours * HOUR;
         let min = self.cfg.failed_then_success.min_failures;
         let failed = |e: &Event| {
@@ -881,17 +1048,12 @@ impl<'a> Detector<'a> {
             .iter()
             .filter(|e| e.event_name.as_deref() == Some("ConsoleLogin"))
         {
-            let who = e
-                .principal_arn
-                .as_deref()
-                .or(e.user_name.as_deref())
-                .map(str::to_string)
-                .or_else(|| {
-                    (e.identity_type.as_deref() == Some("Root"))
-                        .then(|| format!("root:{}", e.account_id.as_deref().unwrap_or("?")))
-                });
-            let Some(who) = who else { continue };
-            let fails = self.console_failures.entry(who.clone()).or_default();
+            // Failed sign-ins carry no ARN (AWS records type, principal id, account and user
+            // name only): failures and successes meet on the account and user name.
+            let Some(signer) = console_signer(e) else {
+                continue;
+            };
+            let fails = self.console_failures.entry(signer).or_default();
             if failed(e) {
                 fails.push(Denial::of(e));
                 continue;
@@ -905,6 +1067,9 @@ impl<'a> Detector<'a> {
                 continue;
             }
             fails.retain(|f| e.event_time - f.seen.time > window);
+            let who = principal_of(sessions, e)
+                .or_else(|| e.user_name.as_deref().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
             let fail_ips: BTreeSet<&str> = picked
                 .iter()
                 .filter_map(|f| f.seen.source_ip.as_deref())
@@ -1267,24 +1432,12 @@ impl<'a> Detector<'a> {
             }
             let root = e.identity_type.as_deref() == Some("Root");
             let principal = principal_of(sessions, e).unwrap_or_else(|| "unknown".into());
-            let at = Seen::of(e);
-            self.push(
-                Kind::ConsoleLoginWithoutMfa,
-                if root {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                },
-                &at,
-                principal.clone(),
-                None,
-                format!(
-                    "{principal} signed in to the console without MFA from {}.",
-                    e.source_ip.as_deref().unwrap_or("?")
-                ),
-                "ConsoleLogin succeeded with additionalEventData.MFAUsed = No".into(),
-                vec![&at],
-            );
+            let severity = if root {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            self.posture_hit(Kind::ConsoleLoginWithoutMfa, severity, e, principal, None);
         }
     }
 
@@ -1296,41 +1449,8 @@ impl<'a> Detector<'a> {
                 continue;
             }
             let principal = principal_of(sessions, e).unwrap_or_else(|| "root".into());
-            let ip = e.source_ip.as_deref().unwrap_or("?").to_string();
-            let k = (principal.clone(), ip.clone());
-            if let Some(&(idx, last)) = self.root_open.get(&k) {
-                if e.event_time - last <= HOUR {
-                    if let Some(id) = &e.event_id {
-                        let f = &mut self.findings[idx];
-                        if f.evidence_event_ids.len() < 50 {
-                            f.evidence_event_ids.push(id.to_string());
-                        }
-                    }
-                    self.root_open.insert(k, (idx, e.event_time));
-                    continue;
-                }
-            }
-            let at = Seen::of(e);
-            self.push(
-                Kind::RootAccountUse,
-                Severity::High,
-                &at,
-                principal.clone(),
-                e.access_key_id.as_deref().filter(|k| !k.is_empty()),
-                format!(
-                    "The root user of account {} was used from {ip} ({}).",
-                    e.account_id
-                        .as_deref()
-                        .or(e.recipient_account_id.as_deref())
-                        .unwrap_or("?"),
-                    e.event_name.as_deref().unwrap_or("?")
-                ),
-                "the root user should not be used for day-to-day work; every use is worth a look"
-                    .into(),
-                vec![&at],
-            );
-            self.root_open
-                .insert(k, (self.findings.len() - 1, e.event_time));
+            let key = e.access_key_id.as_deref().filter(|k| !k.is_empty());
+            self.posture_hit(Kind::RootAccountUse, Severity::High, e, principal, key);
         }
     }
 }

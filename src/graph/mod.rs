@@ -69,6 +69,13 @@ pub struct Session {
     /// User agents of the calls made with the key, in order of first use (not a column).
     #[serde(skip)]
     pub user_agents: Vec<Text>,
+    /// The source identity the key's own calls carried first (not a column; `source_identity`
+    /// is the chain's, inherited).
+    #[serde(skip)]
+    pub used_source_identity: Option<Text>,
+    /// Calls made with the key that carried no source identity (not a column).
+    #[serde(skip)]
+    pub calls_without_source_identity: u64,
 }
 
 /// The `sessions` table's columns, in order.
@@ -150,6 +157,9 @@ pub struct Usage {
     first_event: Option<Event>,
     mfa: Option<bool>,
     source_identity: Option<Text>,
+    /// Calls that carried no source identity.
+    #[serde(default)]
+    no_source_identity: u64,
 }
 
 /// Usage per key, and the call that issued each key, for a chunk of events.
@@ -196,6 +206,7 @@ fn gather(events: &[Event]) -> Gathered<'_> {
         if u.source_identity.is_none() {
             u.source_identity = e.source_identity.clone();
         }
+        u.no_source_identity += u64::from(e.source_identity.is_none());
     }
     (usage, issuing)
 }
@@ -221,6 +232,7 @@ impl Usage {
         }
         self.mfa = self.mfa.or(later.mfa);
         self.source_identity = self.source_identity.take().or(later.source_identity);
+        self.no_source_identity += later.no_source_identity;
     }
 }
 
@@ -932,6 +944,8 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         requested_duration_seconds: e.sts().requested_duration_seconds,
         issuing_source_ip: e.source_ip.clone(),
         user_agents: u.map(|u| u.agents.clone()).unwrap_or_default(),
+        used_source_identity: u.and_then(|u| u.source_identity.clone()),
+        calls_without_source_identity: u.map_or(0, |u| u.no_source_identity),
     }
 }
 
@@ -1014,6 +1028,8 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         requested_duration_seconds: None,
         issuing_source_ip: None,
         user_agents: u.agents.clone(),
+        used_source_identity: u.source_identity.clone(),
+        calls_without_source_identity: u.no_source_identity,
     }
 }
 

@@ -38,6 +38,16 @@ pub fn finding_type(kind: Kind) -> &'static str {
         Kind::FederationTokenAdmin => "TTPs/Persistence/Federation token with broad permissions",
         Kind::ConsoleLoginWithoutMfa => "TTPs/Initial Access/Console sign-in without MFA",
         Kind::RootAccountUse => "Unusual Behaviors/User/Root account used",
+        Kind::ApiEnumeration => "TTPs/Discovery/API enumeration",
+        Kind::AssumeRootDenied => "TTPs/Privilege Escalation/Denied AssumeRoot",
+        Kind::RoleChainJuggling => "TTPs/Persistence/Role chain juggling",
+        Kind::WorkloadChainOutside => {
+            "TTPs/Credential Access/Workload credentials chained and used outside AWS"
+        }
+        Kind::ChildSessionNewNetwork => "TTPs/Lateral Movement/Chained session used from a new network",
+        Kind::SourceIdentityChanged => "TTPs/Defense Evasion/Source identity changed in a chain",
+        Kind::SessionFanOut => "TTPs/Discovery/Session fan-out across roles or accounts",
+        Kind::NewRolePath => "Unusual Behaviors/User/First-seen role path",
     }
 }
 

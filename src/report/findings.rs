@@ -109,6 +109,14 @@ pub fn title(kind: Kind) -> &'static str {
         Kind::FederationTokenAdmin => "Federation token with broad permissions",
         Kind::ConsoleLoginWithoutMfa => "Console sign-in without MFA",
         Kind::RootAccountUse => "Root account used",
+        Kind::ApiEnumeration => "API enumeration",
+        Kind::AssumeRootDenied => "Denied AssumeRoot",
+        Kind::RoleChainJuggling => "Role chain juggling",
+        Kind::WorkloadChainOutside => "Workload credentials chained and used outside AWS",
+        Kind::ChildSessionNewNetwork => "Chained session used from a new network",
+        Kind::SourceIdentityChanged => "Source identity changed in a chain",
+        Kind::SessionFanOut => "Sessions opened in many roles or accounts",
+        Kind::NewRolePath => "First-seen role path",
     }
 }
 
@@ -121,8 +129,19 @@ pub fn confidence(kind: Kind) -> u8 {
         | Kind::FederationTokenAdmin
         | Kind::ConsoleLoginWithoutMfa
         | Kind::RootAccountUse
-        | Kind::CredentialExfiltration => 3,
-        Kind::FailedThenSuccess | Kind::OddIp | Kind::ImpossibleTravel | Kind::RoleEnumeration => 2,
+        | Kind::CredentialExfiltration
+        | Kind::AssumeRootDenied
+        | Kind::RoleChainJuggling
+        | Kind::SourceIdentityChanged
+        | Kind::WorkloadChainOutside => 3,
+        Kind::FailedThenSuccess
+        | Kind::OddIp
+        | Kind::ImpossibleTravel
+        | Kind::RoleEnumeration
+        | Kind::ApiEnumeration
+        | Kind::SessionFanOut
+        | Kind::ChildSessionNewNetwork => 2,
+        Kind::NewRolePath => 1,
         Kind::UnusualHour => 1,
     }
 }
@@ -131,7 +150,11 @@ pub fn confidence(kind: Kind) -> u8 {
 pub fn is_behavioral(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::OddIp | Kind::UnusualHour | Kind::ImpossibleTravel
+        Kind::OddIp
+            | Kind::UnusualHour
+            | Kind::ImpossibleTravel
+            | Kind::NewRolePath
+            | Kind::ChildSessionNewNetwork
     )
 }
 

@@ -1062,6 +1062,8 @@ pub(crate) mod tests {
                 summary: format!("{principal} did something | odd"),
                 reason: "3 failures then success; baseline: 0 failures in 30 days <b>".into(),
                 evidence_event_ids: vec!["e-1".into(), "e-2".into()],
+                events: None,
+                last_time: None,
                 chain: vec![Hop {
                     access_key_id: "ASIAEXAMPLE0000001".into(),
                     issued_by_api: Some("AssumeRole".into()),
