@@ -3,7 +3,10 @@
 //! the order files are given in.
 //!
 //! The golden files under `tests/fixtures/golden/` were written by the in-memory engine (commit
-//! 30d786d, before streaming) over the same inputs; regenerate them only on purpose.
+//! 30d786d, before streaming) over the same inputs; regenerate them only on purpose. The hunt
+//! goldens (`*.hunt.*`) were re-pinned once since, on purpose, when the detections changed
+//! (posture once per run, egress networks, new detections: issue 13); sessions, events,
+//! timelines and summaries are still the in-memory engine's bytes.
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -92,7 +95,7 @@ fn check_all(label: &str, cmd: &[&str], inputs: &[PathBuf], want: &str) {
 #[test]
 fn sample_findings_are_the_in_memory_engines_whatever_the_slicing() {
     let want = golden("sample.hunt.ndjson");
-    assert_eq!(want.lines().count(), 5);
+    assert_eq!(want.lines().count(), 6);
     check_all(
         "hunt",
         &["hunt", "--format", "ndjson"],

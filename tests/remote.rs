@@ -1218,7 +1218,7 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
     let first = report(&[]);
     assert_eq!(first["read"]["objects_new"], sample_log_keys().len() as u64);
     assert_eq!(first["read"]["events_new"], 4102);
-    assert_eq!(first["findings"].as_array().unwrap().len(), 5);
+    assert_eq!(first["findings"].as_array().unwrap().len(), 6);
     let fetched = gets(SAMPLE, &m.requests(SAMPLE)).len();
     assert_eq!(fetched, sample_log_keys().len(), "each object fetched once");
     let manifest: String = std::fs::read_dir(state.path().join("manifest"))

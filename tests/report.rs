@@ -115,11 +115,11 @@ fn day_by_day_reports_find_what_one_run_over_everything_finds() {
     let (_, all) = report(once.path(), &[]);
     assert_eq!(found, keys(&all));
     assert_eq!(found, hunt_keys(), "the report finds what hunt finds");
-    assert_eq!(found.len(), 5, "{found:#?}");
+    assert_eq!(found.len(), 6, "{found:#?}");
     assert_eq!(objects, 1468);
     assert_eq!(events, 4102);
     assert_eq!(lake_rows(daily.path(), "events"), 4102);
-    assert_eq!(lake_rows(daily.path(), "findings"), 5);
+    assert_eq!(lake_rows(daily.path(), "findings"), 6);
     // Each night went on from the engine state the night before saved; only the last is kept.
     let engine: Vec<_> = std::fs::read_dir(daily.path().join("engine"))
         .unwrap()
@@ -196,7 +196,7 @@ fn a_second_run_over_the_same_input_reports_nothing_and_stores_nothing() {
     let state = tempfile::tempdir().unwrap();
     let (first, v1) = report(state.path(), &[]);
     assert_eq!(code(&first), 1);
-    assert_eq!(keys(&v1).len(), 5);
+    assert_eq!(keys(&v1).len(), 6);
     let events = lake_rows(state.path(), "events");
     let (again, v2) = report(state.path(), &[]);
     assert_eq!(code(&again), 0, "nothing new: exit 0");
@@ -204,7 +204,7 @@ fn a_second_run_over_the_same_input_reports_nothing_and_stores_nothing() {
     assert_eq!(v2["read"]["objects_new"], 0);
     assert_eq!(v2["read"]["objects_already_processed"], 1468);
     assert_eq!(lake_rows(state.path(), "events"), events);
-    assert_eq!(lake_rows(state.path(), "findings"), 5);
+    assert_eq!(lake_rows(state.path(), "findings"), 6);
 }
 
 #[test]
@@ -294,7 +294,7 @@ fn the_lake_is_partitioned_parquet_that_polars_reads_back() {
         .collect();
     assert_eq!(names, trailhound::event::COLUMNS.map(String::from).to_vec());
     assert!(lake_rows(state.path(), "sessions") > 0);
-    assert_eq!(lake_rows(state.path(), "findings"), 5);
+    assert_eq!(lake_rows(state.path(), "findings"), 6);
 }
 
 #[test]
