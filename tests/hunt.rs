@@ -53,7 +53,11 @@ fn sample_logs_raise_exactly_the_planted_incidents() {
         .map(|i| (i.kind.clone(), i.principal.clone()))
         .collect();
     // The planted three-hop chain is also a path its principal never took before.
-    let chain = truth.incidents.iter().find(|i| i.kind == "deep_role_chain").unwrap();
+    let chain = truth
+        .incidents
+        .iter()
+        .find(|i| i.kind == "deep_role_chain")
+        .unwrap();
     want.insert(("new_role_path".into(), chain.principal.clone()));
     assert_eq!(
         got,

@@ -77,7 +77,12 @@ impl Detector<'_> {
                 .keys()
                 .filter_map(|k| k.split(' ').next())
                 .collect();
-            let start = w.denied.values().map(|s| s.time).min().unwrap_or(e.event_time);
+            let start = w
+                .denied
+                .values()
+                .map(|s| s.time)
+                .min()
+                .unwrap_or(e.event_time);
             if w.denied.len() < min_apis
                 || services.len() < min_services
                 || w.reported_until.is_some_and(|t| start <= t)

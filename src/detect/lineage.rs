@@ -61,7 +61,12 @@ fn role_name(arn: &str) -> &str {
 
 impl Detector<'_> {
     /// session_fan_out and new_role_path: judged when a session is issued.
-    pub(super) fn opened_sessions(&mut self, events: &[Event], sessions: &impl Lookup, last: Millis) {
+    pub(super) fn opened_sessions(
+        &mut self,
+        events: &[Event],
+        sessions: &impl Lookup,
+        last: Millis,
+    ) {
         let window = self.cfg.fan_out.window_minutes * MINUTE;
         for e in events {
             if !e.is_issuing_call || e.is_error || e.shared_copy {
@@ -75,7 +80,10 @@ impl Detector<'_> {
             else {
                 continue;
             };
-            let Some(root) = s.root_principal.clone().filter(|r| !r.ends_with(".amazonaws.com"))
+            let Some(root) = s
+                .root_principal
+                .clone()
+                .filter(|r| !r.ends_with(".amazonaws.com"))
             else {
                 continue;
             };
@@ -113,7 +121,10 @@ impl Detector<'_> {
             role: s.role_arn.clone(),
             account: s.account.clone(),
         });
-        while v.front().is_some_and(|o| e.event_time - o.seen.time > window) {
+        while v
+            .front()
+            .is_some_and(|o| e.event_time - o.seen.time > window)
+        {
             v.pop_front();
         }
         let roles: BTreeSet<&str> = v.iter().filter_map(|o| o.role.as_deref()).collect();

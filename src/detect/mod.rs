@@ -33,7 +33,6 @@ const MINUTE: Millis = 60_000;
 pub(crate) const HOUR: Millis = 60 * MINUTE;
 pub(crate) const DAY: Millis = 24 * HOUR;
 
-
 /// Runs every detection over events held in memory, with the graph of all of them.
 pub fn hunt(events: &[Event], graph: &Graph, geo: &GeoIp, cfg: &DetectConfig) -> Vec<Finding> {
     let mut d = Detector::new(geo, cfg);
@@ -291,7 +290,11 @@ fn console_signer(e: &Event) -> Option<String> {
         .account_id
         .as_deref()
         .or(e.recipient_account_id.as_deref())
-        .or_else(|| e.principal_arn.as_deref().and_then(crate::graph::arn_account))
+        .or_else(|| {
+            e.principal_arn
+                .as_deref()
+                .and_then(crate::graph::arn_account)
+        })
         .unwrap_or("?");
     if e.identity_type.as_deref() == Some("Root") {
         return Some(format!("{account}:root"));
@@ -301,7 +304,10 @@ fn console_signer(e: &Event) -> Option<String> {
         .as_deref()
         .and_then(|a| a.rsplit_once(":user/"))
         .map(|(_, path)| path.rsplit('/').next().unwrap_or(path));
-    match (e.user_name.as_deref().or(from_arn), e.identity_type.as_deref()) {
+    match (
+        e.user_name.as_deref().or(from_arn),
+        e.identity_type.as_deref(),
+    ) {
         (Some(u), Some("IAMUser") | None) => Some(format!("{account}:user/{u}")),
         _ => e
             .principal_arn
@@ -876,8 +882,7 @@ impl<'a> Detector<'a> {
             // unusual_hour
             let (wd, hr) = week_hour(e.event_time);
             let uh = &cfg.unusual_hour;
-            if !b.is_robot() && b.days.len() >= uh.min_active_days && b.events >= uh.min_events
-            {
+            if !b.is_robot() && b.days.len() >= uh.min_active_days && b.events >= uh.min_events {
                 let near = |h: usize, d: i64| ((h as i64 + d).rem_euclid(24)) as usize;
                 let day_share = (-1..=1).map(|d| b.hour_of_day[near(hr, d)]).sum::<u64>() as f64
                     / b.events.max(1) as f64;

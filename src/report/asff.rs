@@ -44,7 +44,9 @@ pub fn finding_type(kind: Kind) -> &'static str {
         Kind::WorkloadChainOutside => {
             "TTPs/Credential Access/Workload credentials chained and used outside AWS"
         }
-        Kind::ChildSessionNewNetwork => "TTPs/Lateral Movement/Chained session used from a new network",
+        Kind::ChildSessionNewNetwork => {
+            "TTPs/Lateral Movement/Chained session used from a new network"
+        }
         Kind::SourceIdentityChanged => "TTPs/Defense Evasion/Source identity changed in a chain",
         Kind::SessionFanOut => "TTPs/Discovery/Session fan-out across roles or accounts",
         Kind::NewRolePath => "Unusual Behaviors/User/First-seen role path",
