@@ -91,6 +91,15 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
 /// reader sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    // Something that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is
+    // written to, never renamed over: renaming would replace the device with a file.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| io_err(path, e))?;
+        return f.write_all(bytes).map_err(|e| io_err(path, e));
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let tmp = dir.join(format!(
@@ -457,6 +466,16 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_to_a_device_writes_through_it_and_leaves_it_a_device() {
+        // `report --out /dev/null` run as root once replaced /dev/null with a regular file.
+        use std::os::unix::fs::FileTypeExt;
+        write_atomic(Path::new("/dev/null"), b"report").unwrap();
+        let m = std::fs::metadata("/dev/null").unwrap();
+        assert!(m.file_type().is_char_device());
+    }
 
     #[test]
     fn an_uncommitted_run_leaves_nothing_behind_and_the_old_state_reads() {
