@@ -11,8 +11,10 @@
 //!   or under `_source`; a search response's `hits.hits`.
 //! - Google Cloud Logging: the record as the entry's `jsonPayload` (or as a string in
 //!   `jsonPayload.message`).
-//! - Microsoft Sentinel: rows of the `AWSCloudTrail` table (JSON), columns mapped back to
-//!   CloudTrail's fields by [`SENTINEL`]; times without a zone are UTC.
+//! - Microsoft Sentinel: rows of the `AWSCloudTrail` table (JSON, or CSV: [`sentinel_csv`]),
+//!   columns mapped back to CloudTrail's fields by [`SENTINEL`]; times without a zone are UTC;
+//!   a CSV file's `dd/mm/yyyy` or `mm/dd/yyyy` dates are read in the order the whole file
+//!   settles (a day above 12), never guessed.
 //! - CloudTrail Lake: query results (`QueryResultRows`, as GetQueryResults and the console return
 //!   them): each row's columns become the record's fields; Lake's times (`2026-03-02
 //!   10:00:00.000`, UTC) become ISO 8601; struct and map columns given as JSON or in Lake's
@@ -279,6 +281,301 @@ fn sentinel(o: &Map<String, Value>) -> Unwrapped {
         return Err("Sentinel AWSCloudTrail row without TimeGenerated".into());
     }
     Ok(Value::Object(rec).to_string())
+}
+
+/// A Microsoft Sentinel `AWSCloudTrail` export as CSV (Log Analytics' "Export to CSV", or a
+/// KQL result saved as CSV): the rows, each as a CloudTrail record through [`SENTINEL`].
+#[derive(Debug, Default)]
+pub struct CsvExport {
+    /// Each data row (numbered from 1, the header not counted): its record, or why not.
+    pub rows: Vec<(usize, Unwrapped)>,
+    /// The file ends inside a quoted field.
+    pub truncated: bool,
+}
+
+/// How dates are written in a CSV export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateOrder {
+    DayFirst,
+    MonthFirst,
+}
+
+/// The columns whose values are times.
+const CSV_TIME_COLUMNS: [&str; 2] = ["TimeGenerated", "SessionCreationDate"];
+
+/// A column name as exported: `TimeGenerated [UTC]` -> `TimeGenerated`.
+fn csv_column(name: &str) -> &str {
+    let n = name.trim();
+    match n.find(" [") {
+        Some(at) if n.ends_with(']') => &n[..at],
+        _ => n,
+    }
+}
+
+/// Whether `b` begins with the header row of a Sentinel `AWSCloudTrail` export: a line of
+/// comma-separated column names holding `TimeGenerated` and at least two other columns of the
+/// table.
+pub fn is_sentinel_csv(b: &[u8]) -> bool {
+    let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(b);
+    let line_end = memchr::memchr(b'\n', b).unwrap_or(b.len());
+    let Ok(line) = std::str::from_utf8(&b[..line_end]) else {
+        return false;
+    };
+    let names: Vec<&str> = line
+        .split(',')
+        .map(|c| csv_column(c.trim().trim_matches('"')))
+        .collect();
+    names.contains(&"TimeGenerated")
+        && names
+            .iter()
+            .filter(|n| **n != "TimeGenerated" && SENTINEL.iter().any(|(c, _)| c == *n))
+            .count()
+            >= 2
+}
+
+/// The rows of RFC 4180 text: fields split at commas, rows at CRLF or LF, quoted fields may hold
+/// commas, doubled quotes and line breaks. Returns the rows (as raw bytes per field) and whether
+/// the text ends inside a quoted field.
+fn csv_rows(b: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
+    let mut rows = Vec::new();
+    let mut row: Vec<Vec<u8>> = Vec::new();
+    let mut field: Vec<u8> = Vec::new();
+    let mut i = 0;
+    let mut quoted = false;
+    let mut field_started = false;
+    while i < b.len() {
+        let c = b[i];
+        if quoted {
+            if c == b'"' {
+                if b.get(i + 1) == Some(&b'"') {
+                    field.push(b'"');
+                    i += 2;
+                    continue;
+                }
+                quoted = false;
+            } else {
+                field.push(c);
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' if !field_started => {
+                quoted = true;
+                field_started = true;
+            }
+            b',' => {
+                row.push(std::mem::take(&mut field));
+                field_started = false;
+            }
+            b'\r' if b.get(i + 1) == Some(&b'\n') => {}
+            b'\n' => {
+                row.push(std::mem::take(&mut field));
+                field_started = false;
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => {
+                field.push(c);
+                field_started = true;
+            }
+        }
+        i += 1;
+    }
+    let truncated = quoted;
+    if field_started || !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    // Blank lines are no rows.
+    rows.retain(|r| !(r.len() == 1 && r[0].iter().all(|c| c.is_ascii_whitespace())));
+    (rows, truncated)
+}
+
+/// A date written `a/b/yyyy` (or with `.` or `-`), and what follows it.
+fn slash_date(s: &str) -> Option<(u32, u32, i32, &str)> {
+    let s = s.trim();
+    let sep = s.find(['/', '.', '-'])?;
+    let sep_char = s.as_bytes()[sep];
+    let (a, rest) = (&s[..sep], &s[sep + 1..]);
+    let sep2 = rest.find(sep_char as char)?;
+    let (b, rest) = (&rest[..sep2], &rest[sep2 + 1..]);
+    let year_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if year_len != 4 || a.is_empty() || a.len() > 2 || b.is_empty() || b.len() > 2 {
+        return None;
+    }
+    let num = |t: &str| -> Option<u32> {
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    Some((num(a)?, num(b)?, rest[..4].parse().ok()?, &rest[4..]))
+}
+
+/// `10:00:00`, `10:00:00.123`, `10:00:00 AM`, `10:00 PM` -> `10:00:00.123` (24-hour).
+fn clock(s: &str) -> Option<String> {
+    let s = s.trim().trim_start_matches([',', 'T', ' ']).trim();
+    let s = s.strip_suffix('Z').unwrap_or(s).trim();
+    let (t, pm) = match s.get(s.len().saturating_sub(2)..) {
+        Some(x) if x.eq_ignore_ascii_case("AM") => (s[..s.len() - 2].trim(), Some(false)),
+        Some(x) if x.eq_ignore_ascii_case("PM") => (s[..s.len() - 2].trim(), Some(true)),
+        _ => (s, None),
+    };
+    let mut parts = t.splitn(3, ':');
+    let h: u32 = parts.next()?.trim().parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let sec = parts.next().unwrap_or("00");
+    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+    let sec: u32 = whole.parse().ok()?;
+    if !frac.bytes().all(|c| c.is_ascii_digit()) || m > 59 || sec > 60 {
+        return None;
+    }
+    let h = match pm {
+        Some(pm) if (1..=12).contains(&h) => h % 12 + if pm { 12 } else { 0 },
+        Some(_) => return None,
+        None if h < 24 => h,
+        None => return None,
+    };
+    Some(if frac.is_empty() {
+        format!("{h:02}:{m:02}:{sec:02}")
+    } else {
+        format!("{h:02}:{m:02}:{sec:02}.{frac}")
+    })
+}
+
+/// A CSV time value -> ISO 8601, UTC when it has no zone. Slash dates are read in `order`.
+fn csv_time(s: &str, order: Option<DateOrder>) -> Option<String> {
+    let s = s.trim();
+    if let Some((a, b, year, rest)) = slash_date(s) {
+        let (day, month) = match order {
+            Some(DateOrder::DayFirst) => (a, b),
+            Some(DateOrder::MonthFirst) => (b, a),
+            // Only when both orders give the same date.
+            None if a == b => (a, b),
+            None => return None,
+        };
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            return None;
+        }
+        let clock = if rest.trim().is_empty() {
+            "00:00:00".to_string()
+        } else {
+            clock(rest)?
+        };
+        return Some(format!("{year:04}-{month:02}-{day:02}T{clock}Z"));
+    }
+    // ISO 8601 or `yyyy-mm-dd hh:mm:ss`, with or without a zone.
+    let iso = iso_utc(s);
+    crate::event::parse_iso(&iso).map(|_| iso)
+}
+
+/// The day-first or month-first order of the file's slash dates, decided from all of them: a
+/// first number above 12 means day-first, a second above 12 month-first. `Ok(None)` when the file
+/// has no date whose order matters; an error when the dates allow both orders or neither.
+fn date_order(values: &[&str]) -> Result<Option<DateOrder>, String> {
+    let (mut day_first, mut month_first, mut matters) = (None, None, None);
+    for v in values {
+        if let Some((a, b, _, _)) = slash_date(v) {
+            if a > 12 && day_first.is_none() {
+                day_first = Some(v.trim().to_string());
+            }
+            if b > 12 && month_first.is_none() {
+                month_first = Some(v.trim().to_string());
+            }
+            if a != b && matters.is_none() {
+                matters = Some(v.trim().to_string());
+            }
+        }
+    }
+    match (day_first, month_first, matters) {
+        (Some(d), Some(m), _) => Err(format!(
+            "Sentinel CSV: its dates mix day-first (`{d}`) and month-first (`{m}`) order"
+        )),
+        (Some(_), None, _) => Ok(Some(DateOrder::DayFirst)),
+        (None, Some(_), _) => Ok(Some(DateOrder::MonthFirst)),
+        (None, None, Some(v)) => Err(format!(
+            "Sentinel CSV: the date order is ambiguous: no day or month above 12 in any date \
+             (e.g. `{v}` could be day-first or month-first); export with ISO 8601 times \
+             (KQL: format_datetime or todatetime) or give a file whose dates settle it"
+        )),
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// A Sentinel `AWSCloudTrail` CSV export -> its rows as CloudTrail records; `Err` when the file
+/// as a whole cannot be read (its date order is ambiguous or mixed).
+pub fn sentinel_csv(b: &[u8]) -> Result<CsvExport, String> {
+    let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(b);
+    let (rows, truncated) = csv_rows(b);
+    let mut it = rows.into_iter();
+    let header: Vec<String> = it
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| csv_column(&String::from_utf8_lossy(&f)).to_string())
+        .collect();
+    let data: Vec<Vec<Vec<u8>>> = it.collect();
+    let time_cols: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| CSV_TIME_COLUMNS.contains(&h.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let times: Vec<&str> = data
+        .iter()
+        .flat_map(|r| time_cols.iter().filter_map(|&i| r.get(i)))
+        .filter_map(|f| std::str::from_utf8(f).ok())
+        .collect();
+    let order = date_order(&times)?;
+    let mut out = CsvExport {
+        rows: Vec::with_capacity(data.len()),
+        truncated,
+    };
+    let last = data.len();
+    for (n, fields) in data.into_iter().enumerate() {
+        let row = n + 1;
+        if truncated && row == last {
+            out.rows.push((
+                row,
+                Err("row is cut off: the file ends inside a quoted field".into()),
+            ));
+            continue;
+        }
+        out.rows.push((row, csv_record(&header, fields, order)));
+    }
+    Ok(out)
+}
+
+/// One CSV row -> a CloudTrail record, through the Sentinel column mapping.
+fn csv_record(header: &[String], fields: Vec<Vec<u8>>, order: Option<DateOrder>) -> Unwrapped {
+    if fields.len() != header.len() {
+        return Err(format!(
+            "{} fields where the header has {} columns",
+            fields.len(),
+            header.len()
+        ));
+    }
+    let mut o = Map::new();
+    for (name, f) in header.iter().zip(fields) {
+        let text = String::from_utf8(f).map_err(|e| {
+            format!(
+                "column {name}: invalid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        if text.is_empty() {
+            continue;
+        }
+        let v = if CSV_TIME_COLUMNS.contains(&name.as_str()) {
+            let iso = csv_time(&text, order)
+                .ok_or_else(|| format!("{name} `{text}` is not a date and time"))?;
+            Value::String(iso)
+        } else {
+            Value::String(text)
+        };
+        o.insert(name.clone(), v);
+    }
+    sentinel(&o)
 }
 
 /// Lake's text for a struct or map column: JSON, or `{key=value, key={...}, list=[a, b]}`.
