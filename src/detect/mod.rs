@@ -1253,15 +1253,6 @@ impl<'a> Detector<'a> {
         for e in events {
             if e.event_name.as_deref() != Some("ConsoleLogin")
                 || !matches!(e.identity_type.as_deref(), Some("IAMUser") | Some("Root"))
-                // Identity Center sign-ins: its identity provider answers the MFA question.
-                || e.principal_arn
-                    .as_deref()
-                    .and_then(crate::graph::permission_set)
-                    .is_some()
-                || e.access_key_id
-                    .as_deref()
-                    .and_then(|k| sessions.session(k))
-                    .is_some_and(|s| s.identity_center().is_some())
                 || e.error_message.is_some()
                 || !e
                     .response_elements

@@ -288,7 +288,8 @@ impl Event {
                     .map(String::from)
             }
         });
-        let task_policy_arn = text(&req["taskPolicyArn"]["arn"]).or_else(|| text(&req["taskPolicyArn"]));
+        let task_policy_arn =
+            text(&req["taskPolicyArn"]["arn"]).or_else(|| text(&req["taskPolicyArn"]));
         Some(AssumeRootRequest {
             target_principal,
             target_account,
@@ -710,6 +711,38 @@ mod tests {
             e.request_parameters.as_deref(),
             Some(r#"{"tokenName" : "x", "b":"passwords"}"#)
         );
+    }
+
+    #[test]
+    fn assume_root_and_identity_notes() {
+        let e = event(
+            r#"{"eventTime":"2024-10-25T20:52:11Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoot",
+            "requestParameters":{"targetPrincipal":"arn:aws:iam::222222222222:root","taskPolicyArn":{"arn":"arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}},
+            "responseElements":{"credentials":{"accessKeyId":"ASIAROOT","sessionToken":"SECRET","expiration":"Oct 25, 2024, 9:07:11 PM"}}}"#,
+        );
+        assert!(e.is_issuing_call);
+        assert_eq!(e.sts().issued_access_key_id.as_deref(), Some("ASIAROOT"));
+        let r = e.assume_root().unwrap();
+        assert_eq!(r.target_account.as_deref(), Some("222222222222"));
+        assert_eq!(
+            r.task_policy_arn.as_deref(),
+            Some("arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials")
+        );
+        assert!(!serde_json::to_string(&e).unwrap().contains("SECRET"));
+        let e = event(
+            r#"{"eventTime":"2024-10-25T20:52:11Z","eventName":"DeleteBucketPolicy",
+            "userIdentity":{"type":"Root","accessKeyId":"ASIAROOT","sessionContext":{"assumedRoot":"true"},
+              "onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::1:identitystore/d-123"}}}"#,
+        );
+        assert!(e.assume_root().is_none());
+        assert!(e.notes().assumed_root);
+        assert_eq!(e.notes().user_id.as_deref(), Some("u-1"));
+        assert_eq!(e.notes().identity_store_id(), Some("d-123"));
+        // Not columns: the events table is unchanged.
+        assert!(!serde_json::to_string(&e).unwrap().contains("u-1"));
+        assert!(event(r#"{"eventTime":"2024-10-25T20:52:11Z"}"#)
+            .notes
+            .is_none());
     }
 
     #[test]

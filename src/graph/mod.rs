@@ -865,16 +865,15 @@ fn seen_only_session(key: &str, u: &Usage, signins: &Signins) -> Option<Session>
     let mut s = unissued_session(key, fe, u);
     if session_identity {
         let first = u.first.unwrap_or(fe.event_time);
-        let link = fe
-            .principal_arn
-            .as_ref()
-            .and_then(|arn| signins.get(arn))
-            .and_then(|calls| {
-                calls
-                    .iter()
-                    .rev()
-                    .find(|c| c.at <= first && first - c.at <= SIGNIN_LINK_WINDOW && *c.key != *key)
-            });
+        let link =
+            fe.principal_arn
+                .as_ref()
+                .and_then(|arn| signins.get(arn))
+                .and_then(|calls| {
+                    calls.iter().rev().find(|c| {
+                        c.at <= first && first - c.at <= SIGNIN_LINK_WINDOW && *c.key != *key
+                    })
+                });
         if let Some(c) = link {
             s.parent_access_key_id = Some(c.key.clone());
             s.signin_link = Some(SigninLink {
@@ -1090,7 +1089,10 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
             .or(e.sts().assumed_role_arn.as_deref())
             .and_then(arn_account)
             .map(Arc::from)
-    } else if let Some(target) = root_request.as_ref().and_then(|r| r.target_account.as_deref()) {
+    } else if let Some(target) = root_request
+        .as_ref()
+        .and_then(|r| r.target_account.as_deref())
+    {
         Some(Arc::from(target))
     } else {
         e.account_id
@@ -1117,9 +1119,13 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         None
     };
     let root = if is_session { None } else { direct_root(e) };
-    let identity_center = role_arn
-        .as_deref()
-        .and_then(|r| identity_center(r, session_name.as_deref(), u.and_then(|u| u.notes.as_deref())));
+    let identity_center = role_arn.as_deref().and_then(|r| {
+        identity_center(
+            r,
+            session_name.as_deref(),
+            u.and_then(|u| u.notes.as_deref()),
+        )
+    });
     // An Identity Center session belongs to the person, whatever names the SAML subject.
     let root = identity_center
         .as_ref()
@@ -1318,5 +1324,24 @@ mod tests {
             assumed_role_parts("arn:aws:sts::1:assumed-role/path/Role/s").map(|p| p.0),
             Some("arn:aws:iam::1:role/path/Role".to_string())
         );
+    }
+
+    #[test]
+    fn permission_sets_of_identity_center_roles() {
+        for (role, set) in [
+            (
+                "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+                Some("AdministratorAccess"),
+            ),
+            (
+                "arn:aws:sts::1:assumed-role/AWSReservedSSO_developer_admin_asdf/foo@bar.com",
+                Some("developer_admin"),
+            ),
+            ("AWSReservedSSO_ReadOnly_fedcba9876543210", Some("ReadOnly")),
+            ("arn:aws:iam::1:role/Admin", None),
+            ("arn:aws:iam::1:role/AWSReservedSSO_", None),
+        ] {
+            assert_eq!(permission_set(role), set, "{role}");
+        }
     }
 }

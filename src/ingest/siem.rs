@@ -795,6 +795,75 @@ mod tests {
     }
 
     #[test]
+    fn csv_rows_follow_rfc_4180() {
+        let (rows, cut) = csv_rows(b"a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n1,,3");
+        assert!(!cut);
+        let text = |r: &Vec<Vec<u8>>| -> Vec<String> {
+            r.iter()
+                .map(|f| String::from_utf8(f.clone()).unwrap())
+                .collect()
+        };
+        assert_eq!(text(&rows[0]), ["a", "b", "c"]);
+        assert_eq!(text(&rows[1]), ["x, y", "say \"hi\"", "two\nlines"]);
+        assert_eq!(text(&rows[2]), ["1", "", "3"]);
+        assert_eq!(rows.len(), 3);
+        let (_, cut) = csv_rows(b"a,b\n\"open,1\n");
+        assert!(cut);
+    }
+
+    #[test]
+    fn csv_date_order_comes_from_the_whole_file() {
+        assert_eq!(
+            date_order(&["02/03/2026 10:00", "13/03/2026 10:00"]),
+            Ok(Some(DateOrder::DayFirst))
+        );
+        assert_eq!(
+            date_order(&["3/2/2026, 10:00:00 AM", "3/13/2026, 1:00:00 PM"]),
+            Ok(Some(DateOrder::MonthFirst))
+        );
+        // Equal day and month: either order gives the same date.
+        assert_eq!(
+            date_order(&["03/03/2026 10:00", "2026-03-02T10:00:00Z"]),
+            Ok(None)
+        );
+        assert!(date_order(&["02/03/2026 10:00"])
+            .unwrap_err()
+            .contains("ambiguous"));
+        assert!(date_order(&["13/03/2026 10:00", "03/13/2026 10:00"])
+            .unwrap_err()
+            .contains("mix"));
+        assert_eq!(
+            csv_time("3/13/2026, 12:05:09.250 AM", Some(DateOrder::MonthFirst)).as_deref(),
+            Some("2026-03-13T00:05:09.250Z")
+        );
+        assert_eq!(
+            csv_time("13.03.2026 15:05", Some(DateOrder::DayFirst)).as_deref(),
+            Some("2026-03-13T15:05:00Z")
+        );
+        assert_eq!(
+            csv_time("2026-03-13 15:05:00", None).as_deref(),
+            Some("2026-03-13T15:05:00Z")
+        );
+        assert_eq!(
+            csv_time("13/13/2026 10:00", Some(DateOrder::DayFirst)),
+            None
+        );
+        assert_eq!(csv_time("yesterday", None), None);
+    }
+
+    #[test]
+    fn csv_header_is_recognised_by_its_columns() {
+        assert!(is_sentinel_csv(
+            b"TenantId,TimeGenerated [UTC],EventName,EventSource\n1,2,3,4\n"
+        ));
+        assert!(is_sentinel_csv(
+            b"\xEF\xBB\xBF\"TimeGenerated\",\"EventName\",\"AwsEventId\"\r\n"
+        ));
+        assert!(!is_sentinel_csv(b"TimeGenerated,Message\n"));
+        assert!(!is_sentinel_csv(b"hello world"));
+    }
+
+    #[test]
     fn not_an_export() {
         assert!(unwrap(r#"{"eventName":"X"}"#).is_none());
         assert!(unwrap(r#"{"_raw_other":1}"#).is_none());
