@@ -237,8 +237,13 @@ fn a_console_session_links_to_the_session_that_federated_it() {
     // The link is inferred (principal and time), not an issuing call: the chain is not complete.
     assert_eq!(console["chain_complete"], false);
     assert_eq!(console["calls"], 2);
-    // Another principal's console session, and carol's session name 13 hours later: not linked.
-    for key in ["ASIAFEDEXAMPLE000003", "ASIAFEDEXAMPLE000004"] {
+    // Another principal's console session, a session of carol's ARN whose calls are not the
+    // console's, and carol's session name 13 hours later: not linked.
+    for key in [
+        "ASIAFEDEXAMPLE000003",
+        "ASIAFEDEXAMPLE000005",
+        "ASIAFEDEXAMPLE000004",
+    ] {
         assert_eq!(s[key]["parent_access_key_id"], Value::Null, "{key}");
         assert_eq!(s[key]["root_principal"], Value::Null, "{key}");
     }

@@ -162,6 +162,9 @@ pub struct IdentityNotes {
     /// made by `sts:AssumeRoot`, not the root user signing in.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub assumed_root: bool,
+    /// `sessionCredentialFromConsole = "true"`: the call came from a console session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_console: bool,
 }
 
 impl IdentityNotes {
@@ -178,6 +181,7 @@ static NO_NOTES: IdentityNotes = IdentityNotes {
     user_id: None,
     identity_store_arn: None,
     assumed_root: false,
+    from_console: false,
 };
 
 /// An `sts:AssumeRoot` call's request: the member account and the task policy that scopes the
@@ -520,6 +524,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         user_id: on_behalf_of.and_then(|o| interner.opt(&o.user_id)),
         identity_store_arn: on_behalf_of.and_then(|o| interner.opt(&o.identity_store_arn)),
         assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+        from_console: rec.session_credential_from_console.0 == Some(true),
     };
 
     let mut ev = Event {

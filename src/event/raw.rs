@@ -206,6 +206,9 @@ pub struct RawRecord<'a> {
     pub response_elements: Option<&'a RawValue>,
     #[serde(rename = "additionalEventData", borrow)]
     pub additional_event_data: Option<&'a RawValue>,
+    /// `true` on calls made from the AWS Management Console with a console session.
+    #[serde(rename = "sessionCredentialFromConsole")]
+    pub session_credential_from_console: Flag,
 }
 
 #[derive(Debug, Default, Deserialize)]

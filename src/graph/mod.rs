@@ -27,8 +27,8 @@
 //!   whose records say `assumedRoot: true` is an `AssumeRoot` session of unknown origin, never a
 //!   console sign-in of the root user.
 //! - `GetSigninToken` (console federation): CloudTrail logs the federating session's key, not
-//!   the console session's; a console session (a key seen signing calls with no issuing call)
-//!   whose principal ARN is the federating session's and whose first call is within
+//!   the console session's; a console session (a key seen signing calls with no issuing call,
+//!   marked `sessionCredentialFromConsole`) whose principal ARN is the federating session's and whose first call is within
 //!   [`SIGNIN_LINK_WINDOW`] after the `GetSigninToken` call is linked to that session as its
 //!   parent ([`SigninLink`]): a link by principal and time, as the logs allow.
 
@@ -863,7 +863,8 @@ fn seen_only_session(key: &str, u: &Usage, signins: &Signins) -> Option<Session>
         return None;
     }
     let mut s = unissued_session(key, fe, u);
-    if session_identity {
+    // Only a console session (its calls say `sessionCredentialFromConsole`) follows a sign-in.
+    if session_identity && u.notes.as_ref().is_some_and(|n| n.from_console) {
         let first = u.first.unwrap_or(fe.event_time);
         let link =
             fe.principal_arn
