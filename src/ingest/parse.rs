@@ -157,21 +157,21 @@ fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
 
 /// A Sentinel `AWSCloudTrail` CSV export: each row read as a record, problems named by row.
 fn read_sentinel_csv(b: &[u8], out: &mut Parsed, interner: &mut Interner) {
-    match super::siem::sentinel_csv(b) {
+    let each = |row: usize, rec: super::siem::Unwrapped| {
+        out.records += 1;
+        match rec {
+            Ok(text) => record(text.as_bytes(), Location::Row(row), out, interner),
+            Err(e) => out.bad_records.push((Location::Row(row), e)),
+        }
+    };
+    match super::siem::sentinel_csv(b, each) {
         Err(why) => {
             out.content = Some(Content::NotJson);
             out.failure = Some(why);
         }
-        Ok(export) => {
+        Ok(truncated) => {
             out.content = Some(Content::Log);
-            out.truncated = export.truncated;
-            for (row, rec) in export.rows {
-                out.records += 1;
-                match rec {
-                    Ok(text) => record(text.as_bytes(), Location::Row(row), out, interner),
-                    Err(e) => out.bad_records.push((Location::Row(row), e)),
-                }
-            }
+            out.truncated = truncated;
         }
     }
 }

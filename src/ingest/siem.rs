@@ -21,6 +21,7 @@
 //!   `{key=value, ...}` form become objects.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One record's JSON text, or why a recognised export holds no readable record there.
 pub type Unwrapped = Result<String, String>;
@@ -283,16 +284,6 @@ fn sentinel(o: &Map<String, Value>) -> Unwrapped {
     Ok(Value::Object(rec).to_string())
 }
 
-/// A Microsoft Sentinel `AWSCloudTrail` export as CSV (Log Analytics' "Export to CSV", or a
-/// KQL result saved as CSV): the rows, each as a CloudTrail record through [`SENTINEL`].
-#[derive(Debug, Default)]
-pub struct CsvExport {
-    /// Each data row (numbered from 1, the header not counted): its record, or why not.
-    pub rows: Vec<(usize, Unwrapped)>,
-    /// The file ends inside a quoted field.
-    pub truncated: bool,
-}
-
 /// How dates are written in a CSV export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DateOrder {
@@ -333,62 +324,109 @@ pub fn is_sentinel_csv(b: &[u8]) -> bool {
             >= 2
 }
 
-/// The rows of RFC 4180 text: fields split at commas, rows at CRLF or LF, quoted fields may hold
-/// commas, doubled quotes and line breaks. Returns the rows (as raw bytes per field) and whether
-/// the text ends inside a quoted field.
-fn csv_rows(b: &[u8]) -> (Vec<Vec<Vec<u8>>>, bool) {
-    let mut rows = Vec::new();
-    let mut row: Vec<Vec<u8>> = Vec::new();
-    let mut field: Vec<u8> = Vec::new();
-    let mut i = 0;
-    let mut quoted = false;
-    let mut field_started = false;
-    while i < b.len() {
-        let c = b[i];
-        if quoted {
-            if c == b'"' {
-                if b.get(i + 1) == Some(&b'"') {
-                    field.push(b'"');
-                    i += 2;
-                    continue;
+/// The rows of RFC 4180 text, one at a time: fields split at commas, rows at CRLF or LF, quoted
+/// fields may hold commas, doubled quotes and line breaks. A field is borrowed from the text
+/// unless it held a doubled quote. Blank lines are no rows.
+struct CsvRows<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// The text ended inside a quoted field (in the last row given).
+    truncated: bool,
+}
+
+impl<'a> CsvRows<'a> {
+    fn new(b: &'a [u8]) -> CsvRows<'a> {
+        CsvRows {
+            b,
+            i: 0,
+            truncated: false,
+        }
+    }
+
+    /// One row from `self.i`, which is at the start of a line.
+    fn row(&mut self) -> Vec<Cow<'a, [u8]>> {
+        let b = self.b;
+        let mut fields = Vec::new();
+        loop {
+            let mut field: Cow<'a, [u8]> = if b.get(self.i) == Some(&b'"') {
+                let start = self.i + 1;
+                let mut j = start;
+                let mut owned: Option<Vec<u8>> = None;
+                loop {
+                    let Some(k) = memchr::memchr(b'"', &b[j..]) else {
+                        self.truncated = true;
+                        self.i = b.len();
+                        let rest = &b[j..];
+                        break match owned {
+                            Some(mut o) => {
+                                o.extend_from_slice(rest);
+                                Cow::Owned(o)
+                            }
+                            None => Cow::Borrowed(&b[start..]),
+                        };
+                    };
+                    let q = j + k;
+                    if b.get(q + 1) == Some(&b'"') {
+                        owned
+                            .get_or_insert_with(Vec::new)
+                            .extend_from_slice(&b[j..=q]);
+                        j = q + 2;
+                        continue;
+                    }
+                    self.i = q + 1;
+                    break match owned {
+                        Some(mut o) => {
+                            o.extend_from_slice(&b[j..q]);
+                            Cow::Owned(o)
+                        }
+                        None => Cow::Borrowed(&b[start..q]),
+                    };
                 }
-                quoted = false;
             } else {
-                field.push(c);
+                Cow::Borrowed(&b[self.i..self.i])
+            };
+            // Unquoted text (or text after a closing quote) up to the next comma or line end.
+            let rest = &b[self.i.min(b.len())..];
+            let end = memchr::memchr2(b',', b'\n', rest).unwrap_or(rest.len());
+            let mut text = &rest[..end];
+            if rest.get(end) == Some(&b'\n') {
+                text = text.strip_suffix(b"\r").unwrap_or(text);
             }
-            i += 1;
-            continue;
+            if !text.is_empty() {
+                field = if field.is_empty() && matches!(field, Cow::Borrowed(_)) {
+                    Cow::Borrowed(text)
+                } else {
+                    let mut o = field.into_owned();
+                    o.extend_from_slice(text);
+                    Cow::Owned(o)
+                };
+            }
+            fields.push(field);
+            self.i += end;
+            match b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(_) => {
+                    self.i += 1;
+                    return fields;
+                }
+                None => return fields,
+            }
         }
-        match c {
-            b'"' if !field_started => {
-                quoted = true;
-                field_started = true;
-            }
-            b',' => {
-                row.push(std::mem::take(&mut field));
-                field_started = false;
-            }
-            b'\r' if b.get(i + 1) == Some(&b'\n') => {}
-            b'\n' => {
-                row.push(std::mem::take(&mut field));
-                field_started = false;
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => {
-                field.push(c);
-                field_started = true;
+    }
+}
+
+impl<'a> Iterator for CsvRows<'a> {
+    type Item = Vec<Cow<'a, [u8]>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.i < self.b.len() {
+            let row = self.row();
+            if !(row.len() == 1 && row[0].iter().all(u8::is_ascii_whitespace)) {
+                return Some(row);
             }
         }
-        i += 1;
+        None
     }
-    let truncated = quoted;
-    if field_started || !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    // Blank lines are no rows.
-    rows.retain(|r| !(r.len() == 1 && r[0].iter().all(|c| c.is_ascii_whitespace())));
-    (rows, truncated)
 }
 
 /// A date written `a/b/yyyy` (or with `.` or `-`), and what follows it.
@@ -472,9 +510,12 @@ fn csv_time(s: &str, order: Option<DateOrder>) -> Option<String> {
 /// The day-first or month-first order of the file's slash dates, decided from all of them: a
 /// first number above 12 means day-first, a second above 12 month-first. `Ok(None)` when the file
 /// has no date whose order matters; an error when the dates allow both orders or neither.
-fn date_order(values: &[&str]) -> Result<Option<DateOrder>, String> {
+fn date_order<S: AsRef<str>>(
+    values: impl IntoIterator<Item = S>,
+) -> Result<Option<DateOrder>, String> {
     let (mut day_first, mut month_first, mut matters) = (None, None, None);
     for v in values {
+        let v = v.as_ref();
         if let Some((a, b, _, _)) = slash_date(v) {
             if a > 12 && day_first.is_none() {
                 day_first = Some(v.trim().to_string());
@@ -502,52 +543,54 @@ fn date_order(values: &[&str]) -> Result<Option<DateOrder>, String> {
     }
 }
 
-/// A Sentinel `AWSCloudTrail` CSV export -> its rows as CloudTrail records; `Err` when the file
-/// as a whole cannot be read (its date order is ambiguous or mixed).
-pub fn sentinel_csv(b: &[u8]) -> Result<CsvExport, String> {
+/// A Sentinel `AWSCloudTrail` CSV export -> each row (numbered from 1, the header not counted)
+/// as a CloudTrail record, or why not, given to `each` in file order. Read twice: first the
+/// times, to settle the date order, then the rows. Returns whether the text ends inside a quoted
+/// field (the last row is then reported cut off); `Err` when the file as a whole cannot be read
+/// (its date order is ambiguous or mixed).
+pub fn sentinel_csv(b: &[u8], mut each: impl FnMut(usize, Unwrapped)) -> Result<bool, String> {
     let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(b);
-    let (rows, truncated) = csv_rows(b);
-    let mut it = rows.into_iter();
-    let header: Vec<String> = it
+    let mut rows = CsvRows::new(b);
+    let header: Vec<String> = rows
         .next()
         .unwrap_or_default()
-        .into_iter()
-        .map(|f| csv_column(&String::from_utf8_lossy(&f)).to_string())
+        .iter()
+        .map(|f| csv_column(&String::from_utf8_lossy(f)).to_string())
         .collect();
-    let data: Vec<Vec<Vec<u8>>> = it.collect();
     let time_cols: Vec<usize> = header
         .iter()
         .enumerate()
         .filter(|(_, h)| CSV_TIME_COLUMNS.contains(&h.as_str()))
         .map(|(i, _)| i)
         .collect();
-    let times: Vec<&str> = data
-        .iter()
-        .flat_map(|r| time_cols.iter().filter_map(|&i| r.get(i)))
-        .filter_map(|f| std::str::from_utf8(f).ok())
-        .collect();
-    let order = date_order(&times)?;
-    let mut out = CsvExport {
-        rows: Vec::with_capacity(data.len()),
-        truncated,
+    let order = {
+        let mut scan = CsvRows::new(b);
+        scan.i = rows.i;
+        date_order(scan.flat_map(|r| {
+            time_cols
+                .iter()
+                .filter_map(|&i| r.get(i).and_then(|f| std::str::from_utf8(f).ok()))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }))?
     };
-    let last = data.len();
-    for (n, fields) in data.into_iter().enumerate() {
-        let row = n + 1;
-        if truncated && row == last {
-            out.rows.push((
-                row,
+    let mut n = 0;
+    while let Some(fields) = rows.next() {
+        n += 1;
+        if rows.truncated {
+            each(
+                n,
                 Err("row is cut off: the file ends inside a quoted field".into()),
-            ));
-            continue;
+            );
+            break;
         }
-        out.rows.push((row, csv_record(&header, fields, order)));
+        each(n, csv_record(&header, fields, order));
     }
-    Ok(out)
+    Ok(rows.truncated)
 }
 
 /// One CSV row -> a CloudTrail record, through the Sentinel column mapping.
-fn csv_record(header: &[String], fields: Vec<Vec<u8>>, order: Option<DateOrder>) -> Unwrapped {
+fn csv_record(header: &[String], fields: Vec<Cow<[u8]>>, order: Option<DateOrder>) -> Unwrapped {
     if fields.len() != header.len() {
         return Err(format!(
             "{} fields where the header has {} columns",
@@ -557,21 +600,17 @@ fn csv_record(header: &[String], fields: Vec<Vec<u8>>, order: Option<DateOrder>)
     }
     let mut o = Map::new();
     for (name, f) in header.iter().zip(fields) {
-        let text = String::from_utf8(f).map_err(|e| {
-            format!(
-                "column {name}: invalid UTF-8 at byte {}",
-                e.utf8_error().valid_up_to()
-            )
-        })?;
+        let text = std::str::from_utf8(&f)
+            .map_err(|e| format!("column {name}: invalid UTF-8 at byte {}", e.valid_up_to()))?;
         if text.is_empty() {
             continue;
         }
         let v = if CSV_TIME_COLUMNS.contains(&name.as_str()) {
-            let iso = csv_time(&text, order)
+            let iso = csv_time(text, order)
                 .ok_or_else(|| format!("{name} `{text}` is not a date and time"))?;
             Value::String(iso)
         } else {
-            Value::String(text)
+            Value::String(text.to_string())
         };
         o.insert(name.clone(), v);
     }
@@ -796,19 +835,34 @@ mod tests {
 
     #[test]
     fn csv_rows_follow_rfc_4180() {
-        let (rows, cut) = csv_rows(b"a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n\n1,,3");
-        assert!(!cut);
-        let text = |r: &Vec<Vec<u8>>| -> Vec<String> {
-            r.iter()
-                .map(|f| String::from_utf8(f.clone()).unwrap())
-                .collect()
+        let rows = |b: &[u8]| -> (Vec<Vec<String>>, bool) {
+            let mut r = CsvRows::new(b);
+            let all = r
+                .by_ref()
+                .map(|row| {
+                    row.iter()
+                        .map(|f| String::from_utf8(f.to_vec()).unwrap())
+                        .collect()
+                })
+                .collect();
+            (all, r.truncated)
         };
-        assert_eq!(text(&rows[0]), ["a", "b", "c"]);
-        assert_eq!(text(&rows[1]), ["x, y", "say \"hi\"", "two\nlines"]);
-        assert_eq!(text(&rows[2]), ["1", "", "3"]);
-        assert_eq!(rows.len(), 3);
-        let (_, cut) = csv_rows(b"a,b\n\"open,1\n");
+        let (got, cut) =
+            rows(b"a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\r\nlines\"\n\n1,,3\r\n,\"\",x\"y\"");
+        assert!(!cut);
+        assert_eq!(
+            got,
+            [
+                vec!["a", "b", "c"],
+                vec!["x, y", "say \"hi\"", "two\r\nlines"],
+                vec!["1", "", "3"],
+                vec!["", "", "x\"y\""],
+            ]
+        );
+        let (got, cut) = rows(b"a,b\n\"open,1\n");
         assert!(cut);
+        assert_eq!(got[1], ["open,1\n"]);
+        assert_eq!(rows(b"").0.len(), 0);
     }
 
     #[test]
