@@ -868,22 +868,22 @@ mod tests {
     #[test]
     fn csv_date_order_comes_from_the_whole_file() {
         assert_eq!(
-            date_order(&["02/03/2026 10:00", "13/03/2026 10:00"]),
+            date_order(["02/03/2026 10:00", "13/03/2026 10:00"]),
             Ok(Some(DateOrder::DayFirst))
         );
         assert_eq!(
-            date_order(&["3/2/2026, 10:00:00 AM", "3/13/2026, 1:00:00 PM"]),
+            date_order(["3/2/2026, 10:00:00 AM", "3/13/2026, 1:00:00 PM"]),
             Ok(Some(DateOrder::MonthFirst))
         );
         // Equal day and month: either order gives the same date.
         assert_eq!(
-            date_order(&["03/03/2026 10:00", "2026-03-02T10:00:00Z"]),
+            date_order(["03/03/2026 10:00", "2026-03-02T10:00:00Z"]),
             Ok(None)
         );
-        assert!(date_order(&["02/03/2026 10:00"])
+        assert!(date_order(["02/03/2026 10:00"])
             .unwrap_err()
             .contains("ambiguous"));
-        assert!(date_order(&["13/03/2026 10:00", "03/13/2026 10:00"])
+        assert!(date_order(["13/03/2026 10:00", "03/13/2026 10:00"])
             .unwrap_err()
             .contains("mix"));
         assert_eq!(
