@@ -398,6 +398,7 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
             is_error: is_error.next().flatten().unwrap_or(false),
             event_day: event_day.next().flatten().unwrap_or_else(|| Arc::from("")),
             origin: (0, row as u32),
+            notes: None,
         });
     }
     Ok(out)
@@ -421,7 +422,9 @@ mod tests {
         assert_eq!(back.len(), events.len());
         for (a, b) in events.iter().zip(&back) {
             let mut b = b.clone();
+            // Not columns: where it was read, and the identity notes the session graph keeps.
             b.origin = a.origin;
+            b.notes = a.notes.clone();
             assert_eq!(*a, b);
         }
         assert!(back.iter().any(|e| e.sts().issued_access_key_id.is_some()));

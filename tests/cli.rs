@@ -9,6 +9,7 @@ mod emulator;
 mod engine;
 mod fuzz;
 mod hunt;
+mod identity;
 mod ingest;
 mod ocsf;
 mod playbook;

@@ -143,3 +143,92 @@ fn every_shape_hunts_like_the_raw_records() {
     }
     assert_eq!(base.len(), 3);
 }
+
+/// Reads a Sentinel CSV export; its events and what was said on stderr.
+fn csv_events(name: &str) -> (Vec<Value>, String) {
+    events(&siem(name))
+}
+
+#[test]
+fn sentinel_csv_with_day_first_dates() {
+    let (got, err) = csv_events("sentinel-dayfirst.csv");
+    assert_eq!(got.len(), 4, "{err}");
+    // `02/03/2026` is 2 March: the fourth row's `13/03/2026` settles the order for the file.
+    let (want, _) = events(&siem("base.ndjson"));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(pick(g, &COLUMNS), pick(w, &COLUMNS));
+    }
+    assert_eq!(got[3]["event_time"], "2026-03-13T10:00:10Z");
+}
+
+#[test]
+fn sentinel_csv_with_month_first_dates_as_the_portal_exports_them() {
+    // `TimeGenerated [UTC]`, `3/2/2026, 10:00:05.000 AM`.
+    let (got, err) = csv_events("sentinel-monthfirst.csv");
+    assert_eq!(got.len(), 4, "{err}");
+    let (want, _) = events(&siem("base.ndjson"));
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(pick(g, &COLUMNS), pick(w, &COLUMNS));
+    }
+    assert_eq!(got[3]["event_time"], "2026-03-13T10:00:10Z");
+    // The session made from the export is the one made from the raw records.
+    let sessions = |p: &Path| {
+        stdout(&run([
+            "sessions",
+            "-q",
+            "--format",
+            "ndjson",
+            &p.display().to_string(),
+        ]))
+    };
+    assert_eq!(
+        sessions(&siem("sentinel-monthfirst.csv")),
+        sessions(&siem("base.ndjson"))
+    );
+}
+
+#[test]
+fn sentinel_csv_whose_dates_allow_both_orders_is_refused_by_name() {
+    let o = run([
+        "events",
+        "-q",
+        "--format",
+        "ndjson",
+        &siem("sentinel-ambiguous.csv").display().to_string(),
+    ]);
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(err.contains("sentinel-ambiguous.csv"), "{err}");
+    assert!(err.contains("date order is ambiguous"), "{err}");
+    assert!(err.contains("02/03/2026 10:00:00"), "{err}");
+    // The other files of the run are still read.
+    let o = run([
+        "events",
+        "-q",
+        "--format",
+        "ndjson",
+        &siem("sentinel-ambiguous.csv").display().to_string(),
+        &siem("sentinel-dayfirst.csv").display().to_string(),
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 4, "{}", stderr(&o));
+}
+
+#[test]
+fn sentinel_csv_quoted_fields_and_a_bad_row() {
+    let (got, err) = csv_events("sentinel-quoted.csv");
+    assert_eq!(got.len(), 4, "{err}");
+    // A field with a comma, doubled quotes and a line break comes through whole.
+    assert_eq!(
+        got[3]["error_message"],
+        "User: arn:aws:iam::111122223333:user/alice is not authorized, \"explicit deny\"\nin a bucket policy"
+    );
+    let params: Value =
+        serde_json::from_str(got[3]["request_parameters"].as_str().unwrap()).unwrap();
+    assert_eq!(params["bucketName"], "finance, \"q1\"");
+    // The session token of the AssumeRole response never comes through.
+    assert!(!got.iter().any(|e| e.to_string().contains("EXAMPLETOKEN")));
+    // The fifth row, cut short, is named by file and row; the rest is read.
+    assert!(err.contains("sentinel-quoted.csv"), "{err}");
+    assert!(err.contains("row 5"), "{err}");
+    assert!(err.contains("3 fields where the header has"), "{err}");
+}

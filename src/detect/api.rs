@@ -146,22 +146,12 @@ impl Detector<'_> {
             {
                 continue;
             }
-            let params: serde_json::Value = e
-                .request_parameters
-                .as_deref()
-                .and_then(|p| serde_json::from_str(p).ok())
-                .unwrap_or_default();
-            let target = params
-                .get("targetPrincipal")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string();
-            let task = params
-                .get("taskPolicyArn")
-                .and_then(|v| v.get("arn").or(Some(v)))
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string();
+            let req = e.assume_root().unwrap_or_default();
+            let target = req
+                .target_principal
+                .or(req.target_account)
+                .unwrap_or_else(|| "?".into());
+            let task = req.task_policy_arn.unwrap_or_else(|| "?".into());
             let p = principal_of(sessions, e).unwrap_or_else(|| "unknown".into());
             let group = format!("{p}|{target}");
             if let Some(&(idx, t)) = self.root_attempts.get(&group) {

@@ -18,13 +18,15 @@ pub use time::{format_iso, parse_expiration, parse_iso, Millis};
 /// Shared, immutable text. Repeated values (ARNs, regions, user agents) share one allocation.
 pub type Text = Arc<str>;
 
-/// The STS calls that issue temporary credentials.
-pub const ISSUING_CALLS: [&str; 5] = [
+/// The STS calls that issue temporary credentials. `AssumeRoot` (centralized root access for
+/// member accounts, since November 2024) issues short-term root credentials for a member account.
+pub const ISSUING_CALLS: [&str; 6] = [
     "AssumeRole",
     "AssumeRoleWithSAML",
     "AssumeRoleWithWebIdentity",
     "GetSessionToken",
     "GetFederationToken",
+    "AssumeRoot",
 ];
 
 /// The `events` table, column by column, in order. Every `Event` field is one column.
@@ -138,6 +140,61 @@ pub struct Event {
     /// column; breaks ties so that output never depends on which thread finished first.
     #[serde(skip)]
     pub origin: (u32, u32),
+    /// What the record says of the identity beyond the columns (Identity Center's
+    /// `onBehalfOf`, `sessionContext.assumedRoot`). Not a column; `None` on almost every event.
+    #[serde(skip)]
+    pub notes: Option<Box<IdentityNotes>>,
+}
+
+/// What a record says of its identity beyond the `events` columns. Not columns, so that the
+/// `events` table (and every output built on it) stays as it is; the session graph keeps them
+/// per key (see `graph::Usage`), so they survive saved state and merges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct IdentityNotes {
+    /// `userIdentity.onBehalfOf.userId`: the IAM Identity Center user a session acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Text>,
+    /// `userIdentity.onBehalfOf.identityStoreArn`
+    /// (`arn:aws:identitystore::123456789012:identitystore/d-1234567890`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_store_arn: Option<Text>,
+    /// `userIdentity.sessionContext.assumedRoot = "true"`: a `Root` identity that is a session
+    /// made by `sts:AssumeRoot`, not the root user signing in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assumed_root: bool,
+    /// `sessionCredentialFromConsole = "true"`: the call came from a console session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_console: bool,
+}
+
+impl IdentityNotes {
+    /// The identity store's id (`d-1234567890`), the last part of its ARN.
+    pub fn identity_store_id(&self) -> Option<&str> {
+        self.identity_store_arn
+            .as_deref()
+            .map(|a| a.rsplit('/').next().unwrap_or(a))
+            .filter(|s| !s.is_empty())
+    }
+}
+
+static NO_NOTES: IdentityNotes = IdentityNotes {
+    user_id: None,
+    identity_store_arn: None,
+    assumed_root: false,
+    from_console: false,
+};
+
+/// An `sts:AssumeRoot` call's request: the member account and the task policy that scopes the
+/// root session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssumeRootRequest {
+    /// `requestParameters.targetPrincipal`: a member account id or a principal ARN in it.
+    pub target_principal: Option<String>,
+    /// The member account (the target principal's account).
+    pub target_account: Option<String>,
+    /// `requestParameters.taskPolicyArn.arn`
+    /// (`arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy`).
+    pub task_policy_arn: Option<String>,
 }
 
 /// The fields of an STS call that issues credentials.
@@ -197,6 +254,51 @@ impl Event {
     /// The STS fields (all `None` unless the event is a call that issues credentials).
     pub fn sts(&self) -> &StsCall {
         self.sts.0.as_deref().unwrap_or(&NO_STS)
+    }
+
+    /// What the record says of the identity beyond the columns (all empty for most events).
+    pub fn notes(&self) -> &IdentityNotes {
+        self.notes.as_deref().unwrap_or(&NO_NOTES)
+    }
+
+    /// An `sts:AssumeRoot` call's target account and task policy (successful or denied);
+    /// `None` for any other event. Read from `requestParameters`, or for a denied call without
+    /// them, from the resource named in `errorMessage`.
+    pub fn assume_root(&self) -> Option<AssumeRootRequest> {
+        if self.event_source.as_deref() != Some("sts.amazonaws.com")
+            || self.event_name.as_deref() != Some("AssumeRoot")
+        {
+            return None;
+        }
+        let req: serde_json::Value = self
+            .request_parameters
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(String::from);
+        let target_principal = text(&req["targetPrincipal"]).or_else(|| {
+            self.error_message
+                .as_deref()
+                .and_then(resource_from_error)
+                .map(String::from)
+        });
+        let target_account = target_principal.as_deref().and_then(|t| {
+            if t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+                Some(t.to_string())
+            } else {
+                t.split(':')
+                    .nth(4)
+                    .filter(|a| !a.is_empty())
+                    .map(String::from)
+            }
+        });
+        let task_policy_arn =
+            text(&req["taskPolicyArn"]["arn"]).or_else(|| text(&req["taskPolicyArn"]));
+        Some(AssumeRootRequest {
+            target_principal,
+            target_account,
+            task_policy_arn,
+        })
     }
 
     /// True for STS calls that issue temporary credentials (successful or not).
@@ -385,13 +487,18 @@ pub fn redacted_json(
 /// The role ARN in a denial message: "... not authorized to perform: sts:AssumeRole on resource:
 /// arn:aws:iam::123456789012:role/X".
 pub fn role_arn_from_error(message: &str) -> Option<&str> {
+    resource_from_error(message).filter(|arn| arn.contains(":role/"))
+}
+
+/// The resource ARN a denial message names ("... on resource: arn:...").
+fn resource_from_error(message: &str) -> Option<&str> {
     let at = message.find("on resource: ")? + "on resource: ".len();
     let rest = &message[at..];
     let end = rest
         .find(|c: char| c.is_whitespace() || c == '"' || c == ',')
         .unwrap_or(rest.len());
     let arn = rest[..end].trim_end_matches('.');
-    (arn.starts_with("arn:") && arn.contains(":role/")).then_some(arn)
+    arn.starts_with("arn:").then_some(arn)
 }
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
@@ -412,6 +519,13 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
     let ctx = id.session_context.0.as_ref();
     let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
     let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
+    let on_behalf_of = id.on_behalf_of.0.as_ref();
+    let notes = IdentityNotes {
+        user_id: on_behalf_of.and_then(|o| interner.opt(&o.user_id)),
+        identity_store_arn: on_behalf_of.and_then(|o| interner.opt(&o.identity_store_arn)),
+        assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+        from_console: rec.session_credential_from_console.0 == Some(true),
+    };
 
     let mut ev = Event {
         event_time,
@@ -460,6 +574,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         is_error: rec.error_code.get().is_some(),
         event_day: interner.day_of(event_time),
         origin: (0, 0),
+        notes: (notes != IdentityNotes::default()).then(|| Box::new(notes)),
     };
     if is_issuing_call {
         fill_sts(&mut ev, rec, interner);
@@ -601,6 +716,38 @@ mod tests {
             e.request_parameters.as_deref(),
             Some(r#"{"tokenName" : "x", "b":"passwords"}"#)
         );
+    }
+
+    #[test]
+    fn assume_root_and_identity_notes() {
+        let e = event(
+            r#"{"eventTime":"2024-10-25T20:52:11Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRoot",
+            "requestParameters":{"targetPrincipal":"arn:aws:iam::222222222222:root","taskPolicyArn":{"arn":"arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"}},
+            "responseElements":{"credentials":{"accessKeyId":"ASIAROOT","sessionToken":"SECRET","expiration":"Oct 25, 2024, 9:07:11 PM"}}}"#,
+        );
+        assert!(e.is_issuing_call);
+        assert_eq!(e.sts().issued_access_key_id.as_deref(), Some("ASIAROOT"));
+        let r = e.assume_root().unwrap();
+        assert_eq!(r.target_account.as_deref(), Some("222222222222"));
+        assert_eq!(
+            r.task_policy_arn.as_deref(),
+            Some("arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials")
+        );
+        assert!(!serde_json::to_string(&e).unwrap().contains("SECRET"));
+        let e = event(
+            r#"{"eventTime":"2024-10-25T20:52:11Z","eventName":"DeleteBucketPolicy",
+            "userIdentity":{"type":"Root","accessKeyId":"ASIAROOT","sessionContext":{"assumedRoot":"true"},
+              "onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::1:identitystore/d-123"}}}"#,
+        );
+        assert!(e.assume_root().is_none());
+        assert!(e.notes().assumed_root);
+        assert_eq!(e.notes().user_id.as_deref(), Some("u-1"));
+        assert_eq!(e.notes().identity_store_id(), Some("d-123"));
+        // Not columns: the events table is unchanged.
+        assert!(!serde_json::to_string(&e).unwrap().contains("u-1"));
+        assert!(event(r#"{"eventTime":"2024-10-25T20:52:11Z"}"#)
+            .notes
+            .is_none());
     }
 
     #[test]

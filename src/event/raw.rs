@@ -206,6 +206,9 @@ pub struct RawRecord<'a> {
     pub response_elements: Option<&'a RawValue>,
     #[serde(rename = "additionalEventData", borrow)]
     pub additional_event_data: Option<&'a RawValue>,
+    /// `true` on calls made from the AWS Management Console with a console session.
+    #[serde(rename = "sessionCredentialFromConsole")]
+    pub session_credential_from_console: Flag,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +232,18 @@ pub struct RawIdentity<'a> {
     pub identity_provider: Str<'a>,
     #[serde(rename = "sessionContext", borrow)]
     pub session_context: Obj<RawSessionContext<'a>>,
+    /// The Identity Center user a session acts for (identity-enhanced sessions).
+    #[serde(rename = "onBehalfOf", borrow)]
+    pub on_behalf_of: Obj<RawOnBehalfOf<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawOnBehalfOf<'a> {
+    #[serde(rename = "userId", borrow)]
+    pub user_id: Str<'a>,
+    #[serde(rename = "identityStoreArn", borrow)]
+    pub identity_store_arn: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +257,9 @@ pub struct RawSessionContext<'a> {
     pub source_identity: Str<'a>,
     #[serde(rename = "webIdFederationData", borrow)]
     pub web_id_federation_data: Obj<RawWebIdData<'a>>,
+    /// `"true"` on the calls of a session made by `sts:AssumeRoot` (type `Root`).
+    #[serde(rename = "assumedRoot")]
+    pub assumed_root: Flag,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,6 +14,23 @@
 //! - an ASIA key signing calls as `IAMUser`/`Root` without an issuing call is a console session;
 //! - a session whose issuing call is missing has `chain_complete: false` and no invented root; its
 //!   `chain_depth` is then a lower bound.
+//!
+//! Who is behind a session, beyond the chain of keys:
+//! - IAM Identity Center: a session of an `AWSReservedSSO_<permission set>_<suffix>` role belongs
+//!   to the Identity Center user whose user name is its session name (`principalId` is
+//!   `AROA...:<user name>`); its root principal is `identitycenter:<user name>` (or, when a
+//!   record names only the `onBehalfOf` user id, `identitycenter:<identity store id>/<user id>`),
+//!   whether or not the `AssumeRoleWithSAML` that issued it is in the input ([`IdentityCenter`]).
+//! - `sts:AssumeRoot`: the short-term root session for a member account is a child of the
+//!   caller's session (or rooted at the calling IAM user), so its calls as `Root` in the member
+//!   account resolve to the caller ([`AssumedRoot`]). Without the issuing call, a `Root` key
+//!   whose records say `assumedRoot: true` is an `AssumeRoot` session of unknown origin, never a
+//!   console sign-in of the root user.
+//! - `GetSigninToken` (console federation): CloudTrail logs the federating session's key, not
+//!   the console session's; a console session (a key seen signing calls with no issuing call,
+//!   marked `sessionCredentialFromConsole`) whose principal ARN is the federating session's and whose first call is within
+//!   [`SIGNIN_LINK_WINDOW`] after the `GetSigninToken` call is linked to that session as its
+//!   parent ([`SigninLink`]): a link by principal and time, as the logs allow.
 
 use crate::event::{format_iso, Event, Millis, Text};
 use rayon::prelude::*;
@@ -76,6 +93,79 @@ pub struct Session {
     /// Calls made with the key that carried no source identity (not a column).
     #[serde(skip)]
     pub calls_without_source_identity: u64,
+    /// The IAM Identity Center user and permission set behind the session (not a column).
+    #[serde(skip)]
+    pub identity_center: Option<IdentityCenter>,
+    /// A short-term root session from `sts:AssumeRoot`: its member account and task policy (not
+    /// a column).
+    #[serde(skip)]
+    pub assumed_root: Option<AssumedRoot>,
+    /// A console session linked to the session that federated it through `GetSigninToken` (not
+    /// a column; the parent is `parent_access_key_id`).
+    #[serde(skip)]
+    pub signin_link: Option<SigninLink>,
+}
+
+/// The IAM Identity Center user behind a session of an `AWSReservedSSO_*` role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCenter {
+    /// The permission set: the role name after `AWSReservedSSO_`, without the random suffix.
+    pub permission_set: Text,
+    /// The user name (the role session name), when the records give it.
+    pub user_name: Option<Text>,
+    /// `onBehalfOf.userId`, when the records give it.
+    pub user_id: Option<Text>,
+    /// The identity store (`d-1234567890`) of `onBehalfOf.identityStoreArn`, when given.
+    pub identity_store_id: Option<Text>,
+}
+
+impl IdentityCenter {
+    /// How the person is named as a root principal: `identitycenter:<user name>`, else
+    /// `identitycenter:<identity store id>/<user id>`; `None` when the records name neither.
+    pub fn person(&self) -> Option<Text> {
+        if let Some(u) = &self.user_name {
+            return Some(Arc::from(format!("identitycenter:{u}")));
+        }
+        match (&self.identity_store_id, &self.user_id) {
+            (Some(store), Some(id)) => Some(Arc::from(format!("identitycenter:{store}/{id}"))),
+            (None, Some(id)) => Some(Arc::from(format!("identitycenter:{id}"))),
+            _ => None,
+        }
+    }
+}
+
+/// A short-term root session issued by `sts:AssumeRoot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumedRoot {
+    /// The member account whose root the session acts as.
+    pub target_account: Option<Text>,
+    /// The AWS managed root-task policy that scopes it (`.../root-task/S3UnlockBucketPolicy`).
+    pub task_policy_arn: Option<Text>,
+}
+
+/// How a console session was linked to the session that federated it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigninLink {
+    /// When the `GetSigninToken` call was made.
+    pub at: Millis,
+    /// Its eventID.
+    pub event_id: Option<Text>,
+}
+
+/// How long after a `GetSigninToken` call a console session of the same principal is taken as
+/// its: the sign-in token is valid for 15 minutes, and the console session's first call may come
+/// later than the sign-in; 12 hours is the longest console session federation gives.
+pub const SIGNIN_LINK_WINDOW: Millis = 12 * 3600 * 1000;
+
+/// The permission set of an Identity Center role: `AWSReservedSSO_<set>_<suffix>` (a role name,
+/// role ARN or assumed-role ARN) -> `<set>`.
+pub fn permission_set(role: &str) -> Option<&str> {
+    let name = role
+        .split('/')
+        .find(|part| part.starts_with("AWSReservedSSO_"))?;
+    let rest = name.strip_prefix("AWSReservedSSO_")?;
+    let set = rest.rsplit_once('_').map_or(rest, |(set, _suffix)| set);
+    (!set.is_empty()).then_some(set)
 }
 
 /// The `sessions` table's columns, in order.
@@ -113,6 +203,11 @@ fn ser_opt_time<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Er
 }
 
 impl Session {
+    /// The Identity Center user and permission set behind the session, when it is one.
+    pub fn identity_center(&self) -> Option<&IdentityCenter> {
+        self.identity_center.as_ref()
+    }
+
     /// A chained session (issued by a session) that asked for more than AWS's one-hour cap.
     pub fn over_chain_cap(&self) -> bool {
         self.parent_access_key_id.is_some()
@@ -160,21 +255,63 @@ pub struct Usage {
     /// Calls that carried no source identity.
     #[serde(default)]
     no_source_identity: u64,
+    /// What the key's records say beyond the columns (first seen; kept here since the events'
+    /// notes are not columns and do not survive saved state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notes: Option<Box<crate::event::IdentityNotes>>,
 }
 
-/// Usage per key, and the call that issued each key, for a chunk of events.
-type Gathered<'a> = (HashMap<&'a str, Usage>, HashMap<&'a str, &'a Event>);
+/// A successful `GetSigninToken` call: console federation by the session that signed it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SigninCall {
+    at: Millis,
+    /// The federating session's key.
+    key: Text,
+    event_id: Option<Text>,
+}
+
+/// Usage per key, the call that issued each key, and `GetSigninToken` calls per principal ARN,
+/// for a chunk of events.
+type Gathered<'a> = (
+    HashMap<&'a str, Usage>,
+    HashMap<&'a str, &'a Event>,
+    Vec<(Text, SigninCall)>,
+);
+
+/// A successful console-federation call (`signin.amazonaws.com` `GetSigninToken`) signed by a
+/// temporary key: (the signing principal's ARN, the call).
+fn signin_call(e: &Event) -> Option<(Text, SigninCall)> {
+    if e.event_name.as_deref() != Some("GetSigninToken")
+        || e.event_source.as_deref() != Some("signin.amazonaws.com")
+        || e.is_error
+        || e.shared_copy
+    {
+        return None;
+    }
+    let key = e.access_key_id.clone().filter(|k| is_temporary_key(k))?;
+    let arn = e.principal_arn.clone()?;
+    Some((
+        arn,
+        SigninCall {
+            at: e.event_time,
+            key,
+            event_id: e.event_id.clone(),
+        },
+    ))
+}
 
 /// One pass over a chunk of events, in time order.
 fn gather(events: &[Event]) -> Gathered<'_> {
     let mut usage: HashMap<&str, Usage> = HashMap::default();
     let mut issuing: HashMap<&str, &Event> = HashMap::default();
+    let mut signins: Vec<(Text, SigninCall)> = Vec::new();
     for e in events {
         if e.is_issuing_call && !e.is_error && !e.shared_copy {
             if let Some(k) = e.sts().issued_access_key_id.as_deref() {
                 issuing.entry(k).or_insert(e);
             }
         }
+        signins.extend(signin_call(e));
         if e.shared_copy {
             continue;
         }
@@ -207,8 +344,11 @@ fn gather(events: &[Event]) -> Gathered<'_> {
             u.source_identity = e.source_identity.clone();
         }
         u.no_source_identity += u64::from(e.source_identity.is_none());
+        if u.notes.is_none() {
+            u.notes = e.notes.clone();
+        }
     }
-    (usage, issuing)
+    (usage, issuing, signins)
 }
 
 /// User agents kept per key.
@@ -233,6 +373,9 @@ impl Usage {
         self.mfa = self.mfa.or(later.mfa);
         self.source_identity = self.source_identity.take().or(later.source_identity);
         self.no_source_identity += later.no_source_identity;
+        if self.notes.is_none() {
+            self.notes = later.notes;
+        }
     }
 }
 
@@ -305,7 +448,19 @@ fn requested_mfa(e: &Event) -> Option<bool> {
 pub struct GraphState {
     usage: HashMap<Text, Usage>,
     issuing: HashMap<Text, Event>,
+    /// `GetSigninToken` calls per signing principal ARN, in time order.
+    signins: Signins,
     live: Option<HashMap<Text, Session>>,
+}
+
+/// `GetSigninToken` calls per signing principal ARN, each list sorted.
+type Signins = HashMap<Text, Vec<SigninCall>>;
+
+fn add_signin(signins: &mut Signins, arn: Text, call: SigninCall) {
+    let list = signins.entry(arn).or_default();
+    if let Err(at) = list.binary_search(&call) {
+        list.insert(at, call);
+    }
 }
 
 /// Who signed a call: the session behind an access key, as far as is known.
@@ -331,6 +486,8 @@ impl Lookup for GraphState {
 pub struct SavedGraph {
     usage: Vec<(Text, Usage)>,
     issuing: Vec<(Text, Event)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    signins: Vec<(Text, Vec<SigninCall>)>,
 }
 
 impl GraphState {
@@ -348,7 +505,17 @@ impl GraphState {
             .map(|(k, e)| (k.clone(), e.clone()))
             .collect();
         issuing.sort_by(|a, b| a.0.cmp(&b.0));
-        SavedGraph { usage, issuing }
+        let mut signins: Vec<(Text, Vec<SigninCall>)> = self
+            .signins
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        signins.sort_by(|a, b| a.0.cmp(&b.0));
+        SavedGraph {
+            usage,
+            issuing,
+            signins,
+        }
     }
 
     /// Combines states of shards that read different logs (other accounts, other days): each
@@ -369,6 +536,11 @@ impl GraphState {
                 _ => {
                     self.issuing.insert(k, e);
                 }
+            }
+        }
+        for (arn, calls) in other.signins {
+            for c in calls {
+                add_signin(&mut self.signins, arn.clone(), c);
             }
         }
         for (k, u) in other.usage {
@@ -401,6 +573,7 @@ impl GraphState {
         GraphState {
             usage: saved.usage.into_iter().collect(),
             issuing: saved.issuing.into_iter().collect(),
+            signins: saved.signins.into_iter().collect(),
             live: None,
         }
     }
@@ -446,8 +619,25 @@ impl GraphState {
                 .filter(|p| !p.is_empty())
         };
         let mut keep: std::collections::HashSet<Text> = std::collections::HashSet::new();
-        for k in self.usage.keys().chain(self.issuing.keys()) {
-            if until(k).is_none_or(|t| t + EXPIRY_GRACE >= now) {
+        // A console session linked later to a `GetSigninToken` call needs the federating
+        // session's chain: keep the calls a console session may still follow, and their keys.
+        self.signins.retain(|_, calls| {
+            calls.retain(|c| c.at + SIGNIN_LINK_WINDOW + EXPIRY_GRACE >= now);
+            !calls.is_empty()
+        });
+        let signin_keys: std::collections::HashSet<Text> = self
+            .signins
+            .values()
+            .flatten()
+            .map(|c| c.key.clone())
+            .collect();
+        for k in self
+            .usage
+            .keys()
+            .chain(self.issuing.keys())
+            .chain(signin_keys.iter())
+        {
+            if until(k).is_none_or(|t| t + EXPIRY_GRACE >= now) || signin_keys.contains(k) {
                 let mut cur = Some(k.clone());
                 while let Some(c) = cur {
                     if !keep.insert(c.clone()) {
@@ -490,6 +680,10 @@ impl GraphState {
             self.usage.remove(&k);
             self.issuing.remove(&k);
         }
+        self.signins.retain(|_, calls| {
+            calls.retain(|c| c.at >= before);
+            !calls.is_empty()
+        });
     }
 
     /// A state that keeps resolved sessions for lookups while events stream ([`Lookup`]).
@@ -530,7 +724,10 @@ impl GraphState {
         }
         // Keys issued in this slice, and keys first seen signing calls in it.
         let mut fresh: Vec<(Text, bool)> = Vec::new();
-        for (u_part, i_part) in parts {
+        for (u_part, i_part, s_part) in parts {
+            for (arn, call) in s_part {
+                add_signin(&mut self.signins, arn, call);
+            }
             for (k, e) in i_part {
                 if !self.issuing.contains_key(k) {
                     let key: Text = e
@@ -582,7 +779,7 @@ impl GraphState {
             if let Some(e) = self.issuing.get(key) {
                 new.push(issued_session(key, e, None));
             } else if let Some(u) = self.usage.get(key) {
-                if let Some(s) = seen_only_session(key, u) {
+                if let Some(s) = seen_only_session(key, u, &self.signins) {
                     new.push(s);
                 }
             }
@@ -616,7 +813,7 @@ impl GraphState {
         sessions.par_extend(
             seen_only
                 .par_iter()
-                .filter_map(|&(key, u)| seen_only_session(key, u)),
+                .filter_map(|&(key, u)| seen_only_session(key, u, &self.signins)),
         );
         sort_sessions(&mut sessions);
         let mut g = Graph {
@@ -665,14 +862,41 @@ fn sort_sessions(sessions: &mut [Session]) {
 }
 
 /// A key seen signing calls whose issuing call is not in the input, when it is a session: a
-/// temporary key (ASIA...) or one that signs as a session identity.
-fn seen_only_session(key: &str, u: &Usage) -> Option<Session> {
+/// temporary key (ASIA...) or one that signs as a session identity. A session of a principal
+/// that federated into the console just before its first call is linked to the federating
+/// session ([`SIGNIN_LINK_WINDOW`]).
+fn seen_only_session(key: &str, u: &Usage, signins: &Signins) -> Option<Session> {
     let fe = u.first_event.as_ref()?;
     let session_identity = matches!(
         fe.identity_type.as_deref(),
         Some("AssumedRole") | Some("FederatedUser")
     );
-    (is_temporary_key(key) || session_identity).then(|| unissued_session(key, fe, u))
+    if !(is_temporary_key(key) || session_identity) {
+        return None;
+    }
+    let mut s = unissued_session(key, fe, u);
+    // Only a console session (its calls say `sessionCredentialFromConsole`) follows a sign-in.
+    if session_identity && u.notes.as_ref().is_some_and(|n| n.from_console) {
+        let first = u.first.unwrap_or(fe.event_time);
+        let link =
+            fe.principal_arn
+                .as_ref()
+                .and_then(|arn| signins.get(arn))
+                .and_then(|calls| {
+                    calls.iter().rev().find(|c| {
+                        c.at <= first && first - c.at <= SIGNIN_LINK_WINDOW && *c.key != *key
+                    })
+                });
+        if let Some(c) = link {
+            s.parent_access_key_id = Some(c.key.clone());
+            s.signin_link = Some(SigninLink {
+                at: c.at,
+                event_id: c.event_id.clone(),
+            });
+            s.chain_depth = 2;
+        }
+    }
+    Some(s)
 }
 
 /// Resolves a live session's chain from its parent (walking up to resolved sessions first), as
@@ -860,6 +1084,7 @@ impl Graph {
 fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
     let api = e.event_name.clone();
     let is_role = api.as_deref().is_some_and(|n| n.starts_with("AssumeRole"));
+    let root_request = e.assume_root();
     let role_arn = if is_role {
         e.sts().requested_role_arn.clone().or_else(|| {
             e.sts()
@@ -877,6 +1102,11 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
             .or(e.sts().assumed_role_arn.as_deref())
             .and_then(arn_account)
             .map(Arc::from)
+    } else if let Some(target) = root_request
+        .as_ref()
+        .and_then(|r| r.target_account.as_deref())
+    {
+        Some(Arc::from(target))
     } else {
         e.account_id
             .clone()
@@ -902,6 +1132,19 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         None
     };
     let root = if is_session { None } else { direct_root(e) };
+    let identity_center = role_arn.as_deref().and_then(|r| {
+        identity_center(
+            r,
+            session_name.as_deref(),
+            u.and_then(|u| u.notes.as_deref()),
+        )
+    });
+    // An Identity Center session belongs to the person, whatever names the SAML subject.
+    let root = identity_center
+        .as_ref()
+        .and_then(IdentityCenter::person)
+        .filter(|_| !is_session)
+        .or(root);
     let mut ips: BTreeSet<Text> = u.map(|u| u.ips.clone()).unwrap_or_default();
     if let Some(ip) = &e.source_ip {
         ips.insert(ip.clone());
@@ -946,13 +1189,38 @@ fn issued_session(key: &str, e: &Event, u: Option<&Usage>) -> Session {
         user_agents: u.map(|u| u.agents.clone()).unwrap_or_default(),
         used_source_identity: u.and_then(|u| u.source_identity.clone()),
         calls_without_source_identity: u.map_or(0, |u| u.no_source_identity),
+        identity_center,
+        assumed_root: root_request.map(|r| AssumedRoot {
+            target_account: r.target_account.map(Arc::from),
+            task_policy_arn: r.task_policy_arn.map(Arc::from),
+        }),
+        signin_link: None,
     }
+}
+
+/// The Identity Center user behind a session of `role_arn`, when it is an `AWSReservedSSO_*`
+/// role: the user name is the session name; `onBehalfOf` adds the user id and identity store.
+fn identity_center(
+    role_arn: &str,
+    session_name: Option<&str>,
+    notes: Option<&crate::event::IdentityNotes>,
+) -> Option<IdentityCenter> {
+    let set = permission_set(role_arn)?;
+    Some(IdentityCenter {
+        permission_set: Arc::from(set),
+        user_name: session_name.filter(|n| !n.is_empty()).map(Arc::from),
+        user_id: notes.and_then(|n| n.user_id.clone()),
+        identity_store_id: notes.and_then(|n| n.identity_store_id().map(Arc::from)),
+    })
 }
 
 /// A key seen signing calls whose issuing call is not in the input.
 fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
     let kind = e.identity_type.as_deref();
-    let console = matches!(kind, Some("IAMUser") | Some("Root"));
+    let notes = u.notes.as_deref();
+    // `sessionContext.assumedRoot`: a root session from sts:AssumeRoot, not a console sign-in.
+    let assumed_root = kind == Some("Root") && notes.is_some_and(|n| n.assumed_root);
+    let console = matches!(kind, Some("IAMUser") | Some("Root")) && !assumed_root;
     let federated = kind == Some("FederatedUser");
     let (role_arn, session_name) = match kind {
         Some("AssumedRole") => {
@@ -979,12 +1247,25 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         .or_else(|| role_arn.as_deref().and_then(arn_account).map(Arc::from));
     // Console sessions belong to the user (or root) itself; a federated user's session belongs to
     // the IAM user named as its issuer. Anything else has an unknown origin.
+    // The Identity Center user name is the session name: `principalId` is
+    // `AROA...:<user name>` (kept even where an exporter mangled the ARN).
+    let identity_center = role_arn.as_deref().and_then(|r| {
+        let user = e
+            .principal_id
+            .as_deref()
+            .and_then(|p| p.split_once(':'))
+            .map(|(_, s)| s)
+            .filter(|s| !s.is_empty())
+            .or(session_name.as_deref());
+        identity_center(r, user, notes)
+    });
+    let person = identity_center.as_ref().and_then(IdentityCenter::person);
     let root = if console {
         e.principal_arn.clone()
     } else if federated {
         e.session_issuer_arn.clone()
     } else {
-        None
+        person.clone()
     };
     // Who issued it, when the logs tell: the user itself (console), or the federated user's issuer.
     let (caller_arn, caller_type) = if federated {
@@ -1000,6 +1281,8 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
             Some(Arc::from("ConsoleLogin"))
         } else if federated {
             Some(Arc::from("GetFederationToken"))
+        } else if assumed_root {
+            Some(Arc::from("AssumeRoot"))
         } else {
             None
         },
@@ -1013,7 +1296,8 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         caller_access_key_id: None,
         parent_access_key_id: None,
         chain_depth: 1,
-        chain_complete: console,
+        // Identity Center issues its role sessions to the person directly (depth 1).
+        chain_complete: console || person.is_some(),
         root_principal: root,
         source_identity: u.source_identity.clone(),
         mfa_authenticated: u.mfa,
@@ -1030,6 +1314,12 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
         user_agents: u.agents.clone(),
         used_source_identity: u.source_identity.clone(),
         calls_without_source_identity: u.no_source_identity,
+        identity_center,
+        assumed_root: assumed_root.then(|| AssumedRoot {
+            target_account: e.account_id.clone(),
+            task_policy_arn: None,
+        }),
+        signin_link: None,
     }
 }
 
@@ -1051,5 +1341,24 @@ mod tests {
             assumed_role_parts("arn:aws:sts::1:assumed-role/path/Role/s").map(|p| p.0),
             Some("arn:aws:iam::1:role/path/Role".to_string())
         );
+    }
+
+    #[test]
+    fn permission_sets_of_identity_center_roles() {
+        for (role, set) in [
+            (
+                "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+                Some("AdministratorAccess"),
+            ),
+            (
+                "arn:aws:sts::1:assumed-role/AWSReservedSSO_developer_admin_asdf/foo@bar.com",
+                Some("developer_admin"),
+            ),
+            ("AWSReservedSSO_ReadOnly_fedcba9876543210", Some("ReadOnly")),
+            ("arn:aws:iam::1:role/Admin", None),
+            ("arn:aws:iam::1:role/AWSReservedSSO_", None),
+        ] {
+            assert_eq!(permission_set(role), set, "{role}");
+        }
     }
 }

@@ -649,9 +649,10 @@ pub(crate) fn parse_bytes(
             outcome = Outcome::Failed;
         }
         Content::NotJson => {
-            let why = match &decoded.damage {
-                Some(d) => d.clone(),
-                None => {
+            let why = match (&decoded.damage, &parsed.failure) {
+                (Some(d), _) => d.clone(),
+                (None, Some(f)) => f.clone(),
+                (None, None) => {
                     let head: String =
                         String::from_utf8_lossy(&decoded.bytes[..decoded.bytes.len().min(24)])
                             .chars()

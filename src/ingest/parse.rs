@@ -20,6 +20,8 @@ pub enum Location {
     Record(usize),
     /// Line number in a line-delimited file (1-based).
     Line(usize),
+    /// Data row of a CSV export (1-based, the header row not counted).
+    Row(usize),
 }
 
 impl std::fmt::Display for Location {
@@ -27,6 +29,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::Record(i) => write!(f, "record {i}"),
             Location::Line(i) => write!(f, "line {i}"),
+            Location::Row(i) => write!(f, "row {i}"),
         }
     }
 }
@@ -49,6 +52,8 @@ pub struct Parsed {
     /// Set when the text ends inside a record (a truncated file).
     pub truncated: bool,
     pub content: Option<Content>,
+    /// Why a file that is no log as a whole cannot be read, when more is known than "not JSON".
+    pub failure: Option<String>,
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -144,9 +149,31 @@ fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
                 read_stream(b, start, &mut out, interner);
             }
         }
+        _ if super::siem::is_sentinel_csv(b) => read_sentinel_csv(b, &mut out, interner),
         _ => out.content = Some(Content::NotJson),
     }
     out
+}
+
+/// A Sentinel `AWSCloudTrail` CSV export: each row read as a record, problems named by row.
+fn read_sentinel_csv(b: &[u8], out: &mut Parsed, interner: &mut Interner) {
+    let each = |row: usize, rec: super::siem::Unwrapped| {
+        out.records += 1;
+        match rec {
+            Ok(text) => record(text.as_bytes(), Location::Row(row), out, interner),
+            Err(e) => out.bad_records.push((Location::Row(row), e)),
+        }
+    };
+    match super::siem::sentinel_csv(b, each) {
+        Err(why) => {
+            out.content = Some(Content::NotJson);
+            out.failure = Some(why);
+        }
+        Ok(truncated) => {
+            out.content = Some(Content::Log);
+            out.truncated = truncated;
+        }
+    }
 }
 
 /// `{"Records": [` at `i`: returns the index of the `[`.

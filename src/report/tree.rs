@@ -28,6 +28,30 @@ pub fn describe(s: &Session) -> String {
     if let Some(t) = s.issued_at {
         parts.push(format!("issued {}", format_iso(t)));
     }
+    if let Some(ic) = s.identity_center() {
+        parts.push(format!(
+            "identity-center permission_set={}",
+            ic.permission_set
+        ));
+        if let Some(id) = &ic.user_id {
+            parts.push(format!("user_id={id}"));
+        }
+    }
+    if let Some(r) = &s.assumed_root {
+        parts.push(format!(
+            "root of account {}",
+            r.target_account.as_deref().unwrap_or("?")
+        ));
+        if let Some(p) = &r.task_policy_arn {
+            parts.push(format!("task_policy={p}"));
+        }
+    }
+    if let Some(l) = &s.signin_link {
+        parts.push(format!(
+            "console via GetSigninToken at {}",
+            format_iso(l.at)
+        ));
+    }
     if let Some(si) = &s.source_identity {
         parts.push(format!("source_identity={si}"));
     }
