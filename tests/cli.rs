@@ -8,6 +8,7 @@ mod emulator;
 mod engine;
 mod fuzz;
 mod hunt;
+mod incidents;
 mod ingest;
 mod ocsf;
 mod playbook;
