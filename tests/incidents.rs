@@ -537,3 +537,45 @@ fn the_window_splits_a_lineage() {
         .count();
     assert_eq!(of_user, 2, "{all:#?}");
 }
+
+#[test]
+fn incidents_lead_the_nightly_reports() {
+    let ids = |v: &[Value]| -> BTreeSet<String> {
+        v.iter()
+            .map(|i| i["incident_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let want = ids(&ndjson(&[sample_logs()], &[]));
+    for (format, incidents_at, findings_at) in [
+        ("markdown", "\n## Incidents\n", "\n## Findings\n"),
+        ("html", "id=\"incidents-section\"", "id=\"findings-section\""),
+        ("json", "\"incidents\"", "\"findings\""),
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let o = run([
+            "report",
+            &sample_logs().display().to_string(),
+            "--state",
+            &state.path().display().to_string(),
+            "--format",
+            format,
+            "-q",
+        ]);
+        assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
+        let text = stdout(&o);
+        let i = text.find(incidents_at).expect(incidents_at);
+        let f = text.find(findings_at).expect(findings_at);
+        assert!(i < f, "{format}: incidents come before the findings");
+        // The first run's findings are all new: the same incidents as the command's.
+        let got: BTreeSet<String> = want
+            .iter()
+            .filter(|id| text.contains(id.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(got, want, "{format}");
+        if format == "json" {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(ids(v["incidents"].as_array().unwrap()), want);
+        }
+    }
+}

@@ -344,6 +344,8 @@ fn run_incidents(
         Ok(())
     })?;
     let (graph, findings) = hunt.finish();
+    // The baselines and windows are done with: only the graph goes on to the second pass.
+    drop(hunt);
     let drafts = crate::incident::group(&findings, &graph, opts.window);
     let mut collector = crate::incident::Collector::new(&drafts, opts.examples);
     if !collector.is_empty() {

@@ -289,7 +289,7 @@ pub fn group(findings: &[Finding], graph: &Graph, window: Millis) -> Vec<Draft> 
         }
         members[target].push(f);
         last[target] = last[target].max(f.time);
-        by_principal.insert(&f.principal, target);
+        by_principal.insert(f.principal.as_str(), target);
         for k in lineage(f) {
             by_key.insert(k, target);
         }
@@ -430,7 +430,7 @@ fn chain_nodes(d: &Draft, graph: &Graph) -> Vec<ChainNode> {
     let mut shown: BTreeSet<&str> = BTreeSet::new();
     for k in &d.keys {
         for s in graph.ancestors(k) {
-            shown.insert(&s.access_key_id);
+            shown.insert(&*s.access_key_id);
         }
     }
     let sessions: Vec<&Session> = shown.iter().filter_map(|k| graph.get(k)).collect();
@@ -448,7 +448,7 @@ fn chain_nodes(d: &Draft, graph: &Graph) -> Vec<ChainNode> {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut stack: Vec<&Session> = tops.into_iter().rev().collect();
     while let Some(s) = stack.pop() {
-        if !seen.insert(&s.access_key_id) {
+        if !seen.insert(&*s.access_key_id) {
             continue;
         }
         out.push(node(s));

@@ -12,6 +12,11 @@ use std::fmt::Write;
 /// Examples listed per intent group in the reports (the ndjson has all that were kept).
 const SHOWN_EXAMPLES: usize = 5;
 
+/// "1 finding", "2 findings".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// "reconnaissance 12 · persistence 2": calls per intent.
 fn intents_line(inc: &Incident) -> String {
     inc.timeline
@@ -80,7 +85,7 @@ pub fn chain_lines(inc: &Incident) -> Vec<String> {
             .as_deref()
             .and_then(|p| level.get(p))
             .map_or(0, |l| l + 1);
-        level.insert(&n.access_key_id, l);
+        level.insert(n.access_key_id.as_str(), l);
         lines.push(format!("{}└─ {}", "   ".repeat(l), describe(n)));
     }
     lines
@@ -192,15 +197,15 @@ fn incident_markdown(m: &mut String, inc: &Incident, level: usize) {
     );
     let _ = writeln!(
         m,
-        "**Summary.** {} findings ({}) from {} to {} UTC; {} keys in {} accounts ({}); {} calls by the chain from {} to {} UTC. Severity {}: {}.\n",
-        inc.findings.len(),
+        "**Summary.** {} ({}) from {} to {} UTC; {} in {} ({}); {} by the chain from {} to {} UTC. Severity {}: {}.\n",
+        count(inc.findings.len(), "finding", "findings"),
         md(&kinds(inc)),
         md(&when(inc.first_time)),
         md(&when(inc.last_time)),
-        inc.access_key_ids.len(),
-        inc.accounts.len(),
+        count(inc.access_key_ids.len(), "key", "keys"),
+        count(inc.accounts.len(), "account", "accounts"),
         md(&inc.accounts.join(", ")),
-        inc.calls,
+        count(inc.calls as usize, "call", "calls"),
         md(&when(inc.timeline_from)),
         md(&when(inc.timeline_to)),
         inc.severity,
@@ -380,13 +385,13 @@ pub fn html_section(h: &mut String, incidents: &[Incident]) {
         );
         let _ = writeln!(
             h,
-            "<p><strong>{} findings ({}) from {} to {} UTC; {} keys; {} calls by the chain.</strong> {}.</p>",
-            i.findings.len(),
+            "<p><strong>{} ({}) from {} to {} UTC; {}; {} by the chain.</strong> {}.</p>",
+            count(i.findings.len(), "finding", "findings"),
             esc(&kinds(i)),
             esc(&when(i.first_time)),
             esc(&when(i.last_time)),
-            i.access_key_ids.len(),
-            i.calls,
+            count(i.access_key_ids.len(), "key", "keys"),
+            count(i.calls as usize, "call", "calls"),
             esc(&i.severity_reason)
         );
         let lines = chain_lines(i);
