@@ -28,7 +28,12 @@ fn ndjson(paths: &[PathBuf], extra: &[&str]) -> Vec<Value> {
 }
 
 fn hunt(paths: &[PathBuf]) -> Vec<Value> {
-    let mut args: Vec<String> = vec!["hunt".into(), "-q".into(), "--format".into(), "ndjson".into()];
+    let mut args: Vec<String> = vec![
+        "hunt".into(),
+        "-q".into(),
+        "--format".into(),
+        "ndjson".into(),
+    ];
     args.extend(paths.iter().map(|p| p.display().to_string()));
     let o = run(&args);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
@@ -75,7 +80,10 @@ fn the_samples_planted_break_in_is_one_incident() {
     let all = ndjson(&[sample_logs()], &[]);
     // Five findings today: the break-in's two (odd_ip on the stolen key, failed_then_success on
     // the session it got) and three unrelated ones.
-    let findings: usize = all.iter().map(|i| i["findings"].as_array().unwrap().len()).sum();
+    let findings: usize = all
+        .iter()
+        .map(|i| i["findings"].as_array().unwrap().len())
+        .sum();
     assert_eq!(findings, 5);
     let break_in: Vec<&Value> = all
         .iter()
@@ -104,7 +112,9 @@ fn the_samples_planted_break_in_is_one_incident() {
     assert_eq!(inc["severity"], "critical");
     assert_eq!(
         strs(&inc["signals"]),
-        ["denied_probing", "unusual_access"].map(String::from).into()
+        ["denied_probing", "unusual_access"]
+            .map(String::from)
+            .into()
     );
     let keys = strs(&inc["access_key_ids"]);
     assert!(keys.contains("AKIATAFSYMSF3IPRN3WL"), "{keys:?}");
@@ -151,12 +161,12 @@ fn unrelated_principals_stay_separate_incidents() {
     assert_eq!(roots.len(), 4);
     for (n, a) in all.iter().enumerate() {
         for b in &all[n + 1..] {
-        assert!(
-            strs(&a["access_key_ids"]).is_disjoint(&strs(&b["access_key_ids"])),
-            "{} and {} share keys",
-            a["incident_id"],
-            b["incident_id"]
-        );
+            assert!(
+                strs(&a["access_key_ids"]).is_disjoint(&strs(&b["access_key_ids"])),
+                "{} and {} share keys",
+                a["incident_id"],
+                b["incident_id"]
+            );
         }
     }
     // One finding alone, one kind of signal: its own severity.
@@ -167,7 +177,9 @@ fn unrelated_principals_stay_separate_incidents() {
     assert_eq!(jonas["severity"], "medium");
     // Incidents at or above --min-severity only.
     let high = ndjson(&[sample_logs()], &["--min-severity", "high"]);
-    assert!(high.iter().all(|i| i["severity"] == "high" || i["severity"] == "critical"));
+    assert!(high
+        .iter()
+        .all(|i| i["severity"] == "high" || i["severity"] == "critical"));
     assert!(high.len() < all.len());
 }
 
@@ -215,7 +227,10 @@ fn ndjson_incidents_carry_every_field() {
         }
     }
     // Ordered by first finding.
-    let firsts: Vec<&str> = all.iter().map(|i| i["first_time"].as_str().unwrap()).collect();
+    let firsts: Vec<&str> = all
+        .iter()
+        .map(|i| i["first_time"].as_str().unwrap())
+        .collect();
     let mut sorted = firsts.clone();
     sorted.sort();
     assert_eq!(firsts, sorted);
@@ -418,7 +433,11 @@ fn stratus_chain(dir: &Path) -> PathBuf {
         for mut e in evs {
             second += 1;
             e["userIdentity"] = session.clone();
-            e["eventTime"] = json!(format!("2024-07-30T21:{:02}:{:02}Z", 35 + second / 60, second % 60));
+            e["eventTime"] = json!(format!(
+                "2024-07-30T21:{:02}:{:02}Z",
+                35 + second / 60,
+                second % 60
+            ));
             e["recipientAccountId"] = json!("457448411975");
             e["sourceIPAddress"] = json!("200.249.253.51");
             records.push(e);
@@ -427,7 +446,9 @@ fn stratus_chain(dir: &Path) -> PathBuf {
     write(
         dir,
         "chain.json",
-        serde_json::to_string(&json!({ "Records": records })).unwrap().as_bytes(),
+        serde_json::to_string(&json!({ "Records": records }))
+            .unwrap()
+            .as_bytes(),
     )
 }
 
@@ -438,7 +459,10 @@ fn a_stratus_chain_is_grouped_by_intent() {
     let all = ndjson(&[file], &[]);
     assert_eq!(all.len(), 1, "{all:#?}");
     let inc = &all[0];
-    assert_eq!(inc["root_principal"], "arn:aws:iam::457448411975:user/christophe");
+    assert_eq!(
+        inc["root_principal"],
+        "arn:aws:iam::457448411975:user/christophe"
+    );
     assert_eq!(inc["findings"][0]["kind"], "failed_then_success");
     // failed_then_success (high) + admin user created + trail stopped: raised to critical.
     assert_eq!(inc["severity"], "critical");
@@ -456,19 +480,29 @@ fn a_stratus_chain_is_grouped_by_intent() {
         .any(|t| t.starts_with("trail:stratus-red-team-ct-stop-trail")));
     assert_eq!(
         calls(inc, "persistence"),
-        ["iam:CreateAccessKey", "iam:CreateUser"].map(String::from).into()
+        ["iam:CreateAccessKey", "iam:CreateUser"]
+            .map(String::from)
+            .into()
     );
     // The key is for another user, and admin rights are attached to it.
     assert_eq!(
         calls(inc, "privilege_escalation"),
-        ["iam:AttachUserPolicy", "iam:CreateAccessKey"].map(String::from).into()
+        ["iam:AttachUserPolicy", "iam:CreateAccessKey"]
+            .map(String::from)
+            .into()
     );
     let data = calls(inc, "data_access");
-    for c in ["secretsmanager:GetSecretValue", "ssm:GetParameters", "ec2:GetPasswordData"] {
+    for c in [
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameters",
+        "ec2:GetPasswordData",
+    ] {
         assert!(data.contains(c), "{c} not in {data:?}");
     }
     let secrets = strs(&group(inc, "data_access").unwrap()["targets"]);
-    assert!(secrets.iter().any(|t| t.starts_with("secret:arn:aws:secretsmanager:")));
+    assert!(secrets
+        .iter()
+        .any(|t| t.starts_with("secret:arn:aws:secretsmanager:")));
     assert!(secrets
         .iter()
         .any(|t| t.starts_with("parameter:/credentials/stratus-red-team/")));
@@ -489,7 +523,13 @@ fn a_stratus_chain_is_grouped_by_intent() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| format!("{}:{}", r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["kind"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
         .collect();
     for r in [
         "user:malicious-iam-user",
@@ -507,7 +547,9 @@ fn a_stratus_chain_is_grouped_by_intent() {
         .unwrap();
     assert_eq!(
         strs(&user["calls"]),
-        ["AttachUserPolicy", "CreateAccessKey", "CreateUser"].map(String::from).into()
+        ["AttachUserPolicy", "CreateAccessKey", "CreateUser"]
+            .map(String::from)
+            .into()
     );
     // --examples caps the examples, never the counts.
     let few = ndjson(&[dir.path().join("chain.json")], &["--examples", "2"]);
@@ -548,7 +590,11 @@ fn incidents_lead_the_nightly_reports() {
     let want = ids(&ndjson(&[sample_logs()], &[]));
     for (format, incidents_at, findings_at) in [
         ("markdown", "\n## Incidents\n", "\n## Findings\n"),
-        ("html", "id=\"incidents-section\"", "id=\"findings-section\""),
+        (
+            "html",
+            "id=\"incidents-section\"",
+            "id=\"findings-section\"",
+        ),
         ("json", "\"incidents\"", "\"findings\""),
     ] {
         let state = tempfile::tempdir().unwrap();

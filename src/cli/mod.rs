@@ -365,7 +365,11 @@ fn run_incidents(
         eprintln!(
             "trailhound: {} incidents ({}) from {} findings",
             incidents.len(),
-            if per.is_empty() { "none".to_string() } else { per.join(", ") },
+            if per.is_empty() {
+                "none".to_string()
+            } else {
+                per.join(", ")
+            },
             findings.len()
         );
     }

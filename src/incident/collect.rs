@@ -1,7 +1,7 @@
 //! The second pass: the calls of each incident's keys, tallied by intent as the events stream.
 //!
 //! Holds, per incident, exact counts (per intent, service and call), the accounts touched, at
-//! most [`super::TARGETS`] named targets per intent and [`super::RESOURCES`] resources (the
+//! most [`super::TARGETS`] named targets per kind and intent and [`super::RESOURCES`] resources (the
 //! alphabetically first, which does not depend on the order events arrive in), and the first
 //! `examples` calls per intent (the earliest by time and event id).
 
@@ -61,7 +61,8 @@ struct GroupAcc {
     all: TallyAcc,
     services: BTreeMap<String, TallyAcc>,
     names: BTreeMap<String, TallyAcc>,
-    targets: BTreeSet<String>,
+    /// kind -> names, at most [`super::TARGETS`] per kind (the alphabetically first).
+    targets: BTreeMap<String, BTreeSet<String>>,
     truncated: bool,
     examples: Vec<Example>,
 }
@@ -119,7 +120,11 @@ impl Gathered {
     fn record(&mut self, e: &Event, examples: usize) {
         let t = e.event_time;
         self.calls += 1;
-        if let Some(a) = e.recipient_account_id.as_deref().or(e.account_id.as_deref()) {
+        if let Some(a) = e
+            .recipient_account_id
+            .as_deref()
+            .or(e.account_id.as_deref())
+        {
             if !self.accounts.contains(a) {
                 self.accounts.insert(a.to_string());
             }
@@ -134,7 +139,7 @@ impl Gathered {
                 all: TallyAcc::new(t),
                 services: BTreeMap::new(),
                 names: BTreeMap::new(),
-                targets: BTreeSet::new(),
+                targets: BTreeMap::new(),
                 truncated: false,
                 examples: Vec::new(),
             });
@@ -148,10 +153,13 @@ impl Gathered {
                 .or_insert_with(|| TallyAcc::new(t))
                 .add(t, e.is_error);
             for (kind, value) in &targets {
-                g.targets.insert(format!("{kind}:{value}"));
-                if g.targets.len() > super::TARGETS {
-                    g.targets.pop_last();
-                    g.truncated = true;
+                let names = g.targets.entry(kind.clone()).or_default();
+                if !names.contains(value) {
+                    names.insert(value.clone());
+                    if names.len() > super::TARGETS {
+                        names.pop_last();
+                        g.truncated = true;
+                    }
                 }
             }
             let ex = Example {
@@ -222,7 +230,11 @@ impl Gathered {
                 last_time: g.all.last,
                 services: tally(&g.services),
                 calls_by_name: tally(&g.names),
-                targets: g.targets.iter().cloned().collect(),
+                targets: g
+                    .targets
+                    .iter()
+                    .flat_map(|(k, names)| names.iter().map(move |n| format!("{k}:{n}")))
+                    .collect(),
                 targets_truncated: g.truncated,
                 examples: g.examples.clone(),
             })

@@ -137,9 +137,24 @@ pub const RULES: &[Rule] = &[
     exact("iam", "DeleteUserPermissionsBoundary", PrivilegeEscalation),
     exact("iam", "DeleteRolePermissionsBoundary", PrivilegeEscalation),
     exact("iam", "PassRole", PrivilegeEscalation),
-    exact_if("iam", "CreateAccessKey", When::OtherUser, PrivilegeEscalation),
-    exact_if("iam", "CreateLoginProfile", When::OtherUser, PrivilegeEscalation),
-    exact_if("iam", "UpdateLoginProfile", When::OtherUser, PrivilegeEscalation),
+    exact_if(
+        "iam",
+        "CreateAccessKey",
+        When::OtherUser,
+        PrivilegeEscalation,
+    ),
+    exact_if(
+        "iam",
+        "CreateLoginProfile",
+        When::OtherUser,
+        PrivilegeEscalation,
+    ),
+    exact_if(
+        "iam",
+        "UpdateLoginProfile",
+        When::OtherUser,
+        PrivilegeEscalation,
+    ),
     exact("sts", "GetFederationToken", PrivilegeEscalation),
     // Persistence: new identities, keys, passwords, trust.
     exact("iam", "CreateUser", Persistence),
@@ -158,7 +173,11 @@ pub const RULES: &[Rule] = &[
     exact("ec2", "ImportKeyPair", Persistence),
     exact("ec2", "CreateKeyPair", Persistence),
     exact("ec2-instance-connect", "SendSSHPublicKey", Persistence),
-    exact("ec2-instance-connect", "SendSerialConsoleSSHPublicKey", Persistence),
+    exact(
+        "ec2-instance-connect",
+        "SendSerialConsoleSSHPublicKey",
+        Persistence,
+    ),
     // Defence evasion: logging, detection and audit turned off.
     exact("cloudtrail", "StopLogging", DefenceEvasion),
     exact("cloudtrail", "DeleteTrail", DefenceEvasion),
@@ -169,20 +188,36 @@ pub const RULES: &[Rule] = &[
     exact("guardduty", "DeleteDetector", DefenceEvasion),
     exact("guardduty", "UpdateDetector", DefenceEvasion),
     exact("guardduty", "DisassociateFromMasterAccount", DefenceEvasion),
-    exact("guardduty", "DisassociateFromAdministratorAccount", DefenceEvasion),
+    exact(
+        "guardduty",
+        "DisassociateFromAdministratorAccount",
+        DefenceEvasion,
+    ),
     exact("guardduty", "DeleteMembers", DefenceEvasion),
     exact("guardduty", "StopMonitoringMembers", DefenceEvasion),
     exact("guardduty", "CreateIPSet", DefenceEvasion),
     exact("guardduty", "UpdateIPSet", DefenceEvasion),
     exact("securityhub", "DisableSecurityHub", DefenceEvasion),
     exact("securityhub", "BatchDisableStandards", DefenceEvasion),
-    exact("securityhub", "DisableImportFindingsForProduct", DefenceEvasion),
+    exact(
+        "securityhub",
+        "DisableImportFindingsForProduct",
+        DefenceEvasion,
+    ),
     exact("config", "StopConfigurationRecorder", DefenceEvasion),
     exact("config", "DeleteConfigurationRecorder", DefenceEvasion),
     exact("config", "DeleteDeliveryChannel", DefenceEvasion),
     exact("ec2", "DeleteFlowLogs", DefenceEvasion),
-    exact("route53resolver", "DeleteResolverQueryLogConfig", DefenceEvasion),
-    exact("route53resolver", "DisassociateResolverQueryLogConfig", DefenceEvasion),
+    exact(
+        "route53resolver",
+        "DeleteResolverQueryLogConfig",
+        DefenceEvasion,
+    ),
+    exact(
+        "route53resolver",
+        "DisassociateResolverQueryLogConfig",
+        DefenceEvasion,
+    ),
     exact("logs", "DeleteLogGroup", DefenceEvasion),
     exact("logs", "DeleteLogStream", DefenceEvasion),
     exact("organizations", "LeaveOrganization", DefenceEvasion),
@@ -326,10 +361,7 @@ mod tests {
         );
         assert_eq!(intents(&call("s3", "GetObject", None)), [DataAccess]);
         assert_eq!(intents(&call("s3", "DeleteBucket", None)), [Impact]);
-        assert_eq!(
-            intents(&call("iam", "ListRoles", None)),
-            [Reconnaissance]
-        );
+        assert_eq!(intents(&call("iam", "ListRoles", None)), [Reconnaissance]);
         assert!(intents(&call("s3", "PutObject", None)).is_empty());
     }
 

@@ -36,8 +36,9 @@ pub const DEFAULT_WINDOW: Millis = 24 * HOUR;
 pub const LEAD: Millis = HOUR;
 /// Examples kept per intent group (counts are exact).
 pub const DEFAULT_EXAMPLES: usize = 10;
-/// Named targets kept per intent group, and resources per incident.
-pub const TARGETS: usize = 50;
+/// Named targets kept per kind (secret, parameter, object...) in an intent group, and
+/// resources per incident.
+pub const TARGETS: usize = 20;
 pub const RESOURCES: usize = 200;
 
 /// How incidents are formed.
@@ -162,8 +163,9 @@ pub struct IntentGroup {
     /// Per call (`service:Name`).
     pub calls_by_name: Vec<Tally>,
     /// What the calls named (buckets and objects, secrets, parameters, users, roles, trails...),
-    /// `kind:name`, alphabetically; at most [`TARGETS`].
+    /// `kind:name`, by kind then name; at most [`TARGETS`] of each kind.
     pub targets: Vec<String>,
+    /// Some kind named more than [`TARGETS`]: the alphabetically first are listed.
     pub targets_truncated: bool,
     /// The first calls, in time order.
     pub examples: Vec<Example>,
@@ -464,7 +466,12 @@ fn chain_nodes(d: &Draft, graph: &Graph) -> Vec<ChainNode> {
 
 /// The containment commands: `detect::respond`'s for each key of the chain (root down), then
 /// any other its findings name. Each command once.
-fn containment(d: &Draft, chain: &[ChainNode], graph: &Graph, logs: &[PathBuf]) -> Vec<Containment> {
+fn containment(
+    d: &Draft,
+    chain: &[ChainNode],
+    graph: &Graph,
+    logs: &[PathBuf],
+) -> Vec<Containment> {
     let Some(first) = d.findings.first() else {
         return Vec::new();
     };
@@ -510,7 +517,12 @@ fn containment(d: &Draft, chain: &[ChainNode], graph: &Graph, logs: &[PathBuf]) 
 }
 
 /// Turns drafts and what the collector gathered into incidents, most recent last.
-pub fn finish(drafts: Vec<Draft>, collected: Collector, graph: &Graph, opts: &Options) -> Vec<Incident> {
+pub fn finish(
+    drafts: Vec<Draft>,
+    collected: Collector,
+    graph: &Graph,
+    opts: &Options,
+) -> Vec<Incident> {
     let mut gathered = collected.into_parts();
     drafts
         .into_iter()
@@ -547,11 +559,7 @@ fn incident(d: Draft, g: collect::Gathered, graph: &Graph, opts: &Options) -> In
         .unwrap_or(Severity::Info);
     let mut signals: BTreeSet<String> = d.findings.iter().map(|f| signal_of(f.kind)).collect();
     let timeline = g.groups();
-    let succeeded = |i: Intent| {
-        timeline
-            .iter()
-            .any(|t| t.intent == i && t.calls > t.errors)
-    };
+    let succeeded = |i: Intent| timeline.iter().any(|t| t.intent == i && t.calls > t.errors);
     if succeeded(Intent::PrivilegeEscalation) || succeeded(Intent::Persistence) {
         signals.insert("privilege_change".into());
     }
@@ -578,7 +586,11 @@ fn incident(d: Draft, g: collect::Gathered, graph: &Graph, opts: &Options) -> In
         )
     };
     let chain = chain_nodes(&d, graph);
-    let mut accounts: BTreeSet<String> = d.findings.iter().filter_map(|f| f.account.clone()).collect();
+    let mut accounts: BTreeSet<String> = d
+        .findings
+        .iter()
+        .filter_map(|f| f.account.clone())
+        .collect();
     accounts.extend(chain.iter().filter_map(|n| n.account.clone()));
     accounts.extend(g.accounts.iter().cloned());
     let mut keys: BTreeSet<String> = d.keys.clone();

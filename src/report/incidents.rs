@@ -32,7 +32,13 @@ fn kinds(inc: &Incident) -> String {
         *m.entry(f.kind.as_str()).or_insert(0) += 1;
     }
     m.iter()
-        .map(|(k, n)| if *n > 1 { format!("{k}×{n}") } else { k.to_string() })
+        .map(|(k, n)| {
+            if *n > 1 {
+                format!("{k}×{n}")
+            } else {
+                k.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -123,12 +129,38 @@ fn services(g: &IntentGroup) -> String {
         .join(", ")
 }
 
+/// Names shown per kind of target in the reports.
+const SHOWN_NAMES: usize = 3;
+
+/// "secret 2: a, b; parameter 20+: /x, /y, /z, …": what a group named, by kind.
 fn targets(g: &IntentGroup) -> String {
-    let mut t = g.targets.join(", ");
-    if g.targets_truncated {
-        t.push_str(", …");
+    let mut by_kind: Vec<(&str, Vec<&str>)> = Vec::new();
+    for t in &g.targets {
+        let (kind, name) = t.split_once(':').unwrap_or(("", t));
+        match by_kind.last_mut() {
+            Some((k, names)) if *k == kind => names.push(name),
+            _ => by_kind.push((kind, vec![name])),
+        }
     }
-    t
+    by_kind
+        .iter()
+        .map(|(kind, names)| {
+            let full = g.targets_truncated && names.len() >= crate::incident::TARGETS;
+            let shown: Vec<&str> = names.iter().take(SHOWN_NAMES).copied().collect();
+            format!(
+                "{kind} {}{}: {}{}",
+                names.len(),
+                if full { "+" } else { "" },
+                shown.join(", "),
+                if names.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn group<'a>(inc: &'a Incident, i: Intent) -> Option<&'a IntentGroup> {
@@ -212,7 +244,9 @@ fn incident_markdown(m: &mut String, inc: &Incident, level: usize) {
         md(&inc.severity_reason)
     );
     let _ = writeln!(m, "{h}# How access was gained\n");
-    m.push_str("| Time (UTC) | Severity | Kind | Key | Source | Summary |\n|---|---|---|---|---|---|\n");
+    m.push_str(
+        "| Time (UTC) | Severity | Kind | Key | Source | Summary |\n|---|---|---|---|---|---|\n",
+    );
     for f in &inc.findings {
         let src = [f.source_ip.as_deref(), f.country.as_deref()]
             .into_iter()
@@ -258,7 +292,11 @@ fn incident_markdown(m: &mut String, inc: &Incident, level: usize) {
             );
         }
         m.push('\n');
-        for g in inc.timeline.iter().filter(|g| g.intent != Intent::Reconnaissance) {
+        for g in inc
+            .timeline
+            .iter()
+            .filter(|g| g.intent != Intent::Reconnaissance)
+        {
             let _ = writeln!(m, "{}:\n", g.intent.title());
             for x in g.examples.iter().take(SHOWN_EXAMPLES) {
                 let _ = writeln!(
@@ -329,7 +367,9 @@ fn incident_markdown(m: &mut String, inc: &Incident, level: usize) {
                 );
             }
             if inc.resources_truncated {
-                m.push_str("\n*More resources were touched; the alphabetically first are listed.*\n");
+                m.push_str(
+                    "\n*More resources were touched; the alphabetically first are listed.*\n",
+                );
             }
         }
         m.push('\n');
