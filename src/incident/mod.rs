@@ -635,7 +635,7 @@ fn incident(d: Draft, g: collect::Gathered, graph: &Graph, opts: &Options) -> In
     }
 }
 
-/// Incidents at or above `min`, counted per severity (most severe first).
+/// Incidents counted per severity, most severe first.
 pub fn per_severity(incidents: &[Incident]) -> BTreeMap<std::cmp::Reverse<Severity>, usize> {
     let mut m = BTreeMap::new();
     for i in incidents {

@@ -163,7 +163,7 @@ fn targets(g: &IntentGroup) -> String {
         .join("; ")
 }
 
-fn group<'a>(inc: &'a Incident, i: Intent) -> Option<&'a IntentGroup> {
+fn group(inc: &Incident, i: Intent) -> Option<&IntentGroup> {
     inc.timeline.iter().find(|g| g.intent == i)
 }
 
