@@ -643,3 +643,129 @@ pub fn per_severity(incidents: &[Incident]) -> BTreeMap<std::cmp::Reverse<Severi
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Place;
+
+    const T0: Millis = 1_772_000_000_000;
+
+    fn finding(
+        kind: Kind,
+        severity: Severity,
+        minutes: i64,
+        principal: &str,
+        key: &str,
+    ) -> Finding {
+        Finding {
+            kind,
+            severity,
+            time: T0 + minutes * 60_000,
+            principal: principal.into(),
+            access_key_id: Some(key.into()),
+            account: Some("111111111111".into()),
+            place: Place::default(),
+            summary: String::new(),
+            reason: String::new(),
+            evidence_event_ids: vec![format!("ev-{minutes}")],
+            chain: Vec::new(),
+            respond: None,
+        }
+    }
+
+    fn incidents(findings: &[Finding], window: Millis) -> Vec<Incident> {
+        build(
+            findings,
+            &Graph::default(),
+            &[],
+            &Options {
+                window,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn findings_sharing_a_key_are_one_incident_whatever_their_principals() {
+        let f = [
+            finding(Kind::OddIp, Severity::High, 0, "user/a", "AKIA1"),
+            finding(Kind::UnusualHour, Severity::Medium, 5, "role/app", "AKIA1"),
+            finding(Kind::OddIp, Severity::High, 6, "user/b", "AKIA2"),
+        ];
+        let got = incidents(&f, DEFAULT_WINDOW);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].principals, ["role/app", "user/a"]);
+        assert_eq!(got[0].access_key_ids, ["AKIA1"]);
+        assert_eq!(got[1].root_principal, "user/b");
+    }
+
+    #[test]
+    fn a_finding_that_links_two_open_incidents_merges_them() {
+        let f = [
+            finding(Kind::OddIp, Severity::Low, 0, "user/a", "AKIA1"),
+            finding(Kind::OddIp, Severity::Low, 1, "user/b", "ASIA2"),
+            finding(Kind::OddIp, Severity::Low, 2, "user/a", "ASIA2"),
+        ];
+        let got = incidents(&f, DEFAULT_WINDOW);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].findings.len(), 3);
+        assert_eq!(got[0].access_key_ids, ["AKIA1", "ASIA2"]);
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_window_starts_a_new_incident() {
+        let f = [
+            finding(Kind::OddIp, Severity::High, 0, "user/a", "AKIA1"),
+            finding(Kind::OddIp, Severity::High, 61, "user/a", "AKIA1"),
+            finding(Kind::OddIp, Severity::High, 90, "user/a", "AKIA1"),
+        ];
+        let got = incidents(&f, HOUR);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].findings.len(), 2);
+        assert_ne!(got[0].incident_id, got[1].incident_id);
+        // The same findings give the same ids, in any order.
+        let mut rev = f.to_vec();
+        rev.reverse();
+        let again = incidents(&rev, HOUR);
+        assert_eq!(again[0].incident_id, got[0].incident_id);
+        assert_eq!(again[1].incident_id, got[1].incident_id);
+    }
+
+    #[test]
+    fn signals_of_different_kinds_raise_the_severity_once_capped_at_critical() {
+        let one_kind = [
+            finding(Kind::OddIp, Severity::Medium, 0, "user/a", "AKIA1"),
+            finding(Kind::UnusualHour, Severity::Low, 1, "user/a", "AKIA1"),
+        ];
+        assert_eq!(
+            incidents(&one_kind, DEFAULT_WINDOW)[0].severity,
+            Severity::Medium
+        );
+        let two_kinds = [
+            finding(Kind::OddIp, Severity::Medium, 0, "user/a", "AKIA1"),
+            finding(Kind::RoleEnumeration, Severity::Low, 1, "user/a", "AKIA1"),
+            finding(Kind::DeepRoleChain, Severity::Low, 2, "user/a", "AKIA1"),
+        ];
+        let got = &incidents(&two_kinds, DEFAULT_WINDOW)[0];
+        assert_eq!(got.severity, Severity::High, "raised one level, not two");
+        assert_eq!(
+            got.signals,
+            ["denied_probing", "privilege_change", "unusual_access"]
+        );
+        let critical = [
+            finding(
+                Kind::CredentialExfiltration,
+                Severity::Critical,
+                0,
+                "r",
+                "ASIA1",
+            ),
+            finding(Kind::OddIp, Severity::High, 1, "r", "ASIA1"),
+        ];
+        assert_eq!(
+            incidents(&critical, DEFAULT_WINDOW)[0].severity,
+            Severity::Critical
+        );
+    }
+}
