@@ -488,3 +488,51 @@ pub fn html_section(h: &mut String, incidents: &[Incident]) {
     }
     h.push_str("</section>\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{Finding, Kind, Place, Severity};
+
+    fn hostile() -> Vec<Incident> {
+        let f = Finding {
+            kind: Kind::OddIp,
+            severity: Severity::High,
+            time: 1_772_000_000_000,
+            principal: "arn:aws:iam::1:user/<script>alert(1)</script>|*_x_*".into(),
+            access_key_id: Some("AKIA<b>|".into()),
+            account: Some("1".into()),
+            place: Place::default(),
+            summary: "`code` <img src=x onerror=alert(1)> | row".into(),
+            reason: String::new(),
+            evidence_event_ids: vec!["e".into()],
+            chain: Vec::new(),
+            respond: None,
+        };
+        crate::incident::build(
+            &[f],
+            &crate::graph::Graph::default(),
+            &[],
+            &crate::incident::Options::default(),
+        )
+    }
+
+    #[test]
+    fn html_escapes_what_the_logs_say() {
+        let mut h = String::new();
+        html_section(&mut h, &hostile());
+        assert!(!h.contains("<script>") && !h.contains("<img") && !h.contains("<b>"));
+        assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn markdown_cells_stay_in_their_columns() {
+        let m = render_markdown(&hostile());
+        assert!(!m.contains("<script>") && !m.contains("<img"));
+        for line in m.lines().filter(|l| l.starts_with("| INC-")) {
+            // 8 columns: 9 unescaped pipes.
+            let pipes = line.matches('|').count() - line.matches("\\|").count();
+            assert_eq!(pipes, 9, "{line}");
+        }
+    }
+}
