@@ -29,6 +29,7 @@ pub mod fuzz;
 pub mod generate;
 pub mod geoip;
 pub mod graph;
+pub mod incident;
 pub mod ingest;
 pub mod playbook;
 pub mod progress;

@@ -10,6 +10,7 @@ mod engine;
 mod fuzz;
 mod hunt;
 mod identity;
+mod incidents;
 mod ingest;
 mod ocsf;
 mod playbook;

@@ -22,6 +22,16 @@ root_account_use. Baselines are learned from the input itself, before each event
 
 Exit codes: 0 no finding reached --fail-on; 1 one did; 2 error; 3 path missing; 4 nothing read.";
 
+const INCIDENTS_HELP: &str = "\
+Severity: the worst finding's, raised one level (capped at critical) when signals of different
+kinds combine: unusual access (odd_ip, impossible_travel, unusual_hour, console sign-in without
+MFA, root use), denied probing (failed_then_success, role_enumeration), credential theft,
+privilege change (deep_role_chain, federation_token_admin, or successful privilege escalation or
+persistence calls in the timeline), defence evasion (successful calls in the timeline); any
+other finding kind is a signal of its own.
+
+Exit codes: 0 no incident reached --fail-on; 1 one did; 2 error; 3 path missing; 4 nothing read.";
+
 const REPORT_HELP: &str = "\
 --since for report also takes `last-run` (the previous run's start, less an hour for delivery
 delay: what a nightly S3 job wants, so only recent day folders are listed) and `24h` / `7d`.
@@ -170,6 +180,41 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         /// Name the containment playbook and exact command for each finding.
         #[arg(long)]
         respond: bool,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Group findings into incidents: one per key lineage (same root principal or same key,
+    /// findings at most --window apart), with the chain, a timeline of what it did by intent,
+    /// the resources it changed and the containment commands. Exits 1 when an incident reaches
+    /// --fail-on.
+    #[command(after_help = INCIDENTS_HELP)]
+    Incidents {
+        #[command(flatten)]
+        input: InputArgs,
+        /// table for people, ndjson (one incident per line), markdown (an incident report to
+        /// paste into a ticket).
+        #[arg(long, value_enum, default_value_t = IncidentFormat::Table)]
+        format: IncidentFormat,
+        /// Only show incidents at or above this severity.
+        #[arg(long, value_enum, default_value_t = Severity::Info)]
+        min_severity: Severity,
+        /// Exit 1 when an incident at or above this severity is found.
+        #[arg(long, value_enum, default_value_t = Severity::High)]
+        fail_on: Severity,
+        /// Longest gap between two findings of one incident, e.g. 30m, 6h, 24h, 2d. The timeline
+        /// covers the chain's calls from an hour before the first finding to this long after
+        /// the last.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_window)]
+        window: i64,
+        /// Example calls kept per intent group (counts are always exact).
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        examples: usize,
+        /// Thresholds and allowlists (TOML), as for hunt.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Your own .mmdb files, as for hunt.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        geoip: Vec<PathBuf>,
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -443,6 +488,40 @@ pub struct FilterArgs {
 
 /// A size in bytes: a number with an optional unit, `K`/`KB`/`KiB`, `M`..., `G`... (all powers of
 /// 1024), e.g. `512MiB`, `2G`, `1048576`.
+/// Output formats of `incidents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IncidentFormat {
+    /// One line per incident for people.
+    Table,
+    /// One incident per line with its findings, chain, timeline, resources and containment.
+    Ndjson,
+    /// An incident report to paste into a ticket: summary, how access was gained, timeline,
+    /// impact, actions.
+    Markdown,
+}
+
+/// Parses 90m, 6h, 24h, 2d (a bare number is hours) into milliseconds.
+pub fn parse_window(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c),
+        _ => (t, 'h'),
+    };
+    let mult: i64 = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h or d (e.g. 24h)")),
+    };
+    num.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0 && *n <= 3650 * 86_400_000 / mult)
+        .map(|n| n * mult)
+        .ok_or_else(|| format!("`{s}` is not a duration (e.g. 30m, 24h, 2d)"))
+}
+
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());

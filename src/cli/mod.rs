@@ -159,6 +159,53 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 Exit::Ok
             })
         }
+        Command::Incidents {
+            input,
+            format,
+            min_severity,
+            fail_on,
+            window,
+            examples,
+            config,
+            geoip,
+            out,
+        } => {
+            let (cfg, geo) = detection_setup(config.as_deref(), &geoip)?;
+            // The containment commands' --logs: the inputs in one order, whatever order they
+            // were given in.
+            let mut logs = input.paths.clone();
+            logs.sort();
+            logs.dedup();
+            let opts = crate::incident::Options {
+                window,
+                examples,
+                logs,
+            };
+            run_incidents(&input, &cfg, &geo, &opts, quiet, |incidents| {
+                let worst = incidents.iter().map(|i| i.severity).max();
+                let shown: Vec<&crate::incident::Incident> = incidents
+                    .iter()
+                    .filter(|i| i.severity >= min_severity)
+                    .collect();
+                let sink = Sink::new(out.as_deref());
+                match format {
+                    args::IncidentFormat::Ndjson => report::write_ndjson(&shown, &sink)?,
+                    args::IncidentFormat::Table => {
+                        let owned: Vec<_> = shown.into_iter().cloned().collect();
+                        sink.write_text(&report::incidents::render_table(&owned))?
+                    }
+                    args::IncidentFormat::Markdown => {
+                        let owned: Vec<_> = shown.into_iter().cloned().collect();
+                        sink.write_text(&report::incidents::render_markdown(&owned))?
+                    }
+                }
+                Ok(if worst.is_some_and(|w| w >= fail_on) {
+                    Exit::Findings
+                } else {
+                    Exit::Ok
+                })
+            })
+        }
         Command::HuntConfig => {
             Sink::new(None).write_text(&crate::detect::DetectConfig::default_toml())?;
             Ok(Exit::Ok)
@@ -261,6 +308,72 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Bench { events, dir } => bench::bench(events, dir, quiet),
         Command::Fuzz(args) => bench::fuzz(&args, quiet),
     }
+}
+
+/// The detection settings and GeoIP databases `hunt` and `incidents` judge with.
+fn detection_setup(
+    config: Option<&std::path::Path>,
+    geoip: &[std::path::PathBuf],
+) -> Result<(crate::detect::DetectConfig, crate::geoip::GeoIp)> {
+    let cfg = match config {
+        Some(p) => crate::detect::DetectConfig::load(p).map_err(Error::Usage)?,
+        None => crate::detect::DetectConfig::default(),
+    };
+    let geo = if geoip.is_empty() {
+        crate::geoip::GeoIp::bundled()
+    } else {
+        crate::geoip::GeoIp::with_files(geoip)
+    }
+    .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((cfg, geo))
+}
+
+/// `incidents`: hunts in one streaming pass, groups the findings, then reads the input again
+/// for the calls of the incidents' keys only (quietly: the first pass told what was read).
+fn run_incidents(
+    input: &InputArgs,
+    cfg: &crate::detect::DetectConfig,
+    geo: &crate::geoip::GeoIp,
+    opts: &crate::incident::Options,
+    quiet: bool,
+    emit: impl FnOnce(&[crate::incident::Incident]) -> Result<Exit>,
+) -> Result<Exit> {
+    let mut hunt = crate::engine::Hunt::new(geo, cfg);
+    stream(input, quiet, &mut |slice| {
+        hunt.observe(&slice);
+        Ok(())
+    })?;
+    let (graph, findings) = hunt.finish();
+    // The baselines and windows are done with: only the graph goes on to the second pass.
+    drop(hunt);
+    let drafts = crate::incident::group(&findings, &graph, opts.window);
+    let mut collector = crate::incident::Collector::new(&drafts, opts.examples);
+    if !collector.is_empty() {
+        let again = ingest_options(input, true)?;
+        ingest::stream(&input.paths, &again, input.stream.slicing(), &mut |slice| {
+            collector.observe(&slice);
+            Ok(())
+        })?;
+    }
+    let incidents = crate::incident::finish(drafts, collector, &graph, opts);
+    let exit = emit(&incidents)?;
+    if !quiet {
+        let per: Vec<String> = crate::incident::per_severity(&incidents)
+            .into_iter()
+            .map(|(s, n)| format!("{n} {}", s.0))
+            .collect();
+        eprintln!(
+            "trailhound: {} incidents ({}) from {} findings",
+            incidents.len(),
+            if per.is_empty() {
+                "none".to_string()
+            } else {
+                per.join(", ")
+            },
+            findings.len()
+        );
+    }
+    Ok(exit)
 }
 
 /// The events the findings cite, read again from the input (quietly: the first pass told

@@ -17,6 +17,8 @@ pub struct Digest {
     pub run_id: String,
     /// First and last event time among the events new in this run (ISO), if any.
     pub window: Option<(String, String)>,
+    /// The new findings grouped into incidents (see `crate::incident`), shown first.
+    pub incidents: Vec<crate::incident::Incident>,
     /// New findings of this run, most severe first; each with its chain drawn and commands.
     pub findings: Vec<ReportedFinding>,
     pub charts: Charts,

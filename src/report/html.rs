@@ -1,7 +1,8 @@
 //! The nightly report as one self-contained HTML5 file: inline CSS, hand-drawn inline SVG
 //! charts, no scripts, nothing fetched. Deterministic: the same [`Digest`] gives the same bytes.
 //!
-//! Layout, in reading order: header with a one-line verdict; findings (table, then one block per
+//! Layout, in reading order: header with a one-line verdict; incidents (see
+//! [`super::incidents`]); findings (table, then one block per
 //! finding with its reason, session chain and containment commands); activity charts; new
 //! principals and countries; top principals and roles; what the run read.
 //!
@@ -350,6 +351,7 @@ pub fn render(d: &Digest) -> String {
     let _ = writeln!(h, "<style>{CSS}</style>\n</head>\n<body>");
 
     header(&mut h, d, title);
+    super::incidents::html_section(&mut h, &d.incidents);
     findings(&mut h, d);
     charts(&mut h, d);
     newcomers(&mut h, d);
@@ -1107,6 +1109,7 @@ pub(crate) mod tests {
             generated_at: "2025-05-21T06:00:00Z".into(),
             run_id: "20250521T060000Z-abc".into(),
             window: Some(("2025-05-20T00:00:05Z".into(), "2025-05-21T05:59:01Z".into())),
+            incidents: Vec::new(),
             findings: vec![
                 finding(Kind::CredentialExfiltration, Severity::Critical, EVIL, 125),
                 finding(

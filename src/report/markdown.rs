@@ -41,7 +41,7 @@ pub(crate) fn md(s: &str) -> String {
 }
 
 /// An inline code span holding `s` verbatim (for use outside tables).
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ");
     let n = longest_run(&s, '`') + 1;
     let ticks = "`".repeat(n);
@@ -76,7 +76,7 @@ fn longest_run(s: &str, c: char) -> usize {
 }
 
 /// A fenced code block holding the lines verbatim, its fence longer than any backtick run.
-fn fenced(lang: &str, lines: &[String]) -> String {
+pub(crate) fn fenced(lang: &str, lines: &[String]) -> String {
     let body = lines.join("\n");
     let fence = "`".repeat(3.max(longest_run(&body, '`') + 1));
     format!("{fence}{lang}\n{body}\n{fence}\n")
@@ -148,6 +148,7 @@ pub fn render(d: &Digest) -> String {
         let _ = writeln!(m, "> \u{26a0}\u{fe0f} {}: see *What was read*.\n", md(&w));
     }
 
+    super::incidents::markdown_section(&mut m, &d.incidents);
     findings(&mut m, d);
     charts(&mut m, d);
     newcomers(&mut m, d);

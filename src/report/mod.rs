@@ -7,6 +7,7 @@ pub mod asff;
 pub mod digest;
 pub mod findings;
 pub mod html;
+pub mod incidents;
 pub mod markdown;
 pub mod ocsf;
 pub mod securityhub;

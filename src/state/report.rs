@@ -316,6 +316,17 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
+    // The new findings as incidents, their timelines from this run's events.
+    let incidents = crate::incident::build(
+        &new_findings,
+        &graph,
+        &new_rows,
+        &crate::incident::Options {
+            logs: input.paths.clone(),
+            ..Default::default()
+        },
+    );
+
     // Store: the sessions the new events touch, the events, findings (all invisible until the
     // commit).
     let day = |t: Millis| format_iso(t)[..10].to_string();
@@ -418,6 +429,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         tally,
         graph: &graph,
         findings: &new_findings,
+        incidents,
         read: ReadSummary {
             inputs: input
                 .paths
@@ -526,6 +538,7 @@ struct DigestInput<'a> {
     tally: DigestTally,
     graph: &'a Graph,
     findings: &'a [Finding],
+    incidents: Vec<crate::incident::Incident>,
     read: ReadSummary,
 }
 
@@ -667,6 +680,7 @@ fn build_digest(d: DigestInput) -> Digest {
         generated_at: d.generated_at,
         run_id: d.run_id.to_string(),
         window: d.window.map(|(a, b)| (format_iso(a), format_iso(b))),
+        incidents: d.incidents,
         findings,
         charts: Charts {
             calls_per_hour: calls
