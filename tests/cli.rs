@@ -10,6 +10,7 @@ mod fuzz;
 mod hunt;
 mod ingest;
 mod ocsf;
+mod parsing;
 mod playbook;
 mod properties;
 mod remote;
