@@ -13,6 +13,7 @@ mod identity;
 mod incidents;
 mod ingest;
 mod ocsf;
+mod parsing;
 mod playbook;
 mod properties;
 mod remote;

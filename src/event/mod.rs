@@ -345,6 +345,10 @@ pub enum RecordError {
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
+    /// The last value of each often-repeated field ([`Field`]): most events repeat their
+    /// predecessor's region, account, source, caller... and comparing with a value just used is
+    /// much cheaper than hashing and probing the set, whose entries are mostly out of cache.
+    last: [Option<Text>; Field::COUNT],
     docs: Vec<Option<Text>>,
     /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
     day: Option<(i64, Text)>,
@@ -352,6 +356,36 @@ pub struct Interner {
 
 /// Slots of the document cache (a power of two).
 const DOC_SLOTS: usize = 4096;
+
+/// The fields whose last value the [`Interner`] remembers.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    EventSource,
+    EventName,
+    ErrorCode,
+    Region,
+    SourceIp,
+    UserAgent,
+    EventType,
+    EventCategory,
+    Recipient,
+    VpcEndpoint,
+    IdentityType,
+    PrincipalArn,
+    PrincipalId,
+    AccountId,
+    UserName,
+    AccessKey,
+    InvokedBy,
+    IssuerType,
+    IssuerArn,
+    IssuerAccount,
+    IssuerUserName,
+}
+
+impl Field {
+    const COUNT: usize = Field::IssuerUserName as usize + 1;
+}
 
 impl Interner {
     /// Distinct strings held.
@@ -374,6 +408,20 @@ impl Interner {
 
     fn opt(&mut self, s: &Str) -> Option<Text> {
         s.get().map(|v| self.intern(v))
+    }
+
+    /// Like [`Interner::opt`] for one of the fields whose last value is remembered.
+    fn field(&mut self, field: Field, s: &Str) -> Option<Text> {
+        let v = s.get()?;
+        let last = &mut self.last[field as usize];
+        if let Some(t) = last {
+            if **t == *v {
+                return Some(t.clone());
+            }
+        }
+        let t = self.intern(v);
+        self.last[field as usize] = Some(t.clone());
+        Some(t)
     }
 
     /// A raw document: shared with an equal one seen recently, else a new allocation.
@@ -503,13 +551,13 @@ fn resource_from_error(message: &str) -> Option<&str> {
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
 pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, RecordError> {
-    let time_text = rec.event_time.get().ok_or(RecordError::MissingEventTime)?;
+    let time_text = rec.time().ok_or(RecordError::MissingEventTime)?;
     let event_time =
         parse_iso(time_text).ok_or_else(|| RecordError::BadEventTime(time_text.to_string()))?;
 
-    let event_source = interner.opt(&rec.event_source);
-    let event_name = interner.opt(&rec.event_name);
-    let error_code = interner.opt(&rec.error_code);
+    let event_source = interner.field(Field::EventSource, &rec.event_source);
+    let event_name = interner.field(Field::EventName, &rec.event_name);
+    let error_code = interner.field(Field::ErrorCode, &rec.error_code);
     let error_message = rec.error_message.get().map(Arc::from);
     let is_issuing_call =
         Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
@@ -532,35 +580,37 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         event_id: unique(&rec.event_id),
         event_name,
         event_source,
-        aws_region: interner.opt(&rec.aws_region),
-        source_ip: interner.opt(&rec.source_ip),
-        user_agent: interner.opt(&rec.user_agent),
+        aws_region: interner.field(Field::Region, &rec.aws_region),
+        source_ip: interner.field(Field::SourceIp, &rec.source_ip),
+        user_agent: interner.field(Field::UserAgent, &rec.user_agent),
         error_code,
         error_message,
         read_only: rec.read_only.0,
         management_event: rec.management_event.0,
-        event_type: interner.opt(&rec.event_type),
-        event_category: interner.opt(&rec.event_category),
-        recipient_account_id: interner.opt(&rec.recipient_account_id),
+        event_type: interner.field(Field::EventType, &rec.event_type),
+        event_category: interner.field(Field::EventCategory, &rec.event_category),
+        recipient_account_id: interner.field(Field::Recipient, &rec.recipient_account_id),
         shared_event_id: unique(&rec.shared_event_id),
         shared_copy: false,
         request_id: unique(&rec.request_id),
-        vpc_endpoint_id: interner.opt(&rec.vpc_endpoint_id),
-        identity_type: interner.opt(&id.kind),
-        principal_arn: interner.opt(&id.arn),
-        principal_id: interner.opt(&id.principal_id),
-        account_id: interner.opt(&id.account_id),
-        user_name: interner.opt(&id.user_name),
-        access_key_id: interner.opt(&id.access_key_id),
-        invoked_by: interner.opt(&id.invoked_by),
+        vpc_endpoint_id: interner.field(Field::VpcEndpoint, &rec.vpc_endpoint_id),
+        identity_type: interner.field(Field::IdentityType, &id.kind),
+        principal_arn: interner.field(Field::PrincipalArn, &id.arn),
+        principal_id: interner.field(Field::PrincipalId, &id.principal_id),
+        account_id: interner.field(Field::AccountId, &id.account_id),
+        user_name: interner.field(Field::UserName, &id.user_name),
+        access_key_id: interner.field(Field::AccessKey, &id.access_key_id),
+        invoked_by: interner.field(Field::InvokedBy, &id.invoked_by),
         identity_provider: interner.opt(&id.identity_provider).or_else(|| {
             ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
                 .and_then(|w| w.federated_provider.get().map(|p| interner.intern(p)))
         }),
-        session_issuer_type: issuer.and_then(|i| interner.opt(&i.kind)),
-        session_issuer_arn: issuer.and_then(|i| interner.opt(&i.arn)),
-        session_issuer_account_id: issuer.and_then(|i| interner.opt(&i.account_id)),
-        session_issuer_user_name: issuer.and_then(|i| interner.opt(&i.user_name)),
+        session_issuer_type: issuer.and_then(|i| interner.field(Field::IssuerType, &i.kind)),
+        session_issuer_arn: issuer.and_then(|i| interner.field(Field::IssuerArn, &i.arn)),
+        session_issuer_account_id: issuer
+            .and_then(|i| interner.field(Field::IssuerAccount, &i.account_id)),
+        session_issuer_user_name: issuer
+            .and_then(|i| interner.field(Field::IssuerUserName, &i.user_name)),
         session_created_at: attrs
             .and_then(|a| a.creation_date.get())
             .and_then(parse_iso),

@@ -166,6 +166,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
 pub struct RawRecord<'a> {
     #[serde(rename = "eventTime", borrow)]
     pub event_time: Str<'a>,
+    /// Logstash and Elastic exports: the event's time when `eventTime` is absent.
+    #[serde(rename = "@timestamp", borrow)]
+    pub at_timestamp: Str<'a>,
     #[serde(rename = "eventID", borrow)]
     pub event_id: Str<'a>,
     #[serde(rename = "eventName", borrow)]
@@ -209,6 +212,13 @@ pub struct RawRecord<'a> {
     /// `true` on calls made from the AWS Management Console with a console session.
     #[serde(rename = "sessionCredentialFromConsole")]
     pub session_credential_from_console: Flag,
+}
+
+impl RawRecord<'_> {
+    /// The event's time as written: `eventTime`, else `@timestamp`.
+    pub fn time(&self) -> Option<&str> {
+        self.event_time.get().or_else(|| self.at_timestamp.get())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -331,6 +331,20 @@ pub fn run(env: &Env, input: &Input) {
 pub fn run_log(env: &Env, bytes: &[u8], check_secrets: bool) {
     let decoded = decode::decode(bytes.to_vec());
     let parsed = parse::parse_text(&decoded.bytes);
+    // The one-pass fast path must give exactly what reading record by record gives.
+    let slow = parse::parse_text_record_by_record(&decoded.bytes);
+    assert!(
+        parsed.events == slow.events
+            && parsed.bad_records == slow.bad_records
+            && (
+                parsed.records,
+                parsed.objects,
+                parsed.truncated,
+                parsed.content
+            ) == (slow.records, slow.objects, slow.truncated, slow.content),
+        "the one-pass parser and the record-by-record parser disagree"
+    );
+    drop(slow);
     let (events, _) = crate::ingest::finish_events(parsed.events);
     let graph = Graph::build(&events);
     let mut out: Vec<u8> = Vec::new();

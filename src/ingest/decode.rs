@@ -7,7 +7,7 @@
 //! that inflates past a cap (a gzip bomb, a runaway export) is not kept at all: reading stops
 //! at the cap and the object is told as too big.
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use std::io::Read;
 
 /// Bytes one object may inflate to unless told otherwise: 1 GiB (a CloudTrail delivery file is
@@ -61,12 +61,34 @@ pub fn decode_capped(data: Vec<u8>, cap: u64) -> Decoded {
             too_big: None,
         };
     }
+    let mut out = Vec::new();
+    let i = inflate_into(&data, cap, &mut out);
+    Decoded {
+        bytes: out,
+        gzip: true,
+        damage: i.damage,
+        too_big: i.too_big,
+    }
+}
+
+/// How inflating into a caller's buffer went: as [`Decoded`], less the bytes.
+#[derive(Debug, Default)]
+pub struct Inflated {
+    pub damage: Option<String>,
+    pub too_big: Option<String>,
+}
+
+/// Inflates gzip `data` into `out` (cleared first; its capacity is reused, so a worker that
+/// reads many objects allocates its buffer once), stopping once more than `cap` bytes come out;
+/// `out` is then left empty. The input is read in place, not copied into a reader's buffer.
+pub fn inflate_into(data: &[u8], cap: u64, out: &mut Vec<u8>) -> Inflated {
+    out.clear();
     let guess = (data.len() as u64)
         .saturating_mul(8)
         .min(cap.saturating_add(1));
-    let mut out = Vec::with_capacity(usize::try_from(guess).unwrap_or(0));
-    let mut dec = MultiGzDecoder::new(&data[..]).take(cap.saturating_add(1));
-    let damage = match dec.read_to_end(&mut out) {
+    out.reserve(usize::try_from(guess).unwrap_or(0));
+    let mut dec = MultiGzDecoder::new(data).take(cap.saturating_add(1));
+    let damage = match dec.read_to_end(out) {
         Ok(_) => None,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Some(format!(
             "truncated gzip: the stream ends early after {} decompressed bytes",
@@ -78,9 +100,8 @@ pub fn decode_capped(data: Vec<u8>, cap: u64) -> Decoded {
         )),
     };
     if out.len() as u64 > cap {
-        return Decoded {
-            bytes: Vec::new(),
-            gzip: true,
+        out.clear();
+        return Inflated {
             damage: None,
             too_big: Some(format!(
                 "inflates past {cap} bytes (cap {}, --max-object-size): not read",
@@ -88,9 +109,7 @@ pub fn decode_capped(data: Vec<u8>, cap: u64) -> Decoded {
             )),
         };
     }
-    Decoded {
-        bytes: out,
-        gzip: true,
+    Inflated {
         damage,
         too_big: None,
     }
@@ -143,6 +162,19 @@ mod tests {
         assert_eq!(human_bytes(DEFAULT_MAX_INFLATED), "1 GiB");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(12), "12 bytes");
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_only_the_latest_object() {
+        let mut buf = Vec::new();
+        let i = inflate_into(&gz(&vec![b'a'; 100_000]), DEFAULT_MAX_INFLATED, &mut buf);
+        assert!(i.damage.is_none() && i.too_big.is_none());
+        assert_eq!(buf.len(), 100_000);
+        let i = inflate_into(&gz(b"short"), DEFAULT_MAX_INFLATED, &mut buf);
+        assert!(i.damage.is_none());
+        assert_eq!(buf, b"short");
+        let i = inflate_into(&gz(&vec![0u8; 4096]), 1000, &mut buf);
+        assert!(i.too_big.is_some() && buf.is_empty());
     }
 
     #[test]

@@ -615,19 +615,58 @@ pub(crate) fn listing(problems: Vec<Problem>, requests: u64) -> FileResult {
     r
 }
 
+thread_local! {
+    /// Each worker inflates into one buffer, reused from object to object.
+    static INFLATED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A worker's inflate buffer is kept for the next object only up to this size, so a huge
+/// object's buffer does not stay held.
+const KEEP_INFLATED: usize = 64 << 20;
+
 pub(crate) fn parse_bytes(
     name: &str,
     data: Vec<u8>,
     bytes_read: u64,
     max_object: u64,
 ) -> FileResult {
-    let decoded = decode::decode_capped(data, max_object);
-    if let Some(why) = decoded.too_big {
+    let gzip = decode::is_gzip(&data);
+    let mut inflated = INFLATED.with(std::cell::Cell::take);
+    let (damage, too_big) = if gzip {
+        let i = decode::inflate_into(&data, max_object, &mut inflated);
+        (i.damage, i.too_big)
+    } else {
+        (None, None)
+    };
+    let result = parse_decoded(
+        name,
+        if gzip { &inflated } else { &data },
+        gzip,
+        damage,
+        too_big,
+        bytes_read,
+    );
+    if inflated.capacity() <= KEEP_INFLATED {
+        inflated.clear();
+        INFLATED.with(|c| c.set(inflated));
+    }
+    result
+}
+
+fn parse_decoded(
+    name: &str,
+    text: &[u8],
+    gzip: bool,
+    damage: Option<String>,
+    too_big: Option<String>,
+    bytes_read: u64,
+) -> FileResult {
+    if let Some(why) = too_big {
         let mut r = failed(name, why);
         r.bytes_read = bytes_read;
         return r;
     }
-    let parsed = parse::parse_text(&decoded.bytes);
+    let parsed = parse::parse_text(text);
     let mut problems = Vec::new();
     let problem = |location: Option<Location>, reason: String, file_failed: bool| Problem {
         file: name.to_string(),
@@ -640,32 +679,44 @@ pub(crate) fn parse_bytes(
     match content {
         Content::Digest => outcome = Outcome::Skipped(SkipReason::Digest),
         Content::Empty => {
-            let why = match &decoded.damage {
+            let why = match &damage {
                 Some(d) => d.clone(),
-                None if decoded.gzip => "empty file (gzip of nothing)".to_string(),
+                None if gzip => "empty file (gzip of nothing)".to_string(),
                 None => "empty file".to_string(),
             };
             problems.push(problem(None, why, true));
             outcome = Outcome::Failed;
         }
         Content::NotJson => {
-            let why = match (&decoded.damage, &parsed.failure) {
+            let why = match (&damage, &parsed.failure) {
                 (Some(d), _) => d.clone(),
                 (None, Some(f)) => f.clone(),
                 (None, None) => {
-                    let head: String =
-                        String::from_utf8_lossy(&decoded.bytes[..decoded.bytes.len().min(24)])
-                            .chars()
-                            .map(|c| if c.is_control() { ' ' } else { c })
-                            .collect();
+                    let head: String = String::from_utf8_lossy(&text[..text.len().min(24)])
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .collect();
                     format!("not JSON (begins with `{}`)", head.trim())
                 }
             };
             problems.push(problem(None, why, true));
             outcome = Outcome::Failed;
         }
+        Content::NoRecords => {
+            let why = match (&damage, parsed.bad_records.first()) {
+                (Some(d), _) => d.clone(),
+                (None, Some((loc, reason))) => {
+                    format!("no CloudTrail records: JSON, but {loc}: {reason}")
+                }
+                (None, None) => {
+                    "no CloudTrail records: JSON, but not an object or an array".to_string()
+                }
+            };
+            problems.push(problem(None, why, true));
+            outcome = Outcome::Failed;
+        }
         Content::Log => {
-            if let Some(d) = &decoded.damage {
+            if let Some(d) = &damage {
                 problems.push(problem(
                     None,
                     format!(
@@ -677,20 +728,17 @@ pub(crate) fn parse_bytes(
             }
             for (loc, reason) in &parsed.bad_records {
                 // A record cut off by a damaged gzip stream is already told by the damage message.
-                if decoded.damage.is_some()
-                    && parsed.truncated
-                    && reason.starts_with("record is cut off")
-                {
+                if damage.is_some() && parsed.truncated && reason.starts_with("record is cut off") {
                     continue;
                 }
                 problems.push(problem(Some(*loc), reason.clone(), false));
             }
-            if parsed.events.is_empty() && parsed.records > 0 && decoded.damage.is_none() {
+            if parsed.events.is_empty() && parsed.records > 0 && damage.is_none() {
                 if let Some(p) = problems.last_mut() {
                     p.file_failed = parsed.bad_records.len() == parsed.records;
                 }
             }
-            if parsed.events.is_empty() && decoded.damage.is_some() {
+            if parsed.events.is_empty() && damage.is_some() {
                 outcome = Outcome::Failed;
             }
         }
@@ -701,7 +749,7 @@ pub(crate) fn parse_bytes(
         problems,
         outcome,
         bytes_read,
-        bytes_decompressed: decoded.bytes.len() as u64,
+        bytes_decompressed: text.len() as u64,
         list_requests: 0,
         processed: None,
         known: 0,

@@ -5,11 +5,22 @@
 //! the LookupEvents form (`CloudTrailEvent` holding the record as a JSON string), EventBridge
 //! (`detail`) or exports that put it under `event`; SIEM exports are unwrapped by [`super::siem`].
 //!
-//! Records are split by a small structural scanner first, then each is parsed on its own, so one
-//! bad record (invalid UTF-8, not an object, no eventTime, cut off by truncation) costs only itself.
+//! A record without `eventTime` but with `@timestamp` (Logstash and Elastic exports put the
+//! CloudTrail fields at the top level beside `@timestamp` and `@version`) takes `@timestamp` as
+//! its time, once every wrapper and export form has been ruled out.
+//!
+//! Fast path: an array of records (`{"Records": [...]}` or a top-level array) is read in one
+//! serde pass, each record straight into the borrowed [`RawRecord`] view and normalized at once,
+//! nothing copied or scanned twice. The first thing that pass does not expect (invalid UTF-8
+//! anywhere in the text, a syntax error, a cut-off file, an element that is not an object or has
+//! no readable `eventTime`) drops its result and the file is read again record by record: split
+//! by a small structural scanner, each record parsed on its own, so one bad record (invalid
+//! UTF-8, not an object, no eventTime, cut off by truncation) costs only itself, and the events
+//! and problems are exactly those the record-by-record reading gives.
 
 use crate::event::raw::{RawRecord, RawWrapper};
 use crate::event::{normalize, Event, Interner, RecordError};
+use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -41,6 +52,9 @@ pub enum Content {
     Digest,
     Empty,
     NotJson,
+    /// JSON, but no CloudTrail record in it (no record has an `eventTime` or `@timestamp`, and
+    /// no wrapper or export form holds one).
+    NoRecords,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +68,9 @@ pub struct Parsed {
     pub content: Option<Content>,
     /// Why a file that is no log as a whole cannot be read, when more is known than "not JSON".
     pub failure: Option<String>,
+    /// Records that were JSON objects (readable or not as CloudTrail records): tells a file of
+    /// JSON that holds no record from one that is not JSON.
+    pub objects: usize,
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -116,16 +133,26 @@ const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
+    parse_mode(text, true)
+}
+
+/// Parses like [`parse_text`] without the one-pass fast path: every record is split out and
+/// parsed on its own. Gives the same result; the fuzz harness checks that it does.
+pub fn parse_text_record_by_record(text: &[u8]) -> Parsed {
+    parse_mode(text, false)
+}
+
+fn parse_mode(text: &[u8], fast: bool) -> Parsed {
     INTERNER.with(|cell| {
         let mut interner = cell.borrow_mut();
         if interner.len() > INTERNER_LIMIT {
             *interner = Interner::default();
         }
-        parse_with(text, &mut interner)
+        parse_with(text, &mut interner, fast)
     })
 }
 
-fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
+fn parse_with(text: &[u8], interner: &mut Interner, fast: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut b = text;
     if b.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -139,17 +166,25 @@ fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            read_array(b, start, &mut out, interner);
+            if !(fast && read_array_fast(b, start, &mut out, interner)) {
+                read_array(b, start, &mut out, interner);
+            }
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                read_array(b, at, &mut out, interner);
+                if !(fast && read_array_fast(b, at, &mut out, interner)) {
+                    read_array(b, at, &mut out, interner);
+                }
             } else {
                 read_stream(b, start, &mut out, interner);
             }
         }
         _ if super::siem::is_sentinel_csv(b) => read_sentinel_csv(b, &mut out, interner),
+        // A lone string, number, true/false/null: JSON, but no record.
+        _ if serde_json::from_slice::<de::IgnoredAny>(b).is_ok() => {
+            out.content = Some(Content::NoRecords)
+        }
         _ => out.content = Some(Content::NotJson),
     }
     out
@@ -173,6 +208,113 @@ fn read_sentinel_csv(b: &[u8], out: &mut Parsed, interner: &mut Interner) {
             out.content = Some(Content::Log);
             out.truncated = truncated;
         }
+    }
+}
+
+/// Reads the array whose `[` is at `open` in one serde pass (see the module notes). Returns
+/// false, with `out` as it was, when any part of it is not a plain, readable record: the caller
+/// then reads it record by record.
+fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) -> bool {
+    let before = out.events.len();
+    let events = &mut out.events;
+    let read = each_record_fast(b, open, &mut |raw| match normalize(&raw, interner) {
+        Ok(e) => {
+            events.push(e);
+            true
+        }
+        Err(_) => false,
+    });
+    match read {
+        Some(n) => {
+            out.records += n;
+            out.objects += n;
+            true
+        }
+        None => {
+            out.events.truncate(before);
+            false
+        }
+    }
+}
+
+/// Gives `each` every record of the array whose `[` is at `open`, in one serde pass, and
+/// returns how many there were; `None` as soon as something is not a plain record with an
+/// `eventTime` (or `each` returns false): records given before that are to be dropped.
+fn each_record_fast<'a>(
+    b: &'a [u8],
+    open: usize,
+    each: &mut dyn FnMut(RawRecord<'a>) -> bool,
+) -> Option<usize> {
+    // One check of the whole rest of the text; records are then borrowed as `str` from it.
+    let text = std::str::from_utf8(b.get(open..)?).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Text after the closing `]` is not looked at, as in `read_array`.
+    (&mut de)
+        .deserialize_seq(FastRecords { each, read: 0 })
+        .ok()
+}
+
+/// The records of a `{"Records": [...]}` document or a top-level array as borrowed views, read
+/// by the one-pass fast path, nothing normalized; `None` where that path gives up. The bench
+/// times this step on its own.
+pub fn raw_records(text: &[u8]) -> Option<Vec<RawRecord<'_>>> {
+    let start = skip_ws(text, 0);
+    let open = match text.get(start)? {
+        b'[' => start,
+        b'{' => records_array_start(text, start)?,
+        _ => return None,
+    };
+    let mut all = Vec::new();
+    each_record_fast(text, open, &mut |r| {
+        all.push(r);
+        true
+    })?;
+    Some(all)
+}
+
+/// Visits the array of records: each element is read as an object into [`RawRecord`] and given
+/// to `each`; anything else stops the pass with an error.
+struct FastRecords<'o, 'a> {
+    each: &'o mut dyn FnMut(RawRecord<'a>) -> bool,
+    read: usize,
+}
+
+impl<'a> Visitor<'a> for FastRecords<'_, 'a> {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_seq<A: SeqAccess<'a>>(mut self, mut seq: A) -> Result<usize, A::Error> {
+        while let Some(raw) = seq.next_element_seed(ObjectRecord)? {
+            // Records without eventTime may be wrappers, exports or digests: the slow path
+            // tells them apart.
+            if raw.event_time.get().is_none() || !(self.each)(raw) {
+                return Err(de::Error::custom("not a plain record"));
+            }
+            self.read += 1;
+        }
+        Ok(self.read)
+    }
+}
+
+/// One element of the array as a [`RawRecord`], only if it is a JSON object (serde would also
+/// take an array for a struct).
+struct ObjectRecord;
+
+impl<'de> DeserializeSeed<'de> for ObjectRecord {
+    type Value = RawRecord<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawRecord<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectRecord {
+    type Value = RawRecord<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail record (a JSON object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<RawRecord<'de>, A::Error> {
+        RawRecord::deserialize(de::value::MapAccessDeserializer::new(m))
     }
 }
 
@@ -295,7 +437,11 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
     if out.content.is_none() {
         out.content = Some(
             if out.events.is_empty() && out.records > 0 && out.bad_records.len() == out.records {
-                Content::NotJson
+                if out.objects > 0 {
+                    Content::NoRecords
+                } else {
+                    Content::NotJson
+                }
             } else {
                 Content::Log
             },
@@ -362,6 +508,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
             return;
         }
     };
+    out.objects += 1;
     if raw.event_time.get().is_some() {
         push(normalize(&raw, interner), at, out);
         return;
@@ -409,6 +556,11 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
             out.records += 1;
             record(r.get().as_bytes(), Location::Record(i), out, interner);
         }
+        return;
+    }
+    // Logstash and Elastic exports: the record's fields at the top, its time in `@timestamp`.
+    if raw.at_timestamp.get().is_some() {
+        push(normalize(&raw, interner), at, out);
         return;
     }
     out.bad_records
@@ -530,6 +682,128 @@ mod tests {
         assert_eq!(parse_text(b"  \n").content, Some(Content::Empty));
         assert_eq!(parse_text(b"hello world").content, Some(Content::NotJson));
         assert_eq!(parse_text(b"\xEF\xBB\xBF[]").content, Some(Content::Log));
+    }
+
+    #[test]
+    fn logstash_records_take_their_time_from_at_timestamp() {
+        let t = concat!(
+            r#"{"@timestamp":"2024-07-31T13:06:24.000Z","@version":"1","host":"ls","eventID":"a","eventName":"StopLogging"}"#,
+            "\n",
+            // eventTime wins over @timestamp (the time Logstash read the record, unless a date
+            // filter set it).
+            r#"{"@timestamp":"2024-08-01T00:00:00.000Z","eventTime":"2024-07-31T12:46:41Z","eventID":"b"}"#,
+            "\n",
+        );
+        let p = parse_text(t.as_bytes());
+        assert!(p.bad_records.is_empty(), "{:?}", p.bad_records);
+        let times: Vec<String> = p
+            .events
+            .iter()
+            .map(|e| crate::event::format_iso(e.event_time))
+            .collect();
+        assert_eq!(times, ["2024-07-31T13:06:24Z", "2024-07-31T12:46:41Z"]);
+        assert_eq!(p.content, Some(Content::Log));
+    }
+
+    #[test]
+    fn json_without_records_is_told_apart_from_text_that_is_not_json() {
+        for t in [
+            &br#"{"name":"x","count":2}"#[..],
+            b"{\"a\":1}\n{\"b\":2}\n",
+            b"{\n  \"pretty\": true\n}\n",
+            b"\"just a string\"",
+            b"42\n",
+        ] {
+            let p = parse_text(t);
+            assert_eq!(
+                p.content,
+                Some(Content::NoRecords),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
+        for t in [
+            &b"hello world"[..],
+            b"{not json\n{either\n",
+            b"<html></html>",
+        ] {
+            let p = parse_text(t);
+            assert_eq!(
+                p.content,
+                Some(Content::NotJson),
+                "{}",
+                String::from_utf8_lossy(t)
+            );
+        }
+    }
+
+    /// The outcome of both ways of reading, for comparison.
+    fn both(t: &[u8]) -> (Parsed, Parsed) {
+        (parse_text(t), parse_text_record_by_record(t))
+    }
+
+    fn same(a: &Parsed, b: &Parsed) -> bool {
+        a.events == b.events
+            && a.bad_records == b.bad_records
+            && (a.records, a.objects, a.truncated, a.content)
+                == (b.records, b.objects, b.truncated, b.content)
+    }
+
+    #[test]
+    fn the_one_pass_path_gives_what_record_by_record_gives() {
+        let good = format!(r#"{{"Records":[{REC},{}]}}"#, REC.replace("\"a\"", "\"b\""));
+        let cases = [
+            good.clone(),
+            format!("[{REC}, {REC}]"),
+            // Each of these makes the one-pass path give up on the file.
+            format!(r#"{{"Records":[{REC}, 42, {{"eventName":"NoTime"}}]}}"#),
+            format!(r#"{{"Records":[{REC}, [1, 2], {REC},]}}"#),
+            format!(r#"{{"Records":[{REC}, {{"eventTime":"noon"}}]}}"#),
+            format!(
+                r#"{{"Records":[{REC}, {{"CloudTrailEvent":{}}}]}}"#,
+                serde_json::to_string(REC).unwrap()
+            ),
+            format!(
+                r#"{{"Records":[{REC}, {{"eventTime":"2020-01-01T00:00:00Z","eventTime":"x"}}]}}"#
+            ),
+            format!(r#"{{"Records":[{REC},{REC},{{"eventTime":"2020-01-0"#),
+            format!(r#"[{REC}, {{"@timestamp":"2020-01-01T00:00:00Z"}}] trailing"#),
+        ];
+        for t in &cases {
+            let (fast, slow) = both(t.as_bytes());
+            assert!(same(&fast, &slow), "{t}:\n{fast:?}\n{slow:?}");
+        }
+        let (fast, _) = both(good.as_bytes());
+        assert_eq!(fast.events.len(), 2);
+        // Invalid UTF-8 anywhere sends the file record by record.
+        let mut t = format!("[{REC},").into_bytes();
+        t.extend_from_slice(b"{\"eventTime\":\"2020-01-01T00:00:00Z\",\"x\":\"\xff\"}]");
+        let (fast, slow) = both(&t);
+        assert!(same(&fast, &slow) && fast.events.len() == 1 && fast.bad_records.len() == 1);
+    }
+
+    #[test]
+    fn the_one_pass_path_agrees_on_every_fixture() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = 0;
+        for dir in [
+            "sample-logs",
+            "tests/fixtures/datasets",
+            "tests/fixtures/siem",
+        ] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).sort_by_file_name() {
+                let entry = entry.unwrap();
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let bytes = std::fs::read(entry.path()).unwrap();
+                let text = crate::ingest::decode::decode(bytes).bytes;
+                let (fast, slow) = both(&text);
+                assert!(same(&fast, &slow), "{}", entry.path().display());
+                files += 1;
+            }
+        }
+        assert!(files > 50, "{files} files");
     }
 
     #[test]
