@@ -669,6 +669,8 @@ mod tests {
             summary: String::new(),
             reason: String::new(),
             evidence_event_ids: vec![format!("ev-{minutes}")],
+            events: None,
+            last_time: None,
             chain: Vec::new(),
             respond: None,
         }

@@ -506,6 +506,8 @@ mod tests {
             summary: "`code` <img src=x onerror=alert(1)> | row".into(),
             reason: String::new(),
             evidence_event_ids: vec!["e".into()],
+            events: None,
+            last_time: None,
             chain: Vec::new(),
             respond: None,
         };
