@@ -14,7 +14,8 @@
 //! - [`aws`] loads credentials, region and endpoint for every AWS client
 //! - [`playbook`] turns playbook files + a target -> a plan (pure) -> IAM calls, audit, rollback
 //! - [`state`] keeps scheduled runs' state: manifest, baselines, Parquet lake; `report` runs nightly
-//! - [`generate`] writes deterministic synthetic trees (sample-logs, benchmark corpora)
+//! - the synthetic data generator (sample-logs, benchmark corpora) is its own crate,
+//!   `crates/trailhound-generate`
 //! - [`fuzz`] mutates real logs and settings and runs them through every parser and stage (stable toolchain)
 #![forbid(unsafe_code)]
 
@@ -26,7 +27,6 @@ pub mod error;
 pub mod event;
 pub mod frame;
 pub mod fuzz;
-pub mod generate;
 pub mod geoip;
 pub mod graph;
 pub mod ingest;

@@ -3,7 +3,7 @@
 //! `bench` prints figures; nothing here asserts a speed (timing never goes in a test).
 
 use crate::error::{Error, Exit, Result};
-use crate::generate::{self, CorpusSpec, SampleSpec};
+use trailhound_generate::{self as generate, CorpusSpec, SampleSpec};
 use crate::ingest::{self, IngestOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
