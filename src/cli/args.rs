@@ -201,7 +201,7 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     /// Containment playbooks: list, show, lint, run (dry run unless --apply), roll back.
     Playbook {
         #[command(subcommand)]
-        cmd: crate::playbook::cli::PlaybookCommand,
+        cmd: crate::cli::playbook::PlaybookCommand,
     },
     /// The nightly job: read only log objects not yet processed (state manifest), judge them
     /// against each principal's stored history, store events/sessions/findings as Parquet, and
@@ -220,7 +220,7 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     },
     /// One click: find an access key's role (and account) in the logs and plan revoking its
     /// sessions (ASIA...) or deactivating it (AKIA...). Dry run unless --apply.
-    Revoke(crate::playbook::cli::RevokeArgs),
+    Revoke(crate::cli::playbook::RevokeArgs),
     /// Contain a whole session chain across accounts in one plan: the root key, the user's
     /// temporary credentials, every role the chain passed through, sessions chained out of them.
     /// Dry run unless --apply; one run id; `playbook rollback RUN_ID` undoes every step.

@@ -4,6 +4,7 @@
 pub mod args;
 mod bench;
 pub mod docs;
+pub mod playbook;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -241,11 +242,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 &Sink::new(out.as_deref()),
             )
         }
-        Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
+        Command::Playbook { cmd } => crate::cli::playbook::run_playbook(cmd, quiet),
         Command::Securityhub { cmd } => crate::report::securityhub::run(cmd, quiet),
         Command::Completions { shell } => docs::run_completions(shell),
         Command::Man { dir } => docs::run_man(dir.as_deref()),
-        Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
+        Command::Revoke(args) => crate::cli::playbook::run_revoke(args, quiet),
         Command::Contain(args) => crate::playbook::contain::run(args, quiet),
         Command::Verify(args) => crate::playbook::verify::run(args, quiet),
         Command::Collect(args) => crate::playbook::collect::run(args, quiet),

@@ -12,7 +12,7 @@
 //! applied steps in reverse order.
 
 use super::audit::{self, CallStatus, Outcome, Record, RunKind};
-use super::cli::{
+use crate::cli::playbook::{
     call_line, calls_text, finish, now, out, out_json, parse_cutoff, read_logs, AwsArgs,
     OutputFormat, RollbackArgs,
 };
@@ -205,7 +205,7 @@ pub fn build(
         .as_deref()
         .filter(|a| a.contains(":user/"))
         .map(str::to_string)
-        .or_else(|| super::cli::session_user(top));
+        .or_else(|| crate::cli::playbook::session_user(top));
     let mut notes = Vec::new();
     if !top.chain_complete {
         notes.push(format!(
@@ -315,7 +315,7 @@ pub fn build(
                     s.access_key_id, s.chain_depth
                 ),
             )?;
-        } else if let Some(u) = super::cli::session_user(s) {
+        } else if let Some(u) = crate::cli::playbook::session_user(s) {
             add(
                 &mut steps,
                 "revoke-user-sessions",
@@ -678,7 +678,7 @@ pub fn run(a: ContainArgs, quiet: bool) -> Result<Exit> {
             .session_name
             .as_deref()
             .filter(|_| top.is_instance_profile())?;
-        super::cli::instance_region(&events, &graph, instance)
+        crate::cli::playbook::instance_region(&events, &graph, instance)
     });
     let p = build(&graph, &a.key, cutoff, a.quarantine, region, now())?;
     let template = a.aws.assume_role.as_deref();

@@ -9,7 +9,7 @@
 //! from reading the logs and the audit log: [`judge`] is unit-tested.
 
 use super::audit::{self, CallStatus, Record};
-use super::cli::{out, out_json, OutputFormat};
+use crate::cli::playbook::{out, out_json, OutputFormat};
 use super::plan::Call;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};

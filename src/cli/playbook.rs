@@ -2,10 +2,10 @@
 //! JSON output. Plans are printed (dry run) unless `--apply` is given; applied runs print each
 //! call's result and the run id that `playbook rollback` takes.
 
-use super::audit::{self, CallStatus, Outcome, Record};
-use super::exec::{self, Aws, Connection};
-use super::plan::{self, shell_quote, Call, Impact, Plan, Request, SessionRow, Target};
-use super::spec::{Playbook, Problem};
+use crate::playbook::audit::{self, CallStatus, Outcome, Record};
+use crate::playbook::exec::{self, Aws, Connection};
+use crate::playbook::plan::{self, shell_quote, Call, Impact, Plan, Request, SessionRow, Target};
+use crate::playbook::spec::{Playbook, Problem};
 use crate::cli::args::InputArgs;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};
@@ -236,7 +236,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
     match cmd {
         PlaybookCommand::List { src, format } => {
-            let (all, problems) = super::load_all(src.playbooks.as_deref());
+            let (all, problems) = crate::playbook::load_all(src.playbooks.as_deref());
             for p in &problems {
                 eprintln!("trailhound: warning: {p}");
             }
@@ -263,7 +263,7 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         PlaybookCommand::Show { name, src, format } => {
-            let p = super::find(&name, src.playbooks.as_deref())?;
+            let p = crate::playbook::find(&name, src.playbooks.as_deref())?;
             match format {
                 OutputFormat::Json => out_json(&to_json(&p))?,
                 OutputFormat::Text => out(&show_text(&p))?,
@@ -280,10 +280,10 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
 
 fn target_value(p: &Playbook) -> &'static str {
     match p.target {
-        super::spec::TargetKind::Role => "ARN",
-        super::spec::TargetKind::User => "NAME",
-        super::spec::TargetKind::Key => "AKIA...",
-        super::spec::TargetKind::Instance => "i-...",
+        crate::playbook::spec::TargetKind::Role => "ARN",
+        crate::playbook::spec::TargetKind::User => "NAME",
+        crate::playbook::spec::TargetKind::Key => "AKIA...",
+        crate::playbook::spec::TargetKind::Instance => "i-...",
     }
 }
 
@@ -310,18 +310,18 @@ fn show_text(p: &Playbook) -> String {
         t.push_str(&format!("  - {s}\n"));
     }
     let example = match p.action {
-        super::spec::ActionKind::DenyInstance => {
+        crate::playbook::spec::ActionKind::DenyInstance => {
             "--instance i-0123456789abcdef0 --logs PATH".to_string()
         }
-        super::spec::ActionKind::DenySourceIdentity => {
+        crate::playbook::spec::ActionKind::DenySourceIdentity => {
             "--role arn:aws:iam::123456789012:role/NAME --source-identity alice@example.com"
                 .to_string()
         }
-        super::spec::ActionKind::RestrictTrust => {
+        crate::playbook::spec::ActionKind::RestrictTrust => {
             "--role arn:aws:iam::123456789012:role/NAME --allow-network 203.0.113.0/24 [--allow-vpc vpc-0123abcd]"
                 .to_string()
         }
-        super::spec::ActionKind::RecreateRole => {
+        crate::playbook::spec::ActionKind::RecreateRole => {
             "--role arn:aws:iam::123456789012:role/NAME (then --apply --confirm-new-role-id)"
                 .to_string()
         }
@@ -329,8 +329,8 @@ fn show_text(p: &Playbook) -> String {
             "{} {}",
             p.target.flag(),
             match p.target {
-                super::spec::TargetKind::Role => "arn:aws:iam::123456789012:role/NAME",
-                super::spec::TargetKind::User => "NAME",
+                crate::playbook::spec::TargetKind::Role => "arn:aws:iam::123456789012:role/NAME",
+                crate::playbook::spec::TargetKind::User => "NAME",
                 _ => "AKIAIOSFODNN7EXAMPLE",
             }
         ),
@@ -345,17 +345,17 @@ fn show_text(p: &Playbook) -> String {
 fn lint(files: &[PathBuf], dir: Option<&Path>, format: OutputFormat) -> Result<Exit> {
     let mut checked: Vec<(String, std::result::Result<String, Vec<Problem>>)> = Vec::new();
     if files.is_empty() {
-        for (name, text) in super::BUILTIN {
+        for (name, text) in crate::playbook::BUILTIN {
             let file = format!("builtin:{name}");
             checked.push((
                 file.clone(),
-                super::spec::parse(text, &file, Some(name)).map(|p| p.name),
+                crate::playbook::spec::parse(text, &file, Some(name)).map(|p| p.name),
             ));
         }
     }
     let mut paths: Vec<PathBuf> = Vec::new();
     for f in files.iter().map(PathBuf::as_path).chain(dir) {
-        match super::files_in(f) {
+        match crate::playbook::files_in(f) {
             Ok(v) => paths.extend(v),
             Err(e) => checked.push((
                 f.display().to_string(),
@@ -371,7 +371,7 @@ fn lint(files: &[PathBuf], dir: Option<&Path>, format: OutputFormat) -> Result<E
     for p in paths {
         checked.push((
             p.display().to_string(),
-            super::load_file(&p).map(|p| p.name),
+            crate::playbook::load_file(&p).map(|p| p.name),
         ));
     }
     let problems: Vec<&Problem> = checked
@@ -473,7 +473,7 @@ pub(crate) fn instance_region(events: &[Event], graph: &Graph, instance: &str) -
 }
 
 fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
-    let pb = super::find(&a.name, a.src.playbooks.as_deref())?;
+    let pb = crate::playbook::find(&a.name, a.src.playbooks.as_deref())?;
     let logs = read_logs(&a.logs, &a.aws, quiet)?;
     let mut region = a.aws.region.clone();
     if region.is_none() {
@@ -497,15 +497,15 @@ fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
     let mut plan = plan::build(&pb, &req, logs.as_ref().map(|(_, g)| g))?;
     if a.apply {
         match &mut plan.derive {
-            Some(super::derive::Derive::RecreateRole) if !a.confirm_new_role_id => {
+            Some(crate::playbook::derive::Derive::RecreateRole) if !a.confirm_new_role_id => {
                 return Err(Error::Usage(format!(
                     "{}: the role gets a new role id and the old one can never come back (rollback is \
 refused): run the dry run, read the plan, then add --confirm-new-role-id to --apply",
                     pb.name
                 )))
             }
-            Some(super::derive::Derive::RotateExternalId { new_id }) => {
-                *new_id = Some(super::derive::random_external_id()?);
+            Some(crate::playbook::derive::Derive::RotateExternalId { new_id }) => {
+                *new_id = Some(crate::playbook::derive::random_external_id()?);
             }
             _ => {}
         }
@@ -546,7 +546,7 @@ fn execute(
     let record = exec::apply(&client, plan, &audit_log, &run_id)?;
     // rotate-external-id: the new id, shown once here and nowhere else.
     let new_id = match &plan.derive {
-        Some(super::derive::Derive::RotateExternalId { new_id: Some(id) })
+        Some(crate::playbook::derive::Derive::RotateExternalId { new_id: Some(id) })
             if record.calls.iter().any(|c| c.status == CallStatus::Ok) =>
         {
             Some(id.clone())
@@ -603,7 +603,7 @@ fn rollback(a: RollbackArgs) -> Result<Exit> {
     let audit_log = audit::resolve(a.aws.audit_log.as_deref())?;
     let record = audit::find(&audit_log, &a.run_id)?;
     if !record.steps.is_empty() {
-        return super::contain::rollback(&a, &record, &audit_log);
+        return crate::playbook::contain::rollback(&a, &record, &audit_log);
     }
     let calls = exec::rollback_calls(&record)?;
     if !a.apply {
@@ -685,7 +685,7 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
             ..Request::default()
         };
         (
-            super::find("deactivate-access-key", None)?,
+            crate::playbook::find("deactivate-access-key", None)?,
             req,
             text,
             json!({"access_key_id": key, "user": user}),
@@ -734,13 +734,13 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
                 role: Some(role.to_string()),
                 ..base
             };
-            (super::find("revoke-role-sessions", None)?, req, text, meta)
+            (crate::playbook::find("revoke-role-sessions", None)?, req, text, meta)
         } else if let Some(user) = session_user(s) {
             let req = Request {
                 user: Some(user),
                 ..base
             };
-            (super::find("revoke-user-sessions", None)?, req, text, meta)
+            (crate::playbook::find("revoke-user-sessions", None)?, req, text, meta)
         } else {
             return Err(Error::Usage(format!(
                 "{key} belongs to no role or IAM user in the logs ({}): nothing IAM can revoke it with",
