@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             })?;
             let (graph, mut findings) = hunt.finish();
             if respond {
-                crate::detect::respond(&mut findings, &graph, &input.paths);
+                crate::playbook::respond::respond(&mut findings, &graph, &input.paths);
             }
             let worst = findings.iter().map(|f| f.severity).max();
             findings.retain(|f| f.severity >= min_severity);

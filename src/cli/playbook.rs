@@ -5,7 +5,10 @@
 use crate::playbook::audit::{self, CallStatus, Outcome, Record};
 use crate::playbook::exec::{self, Aws, Connection};
 use crate::playbook::plan::{self, shell_quote, Call, Impact, Plan, Request, SessionRow, Target};
+use crate::playbook::respond::session_user;
 use crate::playbook::spec::{Playbook, Problem};
+use crate::playbook::text::{call_line, calls_text, indent, state_text};
+use crate::playbook::now;
 use crate::cli::args::InputArgs;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};
@@ -213,10 +216,6 @@ pub struct RevokeArgs {
     pub aws: AwsArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-}
-
-pub(crate) fn now() -> Millis {
-    chrono::Utc::now().timestamp_millis()
 }
 
 pub(crate) fn out(text: &str) -> Result<()> {
@@ -789,17 +788,6 @@ fn upstream(graph: &Graph, key: &str, logs: &[PathBuf]) -> Vec<serde_json::Value
     out
 }
 
-/// The IAM user whose temporary credentials a session is (GetSessionToken, GetFederationToken, console).
-pub(crate) fn session_user(s: &Session) -> Option<String> {
-    let api = s.issued_by_api.as_deref()?;
-    let arn = match api {
-        "GetSessionToken" | "GetFederationToken" => s.caller_arn.as_deref(),
-        "ConsoleLogin" => s.root_principal.as_deref(),
-        _ => None,
-    }?;
-    arn.contains(":user/").then(|| arn.to_string())
-}
-
 fn describe_session(s: &Session) -> String {
     let o = |v: &Option<crate::event::Text>| v.as_deref().unwrap_or("?").to_string();
     let mut t = format!("Key {} is a session of ", s.access_key_id);
@@ -840,32 +828,6 @@ fn describe_session(s: &Session) -> String {
                 .join(", ")
         }
     ));
-    t
-}
-
-fn indent(s: &str, by: usize) -> String {
-    s.lines()
-        .map(|l| format!("{}{l}\n", " ".repeat(by)))
-        .collect()
-}
-
-pub(crate) fn calls_text(calls: &[Call]) -> String {
-    let mut t = String::new();
-    for (i, c) in calls.iter().enumerate() {
-        t.push_str(&format!("  {}. {}\n", i + 1, c.api()));
-        for (k, v) in c.params() {
-            if v.contains('\n') {
-                t.push_str(&format!("       {k}:\n"));
-                t.push_str(&indent(&v, 9));
-            } else {
-                t.push_str(&format!("       {k}: {v}\n"));
-            }
-        }
-        t.push_str(&format!(
-            "     same with the AWS CLI:\n       {}\n",
-            c.aws_cli()
-        ));
-    }
     t
 }
 
@@ -1028,24 +990,6 @@ fn impact_text(imp: &Impact, user: bool) -> String {
     t
 }
 
-pub(crate) fn state_text(s: &Option<serde_json::Value>) -> String {
-    match s {
-        None => "absent".into(),
-        Some(serde_json::Value::String(x)) => x.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-pub(crate) fn call_line(c: &Call) -> String {
-    let ps: Vec<String> = c
-        .params()
-        .into_iter()
-        .filter(|(k, _)| *k != "PolicyDocument")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    format!("{} {}", c.api(), ps.join(" "))
-}
-
 /// An applied run (or rollback) for people.
 pub fn run_text(r: &Record, audit_log: &Path, words: &str) -> String {
     let what = match r.kind {
@@ -1125,42 +1069,4 @@ pub fn run_text(r: &Record, audit_log: &Path, words: &str) -> String {
         ));
     }
     t
-}
-
-/// For `hunt --respond`: the playbook and the exact command (a dry run; add `--apply` to act)
-/// that contains a finding on this session. None when IAM cannot contain it (service-linked and
-/// Identity Center roles, root, unknown origin).
-pub fn respond_command(session: &Session) -> Option<(String, String)> {
-    if let Some(role) = session.role_arn.as_deref() {
-        let (name, path, _, _) = plan::parse_role(role).ok()?;
-        if plan::role_refusal(&name, path.as_deref()).is_some() {
-            return None;
-        }
-        if session.is_instance_profile() {
-            let instance = session.session_name.as_deref()?;
-            return Some((
-                "contain-instance-credentials".into(),
-                format!(
-                    "trailhound playbook run contain-instance-credentials --instance {} --role {}",
-                    shell_quote(instance),
-                    shell_quote(role)
-                ),
-            ));
-        }
-        return Some((
-            "revoke-role-sessions".into(),
-            format!(
-                "trailhound playbook run revoke-role-sessions --role {}",
-                shell_quote(role)
-            ),
-        ));
-    }
-    let user = session_user(session)?;
-    Some((
-        "revoke-user-sessions".into(),
-        format!(
-            "trailhound playbook run revoke-user-sessions --user {}",
-            shell_quote(&user)
-        ),
-    ))
 }

@@ -8,7 +8,8 @@
 //! size of every file written and of every source file the records came from; then `DIR.tar.gz`
 //! holding all of it (a plain ustar archive, gzipped).
 
-use crate::cli::playbook::{now, out, out_json, OutputFormat};
+use super::now;
+use crate::cli::playbook::{out, out_json, OutputFormat};
 use super::derive::sha256_hex;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, Event};

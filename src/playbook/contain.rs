@@ -12,9 +12,10 @@
 //! applied steps in reverse order.
 
 use super::audit::{self, CallStatus, Outcome, Record, RunKind};
+use super::now;
+use super::text::{call_line, calls_text};
 use crate::cli::playbook::{
-    call_line, calls_text, finish, now, out, out_json, parse_cutoff, read_logs, AwsArgs,
-    OutputFormat, RollbackArgs,
+    finish, out, out_json, parse_cutoff, read_logs, AwsArgs, OutputFormat, RollbackArgs,
 };
 use super::exec::{self, Aws};
 use super::plan::{self, ceil_second, Plan, Request, Target};
@@ -205,7 +206,7 @@ pub fn build(
         .as_deref()
         .filter(|a| a.contains(":user/"))
         .map(str::to_string)
-        .or_else(|| crate::cli::playbook::session_user(top));
+        .or_else(|| super::respond::session_user(top));
     let mut notes = Vec::new();
     if !top.chain_complete {
         notes.push(format!(
@@ -315,7 +316,7 @@ pub fn build(
                     s.access_key_id, s.chain_depth
                 ),
             )?;
-        } else if let Some(u) = crate::cli::playbook::session_user(s) {
+        } else if let Some(u) = super::respond::session_user(s) {
             add(
                 &mut steps,
                 "revoke-user-sessions",

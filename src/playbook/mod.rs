@@ -18,7 +18,9 @@ pub mod contain;
 pub mod derive;
 pub mod exec;
 pub mod plan;
+pub mod respond;
 pub mod spec;
+pub mod text;
 pub mod verify;
 
 use spec::{Playbook, Problem};
@@ -163,6 +165,11 @@ pub fn find(name: &str, dir: Option<&Path>) -> crate::error::Result<Playbook> {
         ));
     }
     Err(Error::Usage(msg))
+}
+
+/// Now, in milliseconds since the epoch (UTC).
+pub(crate) fn now() -> crate::event::Millis {
+    chrono::Utc::now().timestamp_millis()
 }
 
 #[cfg(test)]

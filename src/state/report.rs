@@ -306,7 +306,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
 
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
-    detect::respond(&mut findings, &graph, &input.paths);
+    crate::playbook::respond::respond(&mut findings, &graph, &input.paths);
     let reported = state.reported()?;
     let new_findings: Vec<Finding> = match first_new {
         Some(t0) => findings
