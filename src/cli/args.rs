@@ -224,14 +224,14 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     /// Contain a whole session chain across accounts in one plan: the root key, the user's
     /// temporary credentials, every role the chain passed through, sessions chained out of them.
     /// Dry run unless --apply; one run id; `playbook rollback RUN_ID` undoes every step.
-    Contain(crate::playbook::contain::ContainArgs),
+    Contain(super::contain::ContainArgs),
     /// Did a containment hold? From logs delivered after the cutoff: calls denied, calls that
     /// still succeeded after cutoff + grace, new sessions of the same root principal. Exit 0
     /// held, 1 not held, 2 error.
-    Verify(crate::playbook::verify::VerifyArgs),
+    Verify(super::verify::VerifyArgs),
     /// Keep the evidence of a chain: its raw records (secrets redacted), sessions, findings,
     /// source addresses and what it created, with a SHA-256 manifest and a .tar.gz.
-    Collect(crate::playbook::collect::CollectArgs),
+    Collect(super::collect::CollectArgs),
     /// Write synthetic CloudTrail trees: the bundled sample-logs, or a large benchmark corpus.
     Generate {
         /// Folder to write the tree into (created if missing).

@@ -3,8 +3,11 @@
 
 pub mod args;
 mod bench;
+pub mod collect;
+pub mod contain;
 pub mod docs;
 pub mod playbook;
+pub mod verify;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -247,9 +250,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Completions { shell } => docs::run_completions(shell),
         Command::Man { dir } => docs::run_man(dir.as_deref()),
         Command::Revoke(args) => crate::cli::playbook::run_revoke(args, quiet),
-        Command::Contain(args) => crate::playbook::contain::run(args, quiet),
-        Command::Verify(args) => crate::playbook::verify::run(args, quiet),
-        Command::Collect(args) => crate::playbook::collect::run(args, quiet),
+        Command::Contain(args) => contain::run(args, quiet),
+        Command::Verify(args) => verify::run(args, quiet),
+        Command::Collect(args) => collect::run(args, quiet),
         Command::Report(args) => crate::state::report::run(args, quiet),
         Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
         Command::State { cmd } => state_command(cmd, quiet),

@@ -602,7 +602,7 @@ fn rollback(a: RollbackArgs) -> Result<Exit> {
     let audit_log = audit::resolve(a.aws.audit_log.as_deref())?;
     let record = audit::find(&audit_log, &a.run_id)?;
     if !record.steps.is_empty() {
-        return crate::playbook::contain::rollback(&a, &record, &audit_log);
+        return super::contain::rollback(&a, &record, &audit_log);
     }
     let calls = exec::rollback_calls(&record)?;
     if !a.apply {

@@ -36,7 +36,7 @@ fn response_for(f: &Finding, graph: &Graph, logs: &str) -> Option<finding::Respo
             ),
         ),
         (_, Some(s)) => {
-            let (playbook, command) = crate::cli::playbook::respond_command(s)?;
+            let (playbook, command) = respond_command(s)?;
             if playbook == "revoke-role-sessions" {
                 // The one-click form: the role and account come from the session graph.
                 let c = format!("trailhound revoke --key {} --logs {logs}", s.access_key_id);
