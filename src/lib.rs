@@ -37,3 +37,53 @@ pub mod state;
 pub mod summary;
 
 pub use error::{Error, Exit, Result};
+
+#[cfg(test)]
+mod layout {
+    //! The stages take and return values: only `src/cli/` (and `main.rs`) know the command line.
+
+    use std::path::{Path, PathBuf};
+
+    /// Every code line (comments left out) of every `.rs` file under `src/`, but `src/cli/` and
+    /// `src/main.rs`, that matches `bad`: (file, line number, line).
+    fn offenders(bad: impl Fn(&Path, &str) -> bool) -> Vec<(PathBuf, usize, String)> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for entry in walkdir::WalkDir::new(&src).sort_by_file_name() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path.strip_prefix(&src).unwrap();
+            if path.extension().is_none_or(|x| x != "rs")
+                || rel.starts_with("cli")
+                || rel == Path::new("main.rs")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && bad(rel, code) {
+                    found.push((rel.to_path_buf(), i + 1, line.to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn stages_import_neither_the_cli_nor_clap() {
+        let found = offenders(|_, code| {
+            code.contains("crate::cli") || code.contains("clap::") || code.contains("use clap")
+        });
+        assert!(
+            found.is_empty(),
+            "stage modules that know the command line (move it to src/cli/): {found:#?}"
+        );
+    }
+
+    #[test]
+    fn detect_does_not_build_playbook_commands() {
+        let found = offenders(|rel, code| rel.starts_with("detect") && code.contains("playbook::"));
+        assert!(found.is_empty(), "detect imports playbook: {found:#?}");
+    }
+}

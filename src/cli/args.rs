@@ -176,7 +176,7 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
     /// AWS Security Hub: send ASFF findings (`hunt --format asff`) with BatchImportFindings.
     Securityhub {
         #[command(subcommand)]
-        cmd: crate::report::securityhub::SecurityhubCommand,
+        cmd: super::securityhub::SecurityhubCommand,
     },
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_help = "Install:\n  \
@@ -207,11 +207,11 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     /// against each principal's stored history, store events/sessions/findings as Parquet, and
     /// write an HTML, Markdown or JSON report. Exits 1 when a new finding reaches --fail-on.
     #[command(after_help = REPORT_HELP)]
-    Report(crate::state::report::ReportArgs),
+    Report(super::report::ReportArgs),
     /// Per-principal baselines in the state directory: show, list, forget.
     Baseline {
         #[command(subcommand)]
-        cmd: crate::state::report::BaselineCommand,
+        cmd: super::report::BaselineCommand,
     },
     /// Scheduled runs' state directories: merge shards, list what a state knows.
     State {

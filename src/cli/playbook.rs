@@ -4,7 +4,7 @@
 
 use crate::playbook::audit::{self, CallStatus, Outcome, Record};
 use crate::playbook::exec::{self, Aws, Connection};
-use crate::playbook::plan::{self, shell_quote, Call, Impact, Plan, Request, SessionRow, Target};
+use crate::playbook::plan::{self, shell_quote, Impact, Plan, Request, SessionRow, Target};
 use crate::playbook::respond::session_user;
 use crate::playbook::spec::{Playbook, Problem};
 use crate::playbook::text::{call_line, calls_text, indent, state_text};

@@ -10,7 +10,7 @@
 
 use super::now;
 use super::derive::sha256_hex;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Result};
 use crate::event::{format_iso, Event};
 use crate::graph::{Graph, Session};
 use crate::ingest::{decode, source, Source};

@@ -14,14 +14,14 @@
 use super::audit::{self, CallStatus, Outcome, Record, RunKind};
 use super::now;
 use super::text::{call_line, calls_text};
-use super::exec::{Aws, Connection};
-use super::plan::{self, ceil_second, Plan, Request, Target};
+use super::exec::{self, Aws, Connection};
+use super::plan::{self, Plan, Request, Target};
 use crate::error::{Error, Result};
 use crate::event::{format_iso, Millis};
 use crate::graph::{Graph, Session};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One step of a containment: a playbook plan in one account.
 #[derive(Debug, Clone, PartialEq, Serialize)]

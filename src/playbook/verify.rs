@@ -8,15 +8,14 @@
 //! sessions the same root principal got after the cutoff (the attacker came back). Pure apart
 //! from reading the logs and the audit log: [`judge`] is unit-tested.
 
-use super::audit::{self, CallStatus, Record};
+use super::audit::{CallStatus, Record};
 use super::plan::Call;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};
 use crate::graph::{arn_account, Graph, Session};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 /// What a run cut off.
 #[derive(Debug, Clone, PartialEq, Serialize)]
