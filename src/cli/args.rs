@@ -207,11 +207,11 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     /// against each principal's stored history, store events/sessions/findings as Parquet, and
     /// write an HTML, Markdown or JSON report. Exits 1 when a new finding reaches --fail-on.
     #[command(after_help = REPORT_HELP)]
-    Report(super::report::ReportArgs),
+    Report(super::scheduled::ReportArgs),
     /// Per-principal baselines in the state directory: show, list, forget.
     Baseline {
         #[command(subcommand)]
-        cmd: super::report::BaselineCommand,
+        cmd: super::scheduled::BaselineCommand,
     },
     /// Scheduled runs' state directories: merge shards, list what a state knows.
     State {

@@ -7,7 +7,7 @@ pub mod collect;
 pub mod contain;
 pub mod docs;
 pub mod playbook;
-pub mod report;
+pub mod scheduled;
 pub mod securityhub;
 mod values;
 pub mod verify;
@@ -256,8 +256,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Contain(args) => contain::run(args, quiet),
         Command::Verify(args) => verify::run(args, quiet),
         Command::Collect(args) => collect::run(args, quiet),
-        Command::Report(args) => report::run(args, quiet),
-        Command::Baseline { cmd } => report::run_baseline(cmd),
+        Command::Report(args) => scheduled::run(args, quiet),
+        Command::Baseline { cmd } => scheduled::run_baseline(cmd),
         Command::State { cmd } => state_command(cmd, quiet),
         Command::Generate {
             out,

@@ -34,7 +34,7 @@ pub enum ReportFormat {
 }
 
 /// What `trailhound report` was asked to do (the command line's `ReportArgs` are in
-/// `src/cli/report.rs`).
+/// `src/cli/scheduled.rs`).
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// The logs: paths, s3://BUCKET[/PREFIX], cloudtrail://REGION.
@@ -63,7 +63,7 @@ pub struct ReportOptions {
 }
 
 /// `trailhound baseline show|list|forget` (the command line's `BaselineCommand` is in
-/// `src/cli/report.rs`).
+/// `src/cli/scheduled.rs`).
 #[derive(Debug, Clone)]
 pub enum BaselineAction {
     /// Explain what is normal for a principal; `json` prints the stored profile.

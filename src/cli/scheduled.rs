@@ -1,5 +1,5 @@
-//! `trailhound report` and `trailhound baseline`: arguments, turned into the values that
-//! [`crate::state::report`] takes.
+//! `trailhound report` and `trailhound baseline` (scheduled reports): arguments, turned into
+//! the values that [`crate::state::report`] takes.
 
 use super::args::InputArgs;
 use crate::detect::Severity;
