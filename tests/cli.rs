@@ -12,6 +12,7 @@ mod ingest;
 mod ocsf;
 mod playbook;
 mod properties;
+mod queries;
 mod remote;
 mod report;
 mod securityhub;
