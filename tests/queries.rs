@@ -2,9 +2,9 @@
 //! DuckDB over the Parquet lake `trailhound report` writes, and give the same rows.
 //!
 //! DuckDB's Python package (pinned below) is installed on first use into
-//! ~/.cache/trailhound/duckdb-venv from PyPI (about 10 s); tests/duckdb/query.py registers the
-//! `events` and `sessions` views over the lake and runs a query file as it is. The test is
-//! skipped, saying so, only when PyPI cannot be reached.
+//! ~/.cache/trailhound/duckdb-venv from PyPI (94 MB; 1.5 min on the shared development
+//! machine); tests/duckdb/query.py registers the `events` and `sessions` views over the lake and
+//! runs a query file as it is. The test is skipped, saying so, only when PyPI cannot be reached.
 
 use crate::common::{code, datasets, root, run, sample_logs, stderr};
 use serde_json::Value;
