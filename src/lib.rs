@@ -72,9 +72,13 @@ mod layout {
 
     #[test]
     fn stages_import_neither_the_cli_nor_clap() {
-        let found = offenders(|_, code| {
-            code.contains("crate::cli") || code.contains("clap::") || code.contains("use clap")
-        });
+        // Spelled in pieces, so that this test does not find itself.
+        let marks = [
+            concat!("crate::", "cli"),
+            concat!("clap", "::"),
+            concat!("use ", "clap"),
+        ];
+        let found = offenders(|_, code| marks.iter().any(|m| code.contains(m)));
         assert!(
             found.is_empty(),
             "stage modules that know the command line (move it to src/cli/): {found:#?}"

@@ -55,4 +55,3 @@ pub fn run(a: CollectArgs, quiet: bool) -> Result<Exit> {
     }
     Ok(Exit::Ok)
 }
-

@@ -232,4 +232,3 @@ pub fn rollback(a: &RollbackArgs, record: &Record, audit_log: &Path) -> Result<E
     }
     finish(&rec)
 }
-

@@ -2,17 +2,17 @@
 //! JSON output. Plans are printed (dry run) unless `--apply` is given; applied runs print each
 //! call's result and the run id that `playbook rollback` takes.
 
-use crate::playbook::audit::{self, CallStatus, Outcome, Record};
-use crate::playbook::exec::{self, Aws, Connection};
-use crate::playbook::plan::{self, shell_quote, Impact, Plan, Request, SessionRow, Target};
-use crate::playbook::respond::session_user;
-use crate::playbook::spec::{Playbook, Problem};
-use crate::playbook::text::{call_line, calls_text, indent, state_text};
-use crate::playbook::now;
 use crate::cli::args::InputArgs;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};
 use crate::graph::{Graph, Session};
+use crate::playbook::audit::{self, CallStatus, Outcome, Record};
+use crate::playbook::exec::{self, Aws, Connection};
+use crate::playbook::now;
+use crate::playbook::plan::{self, shell_quote, Impact, Plan, Request, SessionRow, Target};
+use crate::playbook::respond::session_user;
+use crate::playbook::spec::{Playbook, Problem};
+use crate::playbook::text::{call_line, calls_text, indent, state_text};
 use crate::report::{table, Sink};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
@@ -733,13 +733,23 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
                 role: Some(role.to_string()),
                 ..base
             };
-            (crate::playbook::find("revoke-role-sessions", None)?, req, text, meta)
+            (
+                crate::playbook::find("revoke-role-sessions", None)?,
+                req,
+                text,
+                meta,
+            )
         } else if let Some(user) = session_user(s) {
             let req = Request {
                 user: Some(user),
                 ..base
             };
-            (crate::playbook::find("revoke-user-sessions", None)?, req, text, meta)
+            (
+                crate::playbook::find("revoke-user-sessions", None)?,
+                req,
+                text,
+                meta,
+            )
         } else {
             return Err(Error::Usage(format!(
                 "{key} belongs to no role or IAM user in the logs ({}): nothing IAM can revoke it with",

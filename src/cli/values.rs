@@ -90,7 +90,11 @@ impl ValueEnum for FindingFormat {
 
 impl ValueEnum for ReportFormat {
     fn value_variants<'a>() -> &'a [Self] {
-        &[ReportFormat::Html, ReportFormat::Markdown, ReportFormat::Json]
+        &[
+            ReportFormat::Html,
+            ReportFormat::Markdown,
+            ReportFormat::Json,
+        ]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
@@ -98,7 +102,9 @@ impl ValueEnum for ReportFormat {
             ReportFormat::Html => {
                 PossibleValue::new("html").help("One self-contained HTML file (inline CSS and SVG)")
             }
-            ReportFormat::Markdown => PossibleValue::new("markdown").help("GitHub-flavoured Markdown"),
+            ReportFormat::Markdown => {
+                PossibleValue::new("markdown").help("GitHub-flavoured Markdown")
+            }
             ReportFormat::Json => {
                 PossibleValue::new("json").help("The report's content as one JSON document")
             }

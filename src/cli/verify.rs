@@ -80,4 +80,3 @@ pub fn run(a: VerifyArgs, quiet: bool) -> Result<Exit> {
     }
     Ok(if v.held { Exit::Ok } else { Exit::Findings })
 }
-

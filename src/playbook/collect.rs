@@ -8,8 +8,8 @@
 //! size of every file written and of every source file the records came from; then `DIR.tar.gz`
 //! holding all of it (a plain ustar archive, gzipped).
 
-use super::now;
 use super::derive::sha256_hex;
+use super::now;
 use crate::error::{Error, Result};
 use crate::event::{format_iso, Event};
 use crate::graph::{Graph, Session};

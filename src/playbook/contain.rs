@@ -12,10 +12,10 @@
 //! applied steps in reverse order.
 
 use super::audit::{self, CallStatus, Outcome, Record, RunKind};
-use super::now;
-use super::text::{call_line, calls_text};
 use super::exec::{self, Aws, Connection};
+use super::now;
 use super::plan::{self, Plan, Request, Target};
+use super::text::{call_line, calls_text};
 use crate::error::{Error, Result};
 use crate::event::{format_iso, Millis};
 use crate::graph::{Graph, Session};

@@ -113,4 +113,3 @@ pub fn respond_command(session: &Session) -> Option<(String, String)> {
         ),
     ))
 }
-

@@ -45,4 +45,3 @@ pub(crate) fn call_line(c: &Call) -> String {
         .collect();
     format!("{} {}", c.api(), ps.join(" "))
 }
-

@@ -280,18 +280,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
     let mut new_rows: Vec<Event> = Vec::new();
-    let data = ingest::stream(
-        &args.paths,
-        &opts,
-        args.slicing,
-        &mut |slice: Vec<Event>| {
-            hunt.observe(&slice);
-            profiles.observe(&slice, &hunt.graph, &geo);
-            tally.observe(&slice, &hunt.graph, &geo);
-            new_rows.extend(slice);
-            Ok(())
-        },
-    )?;
+    let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice: Vec<
+        Event,
+    >| {
+        hunt.observe(&slice);
+        profiles.observe(&slice, &hunt.graph, &geo);
+        tally.observe(&slice, &hunt.graph, &geo);
+        new_rows.extend(slice);
+        Ok(())
+    })?;
     crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
@@ -414,11 +411,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         graph: &graph,
         findings: &new_findings,
         read: ReadSummary {
-            inputs: args
-                .paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
             objects_new: stats.files_seen,
             objects_already_processed: stats.files_known,
             events_new: new_count,
