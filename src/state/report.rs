@@ -280,9 +280,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
     let mut new_rows: Vec<Event> = Vec::new();
-    let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice: Vec<
-        Event,
-    >| {
+    let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
         hunt.observe(&slice);
         profiles.observe(&slice, &hunt.graph, &geo);
         tally.observe(&slice, &hunt.graph, &geo);
