@@ -11,5 +11,5 @@ SELECT
 FROM events
 WHERE is_issuing_call AND NOT shared_copy
   AND (error_code = 'AccessDenied' OR error_code LIKE '%Unauthorized%')
-GROUP BY caller, requested_role_arn, event_name
+GROUP BY 1, 2, 3
 ORDER BY denials DESC, caller, requested_role_arn

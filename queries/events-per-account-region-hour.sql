@@ -6,5 +6,5 @@ SELECT
   count(*) AS events,
   sum(CASE WHEN is_error THEN 1 ELSE 0 END) AS errors
 FROM events
-GROUP BY account, aws_region, hour
+GROUP BY 1, 2, 3
 ORDER BY account, aws_region, hour

@@ -3,13 +3,13 @@
 SELECT
   access_key_id,
   source_ip,
-  first(identity_type) AS identity_type,
-  first(coalesce(session_issuer_arn, principal_arn)) AS issuer,
+  min(identity_type) AS identity_type,
+  min(coalesce(session_issuer_arn, principal_arn)) AS issuer,
   count(*) AS calls,
   sum(CASE WHEN is_error THEN 1 ELSE 0 END) AS errors,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen
 FROM events
 WHERE access_key_id LIKE 'ASIA%' AND NOT shared_copy
-GROUP BY access_key_id, source_ip
+GROUP BY 1, 2
 ORDER BY access_key_id, calls DESC, source_ip

@@ -16,6 +16,7 @@ mod ocsf;
 mod parsing;
 mod playbook;
 mod properties;
+mod queries;
 mod remote;
 mod report;
 mod securityhub;

@@ -84,7 +84,7 @@ fn write_logs(dir: &Path, name: &str, records: &[Value]) -> String {
 
 #[test]
 fn contain_plans_the_samples_three_account_chain_exactly() {
-    use trailhound::generate::{write_sample, SampleSpec};
+    use trailhound_generate::{write_sample, SampleSpec};
     let dir = tempfile::tempdir().unwrap();
     let truth = write_sample(&SampleSpec::default(), dir.path()).unwrap();
     let inc = truth

@@ -5,7 +5,7 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use trailhound::generate::{write_sample, SampleSpec};
+use trailhound_generate::{write_sample, SampleSpec};
 
 fn hunt(paths: &[&Path], extra: &[&str]) -> (i32, Vec<Value>) {
     let mut args: Vec<String> = vec![

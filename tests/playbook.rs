@@ -466,7 +466,7 @@ fn revoke_key_plans_the_role_of_the_key_in_its_account() {
 
 #[test]
 fn revoke_key_on_the_sample_incidents_plans_the_right_role_and_account() {
-    use trailhound::generate::{write_sample, SampleSpec};
+    use trailhound_generate::{write_sample, SampleSpec};
     let dir = tempfile::tempdir().unwrap();
     let truth = write_sample(&SampleSpec::default(), dir.path()).unwrap();
     let mut checked = 0;

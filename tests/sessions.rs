@@ -4,8 +4,8 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use trailhound::generate::{write_sample, SampleSpec};
 use trailhound::graph::{Graph, SESSION_COLUMNS};
+use trailhound_generate::{write_sample, SampleSpec};
 
 fn sessions(path: &Path) -> BTreeMap<String, Value> {
     let o = run([

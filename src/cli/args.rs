@@ -221,7 +221,7 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
     /// AWS Security Hub: send ASFF findings (`hunt --format asff`) with BatchImportFindings.
     Securityhub {
         #[command(subcommand)]
-        cmd: crate::report::securityhub::SecurityhubCommand,
+        cmd: super::securityhub::SecurityhubCommand,
     },
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     #[command(after_help = "Install:\n  \
@@ -246,17 +246,17 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     /// Containment playbooks: list, show, lint, run (dry run unless --apply), roll back.
     Playbook {
         #[command(subcommand)]
-        cmd: crate::playbook::cli::PlaybookCommand,
+        cmd: crate::cli::playbook::PlaybookCommand,
     },
     /// The nightly job: read only log objects not yet processed (state manifest), judge them
     /// against each principal's stored history, store events/sessions/findings as Parquet, and
     /// write an HTML, Markdown or JSON report. Exits 1 when a new finding reaches --fail-on.
     #[command(after_help = REPORT_HELP)]
-    Report(crate::state::report::ReportArgs),
+    Report(super::scheduled::ReportArgs),
     /// Per-principal baselines in the state directory: show, list, forget.
     Baseline {
         #[command(subcommand)]
-        cmd: crate::state::report::BaselineCommand,
+        cmd: super::scheduled::BaselineCommand,
     },
     /// Scheduled runs' state directories: merge shards, list what a state knows.
     State {
@@ -265,18 +265,18 @@ PowerShell: trailhound completions powershell >> $PROFILE")]
     },
     /// One click: find an access key's role (and account) in the logs and plan revoking its
     /// sessions (ASIA...) or deactivating it (AKIA...). Dry run unless --apply.
-    Revoke(crate::playbook::cli::RevokeArgs),
+    Revoke(crate::cli::playbook::RevokeArgs),
     /// Contain a whole session chain across accounts in one plan: the root key, the user's
     /// temporary credentials, every role the chain passed through, sessions chained out of them.
     /// Dry run unless --apply; one run id; `playbook rollback RUN_ID` undoes every step.
-    Contain(crate::playbook::contain::ContainArgs),
+    Contain(super::contain::ContainArgs),
     /// Did a containment hold? From logs delivered after the cutoff: calls denied, calls that
     /// still succeeded after cutoff + grace, new sessions of the same root principal. Exit 0
     /// held, 1 not held, 2 error.
-    Verify(crate::playbook::verify::VerifyArgs),
+    Verify(super::verify::VerifyArgs),
     /// Keep the evidence of a chain: its raw records (secrets redacted), sessions, findings,
     /// source addresses and what it created, with a SHA-256 manifest and a .tar.gz.
-    Collect(crate::playbook::collect::CollectArgs),
+    Collect(super::collect::CollectArgs),
     /// Write synthetic CloudTrail trees: the bundled sample-logs, or a large benchmark corpus.
     Generate {
         /// Folder to write the tree into (created if missing).

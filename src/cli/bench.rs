@@ -3,11 +3,11 @@
 //! `bench` prints figures; nothing here asserts a speed (timing never goes in a test).
 
 use crate::error::{Error, Exit, Result};
-use crate::generate::{self, CorpusSpec, SampleSpec};
 use crate::ingest::{self, IngestOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+use trailhound_generate::{self as generate, CorpusSpec, SampleSpec};
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Output {

@@ -3,7 +3,14 @@
 
 pub mod args;
 mod bench;
+pub mod collect;
+pub mod contain;
 pub mod docs;
+pub mod playbook;
+pub mod scheduled;
+pub mod securityhub;
+mod values;
+pub mod verify;
 
 pub use args::Cli;
 use args::{Command, FilterArgs, InputArgs, SummaryFormat};
@@ -128,7 +135,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             })?;
             let (graph, mut findings) = hunt.finish();
             if respond {
-                crate::detect::respond(&mut findings, &graph, &input.paths);
+                crate::playbook::respond::respond(&mut findings, &graph, &input.paths);
             }
             let worst = findings.iter().map(|f| f.severity).max();
             findings.retain(|f| f.severity >= min_severity);
@@ -288,16 +295,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 &Sink::new(out.as_deref()),
             )
         }
-        Command::Playbook { cmd } => crate::playbook::cli::run_playbook(cmd, quiet),
-        Command::Securityhub { cmd } => crate::report::securityhub::run(cmd, quiet),
+        Command::Playbook { cmd } => crate::cli::playbook::run_playbook(cmd, quiet),
+        Command::Securityhub { cmd } => securityhub::run(cmd, quiet),
         Command::Completions { shell } => docs::run_completions(shell),
         Command::Man { dir } => docs::run_man(dir.as_deref()),
-        Command::Revoke(args) => crate::playbook::cli::run_revoke(args, quiet),
-        Command::Contain(args) => crate::playbook::contain::run(args, quiet),
-        Command::Verify(args) => crate::playbook::verify::run(args, quiet),
-        Command::Collect(args) => crate::playbook::collect::run(args, quiet),
-        Command::Report(args) => crate::state::report::run(args, quiet),
-        Command::Baseline { cmd } => crate::state::report::run_baseline(cmd),
+        Command::Revoke(args) => crate::cli::playbook::run_revoke(args, quiet),
+        Command::Contain(args) => contain::run(args, quiet),
+        Command::Verify(args) => verify::run(args, quiet),
+        Command::Collect(args) => collect::run(args, quiet),
+        Command::Report(args) => scheduled::run(args, quiet),
+        Command::Baseline { cmd } => scheduled::run_baseline(cmd),
         Command::State { cmd } => state_command(cmd, quiet),
         Command::Generate {
             out,
@@ -459,22 +466,9 @@ pub fn stream(
     Ok(data)
 }
 
-/// Prints a warning for each bad file or record, and one for events judged out of order.
-pub fn warn(data: &Ingested) {
-    for p in &data.problems {
-        eprintln!("trailhound: warning: {p}");
-    }
-    if data.stats.late_events > 0 {
-        eprintln!(
-            "trailhound: warning: {} events were delivered more than --max-delay-minutes after they happened and were judged out of order",
-            data.stats.late_events
-        );
-    }
-}
-
 /// Prints the problems and the closing line; an error when nothing could be read.
 fn told(data: &Ingested, quiet: bool) -> Result<()> {
-    warn(data);
+    crate::progress::warn(data);
     let s = &data.stats;
     if !quiet {
         let secs = s.elapsed.as_secs_f64().max(1e-9);

@@ -4,19 +4,7 @@ use crate::event::{format_iso, Millis};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How urgent a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

@@ -1485,66 +1485,6 @@ pub fn agent_family(ua: &str) -> String {
     first.split('/').next().unwrap_or("").to_ascii_lowercase()
 }
 
-/// `hunt --respond`: names the containment playbook and the exact command for each finding.
-/// The playbook for a session comes from `playbook::cli::respond_command` (which also refuses
-/// roles IAM cannot revoke); hunt adds what only the finding knows: its kind and the logs.
-pub fn respond(findings: &mut [Finding], graph: &Graph, logs: &[std::path::PathBuf]) {
-    use crate::playbook::plan::shell_quote;
-    let logs_arg: String = logs
-        .iter()
-        .map(|p| shell_quote(&p.display().to_string()))
-        .collect::<Vec<_>>()
-        .join(" ");
-    for f in findings.iter_mut() {
-        f.respond = response_for(f, graph, &logs_arg);
-    }
-}
-
-fn response_for(f: &Finding, graph: &Graph, logs: &str) -> Option<finding::Response> {
-    let user_of = |arn: &str| {
-        arn.rsplit_once(":user/")
-            .map(|(_, u)| u.rsplit('/').next().unwrap_or(u).to_string())
-    };
-    let session = f.access_key_id.as_deref().and_then(|k| graph.get(k));
-    let (playbook, command) = match (f.kind, session) {
-        // The federation token outlives the user's key: revoke the user's temporary credentials.
-        (Kind::FederationTokenAdmin, _) => (
-            "revoke-user-sessions".to_string(),
-            format!(
-                "trailhound playbook run revoke-user-sessions --user {}",
-                crate::playbook::plan::shell_quote(&user_of(&f.principal)?)
-            ),
-        ),
-        (_, Some(s)) => {
-            let (playbook, command) = crate::playbook::cli::respond_command(s)?;
-            if playbook == "revoke-role-sessions" {
-                // The one-click form: the role and account come from the session graph.
-                let c = format!("trailhound revoke --key {} --logs {logs}", s.access_key_id);
-                return Some(finding::Response {
-                    playbook,
-                    command: c,
-                });
-            }
-            (playbook, command)
-        }
-        // A long-term key signed the calls.
-        (_, None) => {
-            let key = f
-                .access_key_id
-                .as_deref()
-                .filter(|k| k.starts_with("AKIA"))?;
-            (
-                "deactivate-access-key".to_string(),
-                format!("trailhound playbook run deactivate-access-key --key {key}"),
-            )
-        }
-    };
-    Some(finding::Response {
-        playbook,
-        command: format!("{command} --logs {logs}"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,12 @@
 //! size of every file written and of every source file the records came from; then `DIR.tar.gz`
 //! holding all of it (a plain ustar archive, gzipped).
 
-use super::cli::{now, out, out_json, OutputFormat};
 use super::derive::sha256_hex;
-use crate::error::{Error, Exit, Result};
+use super::now;
+use crate::error::{Error, Result};
 use crate::event::{format_iso, Event};
 use crate::graph::{Graph, Session};
 use crate::ingest::{decode, source, Source};
-use clap::Args;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -22,24 +21,6 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// `trailhound collect --key KEY --logs PATH... --out DIR`
-#[derive(Debug, Args)]
-pub struct CollectArgs {
-    /// A key anywhere in the chain (ASIA...), or the long-term key that started it (AKIA...).
-    #[arg(long, value_name = "KEY")]
-    pub key: String,
-    /// Local CloudTrail files or folders (sync a bucket first: the raw records are re-read from
-    /// the files).
-    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
-    pub logs: Vec<PathBuf>,
-    /// The evidence folder to write (created; must be empty if it exists). DIR.tar.gz is written
-    /// beside it.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
-}
 
 /// Keys whose values are secrets in a record; compared case-insensitively.
 const SECRETS: [&str; 8] = [
@@ -299,8 +280,14 @@ pub struct Collected {
     pub files: Vec<Written>,
 }
 
-/// Collects the evidence of the chain of `key` from local `logs` into `dir`.
-pub fn collect(key: &str, logs: &[PathBuf], dir: &Path, quiet: bool) -> Result<Collected> {
+/// Collects the evidence of the chain of `key` from local `logs` into `dir`; `read` turns the
+/// logs into events (the command's reader, with its warnings), once they are known to be local.
+pub fn collect(
+    key: &str,
+    logs: &[PathBuf],
+    dir: &Path,
+    read: impl FnOnce(&[PathBuf]) -> Result<Vec<Event>>,
+) -> Result<Collected> {
     for p in logs {
         if !matches!(Source::parse(p)?, Source::Local(_)) {
             return Err(Error::Usage(format!(
@@ -319,12 +306,8 @@ pub fn collect(key: &str, logs: &[PathBuf], dir: &Path, quiet: bool) -> Result<C
             dir.display()
         )));
     }
-    let input = crate::cli::args::InputArgs {
-        paths: logs.to_vec(),
-        ..Default::default()
-    };
-    let data = crate::cli::read(&input, quiet)?;
-    let events: &[Event] = &data.events;
+    let events = read(logs)?;
+    let events: &[Event] = &events;
     let graph = Graph::build(events);
     let sessions = chain_sessions(&graph, key)?;
     let mut keys: BTreeSet<String> = sessions
@@ -555,29 +538,6 @@ pub fn collect(key: &str, logs: &[PathBuf], dir: &Path, quiet: bool) -> Result<C
         findings: findings.len(),
         files,
     })
-}
-
-/// Runs `trailhound collect`.
-pub fn run(a: CollectArgs, quiet: bool) -> Result<Exit> {
-    let c = collect(a.key.trim(), &a.logs, &a.out, quiet)?;
-    match a.format {
-        OutputFormat::Json => out_json(&serde_json::to_value(&c).unwrap_or(Value::Null))?,
-        OutputFormat::Text => {
-            let mut t = format!(
-                "Evidence of the chain of {} in {}: {} raw records, {} sessions, {} findings\n",
-                a.key, c.dir, c.records, c.sessions, c.findings
-            );
-            for f in &c.files {
-                t.push_str(&format!("  {}  {:>9}  {}\n", f.sha256, f.size, f.path));
-            }
-            t.push_str(&format!(
-                "Archive: {}\n  sha256 {}\n",
-                c.archive, c.archive_sha256
-            ));
-            out(&t)?;
-        }
-    }
-    Ok(Exit::Ok)
 }
 
 #[cfg(test)]

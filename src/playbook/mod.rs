@@ -4,7 +4,6 @@
 //! - [`plan`]: playbook + target + cutoff (+ session graph) -> the exact calls and documents
 //! - [`exec`]: the only part that talks to AWS (IAM, STS), with retries and backoff
 //! - [`audit`]: the append-only JSON-lines log that makes every applied run reversible
-//! - [`cli`]: `trailhound playbook list|show|lint|run|rollback` and `trailhound revoke`
 //! - [`derive`]: documents computed at apply time from the state read (restricted or rotated
 //!   trust policies, a recreated role) and the redaction of external ids
 //! - [`contain`]: `trailhound contain`: one plan and one run for a whole session chain
@@ -14,13 +13,14 @@
 //! Anything that changes an account is a dry run unless `--apply` is given.
 
 pub mod audit;
-pub mod cli;
 pub mod collect;
 pub mod contain;
 pub mod derive;
 pub mod exec;
 pub mod plan;
+pub mod respond;
 pub mod spec;
+pub mod text;
 pub mod verify;
 
 use spec::{Playbook, Problem};
@@ -165,6 +165,11 @@ pub fn find(name: &str, dir: Option<&Path>) -> crate::error::Result<Playbook> {
         ));
     }
     Err(Error::Usage(msg))
+}
+
+/// Now, in milliseconds since the epoch (UTC).
+pub(crate) fn now() -> crate::event::Millis {
+    chrono::Utc::now().timestamp_millis()
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use crate::event::{format_iso, Event};
 use crate::report::table;
 use std::collections::HashMap;
 
-/// Output formats of `hunt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output formats of `hunt` (the command line names them in `src/cli/values.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FindingFormat {
     /// Aligned columns for people.
     Table,

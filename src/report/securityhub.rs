@@ -13,7 +13,6 @@ use crate::aws::{sdk_error, CallError, Connection};
 use crate::error::{Error, Exit, Result};
 use crate::playbook::exec::Backoff;
 use aws_sdk_securityhub::types as t;
-use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,34 +20,17 @@ use std::path::PathBuf;
 /// BatchImportFindings takes at most this many findings a call.
 pub const BATCH: usize = 100;
 
-#[derive(Debug, Subcommand)]
-pub enum SecurityhubCommand {
-    /// Send ASFF findings (`hunt --format asff`) to Security Hub with BatchImportFindings, in
-    /// batches of 100, retrying throttled and failed findings. Exits 2 when some could not be
-    /// imported (each is named on stderr).
-    Send(SendArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct SendArgs {
+/// What `trailhound securityhub send` was asked to do.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
     /// ASFF findings: JSON lines, a JSON array, or {"Findings": [...]}; `-` reads stdin.
-    #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The product to import as (default: the account's own
-    /// arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default).
-    #[arg(long, value_name = "ARN")]
+    /// The product to import as (default: the account's default custom integration).
     pub product_arn: Option<String>,
-    /// Region of the Security Hub to send to (default: the AWS chain, else us-east-1).
-    #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Named profile from the AWS config files.
-    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Send the calls to URL (an emulator, a VPC endpoint); AWS_ENDPOINT_URL works too.
-    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Attempts per finding (throttled or transiently failed findings are sent again).
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    /// Attempts per finding.
     pub attempts: u32,
 }
 
@@ -425,8 +407,7 @@ pub fn to_sdk(
 }
 
 /// Runs `securityhub send`.
-pub fn run(cmd: SecurityhubCommand, quiet: bool) -> Result<Exit> {
-    let SecurityhubCommand::Send(a) = cmd;
+pub fn run(a: SendOptions, quiet: bool) -> Result<Exit> {
     let text = if a.file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
             .map_err(|e| Error::Usage(format!("cannot read stdin: {e}")))?

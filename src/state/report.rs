@@ -10,7 +10,6 @@
 //! objects again and may report their findings again (at least once, never lost).
 
 use super::{baseline, fail_point, write_atomic, RunRecord, State};
-use crate::cli::args::InputArgs;
 use crate::detect::{self, Finding, Severity, DAY, HOUR};
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, Event, Millis};
@@ -18,13 +17,13 @@ use crate::graph::Graph;
 use crate::ingest::{self, scope};
 use crate::report::digest::{Charts, Digest, ReadSummary, ReportedFinding};
 use crate::report::Sink;
-use clap::{Args, Subcommand, ValueEnum};
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What the report is written as (the command line names them in `src/cli/values.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     /// One self-contained HTML file (inline CSS and SVG).
     Html,
@@ -34,62 +33,50 @@ pub enum ReportFormat {
     Json,
 }
 
-/// `trailhound report PATH... --state DIR`
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
-    /// The state directory (default: $XDG_DATA_HOME/trailhound/state or
-    /// ~/.local/share/trailhound/state).
-    #[arg(long, value_name = "DIR")]
+/// What `trailhound report` was asked to do (the command line's `ReportArgs` are in
+/// `src/cli/scheduled.rs`).
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The logs: paths, s3://BUCKET[/PREFIX], cloudtrail://REGION.
+    pub paths: Vec<PathBuf>,
+    /// How to read them. The window's start is `since`, resolved against the state.
+    pub ingest: ingest::IngestOptions,
+    /// `--since` as given: `last-run`, `24h`, `7d`, or a time.
+    pub since: Option<String>,
+    /// Time-ordered slices of the stream.
+    pub slicing: ingest::Slicing,
+    /// The state directory (default: [`super::default_dir`]).
     pub state: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
-    /// Write the report to FILE (atomically) instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    /// Write the report to this file (atomically) instead of stdout.
     pub out: Option<PathBuf>,
     /// Exit 1 when a new finding at or above this severity is found.
-    #[arg(long, value_enum, default_value_t = Severity::High)]
     pub fail_on: Severity,
     /// Days of stored history the new events are judged against.
-    #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub history_days: u32,
-    /// Hours an expired session is kept in the saved state after it could last sign a call
-    /// (for shards to be merged with their chains whole); later it is dropped, so that the
-    /// state holds the living sessions, not every session ever seen.
-    #[arg(long, value_name = "HOURS", default_value_t = 48)]
+    /// Hours an expired session is kept in the saved state after it could last sign a call.
     pub keep_expired_hours: u32,
-    /// Detection thresholds and allowlists (TOML), as for hunt.
-    #[arg(long, value_name = "FILE")]
+    /// Detection thresholds and allowlists (TOML).
     pub config: Option<PathBuf>,
-    /// Your own MaxMind/DB-IP .mmdb files, as for hunt.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
+    /// The user's own .mmdb files.
     pub geoip: Vec<PathBuf>,
 }
 
-/// `trailhound baseline ...`
-#[derive(Debug, Subcommand)]
-pub enum BaselineCommand {
-    /// Explain what is normal for a principal: countries, networks, agents, hours, roles.
+/// `trailhound baseline show|list|forget` (the command line's `BaselineCommand` is in
+/// `src/cli/scheduled.rs`).
+#[derive(Debug, Clone)]
+pub enum BaselineAction {
+    /// Explain what is normal for a principal; `json` prints the stored profile.
     Show {
-        /// The principal (ARN, or subject for SAML/web identity), as findings name it.
         principal: String,
-        #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
-        /// Print the stored profile as JSON.
-        #[arg(long)]
         json: bool,
     },
-    /// List the principals with a baseline: calls, first and last seen.
-    List {
-        #[arg(long, value_name = "DIR")]
-        state: Option<PathBuf>,
-    },
-    /// Reset a principal's baseline after a legitimate change (a move, a new role): its history
-    /// before now is no longer used, so it is learned again from the next runs.
+    /// The principals with a baseline: calls, first and last seen.
+    List { state: Option<PathBuf> },
+    /// Reset a principal's baseline after a legitimate change.
     Forget {
         principal: String,
-        #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
     },
 }
@@ -109,9 +96,9 @@ fn load_profiles(state: &State) -> Result<BTreeMap<String, baseline::Profile>> {
     }
 }
 
-pub fn run_baseline(cmd: BaselineCommand) -> Result<Exit> {
+pub fn run_baseline(cmd: BaselineAction) -> Result<Exit> {
     match cmd {
-        BaselineCommand::Show {
+        BaselineAction::Show {
             principal,
             state,
             json,
@@ -157,7 +144,7 @@ pub fn run_baseline(cmd: BaselineCommand) -> Result<Exit> {
             Sink::new(None).write_text(&text)?;
             Ok(Exit::Ok)
         }
-        BaselineCommand::List { state } => {
+        BaselineAction::List { state } => {
             let state = State::open(&state_dir(&state))?;
             let profiles = load_profiles(&state)?;
             let rows: Vec<Vec<String>> = profiles
@@ -179,7 +166,7 @@ pub fn run_baseline(cmd: BaselineCommand) -> Result<Exit> {
             ))?;
             Ok(Exit::Ok)
         }
-        BaselineCommand::Forget { principal, state } => {
+        BaselineAction::Forget { principal, state } => {
             let mut state = State::open(&state_dir(&state))?;
             let mut profiles = load_profiles(&state)?;
             let had = profiles.remove(&principal).is_some();
@@ -230,7 +217,7 @@ fn resolve_since(since: &str, state: &State, now: Millis) -> Option<String> {
     )
 }
 
-pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
+pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let started = chrono::Utc::now();
     let now = started.timestamp_millis();
     let run_id = format!(
@@ -250,11 +237,19 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     .map_err(|e| Error::Usage(e.to_string()))?;
     let mut state = State::open(&state_dir(&args.state))?;
     let known = state.manifest()?;
-    let mut input = args.input.clone();
-    if let Some(s) = &input.scope.since {
-        input.scope.since = resolve_since(s, &state, now);
+    let mut opts = args.ingest.clone();
+    if let Some(s) = &args.since {
+        opts.scope.since = resolve_since(s, &state, now)
+            .as_deref()
+            .map(crate::event::time::parse_user_time)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--since: {e}")))?;
     }
-    let mut opts = crate::cli::ingest_options(&input, quiet)?;
+    if let (Some(a), Some(b)) = (opts.scope.since, opts.scope.until) {
+        if b <= a {
+            return Err(Error::Usage("--until must be after --since".into()));
+        }
+    }
     // The window prunes what is listed and read; every event of a file read is kept, since the
     // file goes into the manifest and is not read again.
     opts.scope.files_only = true;
@@ -285,19 +280,14 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
     let mut new_rows: Vec<Event> = Vec::new();
-    let data = ingest::stream(
-        &input.paths,
-        &opts,
-        input.stream.slicing(),
-        &mut |slice: Vec<Event>| {
-            hunt.observe(&slice);
-            profiles.observe(&slice, &hunt.graph, &geo);
-            tally.observe(&slice, &hunt.graph, &geo);
-            new_rows.extend(slice);
-            Ok(())
-        },
-    )?;
-    crate::cli::warn(&data);
+    let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
+        hunt.observe(&slice);
+        profiles.observe(&slice, &hunt.graph, &geo);
+        tally.observe(&slice, &hunt.graph, &geo);
+        new_rows.extend(slice);
+        Ok(())
+    })?;
+    crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
     let new_count = new_rows.len() as u64;
@@ -306,7 +296,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
 
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
-    detect::respond(&mut findings, &graph, &input.paths);
+    crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
     let reported = state.reported()?;
     let new_findings: Vec<Finding> = match first_new {
         Some(t0) => findings
@@ -431,11 +421,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         findings: &new_findings,
         incidents,
         read: ReadSummary {
-            inputs: input
-                .paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            inputs: args.paths.iter().map(|p| p.display().to_string()).collect(),
             objects_new: stats.files_seen,
             objects_already_processed: stats.files_known,
             events_new: new_count,

@@ -485,7 +485,7 @@ fn aws_cli_lines_are_quoted_for_the_shell() {
 
 #[test]
 fn respond_commands_name_the_playbook() {
-    use crate::playbook::cli::respond_command;
+    use crate::playbook::respond::respond_command;
     let g = graph();
     let cmd = |k: &str| respond_command(g.get(k).unwrap());
     assert_eq!(

@@ -2,14 +2,17 @@
 //! JSON output. Plans are printed (dry run) unless `--apply` is given; applied runs print each
 //! call's result and the run id that `playbook rollback` takes.
 
-use super::audit::{self, CallStatus, Outcome, Record};
-use super::exec::{self, Aws, Connection};
-use super::plan::{self, shell_quote, Call, Impact, Plan, Request, SessionRow, Target};
-use super::spec::{Playbook, Problem};
 use crate::cli::args::InputArgs;
 use crate::error::{Error, Exit, Result};
 use crate::event::{format_iso, time::parse_user_time, Event, Millis};
 use crate::graph::{Graph, Session};
+use crate::playbook::audit::{self, CallStatus, Outcome, Record};
+use crate::playbook::exec::{self, Aws, Connection};
+use crate::playbook::now;
+use crate::playbook::plan::{self, shell_quote, Impact, Plan, Request, SessionRow, Target};
+use crate::playbook::respond::session_user;
+use crate::playbook::spec::{Playbook, Problem};
+use crate::playbook::text::{call_line, calls_text, indent, state_text};
 use crate::report::{table, Sink};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
@@ -215,10 +218,6 @@ pub struct RevokeArgs {
     pub format: OutputFormat,
 }
 
-pub(crate) fn now() -> Millis {
-    chrono::Utc::now().timestamp_millis()
-}
-
 pub(crate) fn out(text: &str) -> Result<()> {
     Sink::new(None).write_text(text)
 }
@@ -236,7 +235,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
     match cmd {
         PlaybookCommand::List { src, format } => {
-            let (all, problems) = super::load_all(src.playbooks.as_deref());
+            let (all, problems) = crate::playbook::load_all(src.playbooks.as_deref());
             for p in &problems {
                 eprintln!("trailhound: warning: {p}");
             }
@@ -263,7 +262,7 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         PlaybookCommand::Show { name, src, format } => {
-            let p = super::find(&name, src.playbooks.as_deref())?;
+            let p = crate::playbook::find(&name, src.playbooks.as_deref())?;
             match format {
                 OutputFormat::Json => out_json(&to_json(&p))?,
                 OutputFormat::Text => out(&show_text(&p))?,
@@ -280,10 +279,10 @@ pub fn run_playbook(cmd: PlaybookCommand, quiet: bool) -> Result<Exit> {
 
 fn target_value(p: &Playbook) -> &'static str {
     match p.target {
-        super::spec::TargetKind::Role => "ARN",
-        super::spec::TargetKind::User => "NAME",
-        super::spec::TargetKind::Key => "AKIA...",
-        super::spec::TargetKind::Instance => "i-...",
+        crate::playbook::spec::TargetKind::Role => "ARN",
+        crate::playbook::spec::TargetKind::User => "NAME",
+        crate::playbook::spec::TargetKind::Key => "AKIA...",
+        crate::playbook::spec::TargetKind::Instance => "i-...",
     }
 }
 
@@ -310,18 +309,18 @@ fn show_text(p: &Playbook) -> String {
         t.push_str(&format!("  - {s}\n"));
     }
     let example = match p.action {
-        super::spec::ActionKind::DenyInstance => {
+        crate::playbook::spec::ActionKind::DenyInstance => {
             "--instance i-0123456789abcdef0 --logs PATH".to_string()
         }
-        super::spec::ActionKind::DenySourceIdentity => {
+        crate::playbook::spec::ActionKind::DenySourceIdentity => {
             "--role arn:aws:iam::123456789012:role/NAME --source-identity alice@example.com"
                 .to_string()
         }
-        super::spec::ActionKind::RestrictTrust => {
+        crate::playbook::spec::ActionKind::RestrictTrust => {
             "--role arn:aws:iam::123456789012:role/NAME --allow-network 203.0.113.0/24 [--allow-vpc vpc-0123abcd]"
                 .to_string()
         }
-        super::spec::ActionKind::RecreateRole => {
+        crate::playbook::spec::ActionKind::RecreateRole => {
             "--role arn:aws:iam::123456789012:role/NAME (then --apply --confirm-new-role-id)"
                 .to_string()
         }
@@ -329,8 +328,8 @@ fn show_text(p: &Playbook) -> String {
             "{} {}",
             p.target.flag(),
             match p.target {
-                super::spec::TargetKind::Role => "arn:aws:iam::123456789012:role/NAME",
-                super::spec::TargetKind::User => "NAME",
+                crate::playbook::spec::TargetKind::Role => "arn:aws:iam::123456789012:role/NAME",
+                crate::playbook::spec::TargetKind::User => "NAME",
                 _ => "AKIAIOSFODNN7EXAMPLE",
             }
         ),
@@ -345,17 +344,17 @@ fn show_text(p: &Playbook) -> String {
 fn lint(files: &[PathBuf], dir: Option<&Path>, format: OutputFormat) -> Result<Exit> {
     let mut checked: Vec<(String, std::result::Result<String, Vec<Problem>>)> = Vec::new();
     if files.is_empty() {
-        for (name, text) in super::BUILTIN {
+        for (name, text) in crate::playbook::BUILTIN {
             let file = format!("builtin:{name}");
             checked.push((
                 file.clone(),
-                super::spec::parse(text, &file, Some(name)).map(|p| p.name),
+                crate::playbook::spec::parse(text, &file, Some(name)).map(|p| p.name),
             ));
         }
     }
     let mut paths: Vec<PathBuf> = Vec::new();
     for f in files.iter().map(PathBuf::as_path).chain(dir) {
-        match super::files_in(f) {
+        match crate::playbook::files_in(f) {
             Ok(v) => paths.extend(v),
             Err(e) => checked.push((
                 f.display().to_string(),
@@ -371,7 +370,7 @@ fn lint(files: &[PathBuf], dir: Option<&Path>, format: OutputFormat) -> Result<E
     for p in paths {
         checked.push((
             p.display().to_string(),
-            super::load_file(&p).map(|p| p.name),
+            crate::playbook::load_file(&p).map(|p| p.name),
         ));
     }
     let problems: Vec<&Problem> = checked
@@ -473,7 +472,7 @@ pub(crate) fn instance_region(events: &[Event], graph: &Graph, instance: &str) -
 }
 
 fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
-    let pb = super::find(&a.name, a.src.playbooks.as_deref())?;
+    let pb = crate::playbook::find(&a.name, a.src.playbooks.as_deref())?;
     let logs = read_logs(&a.logs, &a.aws, quiet)?;
     let mut region = a.aws.region.clone();
     if region.is_none() {
@@ -497,15 +496,15 @@ fn run(a: RunArgs, quiet: bool) -> Result<Exit> {
     let mut plan = plan::build(&pb, &req, logs.as_ref().map(|(_, g)| g))?;
     if a.apply {
         match &mut plan.derive {
-            Some(super::derive::Derive::RecreateRole) if !a.confirm_new_role_id => {
+            Some(crate::playbook::derive::Derive::RecreateRole) if !a.confirm_new_role_id => {
                 return Err(Error::Usage(format!(
                     "{}: the role gets a new role id and the old one can never come back (rollback is \
 refused): run the dry run, read the plan, then add --confirm-new-role-id to --apply",
                     pb.name
                 )))
             }
-            Some(super::derive::Derive::RotateExternalId { new_id }) => {
-                *new_id = Some(super::derive::random_external_id()?);
+            Some(crate::playbook::derive::Derive::RotateExternalId { new_id }) => {
+                *new_id = Some(crate::playbook::derive::random_external_id()?);
             }
             _ => {}
         }
@@ -546,7 +545,7 @@ fn execute(
     let record = exec::apply(&client, plan, &audit_log, &run_id)?;
     // rotate-external-id: the new id, shown once here and nowhere else.
     let new_id = match &plan.derive {
-        Some(super::derive::Derive::RotateExternalId { new_id: Some(id) })
+        Some(crate::playbook::derive::Derive::RotateExternalId { new_id: Some(id) })
             if record.calls.iter().any(|c| c.status == CallStatus::Ok) =>
         {
             Some(id.clone())
@@ -685,7 +684,7 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
             ..Request::default()
         };
         (
-            super::find("deactivate-access-key", None)?,
+            crate::playbook::find("deactivate-access-key", None)?,
             req,
             text,
             json!({"access_key_id": key, "user": user}),
@@ -734,13 +733,23 @@ pub fn run_revoke(a: RevokeArgs, quiet: bool) -> Result<Exit> {
                 role: Some(role.to_string()),
                 ..base
             };
-            (super::find("revoke-role-sessions", None)?, req, text, meta)
+            (
+                crate::playbook::find("revoke-role-sessions", None)?,
+                req,
+                text,
+                meta,
+            )
         } else if let Some(user) = session_user(s) {
             let req = Request {
                 user: Some(user),
                 ..base
             };
-            (super::find("revoke-user-sessions", None)?, req, text, meta)
+            (
+                crate::playbook::find("revoke-user-sessions", None)?,
+                req,
+                text,
+                meta,
+            )
         } else {
             return Err(Error::Usage(format!(
                 "{key} belongs to no role or IAM user in the logs ({}): nothing IAM can revoke it with",
@@ -789,17 +798,6 @@ fn upstream(graph: &Graph, key: &str, logs: &[PathBuf]) -> Vec<serde_json::Value
     out
 }
 
-/// The IAM user whose temporary credentials a session is (GetSessionToken, GetFederationToken, console).
-pub(crate) fn session_user(s: &Session) -> Option<String> {
-    let api = s.issued_by_api.as_deref()?;
-    let arn = match api {
-        "GetSessionToken" | "GetFederationToken" => s.caller_arn.as_deref(),
-        "ConsoleLogin" => s.root_principal.as_deref(),
-        _ => None,
-    }?;
-    arn.contains(":user/").then(|| arn.to_string())
-}
-
 fn describe_session(s: &Session) -> String {
     let o = |v: &Option<crate::event::Text>| v.as_deref().unwrap_or("?").to_string();
     let mut t = format!("Key {} is a session of ", s.access_key_id);
@@ -840,32 +838,6 @@ fn describe_session(s: &Session) -> String {
                 .join(", ")
         }
     ));
-    t
-}
-
-fn indent(s: &str, by: usize) -> String {
-    s.lines()
-        .map(|l| format!("{}{l}\n", " ".repeat(by)))
-        .collect()
-}
-
-pub(crate) fn calls_text(calls: &[Call]) -> String {
-    let mut t = String::new();
-    for (i, c) in calls.iter().enumerate() {
-        t.push_str(&format!("  {}. {}\n", i + 1, c.api()));
-        for (k, v) in c.params() {
-            if v.contains('\n') {
-                t.push_str(&format!("       {k}:\n"));
-                t.push_str(&indent(&v, 9));
-            } else {
-                t.push_str(&format!("       {k}: {v}\n"));
-            }
-        }
-        t.push_str(&format!(
-            "     same with the AWS CLI:\n       {}\n",
-            c.aws_cli()
-        ));
-    }
     t
 }
 
@@ -1028,24 +1000,6 @@ fn impact_text(imp: &Impact, user: bool) -> String {
     t
 }
 
-pub(crate) fn state_text(s: &Option<serde_json::Value>) -> String {
-    match s {
-        None => "absent".into(),
-        Some(serde_json::Value::String(x)) => x.clone(),
-        Some(v) => v.to_string(),
-    }
-}
-
-pub(crate) fn call_line(c: &Call) -> String {
-    let ps: Vec<String> = c
-        .params()
-        .into_iter()
-        .filter(|(k, _)| *k != "PolicyDocument")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    format!("{} {}", c.api(), ps.join(" "))
-}
-
 /// An applied run (or rollback) for people.
 pub fn run_text(r: &Record, audit_log: &Path, words: &str) -> String {
     let what = match r.kind {
@@ -1125,42 +1079,4 @@ pub fn run_text(r: &Record, audit_log: &Path, words: &str) -> String {
         ));
     }
     t
-}
-
-/// For `hunt --respond`: the playbook and the exact command (a dry run; add `--apply` to act)
-/// that contains a finding on this session. None when IAM cannot contain it (service-linked and
-/// Identity Center roles, root, unknown origin).
-pub fn respond_command(session: &Session) -> Option<(String, String)> {
-    if let Some(role) = session.role_arn.as_deref() {
-        let (name, path, _, _) = plan::parse_role(role).ok()?;
-        if plan::role_refusal(&name, path.as_deref()).is_some() {
-            return None;
-        }
-        if session.is_instance_profile() {
-            let instance = session.session_name.as_deref()?;
-            return Some((
-                "contain-instance-credentials".into(),
-                format!(
-                    "trailhound playbook run contain-instance-credentials --instance {} --role {}",
-                    shell_quote(instance),
-                    shell_quote(role)
-                ),
-            ));
-        }
-        return Some((
-            "revoke-role-sessions".into(),
-            format!(
-                "trailhound playbook run revoke-role-sessions --role {}",
-                shell_quote(role)
-            ),
-        ));
-    }
-    let user = session_user(session)?;
-    Some((
-        "revoke-user-sessions".into(),
-        format!(
-            "trailhound playbook run revoke-user-sessions --user {}",
-            shell_quote(&user)
-        ),
-    ))
 }

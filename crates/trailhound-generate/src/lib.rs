@@ -15,6 +15,8 @@
 //! sorted into delivery files, and each file is rendered to JSON, lightly shuffled, gzipped and
 //! written by its own task.
 
+#![forbid(unsafe_code)]
+
 mod actors;
 mod api;
 mod clock;

@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn pools_parse_and_contain_their_draws() {
-        let mut rng = crate::generate::rng::derive(1, "ips");
+        let mut rng = crate::rng::derive(1, "ips");
         for p in ALL {
             assert!(!p.purpose.is_empty() && !p.country.is_empty() && !p.asn.is_empty());
             for _ in 0..50 {
