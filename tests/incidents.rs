@@ -5,7 +5,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use trailhound::generate::{write_sample, SampleSpec};
+use trailhound_generate::{write_sample, SampleSpec};
 
 /// Runs `incidents` quietly; returns the exit code and stdout.
 fn incidents(paths: &[PathBuf], extra: &[&str]) -> (i32, String) {

@@ -11,7 +11,7 @@
 //!    memory grows with the incidents, not with the input.
 //! 3. [`finish`]: severity (the worst finding, raised one level when signals of different
 //!    kinds combine, capped at critical), the chain tree, resources, accounts and the
-//!    containment commands `detect::respond` names for each key of the chain.
+//!    containment commands `playbook::respond` names for each key of the chain.
 //!
 //! Deterministic: findings are taken in their total order, every collection is ordered, and
 //! what the collector keeps does not depend on the order the events arrive in.
@@ -464,7 +464,7 @@ fn chain_nodes(d: &Draft, graph: &Graph) -> Vec<ChainNode> {
     out
 }
 
-/// The containment commands: `detect::respond`'s for each key of the chain (root down), then
+/// The containment commands: `playbook::respond`'s for each key of the chain (root down), then
 /// any other its findings name. Each command once.
 fn containment(
     d: &Draft,
@@ -494,8 +494,8 @@ fn containment(
         })
         .collect();
     let mut own = d.findings.clone();
-    crate::detect::respond(&mut probes, graph, logs);
-    crate::detect::respond(&mut own, graph, logs);
+    crate::playbook::respond::respond(&mut probes, graph, logs);
+    crate::playbook::respond::respond(&mut own, graph, logs);
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (f, key) in probes

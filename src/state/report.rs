@@ -312,7 +312,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         &graph,
         &new_rows,
         &crate::incident::Options {
-            logs: input.paths.clone(),
+            logs: args.paths.clone(),
             ..Default::default()
         },
     );
