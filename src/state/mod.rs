@@ -469,12 +469,25 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn writing_to_a_device_writes_through_it_and_leaves_it_a_device() {
-        // `report --out /dev/null` run as root once replaced /dev/null with a regular file.
+    fn writing_to_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
+        // `report --out /dev/null` run as root once replaced /dev/null with a regular file:
+        // something that is not a regular file is written to, never renamed over.
         use std::os::unix::fs::FileTypeExt;
-        write_atomic(Path::new("/dev/null"), b"report").unwrap();
-        let m = std::fs::metadata("/dev/null").unwrap();
-        assert!(m.file_type().is_char_device());
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: mkfifo is not available");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"report").unwrap();
+        assert_eq!(reader.join().unwrap(), b"report");
+        let m = std::fs::symlink_metadata(&fifo).unwrap();
+        assert!(m.file_type().is_fifo());
     }
 
     #[test]
