@@ -398,6 +398,7 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
             is_error: is_error.next().flatten().unwrap_or(false),
             event_day: event_day.next().flatten().unwrap_or_else(|| Arc::from("")),
             origin: (0, row as u32),
+            rule_hits: None,
         });
     }
     Ok(out)

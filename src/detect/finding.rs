@@ -69,10 +69,12 @@ pub enum Kind {
     FederationTokenAdmin,
     ConsoleLoginWithoutMfa,
     RootAccountUse,
+    /// A Sigma rule (`hunt --sigma`) matched; [`Finding::sigma`] names it.
+    Sigma,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::FailedThenSuccess,
         Kind::OddIp,
         Kind::UnusualHour,
@@ -83,6 +85,7 @@ impl Kind {
         Kind::FederationTokenAdmin,
         Kind::ConsoleLoginWithoutMfa,
         Kind::RootAccountUse,
+        Kind::Sigma,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +100,7 @@ impl Kind {
             Kind::FederationTokenAdmin => "federation_token_admin",
             Kind::ConsoleLoginWithoutMfa => "console_login_without_mfa",
             Kind::RootAccountUse => "root_account_use",
+            Kind::Sigma => "sigma",
         }
     }
 }
@@ -155,9 +159,28 @@ pub struct Finding {
     pub reason: String,
     pub evidence_event_ids: Vec<String>,
     pub chain: Vec<Hop>,
+    /// `sigma` findings: the rule and how many events matched (absent from every other kind's
+    /// output).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<SigmaHit>,
     /// With `--respond`: the playbook and exact command that contain it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub respond: Option<Response>,
+}
+
+/// The rule behind a `sigma` finding, and how much of the input it matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigmaHit {
+    /// The rule's `id` (or its file name when it has none).
+    pub rule_id: String,
+    pub rule_title: String,
+    /// The rule's `level`: informational, low, medium, high or critical.
+    pub level: String,
+    /// The rule's MITRE ATT&CK tags (`attack.*`).
+    pub tags: Vec<String>,
+    /// Every event of the principal that matched, counted; `evidence_event_ids` lists only the
+    /// first [`crate::detect::sigma::EVIDENCE_CAP`].
+    pub events: u64,
 }
 
 /// A containment suggestion.
@@ -176,6 +199,7 @@ impl Finding {
             &self.principal,
             &self.access_key_id,
             &self.evidence_event_ids,
+            self.sigma.as_ref().map(|s| &s.rule_id),
         )
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod finding;
+pub mod sigma;
 
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::{distance_km, GeoIp, IpInfo};
@@ -257,7 +258,7 @@ fn is_assume_role(e: &Event) -> bool {
 }
 
 /// The hops of the chain that issued `key`, from the top.
-fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
+pub(crate) fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
     key.map(|k| graph.ancestors(k))
         .unwrap_or_default()
         .into_iter()
@@ -588,6 +589,7 @@ impl<'a> Detector<'a> {
             reason,
             evidence_event_ids: ev.into_iter().map(|(_, id)| id).collect(),
             chain: Vec::new(),
+            sigma: None,
             respond: None,
         });
     }

@@ -138,6 +138,18 @@ pub struct Event {
     /// column; breaks ties so that output never depends on which thread finished first.
     #[serde(skip)]
     pub origin: (u32, u32),
+    /// Indices of the [`RecordRules`] that matched this record's own JSON when it was read
+    /// (`None` when none did or none were given). Not a column.
+    #[serde(skip)]
+    pub rule_hits: Option<Box<[u32]>>,
+}
+
+/// Rules judged on each record's own JSON while the input is parsed, for what needs fields an
+/// [`Event`] does not keep (Sigma rules name CloudTrail's own fields). The record is the whole
+/// text as read, secrets included: an implementation keeps only rule indices.
+pub trait RecordRules: Send + Sync + std::fmt::Debug {
+    /// The indices of the rules that match the record, in increasing order; `None` for none.
+    fn matching(&self, record: &str) -> Option<Box<[u32]>>;
 }
 
 /// The fields of an STS call that issues credentials.
@@ -460,6 +472,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         is_error: rec.error_code.get().is_some(),
         event_day: interner.day_of(event_time),
         origin: (0, 0),
+        rule_hits: None,
     };
     if is_issuing_call {
         fill_sts(&mut ev, rec, interner);

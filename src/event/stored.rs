@@ -128,6 +128,7 @@ impl<'de> Deserialize<'de> for Event {
             event_day: r.event_day,
             sts,
             origin: (0, 0),
+            rule_hits: None,
         })
     }
 }

@@ -91,7 +91,7 @@ pub(super) fn read(
                 bar.inc(size);
                 bar.set_message(format!("{url}: {} pages", n + 1));
                 results.push(
-                    collector.take(base + n, parse_bytes(&name, doc, size, opts.max_object())),
+                    collector.take(base + n, parse_bytes(&name, doc, size, opts)),
                 );
             }
             match page.next_token() {

@@ -9,7 +9,7 @@
 //! bad record (invalid UTF-8, not an object, no eventTime, cut off by truncation) costs only itself.
 
 use crate::event::raw::{RawRecord, RawWrapper};
-use crate::event::{normalize, Event, Interner, RecordError};
+use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -111,16 +111,32 @@ const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
+    parse_text_with(text, None)
+}
+
+/// Parses the JSON text of one object; `rules`, when given, are judged on each record's own
+/// JSON and their hits kept in [`Event::rule_hits`].
+pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>) -> Parsed {
     INTERNER.with(|cell| {
         let mut interner = cell.borrow_mut();
         if interner.len() > INTERNER_LIMIT {
             *interner = Interner::default();
         }
-        parse_with(text, &mut interner)
+        let mut ctx = Ctx {
+            interner: &mut *interner,
+            rules,
+        };
+        parse_with(text, &mut ctx)
     })
 }
 
-fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
+/// What every record of one text is read with.
+struct Ctx<'a> {
+    interner: &'a mut Interner,
+    rules: Option<&'a dyn RecordRules>,
+}
+
+fn parse_with(text: &[u8], cx: &mut Ctx) -> Parsed {
     let mut out = Parsed::default();
     let mut b = text;
     if b.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -134,14 +150,14 @@ fn parse_with(text: &[u8], interner: &mut Interner) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            read_array(b, start, &mut out, interner);
+            read_array(b, start, &mut out, cx);
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                read_array(b, at, &mut out, interner);
+                read_array(b, at, &mut out, cx);
             } else {
-                read_stream(b, start, &mut out, interner);
+                read_stream(b, start, &mut out, cx);
             }
         }
         _ => out.content = Some(Content::NotJson),
@@ -164,7 +180,7 @@ fn records_array_start(b: &[u8], i: usize) -> Option<usize> {
     (b.get(j) == Some(&b'[')).then_some(j)
 }
 
-fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) {
+fn read_array(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) {
     let mut i = skip_ws(b, open + 1);
     let mut index = 0usize;
     loop {
@@ -185,7 +201,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) 
             return;
         };
         out.records += 1;
-        record(&b[i..end], Location::Record(index), out, interner);
+        record(&b[i..end], Location::Record(index), out, cx);
         index += 1;
         i = skip_ws(b, end);
         match b.get(i) {
@@ -208,7 +224,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) 
 
 /// NDJSON, or values one after another. Line-delimited text is read line by line, so a garbled
 /// line costs only that line.
-fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner) {
+fn read_stream(b: &[u8], start: usize, out: &mut Parsed, cx: &mut Ctx) {
     let first_end = scan_value(b, start);
     // Line mode when the first value sits on one line and a newline follows it.
     let line_mode = match first_end {
@@ -236,7 +252,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
                 break;
             };
             out.records += 1;
-            record(&b[i..end], Location::Record(index), out, interner);
+            record(&b[i..end], Location::Record(index), out, cx);
             index += 1;
             i = skip_ws(b, end);
             if b.get(i) == Some(&b',') {
@@ -262,7 +278,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
                 ));
                 continue;
             }
-            record(line, Location::Line(n + 1), out, interner);
+            record(line, Location::Line(n + 1), out, cx);
         }
     }
     if out.content.is_none() {
@@ -311,7 +327,7 @@ struct Doc<'a> {
     records: Vec<&'a RawValue>,
 }
 
-fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner) {
+fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.trim(),
         Err(e) => {
@@ -336,7 +352,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         }
     };
     if raw.event_time.get().is_some() {
-        push(normalize(&raw, interner), at, out);
+        accept(&raw, text, at, out, cx);
         return;
     }
     // No eventTime: a wrapper, a document, a digest, or a record that is missing its time.
@@ -349,7 +365,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     }
     if let Some(inner) = wrapper.cloudtrail_event.get() {
         match serde_json::from_str::<RawRecord>(inner) {
-            Ok(r) => push(normalize(&r, interner), at, out),
+            Ok(r) => accept(&r, inner, at, out, cx),
             Err(e) => out
                 .bad_records
                 .push((at, format!("CloudTrailEvent is not valid JSON: {e}"))),
@@ -359,7 +375,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     for inner in [wrapper.detail, wrapper.event].into_iter().flatten() {
         if let Ok(r) = serde_json::from_str::<RawRecord>(inner.get()) {
             if r.event_time.get().is_some() {
-                push(normalize(&r, interner), at, out);
+                accept(&r, inner.get(), at, out, cx);
                 return;
             }
         }
@@ -370,7 +386,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         for r in inner {
             out.records += 1;
             match r {
-                Ok(rec) => record(rec.as_bytes(), at, out, interner),
+                Ok(rec) => record(rec.as_bytes(), at, out, cx),
                 Err(e) => out.bad_records.push((at, e)),
             }
         }
@@ -380,12 +396,21 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         out.records -= 1;
         for (i, r) in doc.records.into_iter().enumerate() {
             out.records += 1;
-            record(r.get().as_bytes(), Location::Record(i), out, interner);
+            record(r.get().as_bytes(), Location::Record(i), out, cx);
         }
         return;
     }
     out.bad_records
         .push((at, RecordError::MissingEventTime.to_string()));
+}
+
+/// Normalizes a record (`text` is its own JSON) and judges the record rules on it.
+fn accept(raw: &RawRecord, text: &str, at: Location, out: &mut Parsed, cx: &mut Ctx) {
+    let mut r = normalize(raw, cx.interner);
+    if let (Ok(e), Some(rules)) = (&mut r, cx.rules) {
+        e.rule_hits = rules.matching(text);
+    }
+    push(r, at, out);
 }
 
 fn push(r: Result<Event, RecordError>, at: Location, out: &mut Parsed) {

@@ -85,9 +85,13 @@ impl<'a> Cited<'a> {
 
 /// A finding's stable identifier: the same finding gets the same id in every run and format.
 pub fn finding_uid(f: &Finding) -> String {
+    let kind = match &f.sigma {
+        Some(rule) => format!("{}/{}", f.kind, rule.rule_id),
+        None => f.kind.to_string(),
+    };
     format!(
         "{}:{}:{}",
-        f.kind,
+        kind,
         f.time,
         f.evidence_event_ids
             .first()
@@ -109,6 +113,15 @@ pub fn title(kind: Kind) -> &'static str {
         Kind::FederationTokenAdmin => "Federation token with broad permissions",
         Kind::ConsoleLoginWithoutMfa => "Console sign-in without MFA",
         Kind::RootAccountUse => "Root account used",
+        Kind::Sigma => "Sigma rule matched",
+    }
+}
+
+/// The title of one finding: the rule's own title for `sigma` findings, else [`title`].
+pub fn title_of(f: &Finding) -> &str {
+    match &f.sigma {
+        Some(rule) => &rule.rule_title,
+        None => title(f.kind),
     }
 }
 
@@ -122,7 +135,11 @@ pub fn confidence(kind: Kind) -> u8 {
         | Kind::ConsoleLoginWithoutMfa
         | Kind::RootAccountUse
         | Kind::CredentialExfiltration => 3,
-        Kind::FailedThenSuccess | Kind::OddIp | Kind::ImpossibleTravel | Kind::RoleEnumeration => 2,
+        Kind::FailedThenSuccess
+        | Kind::OddIp
+        | Kind::ImpossibleTravel
+        | Kind::RoleEnumeration
+        | Kind::Sigma => 2,
         Kind::UnusualHour => 1,
     }
 }

@@ -267,6 +267,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             crate::engine::Hunt {
                 graph: crate::graph::GraphState::restore(s.graph),
                 detector: detect::Detector::restore(&geo, &cfg, s.detector),
+                sigma: None,
             },
             s.profiles,
         ),
