@@ -477,7 +477,9 @@ impl RuleSet {
     fn event_of(&self, record: &str) -> Option<sigma_rust::Event> {
         let mut de = serde_json::Deserializer::from_str(record);
         let mut map = if self.whole_record {
-            match Value::deserialize(&mut de).ok()? {
+            let mut v = Value::deserialize(&mut de).ok()?;
+            textify(&mut v, &self.reach, false);
+            match v {
                 Value::Object(m) => m,
                 _ => return None,
             }
@@ -490,6 +492,22 @@ impl RuleSet {
             }
         }
         sigma_rust::Event::try_from(Value::Object(map)).ok()
+    }
+}
+
+/// Lists at paths a rule names become their JSON text: sigma-rust matches no value inside a
+/// list, Zircolite's flattened tables match the list's text.
+fn textify(v: &mut Value, reach: &Reach, named: bool) {
+    match v {
+        Value::Array(_) if named => *v = Value::String(v.to_string()),
+        Value::Object(map) => {
+            for (k, child) in &reach.children {
+                if let Some(x) = map.get_mut(k) {
+                    textify(x, child, child.whole);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -577,12 +595,8 @@ impl<'de> Visitor<'de> for Prune<'_> {
         while let Some(Key(k)) = m.next_key::<Key>()? {
             match self.0.children.get(k.as_ref()) {
                 Some(r) if r.whole => {
-                    let v = match m.next_value()? {
-                        // sigma-rust matches no value inside a list: match its JSON text, as
-                        // Zircolite's flattened tables do.
-                        Value::Array(a) => Value::String(Value::Array(a).to_string()),
-                        v => v,
-                    };
+                    let mut v: Value = m.next_value()?;
+                    textify(&mut v, r, true);
                     out.insert(k.into_owned(), v);
                 }
                 Some(r) => {
@@ -937,7 +951,9 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
     fn null_means_absent_and_lists_match_as_text() {
         let del = "title: Bucket deleted\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName: DeleteBucket\n  ok_success:\n    errorCode: Success\n  ok_null:\n    errorCode: null\n  condition: sel and 1 of ok_*\n";
         let layer = "title: Layer\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    requestParameters.layers|contains: 'layer:evil'\n  condition: sel\n";
-        let (_d, set) = rules(&[("a.yml", del), ("b.yml", layer)]);
+        // A rule naming `requestParameters` itself keeps it whole: the list inside is still text.
+        let whole = "title: Whole\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    requestParameters|contains: Suspended\n  condition: sel\n";
+        let (_d, set) = rules(&[("a.yml", del), ("b.yml", layer), ("c.yml", whole)]);
         assert_eq!(set.matching(r#"{"eventName":"DeleteBucket"}"#).as_deref(), Some(&[0][..]));
         assert_eq!(
             set.matching(r#"{"eventName":"DeleteBucket","errorCode":null}"#).as_deref(),
