@@ -30,9 +30,11 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+mod gate;
 
 /// Event ids a finding lists as evidence at most (the first ones in time order); `events`
 /// counts them all.
@@ -97,6 +99,8 @@ pub struct SigmaRule {
     /// MITRE ATT&CK tags (`attack.*`).
     pub tags: Vec<String>,
     rule: sigma_rust::Rule,
+    /// The `eventName`/`eventSource` values the rule can match at all.
+    gate: gate::Gate,
 }
 
 /// Why rules could not be loaded at all.
@@ -140,6 +144,9 @@ pub struct RuleSet {
     /// Fields compared with `null`: a record without them gets them as `null` (see
     /// [`RuleSet::matching`]).
     nulls: Vec<String>,
+    /// What the ungated rules alone reach.
+    reach_ungated: Reach,
+    nulls_ungated: Vec<String>,
     /// Some rule searches keywords in every value: keep whole records.
     whole_record: bool,
 }
@@ -202,6 +209,8 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
         verdicts: Vec::new(),
         reach: Reach::default(),
         nulls: Vec::new(),
+        reach_ungated: Reach::default(),
+        nulls_ungated: Vec::new(),
         whole_record: false,
     };
     for file in rule_files(paths)? {
@@ -220,8 +229,14 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
             ),
         };
         if let Some((rule, fields)) = rule {
-            for f in fields.paths {
-                set.reach.add(&f);
+            for f in &fields.paths {
+                set.reach.add(f);
+                if rule.ungated() {
+                    set.reach_ungated.add(f);
+                }
+            }
+            if rule.ungated() {
+                set.nulls_ungated.extend(fields.nulls.iter().cloned());
             }
             set.nulls.extend(fields.nulls);
             set.whole_record |= fields.keywords;
@@ -231,6 +246,8 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
     }
     set.nulls.sort();
     set.nulls.dedup();
+    set.nulls_ungated.sort();
+    set.nulls_ungated.dedup();
     Ok(set)
 }
 
@@ -416,6 +433,7 @@ fn judge(name: &str, file: &Path, text: &str) -> (Verdict, Option<(SigmaRule, Fi
         }
     };
     let fields = fields_of(detection);
+    let gate = gate::gate(detection);
     let tags = match doc.get("tags") {
         Some(Value::Array(t)) => t
             .iter()
@@ -448,6 +466,7 @@ fn judge(name: &str, file: &Path, text: &str) -> (Verdict, Option<(SigmaRule, Fi
                 severity,
                 tags,
                 rule,
+                gate,
             },
             fields,
         )),
@@ -474,24 +493,30 @@ impl RuleSet {
 
     /// The record as the rules see it: only the keys they can reach, lists as their JSON
     /// text, fields compared with `null` present (as `null`) when the record lacks them.
-    fn event_of(&self, record: &str) -> Option<sigma_rust::Event> {
+    /// `ungated`: only for the rules every record is evaluated with (fewer keys to keep).
+    fn record_map(&self, record: &str, ungated: bool) -> Option<Map<String, Value>> {
+        let (reach, nulls) = if ungated {
+            (&self.reach_ungated, &self.nulls_ungated)
+        } else {
+            (&self.reach, &self.nulls)
+        };
         let mut de = serde_json::Deserializer::from_str(record);
         let mut map = if self.whole_record {
             let mut v = Value::deserialize(&mut de).ok()?;
-            textify(&mut v, &self.reach, false);
+            textify(&mut v, reach, false);
             match v {
                 Value::Object(m) => m,
                 _ => return None,
             }
         } else {
-            Prune(&self.reach).deserialize(&mut de).ok()??
+            Prune(reach).deserialize(&mut de).ok()??
         };
-        for path in &self.nulls {
+        for path in nulls {
             if !reaches(&map, path) {
                 map.insert(path.clone(), Value::Null);
             }
         }
-        sigma_rust::Event::try_from(Value::Object(map)).ok()
+        Some(map)
     }
 }
 
@@ -533,20 +558,58 @@ fn reaches(map: &Map<String, Value>, key: &str) -> bool {
     false
 }
 
+/// Whether a gated value lets a rule through: in its set (Sigma compares without case), or
+/// not a plain ASCII string the set can be checked against.
+fn passes(set: &Option<BTreeSet<String>>, value: Option<&str>) -> bool {
+    match (set, value) {
+        (Some(set), Some(v)) if v.is_ascii() => set.iter().any(|s| s.eq_ignore_ascii_case(v)),
+        _ => true,
+    }
+}
+
 impl RecordRules for RuleSet {
-    fn matching(&self, record: &str) -> Option<Box<[u32]>> {
-        if self.rules.is_empty() {
-            return None;
-        }
-        let event = self.event_of(record)?;
-        let hits: Vec<u32> = self
+    fn matching(&self, record: &str, event: &Event) -> Option<Box<[u32]>> {
+        // Rules whose condition needs another eventName/eventSource are not evaluated, and a
+        // record no rule lets through is not read again.
+        let keys = [
+            event.event_name.as_deref(),
+            event.event_source.as_deref(),
+            event.user_agent.as_deref(),
+            event.identity_type.as_deref(),
+        ];
+        let candidates: Vec<usize> = self
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.rule.is_match(&event))
-            .map(|(i, _)| i as u32)
+            .filter(|(_, r)| r.gate.iter().zip(keys).all(|(g, k)| passes(g, k)))
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let ungated = candidates.iter().all(|&i| self.rules[i].ungated());
+        let map = self.record_map(record, ungated)?;
+        let event = sigma_rust::Event::try_from(Value::Object(map)).ok()?;
+        let hits: Vec<u32> = candidates
+            .into_iter()
+            .filter(|&i| self.rules[i].rule.is_match(&event))
+            .map(|i| i as u32)
             .collect();
         (!hits.is_empty()).then(|| hits.into_boxed_slice())
+    }
+}
+
+impl RuleSet {
+    /// The rules every record is evaluated with (their condition pins none of the gated
+    /// fields).
+    pub fn ungated(&self) -> impl Iterator<Item = &SigmaRule> {
+        self.rules.iter().filter(|r| r.ungated())
+    }
+}
+
+impl SigmaRule {
+    fn ungated(&self) -> bool {
+        self.gate.iter().all(Option::is_none)
     }
 }
 
@@ -883,6 +946,35 @@ impl<'a> SigmaMatcher<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{normalize, raw::RawRecord, Interner};
+
+    /// The rules that match a record (given a time when it has none, as the reader needs one).
+    fn hits(set: &RuleSet, rec: &str) -> Option<Vec<u32>> {
+        let mut v: Value = serde_json::from_str(rec).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.entry("eventTime").or_insert("2024-01-01T00:00:00Z".into());
+        } else {
+            v = serde_json::json!({"eventTime": "2024-01-01T00:00:00Z"});
+        }
+        let text = v.to_string();
+        let raw: RawRecord = serde_json::from_str(&text).unwrap();
+        let ev = normalize(&raw, &mut Interner::default()).unwrap();
+        set.matching(rec, &ev).map(Vec::from)
+    }
+
+    #[test]
+    fn shipped_rules_all_run_and_most_are_gated() {
+        let set = load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/sigma/aws-cloudtrail")])
+            .unwrap();
+        assert_eq!(set.rules.len(), 53);
+        assert_eq!(set.failed().count(), 0);
+        // Its only field is userIdentity.arn|re: every record is evaluated with it.
+        let ungated: Vec<&str> = set.ungated().map(|r| r.title.as_str()).collect();
+        assert_eq!(
+            ungated,
+            ["Malicious Usage Of IMDS Credentials Outside Of AWS Infrastructure"]
+        );
+    }
 
     fn rules(files: &[(&str, &str)]) -> (tempfile::TempDir, RuleSet) {
         let dir = tempfile::tempdir().unwrap();
@@ -904,7 +996,7 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         let rec = r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"stoplogging","requestParameters":{"name":"t"},
             "additionalEventData":{"MFAUsed":"No","other":[1,2]},"userIdentity":{"type":"AssumedRole",
             "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/X"}}}}"#;
-        assert_eq!(set.matching(rec).as_deref(), Some(&[0, 1][..]));
+        assert_eq!(hits(&set, rec), Some(vec![0, 1]));
         let kept = Value::Object(
             Prune(&set.reach)
                 .deserialize(&mut serde_json::Deserializer::from_str(rec))
@@ -913,9 +1005,9 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         );
         assert_eq!(kept.get("requestParameters"), None);
         assert_eq!(kept["additionalEventData"].as_object().unwrap().len(), 1);
-        assert_eq!(set.matching(r#"{"eventName":"GetObject"}"#), None);
-        assert_eq!(set.matching("[1,2]"), None);
-        assert_eq!(set.matching("not json"), None);
+        assert_eq!(hits(&set, r#"{"eventName":"GetObject"}"#), None);
+        assert_eq!(hits(&set, "[1,2]"), None);
+        assert_eq!(hits(&set, "not json"), None);
     }
 
     #[test]
@@ -941,7 +1033,7 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         assert!(set.verdicts[1].reason.as_deref().unwrap().contains("correlation"));
         assert!(set.verdicts[3].reason.as_deref().unwrap().contains("expand"));
         assert!(set.verdicts[4].reason.as_deref().unwrap().contains("nothere"));
-        assert_eq!(set.failed().count(), 3);
+        assert_eq!(set.failed().count(), 4);
         assert_eq!(set.not_for_cloudtrail(), 1);
         assert_eq!(set.rules[0].tags, ["attack.defense-evasion", "attack.t1562.008"]);
         assert_eq!(set.rules[0].severity, Severity::High);
@@ -954,16 +1046,15 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         // A rule naming `requestParameters` itself keeps it whole: the list inside is still text.
         let whole = "title: Whole\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    requestParameters|contains: Suspended\n  condition: sel\n";
         let (_d, set) = rules(&[("a.yml", del), ("b.yml", layer), ("c.yml", whole)]);
-        assert_eq!(set.matching(r#"{"eventName":"DeleteBucket"}"#).as_deref(), Some(&[0][..]));
+        assert_eq!(hits(&set, r#"{"eventName":"DeleteBucket"}"#), Some(vec![0]));
         assert_eq!(
-            set.matching(r#"{"eventName":"DeleteBucket","errorCode":null}"#).as_deref(),
-            Some(&[0][..])
+            hits(&set, r#"{"eventName":"DeleteBucket","errorCode":null}"#),
+            Some(vec![0])
         );
-        assert_eq!(set.matching(r#"{"eventName":"DeleteBucket","errorCode":"AccessDenied"}"#), None);
+        assert_eq!(hits(&set, r#"{"eventName":"DeleteBucket","errorCode":"AccessDenied"}"#), None);
         assert_eq!(
-            set.matching(r#"{"requestParameters":{"layers":["arn:aws:lambda:us-east-1:1:layer:evil:1"]}}"#)
-                .as_deref(),
-            Some(&[1][..])
+            hits(&set, r#"{"requestParameters":{"layers":["arn:aws:lambda:us-east-1:1:layer:evil:1"]}}"#),
+            Some(vec![1])
         );
     }
 
@@ -972,9 +1063,7 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         let kw = "title: k\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  keywords:\n    - '*trufflehog*'\n  condition: keywords\n";
         let (_d, set) = rules(&[("k.yml", kw)]);
         assert!(set.whole_record);
-        assert!(set
-            .matching(r#"{"userAgent":"TruffleHog/3","eventName":"GetCallerIdentity"}"#)
-            .is_some());
+        assert!(hits(&set, r#"{"userAgent":"TruffleHog/3","eventName":"GetCallerIdentity"}"#).is_some());
     }
 
     #[test]

@@ -149,7 +149,8 @@ pub struct Event {
 /// text as read, secrets included: an implementation keeps only rule indices.
 pub trait RecordRules: Send + Sync + std::fmt::Debug {
     /// The indices of the rules that match the record, in increasing order; `None` for none.
-    fn matching(&self, record: &str) -> Option<Box<[u32]>>;
+    /// `event` is the record as normalized (for what is cheap to look at first).
+    fn matching(&self, record: &str, event: &Event) -> Option<Box<[u32]>>;
 }
 
 /// The fields of an STS call that issues credentials.

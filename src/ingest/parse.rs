@@ -408,7 +408,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
 fn accept(raw: &RawRecord, text: &str, at: Location, out: &mut Parsed, cx: &mut Ctx) {
     let mut r = normalize(raw, cx.interner);
     if let (Ok(e), Some(rules)) = (&mut r, cx.rules) {
-        e.rule_hits = rules.matching(text);
+        e.rule_hits = rules.matching(text, e);
     }
     push(r, at, out);
 }
