@@ -35,12 +35,7 @@ impl<'a> Hunt<'a> {
 
     /// Also reports the hits of these Sigma rules (the reader must judge them: pass the same
     /// set as `IngestOptions::record_rules`).
-    pub fn with_sigma(
-        mut self,
-        rules: &'a RuleSet,
-        geo: &'a GeoIp,
-        cfg: &'a DetectConfig,
-    ) -> Self {
+    pub fn with_sigma(mut self, rules: &'a RuleSet, geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
         self.sigma = Some(SigmaMatcher::new(rules, geo, cfg));
         self
     }

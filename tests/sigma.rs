@@ -130,7 +130,11 @@ fn real_attacks_raise_the_rules_that_describe_them() {
             "{file}"
         );
         let f = findings.iter().find(|f| f["kind"] == "sigma").unwrap();
-        assert!(f["tags"].as_array().unwrap().iter().all(|t| t.as_str().unwrap().starts_with("attack.")));
+        assert!(f["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.as_str().unwrap().starts_with("attack.")));
         assert_eq!(f["evidence_event_ids"].as_array().unwrap().len(), 1);
     }
 }
@@ -155,11 +159,16 @@ fn without_sigma_no_finding_has_rule_fields() {
         "-q",
         "--format",
         "ndjson",
-        &stratus("aws.initial-access.console-login-without-mfa.json").display().to_string(),
+        &stratus("aws.initial-access.console-login-without-mfa.json")
+            .display()
+            .to_string(),
     ]);
     let out = stdout(&o);
     assert!(!out.is_empty());
-    assert!(!out.contains("\"sigma\"") && !out.contains("rule_id"), "{out}");
+    assert!(
+        !out.contains("\"sigma\"") && !out.contains("rule_id"),
+        "{out}"
+    );
 }
 
 /// Panther's compromised-root story: the root user's every call, from the victim's own logins
@@ -187,7 +196,12 @@ fn one_finding_per_rule_and_principal_counts_every_event() {
     let mut keys: Vec<(&str, &str)> = findings
         .iter()
         .filter(|f| f["kind"] == "sigma")
-        .map(|f| (f["rule_id"].as_str().unwrap(), f["principal"].as_str().unwrap()))
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap(),
+                f["principal"].as_str().unwrap(),
+            )
+        })
         .collect();
     let n = keys.len();
     keys.sort();
@@ -199,7 +213,10 @@ fn one_finding_per_rule_and_principal_counts_every_event() {
         .unwrap();
     assert_eq!(rootcreds["severity"], "medium");
     assert_eq!(rootcreds["level"], "medium");
-    assert_eq!(rootcreds["evidence_event_ids"].as_array().unwrap().len(), 15);
+    assert_eq!(
+        rootcreds["evidence_event_ids"].as_array().unwrap().len(),
+        15
+    );
 }
 
 /// Sessions are traced to the principal behind them: two roles' sessions issued to one user
@@ -233,7 +250,11 @@ fn hits_of_sessions_belong_to_the_principal_behind_them() {
     assert_eq!(
         sigma_findings(&findings),
         [
-            ("AWS VPC Flow Logs Deleted".to_string(), user.to_string(), 25),
+            (
+                "AWS VPC Flow Logs Deleted".to_string(),
+                user.to_string(),
+                25
+            ),
             (
                 "AWS VPC Flow Logs Deleted".to_string(),
                 "arn:aws:iam::111111111111:role/r9".to_string(),
@@ -275,7 +296,11 @@ const GOOD: &str = "title: Flow logs gone\nid: good-1\nlevel: high\nlogsource:\n
 
 fn bad_rules(dir: &Path) {
     write(dir, "a_good.yml", GOOD.as_bytes());
-    write(dir, "b_broken.yml", b"title: broken\ndetection: [unclosed\n");
+    write(
+        dir,
+        "b_broken.yml",
+        b"title: broken\ndetection: [unclosed\n",
+    );
     write(
         dir,
         "c_correlation.yml",
@@ -320,7 +345,10 @@ fn bad_rule_files_are_named_and_the_rest_run() {
             .lines()
             .find(|l| l.contains(file))
             .unwrap_or_else(|| panic!("{file} not named: {err}"));
-        assert!(line.starts_with("trailhound: warning: sigma rule "), "{line}");
+        assert!(
+            line.starts_with("trailhound: warning: sigma rule "),
+            "{line}"
+        );
         assert!(line.contains(why), "{line}");
     }
     assert!(!err.contains("d_windows.yml"), "{err}");
@@ -359,10 +387,19 @@ fn lint_lists_every_rule_file_and_fails_on_rules_that_cannot_run() {
         .collect();
     assert_eq!(
         status,
-        ["ok", "invalid", "unsupported", "not_for_cloudtrail", "invalid"],
+        [
+            "ok",
+            "invalid",
+            "unsupported",
+            "not_for_cloudtrail",
+            "invalid"
+        ],
         "{table}"
     );
-    assert!(table.contains("logsource product windows, service (none)"), "{table}");
+    assert!(
+        table.contains("logsource product windows, service (none)"),
+        "{table}"
+    );
 
     let o = run(["sigma", "lint", "/nonexistent/rules"]);
     assert_eq!(code(&o), 3);
@@ -397,7 +434,10 @@ fn sigma_findings_appear_in_every_hunt_format() {
                     .map(|l| serde_json::from_str::<Value>(l).unwrap())
                     .find(|f| f["Title"] == title)
                     .unwrap();
-                assert_eq!(f["ProductFields"]["trailhound/sigma_rule_id"], "77caf516-34e5-4df9-b4db-20744fea0a60");
+                assert_eq!(
+                    f["ProductFields"]["trailhound/sigma_rule_id"],
+                    "77caf516-34e5-4df9-b4db-20744fea0a60"
+                );
             }
             _ => {}
         }

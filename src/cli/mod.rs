@@ -214,11 +214,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
                             ]
                         })
                         .collect();
-                    let mut text = report::table::render(
-                        &["status", "file", "title", "reason"],
-                        &rows,
-                        200,
-                    );
+                    let mut text =
+                        report::table::render(&["status", "file", "title", "reason"], &rows, 200);
                     if rows.is_empty() {
                         text = "no rule files\n".into();
                     }

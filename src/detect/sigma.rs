@@ -144,6 +144,9 @@ pub struct RuleSet {
     /// Fields compared with `null`: a record without them gets them as `null` (see
     /// [`RuleSet::matching`]).
     nulls: Vec<String>,
+    /// Rules by the (lowercase) eventNames their condition allows, and the rules that allow any.
+    by_name: HashMap<String, Vec<u32>>,
+    any_name: Vec<u32>,
     /// What the ungated rules alone reach.
     reach_ungated: Reach,
     nulls_ungated: Vec<String>,
@@ -209,6 +212,8 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
         verdicts: Vec::new(),
         reach: Reach::default(),
         nulls: Vec::new(),
+        by_name: HashMap::new(),
+        any_name: Vec::new(),
         reach_ungated: Reach::default(),
         nulls_ungated: Vec::new(),
         whole_record: false,
@@ -219,12 +224,24 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => judge(&name, &file, &t),
                 Err(e) => (
-                    bad(&name, Status::Invalid, None, None, format!("not UTF-8: {e}")),
+                    bad(
+                        &name,
+                        Status::Invalid,
+                        None,
+                        None,
+                        format!("not UTF-8: {e}"),
+                    ),
                     None,
                 ),
             },
             Err(e) => (
-                bad(&name, Status::Invalid, None, None, format!("cannot read: {e}")),
+                bad(
+                    &name,
+                    Status::Invalid,
+                    None,
+                    None,
+                    format!("cannot read: {e}"),
+                ),
                 None,
             ),
         };
@@ -248,6 +265,16 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, SigmaError> {
     set.nulls.dedup();
     set.nulls_ungated.sort();
     set.nulls_ungated.dedup();
+    for (i, r) in set.rules.iter().enumerate() {
+        match &r.gate[0] {
+            Some(names) => {
+                for n in names {
+                    set.by_name.entry(n.clone()).or_default().push(i as u32);
+                }
+            }
+            None => set.any_name.push(i as u32),
+        }
+    }
     Ok(set)
 }
 
@@ -359,7 +386,13 @@ fn judge(name: &str, file: &Path, text: &str) -> (Verdict, Option<(SigmaRule, Fi
     let title = text_of(&doc, "title");
     if !doc.is_object() {
         return (
-            bad(name, Status::Invalid, id, title, "not a YAML mapping".into()),
+            bad(
+                name,
+                Status::Invalid,
+                id,
+                title,
+                "not a YAML mapping".into(),
+            ),
             None,
         );
     }
@@ -377,7 +410,13 @@ fn judge(name: &str, file: &Path, text: &str) -> (Verdict, Option<(SigmaRule, Fi
     }
     let Some(Value::Object(detection)) = doc.get("detection") else {
         return (
-            bad(name, Status::Invalid, id, title, "no detection section".into()),
+            bad(
+                name,
+                Status::Invalid,
+                id,
+                title,
+                "no detection section".into(),
+            ),
             None,
         );
     };
@@ -414,7 +453,9 @@ fn judge(name: &str, file: &Path, text: &str) -> (Verdict, Option<(SigmaRule, Fi
                 Status::Invalid,
                 id,
                 title,
-                format!("unknown level `{level}`, must be: informational, low, medium, high, critical"),
+                format!(
+                    "unknown level `{level}`, must be: informational, low, medium, high, critical"
+                ),
             ),
             None,
         );
@@ -577,23 +618,33 @@ impl RecordRules for RuleSet {
             event.user_agent.as_deref(),
             event.identity_type.as_deref(),
         ];
-        let candidates: Vec<usize> = self
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.gate.iter().zip(keys).all(|(g, k)| passes(g, k)))
-            .map(|(i, _)| i)
-            .collect();
+        let gated = |&i: &u32| {
+            let r = &self.rules[i as usize];
+            r.gate.iter().zip(keys).all(|(g, k)| passes(g, k))
+        };
+        // The rules for this eventName (and those for any), looked up rather than scanned.
+        let mut candidates: Vec<u32> = match event.event_name.as_deref() {
+            Some(n) if n.is_ascii() => self
+                .by_name
+                .get(n.to_ascii_lowercase().as_str())
+                .into_iter()
+                .flatten()
+                .chain(&self.any_name)
+                .copied()
+                .filter(gated)
+                .collect(),
+            _ => (0..self.rules.len() as u32).filter(gated).collect(),
+        };
+        candidates.sort_unstable();
         if candidates.is_empty() {
             return None;
         }
-        let ungated = candidates.iter().all(|&i| self.rules[i].ungated());
+        let ungated = candidates.iter().all(|&i| self.rules[i as usize].ungated());
         let map = self.record_map(record, ungated)?;
         let event = sigma_rust::Event::try_from(Value::Object(map)).ok()?;
         let hits: Vec<u32> = candidates
             .into_iter()
-            .filter(|&i| self.rules[i].rule.is_match(&event))
-            .map(|i| i as u32)
+            .filter(|&i| self.rules[i as usize].rule.is_match(&event))
             .collect();
         (!hits.is_empty()).then(|| hits.into_boxed_slice())
     }
@@ -952,7 +1003,8 @@ mod tests {
     fn hits(set: &RuleSet, rec: &str) -> Option<Vec<u32>> {
         let mut v: Value = serde_json::from_str(rec).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
-            m.entry("eventTime").or_insert("2024-01-01T00:00:00Z".into());
+            m.entry("eventTime")
+                .or_insert("2024-01-01T00:00:00Z".into());
         } else {
             v = serde_json::json!({"eventTime": "2024-01-01T00:00:00Z"});
         }
@@ -964,8 +1016,9 @@ mod tests {
 
     #[test]
     fn shipped_rules_all_run_and_most_are_gated() {
-        let set = load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/sigma/aws-cloudtrail")])
-            .unwrap();
+        let set =
+            load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/sigma/aws-cloudtrail")])
+                .unwrap();
         assert_eq!(set.rules.len(), 53);
         assert_eq!(set.failed().count(), 0);
         // Its only field is userIdentity.arn|re: every record is evaluated with it.
@@ -1028,14 +1081,36 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         let st: Vec<&str> = set.verdicts.iter().map(|v| v.status.as_str()).collect();
         assert_eq!(
             st,
-            ["ok", "unsupported", "not_for_cloudtrail", "unsupported", "invalid", "invalid"]
+            [
+                "ok",
+                "unsupported",
+                "not_for_cloudtrail",
+                "unsupported",
+                "invalid",
+                "invalid"
+            ]
         );
-        assert!(set.verdicts[1].reason.as_deref().unwrap().contains("correlation"));
-        assert!(set.verdicts[3].reason.as_deref().unwrap().contains("expand"));
-        assert!(set.verdicts[4].reason.as_deref().unwrap().contains("nothere"));
+        assert!(set.verdicts[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("correlation"));
+        assert!(set.verdicts[3]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("expand"));
+        assert!(set.verdicts[4]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("nothere"));
         assert_eq!(set.failed().count(), 4);
         assert_eq!(set.not_for_cloudtrail(), 1);
-        assert_eq!(set.rules[0].tags, ["attack.defense-evasion", "attack.t1562.008"]);
+        assert_eq!(
+            set.rules[0].tags,
+            ["attack.defense-evasion", "attack.t1562.008"]
+        );
         assert_eq!(set.rules[0].severity, Severity::High);
     }
 
@@ -1051,9 +1126,18 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
             hits(&set, r#"{"eventName":"DeleteBucket","errorCode":null}"#),
             Some(vec![0])
         );
-        assert_eq!(hits(&set, r#"{"eventName":"DeleteBucket","errorCode":"AccessDenied"}"#), None);
         assert_eq!(
-            hits(&set, r#"{"requestParameters":{"layers":["arn:aws:lambda:us-east-1:1:layer:evil:1"]}}"#),
+            hits(
+                &set,
+                r#"{"eventName":"DeleteBucket","errorCode":"AccessDenied"}"#
+            ),
+            None
+        );
+        assert_eq!(
+            hits(
+                &set,
+                r#"{"requestParameters":{"layers":["arn:aws:lambda:us-east-1:1:layer:evil:1"]}}"#
+            ),
             Some(vec![1])
         );
     }
@@ -1063,7 +1147,11 @@ logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n   
         let kw = "title: k\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  keywords:\n    - '*trufflehog*'\n  condition: keywords\n";
         let (_d, set) = rules(&[("k.yml", kw)]);
         assert!(set.whole_record);
-        assert!(hits(&set, r#"{"userAgent":"TruffleHog/3","eventName":"GetCallerIdentity"}"#).is_some());
+        assert!(hits(
+            &set,
+            r#"{"userAgent":"TruffleHog/3","eventName":"GetCallerIdentity"}"#
+        )
+        .is_some());
     }
 
     #[test]

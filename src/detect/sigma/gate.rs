@@ -64,10 +64,7 @@ fn union(a: Option<BTreeSet<String>>, b: Option<BTreeSet<String>>) -> Option<BTr
     Some(a)
 }
 
-fn intersect(
-    a: Option<BTreeSet<String>>,
-    b: Option<BTreeSet<String>>,
-) -> Option<BTreeSet<String>> {
+fn intersect(a: Option<BTreeSet<String>>, b: Option<BTreeSet<String>>) -> Option<BTreeSet<String>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
         (Some(x), None) | (None, Some(x)) => Some(x),
@@ -212,7 +209,8 @@ mod tests {
     }
 
     fn names(g: &Gate) -> Option<Vec<&str>> {
-        g[0].as_ref().map(|s| s.iter().map(String::as_str).collect())
+        g[0].as_ref()
+            .map(|s| s.iter().map(String::as_str).collect())
     }
 
     #[test]
