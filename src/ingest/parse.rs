@@ -123,7 +123,7 @@ pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>) -> Parsed {
             *interner = Interner::default();
         }
         let mut ctx = Ctx {
-            interner: &mut *interner,
+            interner: &mut interner,
             rules,
         };
         parse_with(text, &mut ctx)
