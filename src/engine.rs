@@ -8,6 +8,7 @@
 //! the same as one judgement over all events held in memory, whatever the slice length, thread
 //! count or file order.
 
+use crate::detect::sigma::{RuleSet, SigmaMatcher};
 use crate::detect::{DetectConfig, Detector, Finding};
 use crate::event::{Event, Text};
 use crate::geoip::GeoIp;
@@ -18,6 +19,9 @@ use std::collections::HashSet;
 pub struct Hunt<'a> {
     pub graph: GraphState,
     pub detector: Detector<'a>,
+    /// With Sigma rules: their hits (judged as the input was read, see
+    /// [`crate::event::RecordRules`]) folded per rule and principal.
+    pub sigma: Option<SigmaMatcher<'a>>,
 }
 
 impl<'a> Hunt<'a> {
@@ -25,7 +29,15 @@ impl<'a> Hunt<'a> {
         Hunt {
             graph: GraphState::live(),
             detector: Detector::new(geo, cfg),
+            sigma: None,
         }
+    }
+
+    /// Also reports the hits of these Sigma rules (the reader must judge them: pass the same
+    /// set as `IngestOptions::record_rules`).
+    pub fn with_sigma(mut self, rules: &'a RuleSet, geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        self.sigma = Some(SigmaMatcher::new(rules, geo, cfg));
+        self
     }
 
     /// Takes the next slice: the graph learns its sessions first, then each event is judged
@@ -33,12 +45,19 @@ impl<'a> Hunt<'a> {
     pub fn observe(&mut self, slice: &[Event]) {
         self.graph.observe(slice);
         self.detector.observe(slice, &self.graph);
+        if let Some(s) = &mut self.sigma {
+            s.observe(slice, &self.graph);
+        }
     }
 
     /// The graph of everything observed and the findings.
     pub fn finish(&mut self) -> (Graph, Vec<Finding>) {
         let graph = self.graph.finish();
-        let findings = self.detector.finish(&graph);
+        let mut findings = self.detector.finish(&graph);
+        if let Some(s) = &self.sigma {
+            findings.extend(s.findings(&graph));
+            findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        }
         (graph, findings)
     }
 }

@@ -399,6 +399,7 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
             event_day: event_day.next().flatten().unwrap_or_else(|| Arc::from("")),
             origin: (0, row as u32),
             notes: None,
+            rule_hits: None,
         });
     }
     Ok(out)

@@ -22,4 +22,5 @@ mod report;
 mod securityhub;
 mod sessions;
 mod siem;
+mod sigma;
 mod timesketch;

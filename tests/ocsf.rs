@@ -346,6 +346,7 @@ fn findings_without_their_events_are_still_valid() {
             chain_depth: 1,
             source_identity: None,
         }],
+        sigma: None,
         respond: None,
     };
     let v = trailhound::report::ocsf::detection_finding(&f, &Cited::default());

@@ -180,6 +180,11 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         /// Name the containment playbook and exact command for each finding.
         #[arg(long)]
         respond: bool,
+        /// Also run Sigma rules (files or folders of .yml; only `logsource: product: aws,
+        /// service: cloudtrail` rules apply): one `sigma` finding per rule and principal. The
+        /// SigmaHQ CloudTrail set ships in rules/sigma/aws-cloudtrail. Put log paths first.
+        #[arg(long, value_name = "RULES", num_args = 1..)]
+        sigma: Vec<PathBuf>,
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -217,6 +222,11 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         geoip: Vec<PathBuf>,
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Sigma rules: check which ones `hunt --sigma` can run.
+    Sigma {
+        #[command(subcommand)]
+        cmd: SigmaCommand,
     },
     /// AWS Security Hub: send ASFF findings (`hunt --format asff`) with BatchImportFindings.
     Securityhub {
@@ -341,6 +351,31 @@ pub struct FuzzArgs {
 pub enum SummaryFormat {
     Text,
     Json,
+}
+
+/// `trailhound sigma ...`
+#[derive(Debug, Subcommand)]
+pub enum SigmaCommand {
+    /// List each rule file: ok, unsupported (why), invalid (why) or not_for_cloudtrail.
+    #[command(
+        after_help = "Exit codes: 0 every rule runs or is for another log source; 1 a rule is invalid or unsupported; 2 error; 3 path missing."
+    )]
+    Lint {
+        /// Rule files or folders (walked for .yml and .yaml).
+        #[arg(required = true, value_name = "RULES")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Table)]
+        format: LintFormat,
+    },
+}
+
+/// Output of `sigma lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per rule file: file, status, id, title, reason.
+    Ndjson,
 }
 
 /// `trailhound state ...`

@@ -116,6 +116,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             config,
             geoip,
             respond,
+            sigma,
             out,
         } => {
             let cfg = match &config {
@@ -128,8 +129,31 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 crate::geoip::GeoIp::with_files(&geoip)
             }
             .map_err(|e| Error::Usage(e.to_string()))?;
+            let rules = if sigma.is_empty() {
+                None
+            } else {
+                let set = crate::detect::sigma::load(&sigma).map_err(|e| match e {
+                    crate::detect::sigma::SigmaError::NotFound(p) => Error::PathNotFound(vec![p]),
+                    e => Error::Usage(format!("--sigma: {e}")),
+                })?;
+                for v in set.failed() {
+                    eprintln!(
+                        "trailhound: warning: sigma rule {}: {} ({})",
+                        v.file,
+                        v.reason.as_deref().unwrap_or_default(),
+                        v.status.as_str()
+                    );
+                }
+                Some(std::sync::Arc::new(set))
+            };
             let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
-            stream(&input, quiet, &mut |slice| {
+            if let Some(r) = &rules {
+                hunt = hunt.with_sigma(r, &geo, &cfg);
+            }
+            let record_rules = rules
+                .clone()
+                .map(|r| r as std::sync::Arc<dyn crate::event::RecordRules>);
+            stream_judged(&input, quiet, record_rules, &mut |slice| {
                 hunt.observe(&slice);
                 Ok(())
             })?;
@@ -154,8 +178,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let text = report::findings::render(&findings, format, &cited);
             Sink::new(out.as_deref()).write_text(&text)?;
             if !quiet {
+                let sigma_counts = rules.as_ref().map_or(String::new(), |r| {
+                    format!(
+                        "; sigma: {} rules run, {} failed, {} not for CloudTrail",
+                        r.rules.len(),
+                        r.failed().count(),
+                        r.not_for_cloudtrail()
+                    )
+                });
                 eprintln!(
-                    "trailhound: {} findings (worst: {})",
+                    "trailhound: {} findings (worst: {}){sigma_counts}",
                     findings.len(),
                     worst.map_or("none".to_string(), |w| w.to_string())
                 );
@@ -211,6 +243,52 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 } else {
                     Exit::Ok
                 })
+            })
+        }
+        Command::Sigma {
+            cmd: args::SigmaCommand::Lint { paths, format },
+        } => {
+            let set = crate::detect::sigma::load(&paths).map_err(|e| match e {
+                crate::detect::sigma::SigmaError::NotFound(p) => Error::PathNotFound(vec![p]),
+                e => Error::Usage(e.to_string()),
+            })?;
+            let sink = Sink::new(None);
+            match format {
+                args::LintFormat::Ndjson => report::write_ndjson(&set.verdicts, &sink)?,
+                args::LintFormat::Table => {
+                    let rows: Vec<Vec<String>> = set
+                        .verdicts
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                v.status.as_str().to_string(),
+                                v.file.clone(),
+                                v.title.clone().unwrap_or_default(),
+                                v.reason.clone().unwrap_or_default(),
+                            ]
+                        })
+                        .collect();
+                    let mut text =
+                        report::table::render(&["status", "file", "title", "reason"], &rows, 200);
+                    if rows.is_empty() {
+                        text = "no rule files\n".into();
+                    }
+                    sink.write_text(&text)?;
+                }
+            }
+            if !quiet {
+                eprintln!(
+                    "trailhound: {} rule files: {} ok, {} failed, {} not for CloudTrail",
+                    set.verdicts.len(),
+                    set.rules.len(),
+                    set.failed().count(),
+                    set.not_for_cloudtrail()
+                );
+            }
+            Ok(if set.failed().next().is_some() {
+                Exit::Findings
+            } else {
+                Exit::Ok
             })
         }
         Command::HuntConfig => {
@@ -460,7 +538,18 @@ pub fn stream(
     quiet: bool,
     consume: &mut dyn FnMut(Vec<Event>) -> Result<()>,
 ) -> Result<Ingested> {
-    let opts = ingest_options(input, quiet)?;
+    stream_judged(input, quiet, None, consume)
+}
+
+/// [`stream`], with rules judged on each record's own JSON as it is read.
+pub fn stream_judged(
+    input: &InputArgs,
+    quiet: bool,
+    rules: Option<std::sync::Arc<dyn crate::event::RecordRules>>,
+    consume: &mut dyn FnMut(Vec<Event>) -> Result<()>,
+) -> Result<Ingested> {
+    let mut opts = ingest_options(input, quiet)?;
+    opts.record_rules = rules;
     let data = ingest::stream(&input.paths, &opts, input.stream.slicing(), consume)?;
     told(&data, quiet)?;
     Ok(data)
@@ -542,6 +631,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
         },
         track: None,
         max_object_bytes: input.max_object_size,
+        record_rules: None,
     })
 }
 

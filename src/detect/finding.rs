@@ -65,10 +65,12 @@ pub enum Kind {
     SourceIdentityChanged,
     SessionFanOut,
     NewRolePath,
+    /// A Sigma rule (`hunt --sigma`) matched; [`Finding::sigma`] names it.
+    Sigma,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::FailedThenSuccess,
         Kind::OddIp,
         Kind::UnusualHour,
@@ -87,6 +89,7 @@ impl Kind {
         Kind::SourceIdentityChanged,
         Kind::SessionFanOut,
         Kind::NewRolePath,
+        Kind::Sigma,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Kind {
             Kind::SourceIdentityChanged => "source_identity_changed",
             Kind::SessionFanOut => "session_fan_out",
             Kind::NewRolePath => "new_role_path",
+            Kind::Sigma => "sigma",
         }
     }
 }
@@ -182,7 +186,9 @@ pub struct Finding {
     /// Why it fired, and the baseline it was compared with.
     pub reason: String,
     pub evidence_event_ids: Vec<String>,
-    /// Posture findings (one per principal per run): how many events, and the last one's time.
+    /// Findings that stand for many events (posture findings, one per principal per run; Sigma
+    /// findings, one per rule and principal): how many events, all counted
+    /// (`evidence_event_ids` lists only the first), and the last one's time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<u64>,
     #[serde(
@@ -193,9 +199,25 @@ pub struct Finding {
     )]
     pub last_time: Option<Millis>,
     pub chain: Vec<Hop>,
+    /// `sigma` findings: the rule and how many events matched (absent from every other kind's
+    /// output).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<SigmaHit>,
     /// With `--respond`: the playbook and exact command that contain it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub respond: Option<Response>,
+}
+
+/// The rule behind a `sigma` finding, and how much of the input it matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigmaHit {
+    /// The rule's `id` (or its file name when it has none).
+    pub rule_id: String,
+    pub rule_title: String,
+    /// The rule's `level`: informational, low, medium, high or critical.
+    pub level: String,
+    /// The rule's MITRE ATT&CK tags (`attack.*`).
+    pub tags: Vec<String>,
 }
 
 /// A containment suggestion.
@@ -214,6 +236,7 @@ impl Finding {
             &self.principal,
             &self.access_key_id,
             &self.evidence_event_ids,
+            self.sigma.as_ref().map(|s| &s.rule_id),
         )
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod finding;
 pub mod lineage;
 pub mod posture;
+pub mod sigma;
 
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::{distance_km, GeoIp, IpInfo};
@@ -347,7 +348,7 @@ fn is_automation(e: &Event, session: Option<&Session>, sessions: &impl Lookup) -
 }
 
 /// The hops of the chain that issued `key`, from the top.
-fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
+pub(crate) fn chain_of(graph: &Graph, key: Option<&str>) -> Vec<Hop> {
     key.map(|k| graph.ancestors(k))
         .unwrap_or_default()
         .into_iter()
@@ -728,6 +729,7 @@ impl<'a> Detector<'a> {
             events: None,
             last_time: None,
             chain: Vec::new(),
+            sigma: None,
             respond: None,
         });
     }

@@ -144,6 +144,10 @@ pub struct Event {
     /// `onBehalfOf`, `sessionContext.assumedRoot`). Not a column; `None` on almost every event.
     #[serde(skip)]
     pub notes: Option<Box<IdentityNotes>>,
+    /// Indices of the [`RecordRules`] that matched this record's own JSON when it was read
+    /// (`None` when none did or none were given). Not a column.
+    #[serde(skip)]
+    pub rule_hits: Option<Box<[u32]>>,
 }
 
 /// What a record says of its identity beyond the `events` columns. Not columns, so that the
@@ -195,6 +199,16 @@ pub struct AssumeRootRequest {
     /// `requestParameters.taskPolicyArn.arn`
     /// (`arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy`).
     pub task_policy_arn: Option<String>,
+}
+
+
+/// Rules judged on each record's own JSON while the input is parsed, for what needs fields an
+/// [`Event`] does not keep (Sigma rules name CloudTrail's own fields). The record is the whole
+/// text as read, secrets included: an implementation keeps only rule indices.
+pub trait RecordRules: Send + Sync + std::fmt::Debug {
+    /// The indices of the rules that match the record, in increasing order; `None` for none.
+    /// `event` is the record as normalized (for what is cheap to look at first).
+    fn matching(&self, record: &str, event: &Event) -> Option<Box<[u32]>>;
 }
 
 /// The fields of an STS call that issues credentials.
@@ -625,6 +639,7 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         event_day: interner.day_of(event_time),
         origin: (0, 0),
         notes: (notes != IdentityNotes::default()).then(|| Box::new(notes)),
+        rule_hits: None,
     };
     if is_issuing_call {
         fill_sts(&mut ev, rec, interner);

@@ -129,6 +129,7 @@ impl<'de> Deserialize<'de> for Event {
             sts,
             origin: (0, 0),
             notes: None,
+            rule_hits: None,
         })
     }
 }

@@ -90,9 +90,7 @@ pub(super) fn read(
                 let size = doc.len() as u64;
                 bar.inc(size);
                 bar.set_message(format!("{url}: {} pages", n + 1));
-                results.push(
-                    collector.take(base + n, parse_bytes(&name, doc, size, opts.max_object())),
-                );
+                results.push(collector.take(base + n, parse_bytes(&name, doc, size, opts)));
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),

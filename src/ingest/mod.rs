@@ -47,6 +47,9 @@ pub struct IngestOptions {
     /// Bytes one object may decompress to (default [`decode::DEFAULT_MAX_INFLATED`]); an object
     /// that inflates past it is a failed file and the run goes on.
     pub max_object_bytes: Option<u64>,
+    /// Rules judged on each record's own JSON as it is read (`hunt --sigma`); their hits are
+    /// kept in [`Event::rule_hits`].
+    pub record_rules: Option<std::sync::Arc<dyn crate::event::RecordRules>>,
 }
 
 impl IngestOptions {
@@ -261,7 +264,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
         .par_iter()
         .enumerate()
         .map(|(n, input)| {
-            let mut r = read_one(input, opts.max_object());
+            let mut r = read_one(input, opts);
             if let Some(name) = &input.name {
                 r.mark_processed(name, input.size);
             }
@@ -357,7 +360,7 @@ pub fn stream(
         batch
             .par_iter()
             .map(|&(n, input)| {
-                let mut r = read_one(input, opts.max_object());
+                let mut r = read_one(input, opts);
                 if let Some(name) = &input.name {
                     r.mark_processed(name, input.size);
                 }
@@ -579,7 +582,7 @@ impl Collector {
     }
 }
 
-fn read_one(input: &Input, max_object: u64) -> FileResult {
+fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
     let name = input.path.display().to_string();
     if let Some(e) = &input.error {
         return failed(&name, e.clone());
@@ -590,7 +593,7 @@ fn read_one(input: &Input, max_object: u64) -> FileResult {
     match std::fs::read(&input.path) {
         Ok(data) => {
             let n = data.len() as u64;
-            parse_bytes(&name, data, n, max_object)
+            parse_bytes(&name, data, n, opts)
         }
         Err(e) => failed(&name, format!("cannot read: {e}")),
     }
@@ -628,12 +631,12 @@ pub(crate) fn parse_bytes(
     name: &str,
     data: Vec<u8>,
     bytes_read: u64,
-    max_object: u64,
+    opts: &IngestOptions,
 ) -> FileResult {
     let gzip = decode::is_gzip(&data);
     let mut inflated = INFLATED.with(std::cell::Cell::take);
     let (damage, too_big) = if gzip {
-        let i = decode::inflate_into(&data, max_object, &mut inflated);
+        let i = decode::inflate_into(&data, opts.max_object(), &mut inflated);
         (i.damage, i.too_big)
     } else {
         (None, None)
@@ -645,6 +648,7 @@ pub(crate) fn parse_bytes(
         damage,
         too_big,
         bytes_read,
+        opts.record_rules.as_deref(),
     );
     if inflated.capacity() <= KEEP_INFLATED {
         inflated.clear();
@@ -660,13 +664,14 @@ fn parse_decoded(
     damage: Option<String>,
     too_big: Option<String>,
     bytes_read: u64,
+    rules: Option<&dyn crate::event::RecordRules>,
 ) -> FileResult {
     if let Some(why) = too_big {
         let mut r = failed(name, why);
         r.bytes_read = bytes_read;
         return r;
     }
-    let parsed = parse::parse_text(text);
+    let parsed = parse::parse_text_with(text, rules);
     let mut problems = Vec::new();
     let problem = |location: Option<Location>, reason: String, file_failed: bool| Problem {
         file: name.to_string(),

@@ -19,7 +19,7 @@
 //! and problems are exactly those the record-by-record reading gives.
 
 use crate::event::raw::{RawRecord, RawWrapper};
-use crate::event::{normalize, Event, Interner, RecordError};
+use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -133,26 +133,43 @@ const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
-    parse_mode(text, true)
+    parse_mode(text, true, None)
 }
 
 /// Parses like [`parse_text`] without the one-pass fast path: every record is split out and
 /// parsed on its own. Gives the same result; the fuzz harness checks that it does.
 pub fn parse_text_record_by_record(text: &[u8]) -> Parsed {
-    parse_mode(text, false)
+    parse_mode(text, false, None)
 }
 
-fn parse_mode(text: &[u8], fast: bool) -> Parsed {
+/// Parses the JSON text of one object; `rules`, when given, are judged on each record's own
+/// JSON and their hits kept in [`Event::rule_hits`] (records are then split out one by one:
+/// the one-pass path keeps no record's text).
+pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>) -> Parsed {
+    parse_mode(text, rules.is_none(), rules)
+}
+
+fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parsed {
     INTERNER.with(|cell| {
         let mut interner = cell.borrow_mut();
         if interner.len() > INTERNER_LIMIT {
             *interner = Interner::default();
         }
-        parse_with(text, &mut interner, fast)
+        let mut ctx = Ctx {
+            interner: &mut interner,
+            rules,
+        };
+        parse_with(text, &mut ctx, fast)
     })
 }
 
-fn parse_with(text: &[u8], interner: &mut Interner, fast: bool) -> Parsed {
+/// What every record of one text is read with.
+struct Ctx<'a> {
+    interner: &'a mut Interner,
+    rules: Option<&'a dyn RecordRules>,
+}
+
+fn parse_with(text: &[u8], cx: &mut Ctx, fast: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut b = text;
     if b.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -166,21 +183,21 @@ fn parse_with(text: &[u8], interner: &mut Interner, fast: bool) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            if !(fast && read_array_fast(b, start, &mut out, interner)) {
-                read_array(b, start, &mut out, interner);
+            if !(fast && read_array_fast(b, start, &mut out, cx.interner)) {
+                read_array(b, start, &mut out, cx);
             }
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                if !(fast && read_array_fast(b, at, &mut out, interner)) {
-                    read_array(b, at, &mut out, interner);
+                if !(fast && read_array_fast(b, at, &mut out, cx.interner)) {
+                    read_array(b, at, &mut out, cx);
                 }
             } else {
-                read_stream(b, start, &mut out, interner);
+                read_stream(b, start, &mut out, cx);
             }
         }
-        _ if super::siem::is_sentinel_csv(b) => read_sentinel_csv(b, &mut out, interner),
+        _ if super::siem::is_sentinel_csv(b) => read_sentinel_csv(b, &mut out, cx),
         // A lone string, number, true/false/null: JSON, but no record.
         _ if serde_json::from_slice::<de::IgnoredAny>(b).is_ok() => {
             out.content = Some(Content::NoRecords)
@@ -191,11 +208,11 @@ fn parse_with(text: &[u8], interner: &mut Interner, fast: bool) -> Parsed {
 }
 
 /// A Sentinel `AWSCloudTrail` CSV export: each row read as a record, problems named by row.
-fn read_sentinel_csv(b: &[u8], out: &mut Parsed, interner: &mut Interner) {
+fn read_sentinel_csv(b: &[u8], out: &mut Parsed, cx: &mut Ctx) {
     let each = |row: usize, rec: super::siem::Unwrapped| {
         out.records += 1;
         match rec {
-            Ok(text) => record(text.as_bytes(), Location::Row(row), out, interner),
+            Ok(text) => record(text.as_bytes(), Location::Row(row), out, cx),
             Err(e) => out.bad_records.push((Location::Row(row), e)),
         }
     };
@@ -333,7 +350,7 @@ fn records_array_start(b: &[u8], i: usize) -> Option<usize> {
     (b.get(j) == Some(&b'[')).then_some(j)
 }
 
-fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) {
+fn read_array(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) {
     let mut i = skip_ws(b, open + 1);
     let mut index = 0usize;
     loop {
@@ -354,7 +371,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) 
             return;
         };
         out.records += 1;
-        record(&b[i..end], Location::Record(index), out, interner);
+        record(&b[i..end], Location::Record(index), out, cx);
         index += 1;
         i = skip_ws(b, end);
         match b.get(i) {
@@ -377,7 +394,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) 
 
 /// NDJSON, or values one after another. Line-delimited text is read line by line, so a garbled
 /// line costs only that line.
-fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner) {
+fn read_stream(b: &[u8], start: usize, out: &mut Parsed, cx: &mut Ctx) {
     let first_end = scan_value(b, start);
     // Line mode when the first value sits on one line and a newline follows it.
     let line_mode = match first_end {
@@ -405,7 +422,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
                 break;
             };
             out.records += 1;
-            record(&b[i..end], Location::Record(index), out, interner);
+            record(&b[i..end], Location::Record(index), out, cx);
             index += 1;
             i = skip_ws(b, end);
             if b.get(i) == Some(&b',') {
@@ -431,7 +448,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, interner: &mut Interner
                 ));
                 continue;
             }
-            record(line, Location::Line(n + 1), out, interner);
+            record(line, Location::Line(n + 1), out, cx);
         }
     }
     if out.content.is_none() {
@@ -484,7 +501,7 @@ struct Doc<'a> {
     records: Vec<&'a RawValue>,
 }
 
-fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner) {
+fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.trim(),
         Err(e) => {
@@ -510,7 +527,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     };
     out.objects += 1;
     if raw.event_time.get().is_some() {
-        push(normalize(&raw, interner), at, out);
+        accept(&raw, text, at, out, cx);
         return;
     }
     // No eventTime: a wrapper, a document, a digest, or a record that is missing its time.
@@ -523,7 +540,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     }
     if let Some(inner) = wrapper.cloudtrail_event.get() {
         match serde_json::from_str::<RawRecord>(inner) {
-            Ok(r) => push(normalize(&r, interner), at, out),
+            Ok(r) => accept(&r, inner, at, out, cx),
             Err(e) => out
                 .bad_records
                 .push((at, format!("CloudTrailEvent is not valid JSON: {e}"))),
@@ -533,7 +550,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
     for inner in [wrapper.detail, wrapper.event].into_iter().flatten() {
         if let Ok(r) = serde_json::from_str::<RawRecord>(inner.get()) {
             if r.event_time.get().is_some() {
-                push(normalize(&r, interner), at, out);
+                accept(&r, inner.get(), at, out, cx);
                 return;
             }
         }
@@ -544,7 +561,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         for r in inner {
             out.records += 1;
             match r {
-                Ok(rec) => record(rec.as_bytes(), at, out, interner),
+                Ok(rec) => record(rec.as_bytes(), at, out, cx),
                 Err(e) => out.bad_records.push((at, e)),
             }
         }
@@ -554,17 +571,26 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, interner: &mut Interner)
         out.records -= 1;
         for (i, r) in doc.records.into_iter().enumerate() {
             out.records += 1;
-            record(r.get().as_bytes(), Location::Record(i), out, interner);
+            record(r.get().as_bytes(), Location::Record(i), out, cx);
         }
         return;
     }
     // Logstash and Elastic exports: the record's fields at the top, its time in `@timestamp`.
     if raw.at_timestamp.get().is_some() {
-        push(normalize(&raw, interner), at, out);
+        accept(&raw, text, at, out, cx);
         return;
     }
     out.bad_records
         .push((at, RecordError::MissingEventTime.to_string()));
+}
+
+/// Normalizes a record (`text` is its own JSON) and judges the record rules on it.
+fn accept(raw: &RawRecord, text: &str, at: Location, out: &mut Parsed, cx: &mut Ctx) {
+    let mut r = normalize(raw, cx.interner);
+    if let (Ok(e), Some(rules)) = (&mut r, cx.rules) {
+        e.rule_hits = rules.matching(text, e);
+    }
+    push(r, at, out);
 }
 
 fn push(r: Result<Event, RecordError>, at: Location, out: &mut Parsed) {

@@ -105,7 +105,7 @@ pub(super) fn read(
                 let r = match body {
                     Ok(data) => {
                         let n = data.len() as u64;
-                        parse_bytes(&name, data, n, opts.max_object())
+                        parse_bytes(&name, data, n, opts)
                     }
                     Err(why) => failed(&name, why),
                 };

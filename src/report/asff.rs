@@ -9,7 +9,7 @@
 
 use crate::detect::{Finding, Kind, Severity};
 use crate::event::format_iso;
-use crate::report::findings::{confidence, finding_uid, title, Cited};
+use crate::report::findings::{confidence, finding_uid, title_of, Cited};
 use crate::report::ocsf;
 use serde_json::{json, Map, Value};
 
@@ -50,6 +50,7 @@ pub fn finding_type(kind: Kind) -> &'static str {
         Kind::SourceIdentityChanged => "TTPs/Defense Evasion/Source identity changed in a chain",
         Kind::SessionFanOut => "TTPs/Discovery/Session fan-out across roles or accounts",
         Kind::NewRolePath => "Unusual Behaviors/User/First-seen role path",
+        Kind::Sigma => "TTPs/Sigma rule/Rule matched",
     }
 }
 
@@ -138,6 +139,12 @@ pub fn finding(f: &Finding, cited: &Cited) -> Value {
     field("principal", &f.principal);
     field("access_key_id", f.access_key_id.as_deref().unwrap_or(""));
     field("evidence_event_ids", &f.evidence_event_ids.join(" "));
+    if let Some(rule) = &f.sigma {
+        field("sigma_rule_id", &rule.rule_id);
+        field("sigma_level", &rule.level);
+        field("sigma_tags", &rule.tags.join(" "));
+        field("sigma_events", &f.events.unwrap_or_default().to_string());
+    }
     let chain: Vec<String> = f
         .chain
         .iter()
@@ -169,7 +176,7 @@ pub fn finding(f: &Finding, cited: &Cited) -> Value {
         "UpdatedAt": iso_seconds(f.time),
         "Severity": severity,
         "Confidence": conf,
-        "Title": cut(title(f.kind), TITLE_MAX),
+        "Title": cut(title_of(f), TITLE_MAX),
         "Description": cut(&format!("{} {}", f.summary, f.reason), DESCRIPTION_MAX),
         "Resources": resources,
         "ProductFields": product_fields,

@@ -85,9 +85,13 @@ impl<'a> Cited<'a> {
 
 /// A finding's stable identifier: the same finding gets the same id in every run and format.
 pub fn finding_uid(f: &Finding) -> String {
+    let kind = match &f.sigma {
+        Some(rule) => format!("{}/{}", f.kind, rule.rule_id),
+        None => f.kind.to_string(),
+    };
     format!(
         "{}:{}:{}",
-        f.kind,
+        kind,
         f.time,
         f.evidence_event_ids
             .first()
@@ -117,6 +121,15 @@ pub fn title(kind: Kind) -> &'static str {
         Kind::SourceIdentityChanged => "Source identity changed in a chain",
         Kind::SessionFanOut => "Sessions opened in many roles or accounts",
         Kind::NewRolePath => "First-seen role path",
+        Kind::Sigma => "Sigma rule matched",
+    }
+}
+
+/// The title of one finding: the rule's own title for `sigma` findings, else [`title`].
+pub fn title_of(f: &Finding) -> &str {
+    match &f.sigma {
+        Some(rule) => &rule.rule_title,
+        None => title(f.kind),
     }
 }
 
@@ -140,7 +153,8 @@ pub fn confidence(kind: Kind) -> u8 {
         | Kind::RoleEnumeration
         | Kind::ApiEnumeration
         | Kind::SessionFanOut
-        | Kind::ChildSessionNewNetwork => 2,
+        | Kind::ChildSessionNewNetwork
+        | Kind::Sigma => 2,
         Kind::NewRolePath => 1,
         Kind::UnusualHour => 1,
     }

@@ -1074,6 +1074,7 @@ pub(crate) mod tests {
                     chain_depth: 1,
                     source_identity: None,
                 }],
+                sigma: None,
                 respond: None,
             },
             chain_tree: vec![

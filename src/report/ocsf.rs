@@ -10,7 +10,7 @@
 
 use crate::detect::{Finding, Severity};
 use crate::event::Event;
-use crate::report::findings::{confidence, finding_uid, is_behavioral, title, Cited};
+use crate::report::findings::{confidence, finding_uid, is_behavioral, title_of, Cited};
 use serde_json::{json, Map, Value};
 
 /// The OCSF schema version the output declares.
@@ -285,7 +285,7 @@ pub fn detection_finding(f: &Finding, cited: &Cited) -> Value {
         (1, "Rule")
     };
     let uid = finding_uid(f);
-    json!({
+    let mut v = json!({
         "activity_id": 1,
         "activity_name": "Create",
         "category_uid": 2,
@@ -317,14 +317,14 @@ pub fn detection_finding(f: &Finding, cited: &Cited) -> Value {
         },
         "finding_info": {
             "uid": uid,
-            "title": title(f.kind),
+            "title": title_of(f),
             "desc": f.reason,
             "types": [f.kind.as_str()],
             "first_seen_time": first,
             "last_seen_time": last,
             "analytic": {
-                "uid": f.kind.as_str(),
-                "name": f.kind.as_str(),
+                "uid": f.sigma.as_ref().map_or(f.kind.as_str(), |r| r.rule_id.as_str()),
+                "name": f.sigma.as_ref().map_or(f.kind.as_str(), |r| r.rule_title.as_str()),
                 "type_id": analytic_type_id,
                 "type": analytic_type,
             },
@@ -342,5 +342,9 @@ pub fn detection_finding(f: &Finding, cited: &Cited) -> Value {
             "chain": f.chain,
             "respond": f.respond,
         }},
-    })
+    });
+    if let Some(rule) = &f.sigma {
+        v["unmapped"]["trailhound"]["sigma"] = json!(rule);
+    }
+    v
 }

@@ -262,6 +262,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             crate::engine::Hunt {
                 graph: crate::graph::GraphState::restore(s.graph),
                 detector: detect::Detector::restore(&geo, &cfg, s.detector),
+                sigma: None,
             },
             s.profiles,
         ),
