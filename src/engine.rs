@@ -9,22 +9,67 @@
 //! count or file order.
 
 use crate::detect::{DetectConfig, Detector, Finding};
-use crate::event::{Event, Text};
+use crate::event::{Event, Millis, Text};
 use crate::geoip::GeoIp;
-use crate::graph::{Graph, GraphState};
-use std::collections::HashSet;
+use crate::graph::{Graph, GraphState, Session};
+use std::collections::{HashMap, HashSet};
 
 /// The session graph and every detection, fed slice by slice.
 pub struct Hunt<'a> {
     pub graph: GraphState,
     pub detector: Detector<'a>,
+    /// With [`Hunt::bounded`]: what is kept of the sessions taken out of the graph.
+    retiring: Option<Retiring>,
+}
+
+/// How often (in event time) a bounded hunt takes out the sessions no later call can use.
+const RETIRE_EVERY: Millis = 3 * 3600 * 1000;
+
+/// What a bounded [`Hunt`] keeps of the sessions it took out of the graph: only those a
+/// finding cites, or whose credential-exfiltration judgement waits for the end, with their
+/// chains (what the findings' chains and `--respond` read at the end).
+#[derive(Default)]
+struct Retiring {
+    /// The latest event time seen, and when to take sessions out next.
+    now: Millis,
+    next: Millis,
+    kept: HashMap<Text, Session>,
+    /// Keys the findings so far cite, and how many findings were read for it.
+    cited: HashSet<Text>,
+    findings_read: usize,
+    /// Sessions taken out in all.
+    taken: usize,
 }
 
 impl<'a> Hunt<'a> {
     pub fn new(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        Hunt::resume(GraphState::live(), Detector::new(geo, cfg))
+    }
+
+    /// A hunt that goes on from a graph and a detector (a saved state, a merge).
+    pub fn resume(graph: GraphState, detector: Detector<'a>) -> Self {
         Hunt {
-            graph: GraphState::live(),
-            detector: Detector::new(geo, cfg),
+            graph,
+            detector,
+            retiring: None,
+        }
+    }
+
+    /// A hunt whose memory does not grow with the sessions of the input: every three hours of event
+    /// time, the chains of sessions that no later call can use are taken out of the graph
+    /// ([`GraphState::take_retired`]) and judged at once (deep role chains, credential
+    /// exfiltration when its outcome is settled); only the sessions findings cite are kept.
+    /// Gives the same findings and graph lookups as [`Hunt::new`]; [`Hunt::finish`]'s graph
+    /// then holds the sessions still alive and those the findings cite (with their chains),
+    /// not every session.
+    pub fn bounded(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        Hunt {
+            retiring: Some(Retiring {
+                now: Millis::MIN,
+                next: Millis::MIN,
+                ..Retiring::default()
+            }),
+            ..Hunt::new(geo, cfg)
         }
     }
 
@@ -33,13 +78,64 @@ impl<'a> Hunt<'a> {
     pub fn observe(&mut self, slice: &[Event]) {
         self.graph.observe(slice);
         self.detector.observe(slice, &self.graph);
+        if self.retiring.is_some() {
+            self.retire(slice);
+        }
+    }
+
+    /// Sessions taken out of the graph so far by a bounded hunt.
+    pub fn retired(&self) -> usize {
+        self.retiring.as_ref().map_or(0, |r| r.taken)
+    }
+
+    /// A bounded hunt's step: takes out what no later call can use, judges it, keeps
+    /// what the findings cite.
+    fn retire(&mut self, slice: &[Event]) {
+        let Some(r) = self.retiring.as_mut() else {
+            return;
+        };
+        r.now = slice.iter().map(|e| e.event_time).fold(r.now, Millis::max);
+        if slice.is_empty() || r.now < r.next {
+            return;
+        }
+        r.next = r.now.saturating_add(RETIRE_EVERY);
+        let out = self.graph.take_retired(r.now);
+        if out.sessions.is_empty() {
+            return;
+        }
+        r.taken += out.sessions.len();
+        let waiting = self.detector.judge_retired(&out);
+        r.findings_read = self
+            .detector
+            .cited_keys(r.findings_read, |k| {
+                if !r.cited.contains(k) {
+                    r.cited.insert(Text::from(k));
+                }
+            });
+        for s in &out.sessions {
+            let k = &s.access_key_id;
+            if r.cited.contains(k) || waiting.contains(k) {
+                for a in out.ancestors(k) {
+                    r.kept
+                        .entry(a.access_key_id.clone())
+                        .or_insert_with(|| a.clone());
+                }
+            }
+        }
     }
 
     /// The graph of everything observed and the findings.
     pub fn finish(&mut self) -> (Graph, Vec<Finding>) {
         let graph = self.graph.finish();
-        let findings = self.detector.finish(&graph);
-        (graph, findings)
+        match self.retiring.take() {
+            None => {
+                let findings = self.detector.finish(&graph);
+                (graph, findings)
+            }
+            Some(r) => self
+                .detector
+                .finish_retired(graph, r.kept.into_values().collect()),
+        }
     }
 }
 
@@ -90,5 +186,69 @@ impl Trace {
                 })
                 .cloned(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Kind;
+    use crate::ingest::{self, IngestOptions, Slicing};
+
+    /// The bundled sample's events (a week of an organisation, with planted incidents), in
+    /// slices of one hour.
+    fn sample_slices() -> Vec<Vec<Event>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let mut out = Vec::new();
+        ingest::stream(
+            &[root],
+            &IngestOptions::default(),
+            Slicing::default(),
+            &mut |s| {
+                out.push(s);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_bounded_hunt_forgets_expired_sessions_and_finds_the_same() {
+        let geo = GeoIp::bundled().unwrap();
+        let cfg = DetectConfig::default();
+        let mut whole = Hunt::new(&geo, &cfg);
+        let mut bounded = Hunt::bounded(&geo, &cfg);
+        let mut most_held = 0;
+        for s in sample_slices() {
+            whole.observe(&s);
+            bounded.observe(&s);
+            most_held = most_held.max(bounded.graph.len());
+        }
+        let retired = bounded.retired();
+        let (graph, want) = whole.finish();
+        let (kept, got) = bounded.finish();
+
+        // The same findings, chains and all; the deep chains and the stolen instance
+        // credentials are among them, judged as their sessions retired.
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        for kind in [Kind::DeepRoleChain, Kind::CredentialExfiltration] {
+            assert!(got.iter().any(|f| f.kind == kind), "no {kind:?} finding");
+        }
+        // Every session a finding cites is known at the end, as the whole graph knows it.
+        for k in got.iter().filter_map(|f| f.access_key_id.as_deref()) {
+            assert_eq!(kept.get(k), graph.get(k), "{k}");
+        }
+        // Sessions were taken out as they expired: at no time did the graph hold half of them.
+        assert!(retired > graph.sessions.len() / 2, "{retired} retired");
+        assert!(
+            most_held < graph.sessions.len() / 2,
+            "held {most_held} of {} keys at once",
+            graph.sessions.len()
+        );
+        assert!(kept.sessions.len() < graph.sessions.len() / 2);
     }
 }

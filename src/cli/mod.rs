@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 crate::geoip::GeoIp::with_files(&geoip)
             }
             .map_err(|e| Error::Usage(e.to_string()))?;
-            let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
+            let mut hunt = crate::engine::Hunt::bounded(&geo, &cfg);
             stream(&input, quiet, &mut |slice| {
                 hunt.observe(&slice);
                 Ok(())

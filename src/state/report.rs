@@ -264,10 +264,10 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     let saved_at = saved.as_ref().map(|s| s.saved_at);
     let (mut hunt, mut profiles) = match saved {
         Some(s) => (
-            crate::engine::Hunt {
-                graph: crate::graph::GraphState::restore(s.graph),
-                detector: detect::Detector::restore(&geo, &cfg, s.detector),
-            },
+            crate::engine::Hunt::resume(
+                crate::graph::GraphState::restore(s.graph),
+                detect::Detector::restore(&geo, &cfg, s.detector),
+            ),
             s.profiles,
         ),
         None => (
@@ -304,6 +304,35 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     let first_new = new_rows.iter().map(|e| e.event_time).min();
     let last_new = new_rows.iter().map(|e| e.event_time).max();
 
+    let touched: HashSet<crate::event::Text> = new_rows
+        .iter()
+        .flat_map(|e| [e.access_key_id.clone(), e.sts().issued_access_key_id.clone()])
+        .flatten()
+        .collect();
+    // The new events go to the lake on a thread of their own while the detections finish
+    // (Parquet encoding is most of a night's writing); joined before the manifest is written.
+    let events_lake = {
+        let (state, run_id) = (state.handle(), run_id.clone());
+        std::thread::spawn(move || {
+            state.write_parts(
+                "events",
+                &run_id,
+                new_rows,
+                |e| {
+                    (
+                        e.recipient_account_id
+                            .as_deref()
+                            .or(e.account_id.as_deref())
+                            .unwrap_or("unknown")
+                            .to_string(),
+                        e.event_day.to_string(),
+                    )
+                },
+                crate::frame::events_frame,
+            )
+        })
+    };
+
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
     detect::respond(&mut findings, &graph, &input.paths);
@@ -319,20 +348,10 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
     // Store: the sessions the new events touch, the events, findings (all invisible until the
     // commit).
     let day = |t: Millis| format_iso(t)[..10].to_string();
-    let touched: HashSet<&str> = new_rows
-        .iter()
-        .flat_map(|e| {
-            [
-                e.access_key_id.as_deref(),
-                e.sts().issued_access_key_id.as_deref(),
-            ]
-        })
-        .flatten()
-        .collect();
     let sessions: Vec<crate::graph::Session> = graph
         .sessions
         .iter()
-        .filter(|s| touched.contains(&*s.access_key_id))
+        .filter(|s| touched.contains(&s.access_key_id))
         .cloned()
         .collect();
     drop(touched);
@@ -352,22 +371,6 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         crate::frame::sessions_frame,
     )?;
     state.write_parts(
-        "events",
-        &run_id,
-        new_rows,
-        |e| {
-            (
-                e.recipient_account_id
-                    .as_deref()
-                    .or(e.account_id.as_deref())
-                    .unwrap_or("unknown")
-                    .to_string(),
-                e.event_day.to_string(),
-            )
-        },
-        crate::frame::events_frame,
-    )?;
-    state.write_parts(
         "findings",
         &run_id,
         new_findings.clone(),
@@ -379,6 +382,9 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
         },
         |rows| findings_frame(rows, &run_id),
     )?;
+    events_lake
+        .join()
+        .map_err(|_| Error::Other("writing the events lake failed".into()))??;
     fail_point("after-lake");
     state.write_manifest(&run_id, &processed)?;
     // What the next run goes on from: principals and sessions unseen for `--history-days`
