@@ -8,10 +8,10 @@
 //! the same as one judgement over all events held in memory, whatever the slice length, thread
 //! count or file order.
 
-use crate::detect::{DetectConfig, Detector, Finding};
+use crate::detect::{DetectConfig, Detector, Finding, WaitingUse};
 use crate::event::{Event, Millis, Text};
 use crate::geoip::GeoIp;
-use crate::graph::{Graph, GraphState, Session};
+use crate::graph::{Graph, GraphState, SavedGraph, Session};
 use std::collections::{HashMap, HashSet};
 
 /// The session graph and every detection, fed slice by slice.
@@ -20,14 +20,16 @@ pub struct Hunt<'a> {
     pub detector: Detector<'a>,
     /// With [`Hunt::bounded`]: what is kept of the sessions taken out of the graph.
     retiring: Option<Retiring>,
+    /// What went wrong without stopping the hunt (to be told as warnings).
+    pub problems: Vec<String>,
 }
 
 /// How often (in event time) a bounded hunt takes out the sessions no later call can use.
 const RETIRE_EVERY: Millis = 3 * 3600 * 1000;
 
 /// What a bounded [`Hunt`] keeps of the sessions it took out of the graph: only those a
-/// finding cites, or whose credential-exfiltration judgement waits for the end, with their
-/// chains (what the findings' chains and `--respond` read at the end).
+/// finding cites, with their chains (what the findings' chains and `--respond` read at the
+/// end), and the instance keys whose credential-exfiltration judgement waits for the end.
 #[derive(Default)]
 struct Retiring {
     /// The latest event time seen, and when to take sessions out next.
@@ -39,6 +41,80 @@ struct Retiring {
     findings_read: usize,
     /// Sessions taken out in all.
     taken: usize,
+    waiting: Waiting,
+}
+
+/// Instance keys waiting for the end, each with its session's chain: in a temporary file (JSON
+/// lines), or in memory when no file can be written.
+#[derive(Default)]
+struct Waiting {
+    file: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
+    failed: bool,
+    held: Vec<(WaitingUse, SavedGraph)>,
+}
+
+impl Waiting {
+    fn push(&mut self, w: WaitingUse, chain: SavedGraph) {
+        use std::io::Write;
+        if self.file.is_none() && !self.failed {
+            let path = std::env::temp_dir().join(format!(
+                "trailhound-waiting-{}-{}.jsonl",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            match std::fs::File::create(&path) {
+                Ok(f) => self.file = Some((path, std::io::BufWriter::new(f))),
+                Err(_) => self.failed = true,
+            }
+        }
+        let record = (w, chain);
+        if let Some((_, out)) = self.file.as_mut() {
+            let written = serde_json::to_writer(&mut *out, &record)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"));
+            if written.is_ok() {
+                return;
+            }
+            // A full disk: what was written is read back; the rest stays in memory.
+            self.failed = true;
+        }
+        self.held.push(record);
+    }
+
+    /// Every waiting key, from the file then from memory; the file is removed.
+    fn drain(&mut self) -> Result<Vec<(WaitingUse, SavedGraph)>, String> {
+        use std::io::{BufRead, Write};
+        let mut out = Vec::new();
+        if let Some((path, mut w)) = self.file.take() {
+            let read = (|| -> Result<(), String> {
+                w.flush().map_err(|e| e.to_string())?;
+                drop(w);
+                let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                for line in std::io::BufReader::new(f).lines() {
+                    let line = line.map_err(|e| e.to_string())?;
+                    if line.is_empty() {
+                        continue;
+                    }
+                    out.push(serde_json::from_str(&line).map_err(|e| e.to_string())?);
+                }
+                Ok(())
+            })();
+            let _ = std::fs::remove_file(&path);
+            read.map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        out.append(&mut self.held);
+        Ok(out)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some((path, _)) = self.file.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl<'a> Hunt<'a> {
@@ -52,6 +128,7 @@ impl<'a> Hunt<'a> {
             graph,
             detector,
             retiring: None,
+            problems: Vec::new(),
         }
     }
 
@@ -99,27 +176,34 @@ impl<'a> Hunt<'a> {
             return;
         }
         r.next = r.now.saturating_add(RETIRE_EVERY);
-        let out = self.graph.take_retired(r.now);
+        let (out, sub) = self.graph.take_retired(r.now);
         if out.sessions.is_empty() {
             return;
         }
         r.taken += out.sessions.len();
         let waiting = self.detector.judge_retired(&out);
-        r.findings_read = self
-            .detector
-            .cited_keys(r.findings_read, |k| {
-                if !r.cited.contains(k) {
-                    r.cited.insert(Text::from(k));
-                }
-            });
+        r.findings_read = self.detector.cited_keys(r.findings_read, |k| {
+            if !r.cited.contains(k) {
+                r.cited.insert(Text::from(k));
+            }
+        });
         for s in &out.sessions {
             let k = &s.access_key_id;
-            if r.cited.contains(k) || waiting.contains(k) {
+            if r.cited.contains(k) {
                 for a in out.ancestors(k) {
                     r.kept
                         .entry(a.access_key_id.clone())
                         .or_insert_with(|| a.clone());
                 }
+            }
+        }
+        let mut waiting: Vec<Text> = waiting.into_iter().collect();
+        waiting.sort();
+        for k in waiting {
+            if let Some(w) = self.detector.take_waiting(&k) {
+                let chain = out.ancestors(&k);
+                r.waiting
+                    .push(w, sub.saved_keys(chain.iter().map(|s| &*s.access_key_id)));
             }
         }
     }
@@ -132,9 +216,27 @@ impl<'a> Hunt<'a> {
                 let findings = self.detector.finish(&graph);
                 (graph, findings)
             }
-            Some(r) => self
-                .detector
-                .finish_retired(graph, r.kept.into_values().collect()),
+            Some(mut r) => {
+                // The instance keys that waited, judged now that every address people used is
+                // known; the sessions of those that made a finding are kept.
+                match r.waiting.drain() {
+                    Ok(waiting) => {
+                        for (w, chain) in waiting {
+                            let g = GraphState::from_saved(chain).finish();
+                            if self.detector.judge_waiting(w, &g) {
+                                for s in g.sessions {
+                                    r.kept.entry(s.access_key_id.clone()).or_insert(s);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => self.problems.push(format!(
+                        "instance credentials kept aside could not be read back, so their use was not judged: {e}"
+                    )),
+                }
+                self.detector
+                    .finish_retired(graph, r.kept.into_values().collect())
+            }
         }
     }
 }

@@ -461,7 +461,10 @@ fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
     for pair in issuing {
         let e = &pair[1];
         // What sessions are built from is there; the responses (credentials, redacted) are not.
-        assert!(e["event_id"].is_string() && e["event_name"].is_string(), "{e}");
+        assert!(
+            e["event_id"].is_string() && e["event_name"].is_string(),
+            "{e}"
+        );
         assert!(e["response_elements"].is_null(), "{e}");
         assert!(e["additional_event_data"].is_null(), "{e}");
     }

@@ -127,6 +127,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 Ok(())
             })?;
             let (graph, mut findings) = hunt.finish();
+            for p in &hunt.problems {
+                eprintln!("trailhound: warning: {p}");
+            }
             if respond {
                 crate::detect::respond(&mut findings, &graph, &input.paths);
             }

@@ -122,6 +122,14 @@ struct InstanceUse {
     index: HashMap<Text, usize>,
 }
 
+/// An instance key's credential-exfiltration judgement waiting for the end of the input (see
+/// [`Detector::judge_retired`]): what it needs of the key's calls.
+#[derive(Serialize, Deserialize)]
+pub struct WaitingUse {
+    key: Text,
+    usage: InstanceUse,
+}
+
 /// One address an instance-profile key was used from.
 #[derive(Clone, Serialize, Deserialize)]
 struct IpUse {
@@ -580,6 +588,28 @@ impl<'a> Detector<'a> {
         self.credential_exfiltration(retired);
         self.instance_use = others;
         waiting
+    }
+
+    /// Takes out an instance key whose judgement waits for the end (one
+    /// [`Detector::judge_retired`] returned), to keep it out of memory meanwhile.
+    pub fn take_waiting(&mut self, key: &str) -> Option<WaitingUse> {
+        self.instance_use
+            .remove_entry(key)
+            .map(|(key, usage)| WaitingUse { key, usage })
+    }
+
+    /// Judges, at the end (every address people used known), an instance key taken out by
+    /// [`Detector::take_waiting`]; `graph` holds its session and chain. Returns whether that
+    /// made a finding.
+    pub fn judge_waiting(&mut self, w: WaitingUse, graph: &Graph) -> bool {
+        let before = self.findings.len();
+        let others = std::mem::replace(
+            &mut self.instance_use,
+            [(w.key, w.usage)].into_iter().collect(),
+        );
+        self.credential_exfiltration(graph);
+        self.instance_use = others;
+        self.findings.len() > before
     }
 
     /// Calls `each` with the key of every finding from the `from`-th on; returns how many

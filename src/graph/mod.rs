@@ -1070,9 +1070,9 @@ impl GraphState {
     /// which could sign a call within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
     /// Returns them as a graph, resolved exactly as [`GraphState::finish`] resolves them at the
     /// end (a tree holds every ancestor of its sessions, and no later call adds to their
-    /// usage), so what is judged on it now is what would be judged at the end. Long-term keys
-    /// unseen as long are dropped too.
-    pub fn take_retired(&mut self, now: Millis) -> Graph {
+    /// usage), so what is judged on it now is what would be judged at the end, and as the state
+    /// they were taken from. Long-term keys unseen as long are dropped too.
+    pub fn take_retired(&mut self, now: Millis) -> (Graph, GraphState) {
         let expired = |s: &GraphState, k: &str| {
             s.key_until(k)
                 .is_some_and(|t| t + EXPIRY_GRACE + RETIRE_MARGIN < now)
@@ -1112,7 +1112,7 @@ impl GraphState {
             .collect();
         drop(alive);
         if gone.is_empty() {
-            return Graph::default();
+            return (Graph::default(), GraphState::default());
         }
         let mut sub = GraphState::default();
         for k in gone {
@@ -1126,7 +1126,24 @@ impl GraphState {
                 live.remove(&k);
             }
         }
-        sub.finish()
+        (sub.finish(), sub)
+    }
+
+    /// What [`GraphState::saved`] gives for these keys alone (a session and its chain, say):
+    /// [`GraphState::from_saved`] and [`GraphState::finish`] give back their sessions.
+    pub fn saved_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> SavedGraph {
+        let mut saved = SavedGraph::default();
+        for k in keys {
+            if let Some((k, u)) = self.usage.get_key_value(k) {
+                saved.usage.push((k.clone(), u.clone()));
+            }
+            if let Some((k, e)) = self.issuing.get_key_value(k) {
+                saved.issuing.push((k.clone(), e.clone()));
+            }
+        }
+        saved.usage.sort_by(|a, b| a.0.cmp(&b.0));
+        saved.issuing.sort_by(|a, b| a.0.cmp(&b.0));
+        saved
     }
 }
 

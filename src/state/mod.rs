@@ -242,16 +242,31 @@ impl State {
     }
 
     /// Saves what the next run goes on from (gzipped JSON, written atomically; it counts only
-    /// once the run commits).
+    /// once the run commits). The JSON is written to memory in one go, then compressed in
+    /// pieces on all cores, one gzip member each, one after the other in the file (a gzip
+    /// reader reads them as one stream): writing the state straight into one compressor cost
+    /// a fifth of a night.
     pub fn save_engine(&self, run: &str, saved: &SavedEngine) -> Result<()> {
+        use rayon::prelude::*;
         use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        serde_json::to_writer(&mut gz, saved)
-            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
-        let bytes = gz
-            .flush()
-            .and_then(|_| gz.finish())
-            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        const PIECE: usize = 4 << 20;
+        let json =
+            serde_json::to_vec(saved).map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        let members: Vec<std::io::Result<Vec<u8>>> = json
+            .par_chunks(PIECE)
+            .map(|piece| {
+                let mut gz = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(piece.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                gz.write_all(piece)?;
+                gz.finish()
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        for m in members {
+            bytes.extend(m.map_err(|e| Error::Other(format!("engine state: {e}")))?);
+        }
         write_atomic(&self.engine_path(run), &bytes)
     }
 

@@ -306,7 +306,12 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
 
     let touched: HashSet<crate::event::Text> = new_rows
         .iter()
-        .flat_map(|e| [e.access_key_id.clone(), e.sts().issued_access_key_id.clone()])
+        .flat_map(|e| {
+            [
+                e.access_key_id.clone(),
+                e.sts().issued_access_key_id.clone(),
+            ]
+        })
         .flatten()
         .collect();
     // The new events go to the lake on a thread of their own while the detections finish
