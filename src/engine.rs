@@ -83,10 +83,10 @@ impl Waiting {
         self.held.push(record);
     }
 
-    /// Every waiting key, from the file then from memory; the file is removed.
-    fn drain(&mut self) -> Result<Vec<(WaitingUse, SavedGraph)>, String> {
+    /// Hands each waiting key to `each`, one at a time (never all in memory), from the file
+    /// then from memory; the file is removed.
+    fn drain(&mut self, mut each: impl FnMut(WaitingUse, SavedGraph)) -> Result<(), String> {
         use std::io::{BufRead, Write};
-        let mut out = Vec::new();
         if let Some((path, mut w)) = self.file.take() {
             let read = (|| -> Result<(), String> {
                 w.flush().map_err(|e| e.to_string())?;
@@ -97,15 +97,18 @@ impl Waiting {
                     if line.is_empty() {
                         continue;
                     }
-                    out.push(serde_json::from_str(&line).map_err(|e| e.to_string())?);
+                    let (w, chain) = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+                    each(w, chain);
                 }
                 Ok(())
             })();
             let _ = std::fs::remove_file(&path);
             read.map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        out.append(&mut self.held);
-        Ok(out)
+        for (w, chain) in self.held.drain(..) {
+            each(w, chain);
+        }
+        Ok(())
     }
 }
 
@@ -219,17 +222,17 @@ impl<'a> Hunt<'a> {
             Some(mut r) => {
                 // The instance keys that waited, judged now that every address people used is
                 // known; the sessions of those that made a finding are kept.
-                match r.waiting.drain() {
-                    Ok(waiting) => {
-                        for (w, chain) in waiting {
-                            let g = GraphState::from_saved(chain).finish();
-                            if self.detector.judge_waiting(w, &g) {
-                                for s in g.sessions {
-                                    r.kept.entry(s.access_key_id.clone()).or_insert(s);
-                                }
-                            }
+                let (detector, kept) = (&mut self.detector, &mut r.kept);
+                let judged = r.waiting.drain(|w, chain| {
+                    let g = GraphState::from_saved(chain).finish();
+                    if detector.judge_waiting(w, &g) {
+                        for s in g.sessions {
+                            kept.entry(s.access_key_id.clone()).or_insert(s);
                         }
                     }
+                });
+                match judged {
+                    Ok(()) => {}
                     Err(e) => self.problems.push(format!(
                         "instance credentials kept aside could not be read back, so their use was not judged: {e}"
                     )),
