@@ -9,11 +9,11 @@
 //! count or file order.
 
 use crate::detect::sigma::{RuleSet, SigmaMatcher};
-use crate::detect::{DetectConfig, Detector, Finding};
-use crate::event::{Event, Text};
+use crate::detect::{DetectConfig, Detector, Finding, WaitingUse};
+use crate::event::{Event, Millis, Text};
 use crate::geoip::GeoIp;
-use crate::graph::{Graph, GraphState};
-use std::collections::HashSet;
+use crate::graph::{Graph, GraphState, SavedGraph, Session};
+use std::collections::{HashMap, HashSet};
 
 /// The session graph and every detection, fed slice by slice.
 pub struct Hunt<'a> {
@@ -22,14 +22,141 @@ pub struct Hunt<'a> {
     /// With Sigma rules: their hits (judged as the input was read, see
     /// [`crate::event::RecordRules`]) folded per rule and principal.
     pub sigma: Option<SigmaMatcher<'a>>,
+    /// With [`Hunt::bounded`]: what is kept of the sessions taken out of the graph.
+    retiring: Option<Retiring>,
+    /// What went wrong without stopping the hunt (to be told as warnings).
+    pub problems: Vec<String>,
+}
+
+/// How often (in event time) a bounded hunt takes out the sessions no later call can use.
+const RETIRE_EVERY: Millis = 3 * 3600 * 1000;
+
+/// What a bounded [`Hunt`] keeps of the sessions it took out of the graph: only those a
+/// finding cites, with their chains (what the findings' chains and `--respond` read at the
+/// end), and the instance keys whose credential-exfiltration judgement waits for the end.
+#[derive(Default)]
+struct Retiring {
+    /// The latest event time seen, and when to take sessions out next.
+    now: Millis,
+    next: Millis,
+    kept: HashMap<Text, Session>,
+    /// Keys the findings so far cite, and how many findings were read for it.
+    cited: HashSet<Text>,
+    findings_read: usize,
+    /// Sessions taken out in all.
+    taken: usize,
+    waiting: Waiting,
+}
+
+/// Instance keys waiting for the end, each with its session's chain: in a temporary file (JSON
+/// lines), or in memory when no file can be written.
+#[derive(Default)]
+struct Waiting {
+    file: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
+    failed: bool,
+    held: Vec<(WaitingUse, SavedGraph)>,
+}
+
+impl Waiting {
+    fn push(&mut self, w: WaitingUse, chain: SavedGraph) {
+        use std::io::Write;
+        if self.file.is_none() && !self.failed {
+            let path = std::env::temp_dir().join(format!(
+                "trailhound-waiting-{}-{}.jsonl",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            match std::fs::File::create(&path) {
+                Ok(f) => self.file = Some((path, std::io::BufWriter::new(f))),
+                Err(_) => self.failed = true,
+            }
+        }
+        let record = (w, chain);
+        if let Some((_, out)) = self.file.as_mut() {
+            let written = serde_json::to_writer(&mut *out, &record)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"));
+            if written.is_ok() {
+                return;
+            }
+            // A full disk: what was written is read back; the rest stays in memory.
+            self.failed = true;
+        }
+        self.held.push(record);
+    }
+
+    /// Hands each waiting key to `each`, one at a time (never all in memory), from the file
+    /// then from memory; the file is removed.
+    fn drain(&mut self, mut each: impl FnMut(WaitingUse, SavedGraph)) -> Result<(), String> {
+        use std::io::{BufRead, Write};
+        if let Some((path, mut w)) = self.file.take() {
+            let read = (|| -> Result<(), String> {
+                w.flush().map_err(|e| e.to_string())?;
+                drop(w);
+                let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                for line in std::io::BufReader::new(f).lines() {
+                    let line = line.map_err(|e| e.to_string())?;
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let (w, chain) = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+                    each(w, chain);
+                }
+                Ok(())
+            })();
+            let _ = std::fs::remove_file(&path);
+            read.map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        for (w, chain) in self.held.drain(..) {
+            each(w, chain);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some((path, _)) = self.file.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl<'a> Hunt<'a> {
     pub fn new(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        Hunt::resume(GraphState::live(), Detector::new(geo, cfg))
+    }
+
+    /// A hunt that goes on from a graph and a detector (a saved state, a merge).
+    pub fn resume(graph: GraphState, detector: Detector<'a>) -> Self {
         Hunt {
-            graph: GraphState::live(),
-            detector: Detector::new(geo, cfg),
+            graph,
+            detector,
             sigma: None,
+            retiring: None,
+            problems: Vec::new(),
+        }
+    }
+
+    /// A hunt whose memory does not grow with the sessions of the input: every three hours of event
+    /// time, the chains of sessions that no later call can use are taken out of the graph
+    /// ([`GraphState::take_retired`]) and judged at once (deep role chains, credential
+    /// exfiltration when its outcome is settled); only the sessions findings cite are kept.
+    /// Gives the same findings and graph lookups as [`Hunt::new`]; [`Hunt::finish`]'s graph
+    /// then holds the sessions still alive and those the findings cite (with their chains),
+    /// not every session.
+    /// Not for Sigma rules ([`Hunt::with_sigma`]): their findings' chains need every session
+    /// they cite, which retiring would drop.
+    pub fn bounded(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
+        Hunt {
+            retiring: Some(Retiring {
+                now: Millis::MIN,
+                next: Millis::MIN,
+                ..Retiring::default()
+            }),
+            ..Hunt::new(geo, cfg)
         }
     }
 
@@ -48,17 +175,98 @@ impl<'a> Hunt<'a> {
         if let Some(s) = &mut self.sigma {
             s.observe(slice, &self.graph);
         }
+        if self.retiring.is_some() {
+            self.retire(slice);
+        }
     }
 
-    /// The graph of everything observed and the findings.
+    /// Sessions taken out of the graph so far by a bounded hunt.
+    pub fn retired(&self) -> usize {
+        self.retiring.as_ref().map_or(0, |r| r.taken)
+    }
+
+    /// A bounded hunt's step: takes out what no later call can use, judges it, keeps
+    /// what the findings cite.
+    fn retire(&mut self, slice: &[Event]) {
+        let Some(r) = self.retiring.as_mut() else {
+            return;
+        };
+        r.now = slice.iter().map(|e| e.event_time).fold(r.now, Millis::max);
+        if slice.is_empty() || r.now < r.next {
+            return;
+        }
+        r.next = r.now.saturating_add(RETIRE_EVERY);
+        let (out, sub) = self.graph.take_retired(r.now);
+        if out.sessions.is_empty() {
+            return;
+        }
+        r.taken += out.sessions.len();
+        let waiting = self.detector.judge_retired(&out);
+        r.findings_read = self.detector.cited_keys(r.findings_read, |k| {
+            if !r.cited.contains(k) {
+                r.cited.insert(Text::from(k));
+            }
+        });
+        for s in &out.sessions {
+            let k = &s.access_key_id;
+            if r.cited.contains(k) {
+                for a in out.ancestors(k) {
+                    r.kept
+                        .entry(a.access_key_id.clone())
+                        .or_insert_with(|| a.clone());
+                }
+            }
+        }
+        let mut waiting: Vec<Text> = waiting.into_iter().collect();
+        waiting.sort();
+        for k in waiting {
+            if let Some(w) = self.detector.take_waiting(&k) {
+                let chain = out.ancestors(&k);
+                r.waiting
+                    .push(w, sub.saved_keys(chain.iter().map(|s| &*s.access_key_id)));
+            }
+        }
+    }
+
+    /// The graph of everything observed and the findings (with Sigma rules, theirs too).
     pub fn finish(&mut self) -> (Graph, Vec<Finding>) {
-        let graph = self.graph.finish();
-        let mut findings = self.detector.finish(&graph);
+        let (graph, mut findings) = self.finish_detections();
         if let Some(s) = &self.sigma {
             findings.extend(s.findings(&graph));
             findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         }
         (graph, findings)
+    }
+
+    fn finish_detections(&mut self) -> (Graph, Vec<Finding>) {
+        let graph = self.graph.finish();
+        match self.retiring.take() {
+            None => {
+                let findings = self.detector.finish(&graph);
+                (graph, findings)
+            }
+            Some(mut r) => {
+                // The instance keys that waited, judged now that every address people used is
+                // known; the sessions of those that made a finding are kept.
+                let (detector, kept) = (&mut self.detector, &mut r.kept);
+                let judged = r.waiting.drain(|w, chain| {
+                    let g = GraphState::from_saved(chain).finish();
+                    if detector.judge_waiting(w, &g) {
+                        for s in g.sessions {
+                            kept.entry(s.access_key_id.clone()).or_insert(s);
+                        }
+                    }
+                });
+                match judged {
+                    Ok(()) => {}
+                    Err(e) => self.problems.push(format!(
+                        "instance credentials kept aside could not be read back, so their use was not judged: {e}"
+                    )),
+                }
+                self.detector
+                    .finish_retired(graph, r.kept.into_values().collect())
+            }
+        }
     }
 }
 
@@ -109,5 +317,69 @@ impl Trace {
                 })
                 .cloned(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Kind;
+    use crate::ingest::{self, IngestOptions, Slicing};
+
+    /// The bundled sample's events (a week of an organisation, with planted incidents), in
+    /// slices of one hour.
+    fn sample_slices() -> Vec<Vec<Event>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let mut out = Vec::new();
+        ingest::stream(
+            &[root],
+            &IngestOptions::default(),
+            Slicing::default(),
+            &mut |s| {
+                out.push(s);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_bounded_hunt_forgets_expired_sessions_and_finds_the_same() {
+        let geo = GeoIp::bundled().unwrap();
+        let cfg = DetectConfig::default();
+        let mut whole = Hunt::new(&geo, &cfg);
+        let mut bounded = Hunt::bounded(&geo, &cfg);
+        let mut most_held = 0;
+        for s in sample_slices() {
+            whole.observe(&s);
+            bounded.observe(&s);
+            most_held = most_held.max(bounded.graph.len());
+        }
+        let retired = bounded.retired();
+        let (graph, want) = whole.finish();
+        let (kept, got) = bounded.finish();
+
+        // The same findings, chains and all; the deep chains and the stolen instance
+        // credentials are among them, judged as their sessions retired.
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&want).unwrap()
+        );
+        for kind in [Kind::DeepRoleChain, Kind::CredentialExfiltration] {
+            assert!(got.iter().any(|f| f.kind == kind), "no {kind:?} finding");
+        }
+        // Every session a finding cites is known at the end, as the whole graph knows it.
+        for k in got.iter().filter_map(|f| f.access_key_id.as_deref()) {
+            assert_eq!(kept.get(k), graph.get(k), "{k}");
+        }
+        // Sessions were taken out as they expired: at no time did the graph hold half of them.
+        assert!(retired > graph.sessions.len() / 2, "{retired} retired");
+        assert!(
+            most_held < graph.sessions.len() / 2,
+            "held {most_held} of {} keys at once",
+            graph.sessions.len()
+        );
+        assert!(kept.sessions.len() < graph.sessions.len() / 2);
     }
 }

@@ -438,3 +438,34 @@ fn the_html_report_renders_in_headless_chromium_with_findings_and_charts() {
     );
     eprintln!("screenshot of the HTML report: {}", png.display());
 }
+
+#[test]
+fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
+    let dir = tempfile::tempdir().unwrap();
+    report(dir.path(), &["--until", "2026-03-06"]);
+    let engine = std::fs::read_dir(dir.path().join("engine"))
+        .unwrap()
+        .next()
+        .expect("an engine state")
+        .unwrap()
+        .path();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&engine).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let state: Value = serde_json::from_str(&text).unwrap();
+    let issuing = state["graph"]["issuing"].as_array().unwrap();
+    assert!(!issuing.is_empty(), "no living session saved");
+    for pair in issuing {
+        let e = &pair[1];
+        // What sessions are built from is there; the responses (credentials, redacted) are not.
+        assert!(
+            e["event_id"].is_string() && e["event_name"].is_string(),
+            "{e}"
+        );
+        assert!(e["response_elements"].is_null(), "{e}");
+        assert!(e["additional_event_data"].is_null(), "{e}");
+    }
+}

@@ -146,10 +146,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 }
                 Some(std::sync::Arc::new(set))
             };
-            let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
-            if let Some(r) = &rules {
-                hunt = hunt.with_sigma(r, &geo, &cfg);
-            }
+            // Memory bounded by the live sessions; with Sigma rules every session is kept, for
+            // the chains their findings cite.
+            let mut hunt = match &rules {
+                Some(r) => crate::engine::Hunt::new(&geo, &cfg).with_sigma(r, &geo, &cfg),
+                None => crate::engine::Hunt::bounded(&geo, &cfg),
+            };
             let record_rules = rules
                 .clone()
                 .map(|r| r as std::sync::Arc<dyn crate::event::RecordRules>);
@@ -158,6 +160,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 Ok(())
             })?;
             let (graph, mut findings) = hunt.finish();
+            for p in &hunt.problems {
+                eprintln!("trailhound: warning: {p}");
+            }
             if respond {
                 crate::playbook::respond::respond(&mut findings, &graph, &input.paths);
             }

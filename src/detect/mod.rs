@@ -134,6 +134,14 @@ struct InstanceUse {
     index: HashMap<Text, usize>,
 }
 
+/// An instance key's credential-exfiltration judgement waiting for the end of the input (see
+/// [`Detector::judge_retired`]): what it needs of the key's calls.
+#[derive(Serialize, Deserialize)]
+pub struct WaitingUse {
+    key: Text,
+    usage: InstanceUse,
+}
+
 /// One address an instance-profile key was used from.
 #[derive(Clone, Serialize, Deserialize)]
 struct IpUse {
@@ -638,6 +646,15 @@ impl<'a> Detector<'a> {
         self.credential_exfiltration(graph);
         self.lineage(graph);
         self.settle_posture();
+        let out = self.output(graph);
+        // The whole-graph detections run again on the next finish (the graph may have grown).
+        self.findings.truncate(before);
+        out
+    }
+
+    /// Every finding so far, chains filled in from `graph`, allowlisted principals dropped,
+    /// posture findings folded across shards, in output order.
+    fn output(&self, graph: &Graph) -> Vec<Finding> {
         let allow: HashSet<&str> = self
             .cfg
             .allowlist
@@ -659,10 +676,107 @@ impl<'a> Detector<'a> {
                 f
             })
             .collect();
-        // The whole-graph detections run again on the next finish (the graph may have grown).
-        self.findings.truncate(before);
         out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         out
+    }
+
+    // ---- Judging sessions as they retire (bounded memory; see engine::Hunt::bounded) ----
+
+    /// Judges sessions taken out of the graph while streaming (a part of the graph that holds
+    /// every ancestor of its sessions and that no later call can change): their deep role
+    /// chains, and the credential exfiltration of their instance keys whose outcome is settled
+    /// (every address that counts is outside AWS or already one a person used: later calls
+    /// can make an address a person's, never take that away). Returns the instance keys whose
+    /// judgement waits for the end ([`Detector::finish_retired`]).
+    pub fn judge_retired(&mut self, retired: &Graph) -> HashSet<Text> {
+        self.deep_role_chain(retired);
+        self.lineage(retired);
+        let keys: Vec<Text> = retired
+            .sessions
+            .iter()
+            .map(|s| &s.access_key_id)
+            .filter(|k| self.instance_use.contains_key(*k))
+            .cloned()
+            .collect();
+        let mut waiting = HashSet::new();
+        let mut settled = Vec::new();
+        for k in keys {
+            let ips: Vec<Text> = self.instance_use[&k]
+                .ips
+                .iter()
+                .filter(|u| !u.families.is_empty())
+                .map(|u| u.ip.clone())
+                .collect();
+            let open = ips.iter().any(|ip| {
+                let info = self.info(ip);
+                let counts = info.is_address() && !self.allowlisted(&info);
+                let outside = info.class == crate::geoip::AddrClass::Public && !info.is_aws();
+                counts && !outside && !self.human_ips.contains_key(ip)
+            });
+            if open {
+                waiting.insert(k);
+            } else {
+                settled.push(k);
+            }
+        }
+        // Judge the settled keys alone, then forget them; the waiting ones stay.
+        let judged: BTreeMap<Text, InstanceUse> = settled
+            .iter()
+            .filter_map(|k| self.instance_use.remove_entry(k))
+            .collect();
+        let others = std::mem::replace(&mut self.instance_use, judged);
+        self.credential_exfiltration(retired);
+        self.instance_use = others;
+        waiting
+    }
+
+    /// Takes out an instance key whose judgement waits for the end (one
+    /// [`Detector::judge_retired`] returned), to keep it out of memory meanwhile.
+    pub fn take_waiting(&mut self, key: &str) -> Option<WaitingUse> {
+        self.instance_use
+            .remove_entry(key)
+            .map(|(key, usage)| WaitingUse { key, usage })
+    }
+
+    /// Judges, at the end (every address people used known), an instance key taken out by
+    /// [`Detector::take_waiting`]; `graph` holds its session and chain. Returns whether that
+    /// made a finding.
+    pub fn judge_waiting(&mut self, w: WaitingUse, graph: &Graph) -> bool {
+        let before = self.findings.len();
+        let others = std::mem::replace(
+            &mut self.instance_use,
+            [(w.key, w.usage)].into_iter().collect(),
+        );
+        self.credential_exfiltration(graph);
+        self.instance_use = others;
+        self.findings.len() > before
+    }
+
+    /// Calls `each` with the key of every finding from the `from`-th on; returns how many
+    /// findings there are.
+    pub fn cited_keys(&self, from: usize, mut each: impl FnMut(&str)) -> usize {
+        for f in self.findings.iter().skip(from) {
+            if let Some(k) = f.access_key_id.as_deref() {
+                each(k);
+            }
+        }
+        self.findings.len()
+    }
+
+    /// [`Detector::finish`] for a hunt that judged retired sessions as it went: `rest` is the
+    /// graph of the sessions still held, `kept` the retired ones findings cite (or whose
+    /// instance keys wait for judgement), with their chains. Returns the graph of both and the
+    /// findings.
+    pub fn finish_retired(&mut self, rest: Graph, kept: Vec<Session>) -> (Graph, Vec<Finding>) {
+        let before = self.findings.len();
+        self.deep_role_chain(&rest);
+        self.lineage(&rest);
+        let all = rest.join(kept);
+        self.credential_exfiltration(&all);
+        self.settle_posture();
+        let out = self.output(&all);
+        self.findings.truncate(before);
+        (all, out)
     }
 
     fn info(&mut self, ip: &str) -> IpInfo {

@@ -335,7 +335,7 @@ fn gather(events: &[Event]) -> Gathered<'_> {
             }
         }
         if u.first_event.is_none() {
-            u.first_event = Some(e.clone());
+            u.first_event = Some(compact(e));
         }
         if u.mfa.is_none() {
             u.mfa = e.mfa_authenticated;
@@ -427,6 +427,21 @@ fn direct_root(e: &Event) -> Option<Text> {
             .or_else(|| e.user_name.clone()),
         _ => None,
     }
+}
+
+/// What the graph keeps of a call (an issuing call, a key's first call): every field but the
+/// long raw JSON texts, which no session field is read from (the request's parameters are
+/// kept only when they tell MFA was used, see [`requested_mfa`]). A session costs a few
+/// hundred bytes instead of a few kilobytes, in memory and in a saved state.
+fn compact(e: &Event) -> Event {
+    let mut c = e.clone();
+    c.response_elements = None;
+    c.additional_event_data = None;
+    c.error_message = None;
+    if requested_mfa(e).is_none() {
+        c.request_parameters = None;
+    }
+    c
 }
 
 fn requested_mfa(e: &Event) -> Option<bool> {
@@ -739,7 +754,7 @@ impl GraphState {
                     if let Some(u) = self.usage.get_mut(&key) {
                         u.first_event = None;
                     }
-                    self.issuing.insert(key.clone(), e.clone());
+                    self.issuing.insert(key.clone(), compact(e));
                     fresh.push((key, true));
                 }
             }
@@ -1320,6 +1335,147 @@ fn unissued_session(key: &str, e: &Event, u: &Usage) -> Session {
             task_policy_arn: None,
         }),
         signin_link: None,
+    }
+}
+
+// ---- Retiring sessions while streaming (bounded memory for `hunt`; see engine::Hunt) ----
+
+/// How long after a key could last sign a call (its expiry plus [`EXPIRY_GRACE`]) the streaming
+/// engine still keeps it: calls delivered late (judged out of order) are still counted on it.
+pub const RETIRE_MARGIN: Millis = 12 * 3600 * 1000;
+
+impl GraphState {
+    /// Until when a key of the state can sign calls: its issuing call's expiration (or 36 hours
+    /// after it), else 36 hours after its last call. The same as [`GraphState::retire`] uses.
+    fn key_until(&self, k: &str) -> Option<Millis> {
+        match self.issuing.get(k) {
+            Some(e) => Some(
+                e.sts()
+                    .issued_expiration
+                    .unwrap_or(e.event_time + LONGEST_SESSION),
+            ),
+            None => self
+                .usage
+                .get(k)
+                .and_then(|u| u.last)
+                .map(|t| t + LONGEST_SESSION),
+        }
+    }
+
+    /// The key that signed a key's issuing call, when a session did (its parent in the graph).
+    fn key_parent(&self, k: &str) -> Option<&Text> {
+        self.issuing
+            .get(k)
+            .filter(|e| caller_is_session(e))
+            .and_then(|e| e.access_key_id.as_ref())
+            .filter(|p| !p.is_empty() && self.contains(p))
+    }
+
+    /// Takes out of the state every chain that no call at or after `now` can use or change:
+    /// whole trees of sessions (a top session and every session issued down from it) none of
+    /// which could sign a call within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
+    /// Returns them as a graph, resolved exactly as [`GraphState::finish`] resolves them at the
+    /// end (a tree holds every ancestor of its sessions, and no later call adds to their
+    /// usage), so what is judged on it now is what would be judged at the end, and as the state
+    /// they were taken from. Long-term keys unseen as long are dropped too.
+    pub fn take_retired(&mut self, now: Millis) -> (Graph, GraphState) {
+        let expired = |s: &GraphState, k: &str| {
+            s.key_until(k)
+                .is_some_and(|t| t + EXPIRY_GRACE + RETIRE_MARGIN < now)
+        };
+        let keys: Vec<Text> = self
+            .usage
+            .keys()
+            .chain(self.issuing.keys().filter(|k| !self.usage.contains_key(*k)))
+            .cloned()
+            .collect();
+        // The top of each key's tree (a cycle, which time order rules out, stops the walk).
+        let top = |s: &GraphState, k: &Text| -> Text {
+            let mut path: Vec<&Text> = vec![k];
+            let mut cur = k;
+            while let Some(p) = s.key_parent(cur) {
+                if path.contains(&p) || path.len() > 64 {
+                    // A cycle or an absurd chain: keep every key of it alive.
+                    return Text::from("");
+                }
+                path.push(p);
+                cur = p;
+            }
+            cur.clone()
+        };
+        let tops: Vec<Text> = keys.iter().map(|k| top(self, k)).collect();
+        let alive: std::collections::HashSet<&Text> = keys
+            .iter()
+            .zip(&tops)
+            .filter(|(k, t)| t.is_empty() || !expired(self, k))
+            .map(|(_, t)| t)
+            .collect();
+        let gone: Vec<Text> = keys
+            .iter()
+            .zip(&tops)
+            .filter(|(_, t)| !alive.contains(t))
+            .map(|(k, _)| k.clone())
+            .collect();
+        drop(alive);
+        if gone.is_empty() {
+            return (Graph::default(), GraphState::default());
+        }
+        let mut sub = GraphState::default();
+        for k in gone {
+            if let Some(u) = self.usage.remove(&k) {
+                sub.usage.insert(k.clone(), u);
+            }
+            if let Some(e) = self.issuing.remove(&k) {
+                sub.issuing.insert(k.clone(), e);
+            }
+            if let Some(live) = self.live.as_mut() {
+                live.remove(&k);
+            }
+        }
+        (sub.finish(), sub)
+    }
+
+    /// What [`GraphState::saved`] gives for these keys alone (a session and its chain, say):
+    /// [`GraphState::from_saved`] and [`GraphState::finish`] give back their sessions.
+    pub fn saved_keys<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> SavedGraph {
+        let mut saved = SavedGraph::default();
+        for k in keys {
+            if let Some((k, u)) = self.usage.get_key_value(k) {
+                saved.usage.push((k.clone(), u.clone()));
+            }
+            if let Some((k, e)) = self.issuing.get_key_value(k) {
+                saved.issuing.push((k.clone(), e.clone()));
+            }
+        }
+        saved.usage.sort_by(|a, b| a.0.cmp(&b.0));
+        saved.issuing.sort_by(|a, b| a.0.cmp(&b.0));
+        saved
+    }
+}
+
+impl Graph {
+    /// This graph with sessions taken out earlier ([`GraphState::take_retired`]) added back:
+    /// each already resolved with its whole chain, so nothing is resolved again. Their issuing
+    /// calls are not kept.
+    pub fn join(mut self, retired: Vec<Session>) -> Graph {
+        if retired.is_empty() {
+            return self;
+        }
+        self.sessions.extend(retired);
+        sort_sessions(&mut self.sessions);
+        self.index = self
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.access_key_id.clone(), i))
+            .collect();
+        self.children = HashMap::default();
+        for (i, s) in self.sessions.iter().enumerate() {
+            if let Some(p) = &s.parent_access_key_id {
+                self.children.entry(p.clone()).or_default().push(i);
+            }
+        }
+        self
     }
 }
 

@@ -161,6 +161,15 @@ impl State {
         &self.dir
     }
 
+    /// The same directory, for writing a run's lake parts from another thread
+    /// ([`State::write_parts`]); it knows no runs, so it neither reads nor commits.
+    pub fn handle(&self) -> State {
+        State {
+            dir: self.dir.clone(),
+            meta: Meta::default(),
+        }
+    }
+
     pub fn runs(&self) -> &[RunRecord] {
         &self.meta.runs
     }
@@ -242,16 +251,31 @@ impl State {
     }
 
     /// Saves what the next run goes on from (gzipped JSON, written atomically; it counts only
-    /// once the run commits).
+    /// once the run commits). The JSON is written to memory in one go, then compressed in
+    /// pieces on all cores, one gzip member each, one after the other in the file (a gzip
+    /// reader reads them as one stream): writing the state straight into one compressor cost
+    /// a fifth of a night.
     pub fn save_engine(&self, run: &str, saved: &SavedEngine) -> Result<()> {
+        use rayon::prelude::*;
         use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        serde_json::to_writer(&mut gz, saved)
-            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
-        let bytes = gz
-            .flush()
-            .and_then(|_| gz.finish())
-            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        const PIECE: usize = 4 << 20;
+        let json =
+            serde_json::to_vec(saved).map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        let members: Vec<std::io::Result<Vec<u8>>> = json
+            .par_chunks(PIECE)
+            .map(|piece| {
+                let mut gz = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(piece.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                gz.write_all(piece)?;
+                gz.finish()
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        for m in members {
+            bytes.extend(m.map_err(|e| Error::Other(format!("engine state: {e}")))?);
+        }
         write_atomic(&self.engine_path(run), &bytes)
     }
 
@@ -264,8 +288,12 @@ impl State {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err(&p, e)),
             };
-            let r = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f));
-            let saved: SavedEngine = serde_json::from_reader(r)
+            // Inflated whole, then parsed from memory: several times faster than parsing from
+            // a reader, for a file of some tens of megabytes at most.
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(f), &mut text)
+                .map_err(|e| io_err(&p, format!("not a trailhound engine state: {e}")))?;
+            let saved: SavedEngine = serde_json::from_slice(&text)
                 .map_err(|e| io_err(&p, format!("not a trailhound engine state: {e}")))?;
             return Ok(Some(saved));
         }

@@ -259,11 +259,10 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let saved_at = saved.as_ref().map(|s| s.saved_at);
     let (mut hunt, mut profiles) = match saved {
         Some(s) => (
-            crate::engine::Hunt {
-                graph: crate::graph::GraphState::restore(s.graph),
-                detector: detect::Detector::restore(&geo, &cfg, s.detector),
-                sigma: None,
-            },
+            crate::engine::Hunt::resume(
+                crate::graph::GraphState::restore(s.graph),
+                detect::Detector::restore(&geo, &cfg, s.detector),
+            ),
             s.profiles,
         ),
         None => (
@@ -295,6 +294,16 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let first_new = new_rows.iter().map(|e| e.event_time).min();
     let last_new = new_rows.iter().map(|e| e.event_time).max();
 
+    let touched: HashSet<crate::event::Text> = new_rows
+        .iter()
+        .flat_map(|e| {
+            [
+                e.access_key_id.clone(),
+                e.sts().issued_access_key_id.clone(),
+            ]
+        })
+        .flatten()
+        .collect();
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
@@ -307,11 +316,41 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
+    // The incidents' timelines read this run's events: a copy only on a night with findings.
+    let incident_rows: Vec<Event> = if new_findings.is_empty() {
+        Vec::new()
+    } else {
+        new_rows.clone()
+    };
+    // The new events go to the lake on a thread of their own while the incidents are built and the rest is stored
+    // (Parquet encoding is most of a night's writing); joined before the manifest is written.
+    let events_lake = {
+        let (state, run_id) = (state.handle(), run_id.clone());
+        std::thread::spawn(move || {
+            state.write_parts(
+                "events",
+                &run_id,
+                new_rows,
+                |e| {
+                    (
+                        e.recipient_account_id
+                            .as_deref()
+                            .or(e.account_id.as_deref())
+                            .unwrap_or("unknown")
+                            .to_string(),
+                        e.event_day.to_string(),
+                    )
+                },
+                crate::frame::events_frame,
+            )
+        })
+    };
+
     // The new findings as incidents, their timelines from this run's events.
     let incidents = crate::incident::build(
         &new_findings,
         &graph,
-        &new_rows,
+        &incident_rows,
         &crate::incident::Options {
             logs: args.paths.clone(),
             ..Default::default()
@@ -321,20 +360,10 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // Store: the sessions the new events touch, the events, findings (all invisible until the
     // commit).
     let day = |t: Millis| format_iso(t)[..10].to_string();
-    let touched: HashSet<&str> = new_rows
-        .iter()
-        .flat_map(|e| {
-            [
-                e.access_key_id.as_deref(),
-                e.sts().issued_access_key_id.as_deref(),
-            ]
-        })
-        .flatten()
-        .collect();
     let sessions: Vec<crate::graph::Session> = graph
         .sessions
         .iter()
-        .filter(|s| touched.contains(&*s.access_key_id))
+        .filter(|s| touched.contains(&s.access_key_id))
         .cloned()
         .collect();
     drop(touched);
@@ -354,22 +383,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         crate::frame::sessions_frame,
     )?;
     state.write_parts(
-        "events",
-        &run_id,
-        new_rows,
-        |e| {
-            (
-                e.recipient_account_id
-                    .as_deref()
-                    .or(e.account_id.as_deref())
-                    .unwrap_or("unknown")
-                    .to_string(),
-                e.event_day.to_string(),
-            )
-        },
-        crate::frame::events_frame,
-    )?;
-    state.write_parts(
         "findings",
         &run_id,
         new_findings.clone(),
@@ -381,6 +394,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         },
         |rows| findings_frame(rows, &run_id),
     )?;
+    events_lake
+        .join()
+        .map_err(|_| Error::Other("writing the events lake failed".into()))??;
     fail_point("after-lake");
     state.write_manifest(&run_id, &processed)?;
     // What the next run goes on from: principals and sessions unseen for `--history-days`
