@@ -671,6 +671,7 @@ mod tests {
             evidence_event_ids: vec![format!("ev-{minutes}")],
             events: None,
             last_time: None,
+            sigma: None,
             chain: Vec::new(),
             respond: None,
         }

@@ -508,6 +508,7 @@ mod tests {
             evidence_event_ids: vec!["e".into()],
             events: None,
             last_time: None,
+            sigma: None,
             chain: Vec::new(),
             respond: None,
         };
