@@ -78,13 +78,14 @@ fn the_samples_planted_break_in_is_one_incident() {
     let (code, _) = incidents(&[sample_logs()], &[]);
     assert_eq!(code, 1, "a critical incident reaches --fail-on high");
     let all = ndjson(&[sample_logs()], &[]);
-    // Five findings today: the break-in's two (odd_ip on the stolen key, failed_then_success on
-    // the session it got) and three unrelated ones.
+    // Six findings today: the break-in's two (odd_ip on the stolen key, failed_then_success on
+    // the session it got) and four unrelated ones (the planted deep chain is also a
+    // new_role_path).
     let findings: usize = all
         .iter()
         .map(|i| i["findings"].as_array().unwrap().len())
         .sum();
-    assert_eq!(findings, 5);
+    assert_eq!(findings, 6);
     let break_in: Vec<&Value> = all
         .iter()
         .filter(|i| {

@@ -438,7 +438,8 @@ fn compact(e: &Event) -> Event {
     c.response_elements = None;
     c.additional_event_data = None;
     c.error_message = None;
-    if requested_mfa(e).is_none() {
+    // Kept where the graph reads it later: MFA asked for, AssumeRoot's target and task policy.
+    if requested_mfa(e).is_none() && e.event_name.as_deref() != Some("AssumeRoot") {
         c.request_parameters = None;
     }
     c

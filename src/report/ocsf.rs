@@ -345,6 +345,7 @@ pub fn detection_finding(f: &Finding, cited: &Cited) -> Value {
     });
     if let Some(rule) = &f.sigma {
         v["unmapped"]["trailhound"]["sigma"] = json!(rule);
+        v["unmapped"]["trailhound"]["sigma"]["events"] = json!(f.events);
     }
     v
 }
