@@ -201,7 +201,6 @@ pub struct AssumeRootRequest {
     pub task_policy_arn: Option<String>,
 }
 
-
 /// Rules judged on each record's own JSON while the input is parsed, for what needs fields an
 /// [`Event`] does not keep (Sigma rules name CloudTrail's own fields). The record is the whole
 /// text as read, secrets included: an implementation keeps only rule indices.
