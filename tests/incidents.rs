@@ -626,3 +626,37 @@ fn incidents_lead_the_nightly_reports() {
         }
     }
 }
+
+#[test]
+fn sigma_findings_join_the_incident_of_the_principal_they_name() {
+    // Stratus Red Team's console sign-in without MFA: trailhound's own finding and the SigmaHQ
+    // rule's are one incident of that user.
+    let log = datasets()
+        .join("datadog_stratus-red-team")
+        .join("aws.initial-access.console-login-without-mfa.json");
+    let rules = root().join("rules/sigma/aws-cloudtrail");
+    let args: [&std::ffi::OsStr; 7] = [
+        "incidents".as_ref(),
+        log.as_os_str(),
+        "-q".as_ref(),
+        "--format".as_ref(),
+        "ndjson".as_ref(),
+        "--sigma".as_ref(),
+        rules.as_os_str(),
+    ];
+    let o = run(args);
+    assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
+    let incidents: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    let kinds: Vec<&str> = incidents[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"sigma"), "{kinds:?}");
+    assert!(kinds.contains(&"console_login_without_mfa"), "{kinds:?}");
+}

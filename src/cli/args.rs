@@ -220,6 +220,10 @@ identity subject; +1 per hop. chain_complete false = an ancestor's issuing call 
         /// Your own .mmdb files, as for hunt.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         geoip: Vec<PathBuf>,
+        /// Also run Sigma rules, as for hunt: their findings join the incidents of the
+        /// principals they name. Put log paths first.
+        #[arg(long, value_name = "RULES", num_args = 1..)]
+        sigma: Vec<PathBuf>,
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },

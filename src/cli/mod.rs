@@ -129,23 +129,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 crate::geoip::GeoIp::with_files(&geoip)
             }
             .map_err(|e| Error::Usage(e.to_string()))?;
-            let rules = if sigma.is_empty() {
-                None
-            } else {
-                let set = crate::detect::sigma::load(&sigma).map_err(|e| match e {
-                    crate::detect::sigma::SigmaError::NotFound(p) => Error::PathNotFound(vec![p]),
-                    e => Error::Usage(format!("--sigma: {e}")),
-                })?;
-                for v in set.failed() {
-                    eprintln!(
-                        "trailhound: warning: sigma rule {}: {} ({})",
-                        v.file,
-                        v.reason.as_deref().unwrap_or_default(),
-                        v.status.as_str()
-                    );
-                }
-                Some(std::sync::Arc::new(set))
-            };
+            let rules = load_sigma(&sigma)?;
             // Memory bounded by the live sessions; with Sigma rules every session is kept, for
             // the chains their findings cite.
             let mut hunt = match &rules {
@@ -212,9 +196,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             examples,
             config,
             geoip,
+            sigma,
             out,
         } => {
             let (cfg, geo) = detection_setup(config.as_deref(), &geoip)?;
+            let rules = load_sigma(&sigma)?;
             // The containment commands' --logs: the inputs in one order, whatever order they
             // were given in.
             let mut logs = input.paths.clone();
@@ -225,7 +211,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 examples,
                 logs,
             };
-            run_incidents(&input, &cfg, &geo, &opts, quiet, |incidents| {
+            run_incidents(&input, rules, &cfg, &geo, &opts, quiet, |incidents| {
                 let worst = incidents.iter().map(|i| i.severity).max();
                 let shown: Vec<&crate::incident::Incident> = incidents
                     .iter()
@@ -420,8 +406,32 @@ fn detection_setup(
 
 /// `incidents`: hunts in one streaming pass, groups the findings, then reads the input again
 /// for the calls of the incidents' keys only (quietly: the first pass told what was read).
+/// `--sigma RULES...`: the rule set (each rule that cannot run is named on stderr), or `None`
+/// without rules.
+fn load_sigma(
+    paths: &[std::path::PathBuf],
+) -> Result<Option<std::sync::Arc<crate::detect::sigma::RuleSet>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let set = crate::detect::sigma::load(paths).map_err(|e| match e {
+        crate::detect::sigma::SigmaError::NotFound(p) => Error::PathNotFound(vec![p]),
+        e => Error::Usage(format!("--sigma: {e}")),
+    })?;
+    for v in set.failed() {
+        eprintln!(
+            "trailhound: warning: sigma rule {}: {} ({})",
+            v.file,
+            v.reason.as_deref().unwrap_or_default(),
+            v.status.as_str()
+        );
+    }
+    Ok(Some(std::sync::Arc::new(set)))
+}
+
 fn run_incidents(
     input: &InputArgs,
+    rules: Option<std::sync::Arc<crate::detect::sigma::RuleSet>>,
     cfg: &crate::detect::DetectConfig,
     geo: &crate::geoip::GeoIp,
     opts: &crate::incident::Options,
@@ -429,7 +439,13 @@ fn run_incidents(
     emit: impl FnOnce(&[crate::incident::Incident]) -> Result<Exit>,
 ) -> Result<Exit> {
     let mut hunt = crate::engine::Hunt::new(geo, cfg);
-    stream(input, quiet, &mut |slice| {
+    if let Some(r) = &rules {
+        hunt = hunt.with_sigma(r, geo, cfg);
+    }
+    let record_rules = rules
+        .clone()
+        .map(|r| r as std::sync::Arc<dyn crate::event::RecordRules>);
+    stream_judged(input, quiet, record_rules, &mut |slice| {
         hunt.observe(&slice);
         Ok(())
     })?;
