@@ -156,14 +156,7 @@ impl Detector<'_> {
             let group = format!("{p}|{target}");
             if let Some(&(idx, t)) = self.root_attempts.get(&group) {
                 if e.event_time - t <= super::HOUR {
-                    if let Some(id) = &e.event_id {
-                        let f = &mut self.findings[idx];
-                        if f.evidence_event_ids.len() < EVIDENCE
-                            && !f.evidence_event_ids.iter().any(|x| **x == **id)
-                        {
-                            f.evidence_event_ids.push(id.to_string());
-                        }
-                    }
+                    super::add_evidence(&mut self.findings[idx], e);
                     self.root_attempts.insert(group, (idx, e.event_time));
                     continue;
                 }

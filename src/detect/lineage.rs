@@ -55,6 +55,22 @@ fn chain_above<'s>(sessions: &'s impl Lookup, s: &'s Session) -> Vec<&'s Session
     chain
 }
 
+/// The top of the chain above a session (as far as [`MAX_HOPS`]; chains can be cut or cyclic),
+/// without collecting it: asked on every call of a session.
+pub(super) fn chain_top<'s>(sessions: &'s impl Lookup, mut s: &'s Session) -> &'s Session {
+    for _ in 0..MAX_HOPS {
+        match s
+            .parent_access_key_id
+            .as_deref()
+            .and_then(|k| sessions.session(k))
+        {
+            Some(parent) => s = parent,
+            None => break,
+        }
+    }
+    s
+}
+
 fn role_name(arn: &str) -> &str {
     arn.rsplit_once(":role/").map_or(arn, |(_, r)| r)
 }
@@ -307,8 +323,7 @@ impl Detector<'_> {
         };
         let Some((ip, info)) = s.source_ips.iter().find_map(|ip| {
             let i = self.info(ip);
-            (i.class == crate::geoip::AddrClass::Public && !i.is_aws() && !self.allowlisted(&i))
-                .then(|| (ip.clone(), i))
+            (i.is_outside_aws() && !self.allowlisted(&i)).then(|| (ip.clone(), i))
         }) else {
             return;
         };
@@ -359,9 +374,7 @@ impl Detector<'_> {
             ips.iter()
                 .filter_map(|ip| {
                     let i = d.info(ip);
-                    (i.class == crate::geoip::AddrClass::Public && !i.is_aws())
-                        .then_some(i.asn)
-                        .flatten()
+                    i.is_outside_aws().then_some(i.asn).flatten()
                 })
                 .collect()
         };

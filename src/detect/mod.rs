@@ -292,6 +292,21 @@ fn is_assume_role(e: &Event) -> bool {
             .is_some_and(|n| n.starts_with("AssumeRole"))
 }
 
+/// Evidence events a finding that grows as events come (a burst, a posture finding, grouped
+/// attempts) keeps; its count, where it has one, covers them all.
+const GROWING_EVIDENCE: usize = 50;
+
+/// Adds an event to a growing finding's evidence (once, up to [`GROWING_EVIDENCE`]).
+fn add_evidence(f: &mut Finding, e: &Event) {
+    if let Some(id) = &e.event_id {
+        if f.evidence_event_ids.len() < GROWING_EVIDENCE
+            && !f.evidence_event_ids.iter().any(|x| **x == **id)
+        {
+            f.evidence_event_ids.push(id.to_string());
+        }
+    }
+}
+
 /// Who a console sign-in is for, as failures and successes both record it: the account and
 /// the user name (failed sign-ins carry no ARN), or the account's root user.
 fn console_signer(e: &Event) -> Option<String> {
@@ -332,7 +347,7 @@ fn is_automation(e: &Event, session: Option<&Session>, sessions: &impl Lookup) -
     if e.identity_type.as_deref() == Some("WebIdentityUser") {
         return true;
     }
-    let Some(mut s) = session else {
+    let Some(s) = session else {
         return false;
     };
     if s.root_principal
@@ -341,18 +356,8 @@ fn is_automation(e: &Event, session: Option<&Session>, sessions: &impl Lookup) -
     {
         return true;
     }
-    // The top of the chain (bounded: chains can be cut or cyclic).
-    for _ in 0..16 {
-        match s
-            .parent_access_key_id
-            .as_deref()
-            .and_then(|p| sessions.session(p))
-        {
-            Some(parent) => s = parent,
-            None => break,
-        }
-    }
-    s.issued_by_api.as_deref() == Some("AssumeRoleWithWebIdentity")
+    let top = lineage::chain_top(sessions, s);
+    top.issued_by_api.as_deref() == Some("AssumeRoleWithWebIdentity")
 }
 
 /// The hops of the chain that issued `key`, from the top.
@@ -710,7 +715,7 @@ impl<'a> Detector<'a> {
             let open = ips.iter().any(|ip| {
                 let info = self.info(ip);
                 let counts = info.is_address() && !self.allowlisted(&info);
-                let outside = info.class == crate::geoip::AddrClass::Public && !info.is_aws();
+                let outside = info.is_outside_aws();
                 counts && !outside && !self.human_ips.contains_key(ip)
             });
             if open {
@@ -864,7 +869,6 @@ impl<'a> Detector<'a> {
             let info = e.source_ip.as_deref().map(|ip| self.info(ip));
             let session = e.access_key_id.as_deref().and_then(|k| sessions.session(k));
             let instance = session.is_some_and(Session::is_instance_profile);
-            let robot = instance || is_automation(e, session, sessions);
             let allow = info.as_ref().is_some_and(|i| self.allowlisted(i));
             let egress = info
                 .as_ref()
@@ -876,7 +880,8 @@ impl<'a> Detector<'a> {
                 hour_of_week: vec![0; 168],
                 ..Baseline::default()
             });
-            b.robot |= robot;
+            // Asked once a principal is known to be automation no more (it stays one).
+            b.robot = b.robot || instance || is_automation(e, session, sessions);
             b.egress_events += u64::from(egress);
             let learned = b.learned(e.event_time, cfg);
             let mut new_findings: Vec<(Kind, Severity, String, String)> = Vec::new();
@@ -1011,14 +1016,7 @@ impl<'a> Detector<'a> {
                 if week_count == 0 && day_share < uh.max_share {
                     match self.hour_burst.get(&p) {
                         Some(&(idx, last)) if e.event_time - last <= 2 * HOUR => {
-                            if let Some(id) = &e.event_id {
-                                let f = &mut self.findings[idx];
-                                if f.evidence_event_ids.len() < 50
-                                    && !f.evidence_event_ids.contains(&id.to_string())
-                                {
-                                    f.evidence_event_ids.push(id.to_string());
-                                }
-                            }
+                            add_evidence(&mut self.findings[idx], e);
                             self.hour_burst.insert(p.clone(), (idx, e.event_time));
                         }
                         _ => {
@@ -1438,7 +1436,7 @@ impl<'a> Detector<'a> {
                 let Some((_, first, first_ua)) = families.first() else {
                     continue;
                 };
-                let outside = info.class == crate::geoip::AddrClass::Public && !info.is_aws();
+                let outside = info.is_outside_aws();
                 let human = self.human_ips.get(&ip).cloned();
                 let (at, ua) = if outside || human.is_some() {
                     (first.clone(), first_ua.clone())

@@ -10,8 +10,6 @@ use std::collections::{BTreeSet, HashSet};
 
 /// Addresses and call names listed per posture finding.
 const LISTED: usize = 20;
-/// Evidence events kept per posture finding (the count covers every one).
-const EVIDENCE: usize = 50;
 
 /// One open posture finding of this run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +46,7 @@ impl Posture {
         };
         let mut evidence: Vec<String> = findings[first.idx].evidence_event_ids.clone();
         for id in &findings[second.idx].evidence_event_ids {
-            if evidence.len() < EVIDENCE && !evidence.contains(id) {
+            if evidence.len() < super::GROWING_EVIDENCE && !evidence.contains(id) {
                 evidence.push(id.clone());
             }
         }
@@ -121,14 +119,7 @@ impl Detector<'_> {
             if p.calls.len() < LISTED {
                 p.calls.insert(call);
             }
-            let f = &mut self.findings[p.idx];
-            if let Some(id) = &e.event_id {
-                if f.evidence_event_ids.len() < EVIDENCE
-                    && !f.evidence_event_ids.iter().any(|x| **x == **id)
-                {
-                    f.evidence_event_ids.push(id.to_string());
-                }
-            }
+            super::add_evidence(&mut self.findings[p.idx], e);
             return;
         }
         self.push(

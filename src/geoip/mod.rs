@@ -139,6 +139,11 @@ impl IpInfo {
     pub fn is_aws(&self) -> bool {
         self.asn.is_some_and(|asn| AWS_ASNS.contains(&asn))
     }
+
+    /// A public address outside Amazon's network: not where a workload in AWS calls from.
+    pub fn is_outside_aws(&self) -> bool {
+        self.class == AddrClass::Public && !self.is_aws()
+    }
 }
 
 /// Why a database could not be used. Every message names the file.
