@@ -77,3 +77,67 @@ pub fn summary_json(paths: &[&Path]) -> serde_json::Value {
     assert_eq!(code(&o), 0, "summary failed: {}", stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// The python of a virtual environment under `~/.cache/trailhound/NAME` with `packages`
+/// installed from PyPI, made on first use; `check` is Python code that succeeds once they are
+/// importable. A lock folder keeps two test runs from installing at once.
+pub fn python_venv(name: &str, packages: &[&str], check: &str) -> Result<PathBuf, String> {
+    use std::process::Stdio;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let v = home.join(".cache/trailhound").join(name);
+    let python = v.join("bin/python");
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", check])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready() {
+        return Ok(python);
+    }
+    let lock = v.with_extension("lock");
+    std::fs::create_dir_all(v.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
+    let mut waited = 0;
+    while std::fs::create_dir(&lock).is_err() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        waited += 1;
+        if waited > 600 {
+            let _ = std::fs::remove_dir(&lock); // a stale lock from a killed run
+        }
+    }
+    let result = (|| {
+        if ready() {
+            return Ok(());
+        }
+        let sh = |cmd: &mut Command| -> Result<(), String> {
+            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd:?} failed:\n{}",
+                    String::from_utf8_lossy(&o.stderr)
+                ))
+            }
+        };
+        sh(Command::new("python3").arg("-m").arg("venv").arg(&v))?;
+        sh(Command::new(v.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .args(packages))
+    })();
+    let _ = std::fs::remove_dir(&lock);
+    result?;
+    if ready() {
+        Ok(python)
+    } else {
+        Err(format!(
+            "{} is not importable from {}",
+            packages.join(" "),
+            python.display()
+        ))
+    }
+}

@@ -24,73 +24,14 @@ pub(crate) struct Moto {
 
 static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
 
-pub(crate) fn venv() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache/trailhound/moto-venv")
-}
-
-/// Installs moto into the shared virtual environment unless it is there already. A lock folder
-/// keeps two test runs from installing at once.
+/// Installs moto into its virtual environment (`~/.cache/trailhound/moto-venv`) unless it is
+/// there already.
 pub(crate) fn ensure_moto() -> Result<PathBuf, String> {
-    let v = venv();
-    let python = v.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                "import moto, boto3, flask, flask_cors; assert moto.__version__ == '5.2.5'",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Ok(python);
-    }
-    let lock = v.with_extension("lock");
-    std::fs::create_dir_all(v.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
-    let mut waited = 0;
-    while std::fs::create_dir(&lock).is_err() {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        waited += 1;
-        if waited > 600 {
-            let _ = std::fs::remove_dir(&lock); // a stale lock from a killed run
-        }
-    }
-    let result = (|| {
-        if ready() {
-            return Ok(());
-        }
-        let sh = |cmd: &mut Command| -> Result<(), String> {
-            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if o.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{cmd:?} failed:\n{}",
-                    String::from_utf8_lossy(&o.stderr)
-                ))
-            }
-        };
-        sh(Command::new("python3").arg("-m").arg("venv").arg(&v))?;
-        sh(Command::new(v.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "moto[s3,iam,sts]==5.2.5",
-            "flask",
-            "flask-cors",
-        ]))
-    })();
-    let _ = std::fs::remove_dir(&lock);
-    result?;
-    if ready() {
-        Ok(python)
-    } else {
-        Err(format!("moto is not importable from {}", python.display()))
-    }
+    crate::common::python_venv(
+        "moto-venv",
+        &["moto[s3,iam,sts]==5.2.5", "flask", "flask-cors"],
+        "import moto, boto3, flask, flask_cors; assert moto.__version__ == '5.2.5'",
+    )
 }
 
 pub(crate) fn start() -> Result<Moto, String> {

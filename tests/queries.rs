@@ -13,13 +13,6 @@ use std::process::{Command, Stdio};
 
 const DUCKDB: &str = "2.0.1";
 
-fn venv() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".cache/trailhound/duckdb-venv")
-}
-
 /// Why there is no DuckDB to compare with.
 enum NoDuckdb {
     /// PyPI cannot be reached: the test is skipped.
@@ -28,69 +21,20 @@ enum NoDuckdb {
     Failed(String),
 }
 
-/// The virtual environment's python with DuckDB importable, installing it when missing. A lock
-/// folder keeps two test runs from installing at once.
+/// The virtual environment's python with DuckDB importable, installing it when missing.
 fn ensure_duckdb() -> Result<PathBuf, NoDuckdb> {
-    let v = venv();
-    let python = v.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args([
-                "-c",
-                &format!("import duckdb; assert duckdb.__version__ == '{DUCKDB}'"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Ok(python);
-    }
-    let failed = |e: String| NoDuckdb::Failed(e);
-    let parent = v.parent().ok_or_else(|| failed("no parent".into()))?;
-    std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
-    let lock = v.with_extension("lock");
-    let mut waited = 0;
-    while std::fs::create_dir(&lock).is_err() {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        waited += 1;
-        if waited > 300 {
-            let _ = std::fs::remove_dir(&lock); // a stale lock from a killed run
+    crate::common::python_venv(
+        "duckdb-venv",
+        &[&format!("duckdb=={DUCKDB}")],
+        &format!("import duckdb; assert duckdb.__version__ == '{DUCKDB}'"),
+    )
+    .map_err(|e| {
+        if pypi_reachable() {
+            NoDuckdb::Failed(e)
+        } else {
+            NoDuckdb::Offline(e)
         }
-    }
-    let install = (|| {
-        if ready() {
-            return Ok(());
-        }
-        let sh = |cmd: &mut Command| -> Result<(), String> {
-            let o = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if o.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{cmd:?} failed:\n{}",
-                    String::from_utf8_lossy(&o.stderr)
-                ))
-            }
-        };
-        sh(Command::new("python3").arg("-m").arg("venv").arg(&v))?;
-        sh(Command::new(v.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            &format!("duckdb=={DUCKDB}"),
-        ]))
-    })();
-    let _ = std::fs::remove_dir(&lock);
-    match install {
-        Ok(()) if ready() => Ok(python),
-        Ok(()) => Err(failed(format!(
-            "duckdb {DUCKDB} is not importable from {}",
-            python.display()
-        ))),
-        Err(e) if !pypi_reachable() => Err(NoDuckdb::Offline(e)),
-        Err(e) => Err(failed(e)),
-    }
+    })
 }
 
 /// Whether PyPI answers (through the environment's proxy settings, as pip does).
