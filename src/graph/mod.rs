@@ -236,7 +236,7 @@ pub struct Graph {
     index: HashMap<Text, usize>,
     children: HashMap<Text, Vec<usize>>,
     /// Each issued key's issuing call.
-    issuing: HashMap<Text, Event>,
+    issuing: HashMap<Text, Box<Event>>,
 }
 
 /// Per-key usage gathered in one pass over the events.
@@ -249,7 +249,7 @@ pub struct Usage {
     ips: BTreeSet<Text>,
     agents: Vec<Text>,
     /// The first call's identity, for keys whose issuing call is not in the input.
-    first_event: Option<Event>,
+    first_event: Option<Box<Event>>,
     mfa: Option<bool>,
     source_identity: Option<Text>,
     /// Calls that carried no source identity.
@@ -335,7 +335,7 @@ fn gather(events: &[Event]) -> Gathered<'_> {
             }
         }
         if u.first_event.is_none() {
-            u.first_event = Some(compact(e));
+            u.first_event = Some(Box::new(compact(e)));
         }
         if u.mfa.is_none() {
             u.mfa = e.mfa_authenticated;
@@ -463,7 +463,8 @@ fn requested_mfa(e: &Event) -> Option<bool> {
 #[derive(Default)]
 pub struct GraphState {
     usage: HashMap<Text, Usage>,
-    issuing: HashMap<Text, Event>,
+    /// Boxed: a table sized for the busiest hour then costs a pointer per free slot, not an event.
+    issuing: HashMap<Text, Box<Event>>,
     /// `GetSigninToken` calls per signing principal ARN, in time order.
     signins: Signins,
     live: Option<HashMap<Text, Session>>,
@@ -501,7 +502,7 @@ impl Lookup for GraphState {
 #[derive(Serialize, Deserialize, Default)]
 pub struct SavedGraph {
     usage: Vec<(Text, Usage)>,
-    issuing: Vec<(Text, Event)>,
+    issuing: Vec<(Text, Box<Event>)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     signins: Vec<(Text, Vec<SigninCall>)>,
 }
@@ -515,7 +516,7 @@ impl GraphState {
             .map(|(k, u)| (k.clone(), u.clone()))
             .collect();
         usage.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut issuing: Vec<(Text, Event)> = self
+        let mut issuing: Vec<(Text, Box<Event>)> = self
             .issuing
             .iter()
             .map(|(k, e)| (k.clone(), e.clone()))
@@ -680,7 +681,7 @@ impl GraphState {
     /// Forgets sessions last used (or issued) before `before`, so that the state does not grow
     /// without end; their chains' later sessions keep what was resolved for them.
     pub fn expire(&mut self, before: Millis) {
-        let last = |k: &Text, usage: &HashMap<Text, Usage>, issuing: &HashMap<Text, Event>| {
+        let last = |k: &Text, usage: &HashMap<Text, Usage>, issuing: &HashMap<Text, Box<Event>>| {
             let used = usage.get(k).and_then(|u| u.last);
             let issued = issuing.get(k).map(|e| e.event_time);
             used.max(issued)
@@ -755,7 +756,7 @@ impl GraphState {
                     if let Some(u) = self.usage.get_mut(&key) {
                         u.first_event = None;
                     }
-                    self.issuing.insert(key.clone(), compact(e));
+                    self.issuing.insert(key.clone(), Box::new(compact(e)));
                     fresh.push((key, true));
                 }
             }
@@ -816,7 +817,7 @@ impl GraphState {
 
     /// The graph of everything observed: the same as [`Graph::build`] over all the events.
     pub fn finish(&self) -> Graph {
-        let issued: Vec<(&Text, &Event)> = self.issuing.iter().collect();
+        let issued: Vec<(&Text, &Event)> = self.issuing.iter().map(|(k, e)| (k, &**e)).collect();
         let mut sessions: Vec<Session> = issued
             .par_iter()
             .map(|&(key, e)| issued_session(key, e, self.usage.get(key)))
@@ -995,7 +996,7 @@ impl Graph {
 
     /// The call that issued a session (its first successful issuing call in the input).
     pub fn issuing_event(&self, key: &str) -> Option<&Event> {
-        self.issuing.get(key)
+        self.issuing.get(key).map(|e| &**e)
     }
 
     /// Fills depth, root, completeness, source identity and MFA down each chain.

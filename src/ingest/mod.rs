@@ -377,26 +377,35 @@ pub fn stream(
             .filter(|_| i.skip.is_none() && i.error.is_none())
             .map(|n| n.delivered)
     };
-    let mut undated: Vec<(usize, &source::Input)> = Vec::new();
-    let mut by_delivery: Vec<(Millis, usize, &source::Input)> = Vec::new();
-    for (n, i) in inputs.iter().enumerate() {
-        match dated(i) {
+    // The list is taken apart as it is read: a file's entry is freed once it is read, so a
+    // long run does not hold every path to the end.
+    let count = inputs.len() as u32;
+    let mut undated: Vec<(usize, source::Input)> = Vec::new();
+    let mut by_delivery: Vec<(Millis, usize, source::Input)> = Vec::new();
+    for (n, i) in inputs.into_iter().enumerate() {
+        match dated(&i) {
             Some(t) => by_delivery.push((t, n, i)),
             None => undated.push((n, i)),
         }
     }
-    by_delivery.sort_by_key(|&(t, n, _)| (t, n));
+    // Latest last: the next file to read is popped from the end.
+    by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
+    by_delivery.shrink_to_fit();
     // Reading runs on its own thread, a slice or two ahead of the consumer (which judges the
     // previous slice meanwhile); slices reach the consumer in order.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(2);
-    let (inputs, collector, locations, read_batch) = (&inputs, &collector, &locations, &read_batch);
-    let read_all = move || -> Result<(Vec<FileResult>, Flow), Error> {
+    let (collector, locations, read_batch) = (&collector, &locations, &read_batch);
+    let read_all = move || -> Result<(Assembly, Flow), Error> {
         let mut send = |slice: Vec<Event>| {
             tx.send(slice)
                 .map_err(|_| Error::Other("the reader stopped: the consumer gave up".into()))
         };
-        let mut results = read_batch(&undated);
-        let mut next = inputs.len() as u32;
+        let mut results = Assembly::default();
+        let batch: Vec<(usize, &source::Input)> = undated.iter().map(|(n, i)| (*n, i)).collect();
+        results.extend(read_batch(&batch));
+        drop(batch);
+        drop(undated);
+        let mut next = count;
         for l in locations.iter() {
             let more = match l {
                 Source::Local(_) => continue,
@@ -414,21 +423,21 @@ pub fn stream(
             }
         };
         take(&mut flow);
-        let mut i = 0;
-        while i < by_delivery.len() {
-            let window = by_delivery[i].0.div_euclid(slice);
-            let j = i + by_delivery[i..]
-                .iter()
-                .take_while(|(t, _, _)| t.div_euclid(slice) == window)
-                .count();
-            let batch: Vec<(usize, &source::Input)> =
-                by_delivery[i..j].iter().map(|&(_, n, i)| (n, i)).collect();
+        while let Some(&(first, _, _)) = by_delivery.last() {
+            let window = first.div_euclid(slice);
+            let mut files: Vec<(usize, source::Input)> = Vec::new();
+            while let Some((_, n, i)) = by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) == window) {
+                files.push((n, i));
+            }
+            if by_delivery.len() < by_delivery.capacity() / 2 {
+                by_delivery.shrink_to_fit();
+            }
+            let batch: Vec<(usize, &source::Input)> = files.iter().map(|(n, i)| (*n, i)).collect();
             results.extend(read_batch(&batch));
             take(&mut flow);
-            i = j;
             // Files not read yet are delivered at or after this: events before it less the
             // lateness are complete.
-            if let Some(&(t, _, _)) = by_delivery.get(i) {
+            if let Some(&(t, _, _)) = by_delivery.last() {
                 flow.hand_over(Some(t - slicing.lateness), opts, &mut send)?;
             }
         }
@@ -454,7 +463,7 @@ pub fn stream(
     consumed?;
     let (results, flow) = read?;
     bar.finish_and_clear();
-    let mut ingested = assemble(results, Vec::new(), started);
+    let mut ingested = results.finish(Vec::new(), started);
     ingested.stats.events = flow.events;
     ingested.stats.duplicates = flow.duplicates;
     ingested.stats.shared_copies = flow.shared;
@@ -761,13 +770,20 @@ fn parse_decoded(
     }
 }
 
-fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> Ingested {
-    let mut stats = IngestStats::default();
-    let mut problems = Vec::new();
-    let mut processed = Vec::new();
-    for mut r in results {
+/// The counts, problems and manifest entries of the inputs read so far, folded in one input at
+/// a time (a streaming read keeps no per-file record).
+#[derive(Default)]
+struct Assembly {
+    stats: IngestStats,
+    problems: Vec<Problem>,
+    processed: Vec<(String, u64)>,
+}
+
+impl Assembly {
+    fn add(&mut self, mut r: FileResult) {
+        let stats = &mut self.stats;
         if let Some(p) = r.processed.take() {
-            processed.push(p);
+            self.processed.push(p);
         }
         if !matches!(r.outcome, Outcome::Listing) {
             stats.files_seen += 1;
@@ -787,22 +803,42 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
         stats.list_requests += r.list_requests;
         stats.files_known += r.known;
         stats.bytes_decompressed += r.bytes_decompressed;
-        problems.extend(r.problems);
+        self.problems.extend(r.problems);
     }
-    let before = events.len();
-    let (events, shared) = finish_events(events);
-    stats.duplicates = (before - events.len()) as u64;
-    stats.shared_copies = shared;
-    stats.events = events.len() as u64;
-    stats.elapsed = started.elapsed();
-    problems.sort();
-    processed.sort();
-    Ingested {
-        processed,
-        events,
-        stats,
-        problems,
+
+    fn extend(&mut self, results: impl IntoIterator<Item = FileResult>) {
+        for r in results {
+            self.add(r);
+        }
     }
+
+    fn finish(self, events: Vec<Event>, started: Instant) -> Ingested {
+        let Assembly {
+            mut stats,
+            mut problems,
+            mut processed,
+        } = self;
+        let before = events.len();
+        let (events, shared) = finish_events(events);
+        stats.duplicates = (before - events.len()) as u64;
+        stats.shared_copies = shared;
+        stats.events = events.len() as u64;
+        stats.elapsed = started.elapsed();
+        problems.sort();
+        processed.sort();
+        Ingested {
+            processed,
+            events,
+            stats,
+            problems,
+        }
+    }
+}
+
+fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> Ingested {
+    let mut all = Assembly::default();
+    all.extend(results);
+    all.finish(events, started)
 }
 
 /// Sorts by the total event key (ties broken by where each record was read), drops exact
