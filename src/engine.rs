@@ -12,7 +12,7 @@ use crate::detect::sigma::{RuleSet, SigmaMatcher};
 use crate::detect::{DetectConfig, Detector, Finding, WaitingUse};
 use crate::event::{Event, Millis, Text};
 use crate::geoip::GeoIp;
-use crate::graph::{Graph, GraphState, SavedGraph, Session};
+use crate::graph::{Graph, GraphState, SavedGraph, Session, EXPIRY_GRACE, LONGEST_SESSION};
 use std::collections::{HashMap, HashSet};
 
 /// The session graph and every detection, fed slice by slice.
@@ -267,6 +267,145 @@ impl<'a> Hunt<'a> {
                     .finish_retired(graph, r.kept.into_values().collect())
             }
         }
+    }
+}
+
+/// The sessions of the input in their final order (as [`GraphState::finish`] sorts them: by
+/// issue, or first call when the issuing call is not in the input, then key), each handed over
+/// as soon as no later call can change it or sort before it. Every three hours of event time the
+/// chains no later call can use are taken out of the graph ([`GraphState::take_retired`], the
+/// step a bounded [`Hunt`] takes); their sessions wait until every session still in the graph,
+/// and any the input has yet to issue (allowing the delivery delay), sorts after them. Memory
+/// grows with the sessions alive at once, not with the input.
+pub struct SessionStream {
+    graph: GraphState,
+    now: Millis,
+    next: Millis,
+    lateness: Millis,
+    waiting: std::collections::BinaryHeap<std::cmp::Reverse<InOrder>>,
+    /// Sessions handed over so far.
+    pub handed: usize,
+    /// Sessions handed over after one that sorts after them: their calls state a creation more
+    /// than the longest credential life (36 hours) before their first call, which AWS never
+    /// writes.
+    pub out_of_order: usize,
+    last: Option<(Option<Millis>, Text)>,
+}
+
+/// A session ordered as the graph orders its sessions.
+struct InOrder(Session);
+
+impl InOrder {
+    fn key(&self) -> (Option<Millis>, &Text) {
+        (
+            self.0.issued_at.or(self.0.first_used),
+            &self.0.access_key_id,
+        )
+    }
+}
+
+impl PartialEq for InOrder {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for InOrder {}
+
+impl PartialOrd for InOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl SessionStream {
+    /// `lateness`: how long after its time an event may still arrive in order
+    /// ([`crate::ingest::Slicing::lateness`]).
+    pub fn new(lateness: Millis) -> Self {
+        SessionStream {
+            graph: GraphState::default(),
+            now: Millis::MIN,
+            next: Millis::MIN,
+            lateness,
+            waiting: std::collections::BinaryHeap::new(),
+            handed: 0,
+            out_of_order: 0,
+            last: None,
+        }
+    }
+
+    /// Takes the next slice; hands `out` every session now settled and first in order.
+    pub fn observe<E>(
+        &mut self,
+        slice: &[Event],
+        out: &mut dyn FnMut(Session) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.graph.observe(slice);
+        self.now = slice
+            .iter()
+            .map(|e| e.event_time)
+            .fold(self.now, Millis::max);
+        if slice.is_empty() || self.now < self.next {
+            return Ok(());
+        }
+        self.next = self.now.saturating_add(RETIRE_EVERY);
+        let (out_graph, _) = self.graph.take_retired(self.now);
+        for s in out_graph.sessions {
+            self.waiting.push(std::cmp::Reverse(InOrder(s)));
+        }
+        // Sessions still in the graph, and those the input has yet to issue, sort at or after
+        // this: every waiting session before it is in its place.
+        // A key first used from now on was created at most the longest credential life before
+        // (its calls may state that creation: that is where it sorts).
+        let future = self
+            .now
+            .saturating_sub(self.lateness + LONGEST_SESSION + EXPIRY_GRACE);
+        let mark = self.graph.earliest().map_or(future, |t| t.min(future));
+        while let Some(first) = self.waiting.peek() {
+            if first.0.key().0.is_some_and(|t| t >= mark) {
+                break;
+            }
+            if let Some(std::cmp::Reverse(s)) = self.waiting.pop() {
+                self.hand(s, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn hand<E>(
+        &mut self,
+        s: InOrder,
+        out: &mut dyn FnMut(Session) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let key = (s.key().0, s.0.access_key_id.clone());
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|l| (key.0, &key.1) < (l.0, &l.1))
+        {
+            self.out_of_order += 1;
+        }
+        self.last = Some(key);
+        self.handed += 1;
+        out(s.0)
+    }
+
+    /// Hands `out` every session left, in order; returns how many sessions were handed over
+    /// out of order ([`SessionStream::out_of_order`]).
+    pub fn finish<E>(mut self, out: &mut dyn FnMut(Session) -> Result<(), E>) -> Result<usize, E> {
+        for s in self.graph.finish().sessions {
+            self.waiting.push(std::cmp::Reverse(InOrder(s)));
+        }
+        while let Some(std::cmp::Reverse(s)) = self.waiting.pop() {
+            self.hand(s, out)?;
+        }
+        Ok(self.out_of_order)
     }
 }
 

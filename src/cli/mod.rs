@@ -296,45 +296,75 @@ pub fn run(cli: Cli) -> Result<Exit> {
             format,
             out,
         } => {
-            let mut state = crate::graph::GraphState::default();
-            stream(&input, quiet, &mut |slice| {
-                state.observe(&slice);
-                Ok(())
-            })?;
-            let graph = state.finish();
             let is = |v: &Option<crate::event::Text>, want: &str| v.as_deref() == Some(want);
-            let selected: Vec<&Session> = graph
-                .sessions
-                .iter()
-                .filter(|s| key.as_deref().is_none_or(|k| &*s.access_key_id == k))
-                .filter(|s| {
-                    principal.as_deref().is_none_or(|p| {
+            let wanted = |s: &Session| {
+                key.as_deref().is_none_or(|k| &*s.access_key_id == k)
+                    && principal.as_deref().is_none_or(|p| {
                         is(&s.root_principal, p) || is(&s.role_arn, p) || is(&s.caller_arn, p)
                     })
-                })
-                .filter(|s| {
-                    source_identity
+                    && source_identity
                         .as_deref()
                         .is_none_or(|x| is(&s.source_identity, x))
-                })
-                .filter(|s| min_depth.is_none_or(|d| s.chain_depth >= d))
-                .collect();
-            let filtered = key.is_some()
-                || principal.is_some()
-                || source_identity.is_some()
-                || min_depth.is_some();
+                    && min_depth.is_none_or(|d| s.chain_depth >= d)
+            };
             let sink = Sink::new(out.as_deref());
             if tree {
+                // A tree needs every session of the graph at once.
+                let mut state = crate::graph::GraphState::default();
+                stream(&input, quiet, &mut |slice| {
+                    state.observe(&slice);
+                    Ok(())
+                })?;
+                let graph = state.finish();
+                let selected: Vec<&Session> = graph.sessions.iter().filter(|s| wanted(s)).collect();
+                let filtered = key.is_some()
+                    || principal.is_some()
+                    || source_identity.is_some()
+                    || min_depth.is_some();
                 let text = report::tree::render(&graph, filtered.then_some(&selected[..]));
                 sink.write_text(&text)?;
                 return Ok(Exit::Ok);
             }
+            // Sessions are handed over in their final order as their chains retire: JSON lines
+            // are written as they come; other formats hold only the sessions selected.
+            let mut sessions = crate::engine::SessionStream::new(input.stream.slicing().lateness);
+            let mut lines = match format {
+                Format::Ndjson => Some(report::LineWriter::open(&sink)?),
+                _ => None,
+            };
+            let mut selected: Vec<Session> = Vec::new();
+            let mut take = |s: Session| -> Result<()> {
+                if !wanted(&s) {
+                    return Ok(());
+                }
+                match lines.as_mut() {
+                    Some(w) => w.write(&[&s]),
+                    None => {
+                        selected.push(s);
+                        Ok(())
+                    }
+                }
+            };
+            stream(&input, quiet, &mut |slice| {
+                sessions.observe(&slice, &mut take)
+            })?;
+            let late = sessions.finish(&mut take)?;
+            if late > 0 {
+                eprintln!(
+                    "trailhound: warning: {late} sessions are listed out of order: their calls state a creation more than 36 hours before their first call"
+                );
+            }
+            if let Some(w) = lines {
+                return w.finish().map(|_| Exit::Ok);
+            }
             match format {
-                Format::Ndjson => report::write_ndjson(&selected, &sink)?,
-                Format::Table => sink.write_text(&sessions_table(&selected))?,
+                Format::Ndjson => {}
+                Format::Table => {
+                    let rows: Vec<&Session> = selected.iter().collect();
+                    sink.write_text(&sessions_table(&rows))?
+                }
                 Format::Csv | Format::Parquet | Format::Timesketch => {
-                    let owned: Vec<Session> = selected.into_iter().cloned().collect();
-                    let mut df = crate::frame::sessions_frame(&owned)?;
+                    let mut df = crate::frame::sessions_frame(&selected)?;
                     report::write_frame(&mut df, format, &sink)?;
                 }
             }

@@ -854,9 +854,9 @@ impl GraphState {
 }
 
 /// The longest STS credentials live (GetSessionToken, GetFederationToken): 36 hours.
-const LONGEST_SESSION: Millis = 36 * 3600 * 1000;
+pub const LONGEST_SESSION: Millis = 36 * 3600 * 1000;
 /// Clock differences between services: a call a little after a key's expiry still counts.
-const EXPIRY_GRACE: Millis = 3600 * 1000;
+pub const EXPIRY_GRACE: Millis = 3600 * 1000;
 
 /// Until when a key can sign calls: its expiration when its issuing call tells it, else 36
 /// hours (the longest STS credentials live) after it was issued or, for a key seen only
@@ -883,37 +883,56 @@ fn sort_sessions(sessions: &mut [Session]) {
 /// that federated into the console just before its first call is linked to the federating
 /// session ([`SIGNIN_LINK_WINDOW`]).
 fn seen_only_session(key: &str, u: &Usage, signins: &Signins) -> Option<Session> {
+    let fe = u
+        .first_event
+        .as_ref()
+        .filter(|_| seen_only_is_session(key, u))?;
+    let mut s = unissued_session(key, fe, u);
+    if let Some(c) = signin_link(key, u, signins) {
+        s.parent_access_key_id = Some(c.key.clone());
+        s.signin_link = Some(SigninLink {
+            at: c.at,
+            event_id: c.event_id.clone(),
+        });
+        s.chain_depth = 2;
+    }
+    Some(s)
+}
+
+/// Whether a key seen only in use is a session: a temporary key (ASIA...) or one that signs as a
+/// session identity.
+fn seen_only_is_session(key: &str, u: &Usage) -> bool {
+    u.first_event.as_ref().is_some_and(|fe| {
+        is_temporary_key(key)
+            || matches!(
+                fe.identity_type.as_deref(),
+                Some("AssumedRole") | Some("FederatedUser")
+            )
+    })
+}
+
+/// The `GetSigninToken` call a key seen only in use follows: only a console session (its calls
+/// say `sessionCredentialFromConsole`) of a session identity follows a sign-in, the latest one
+/// by the same principal within [`SIGNIN_LINK_WINDOW`] before its first call.
+fn signin_link<'s>(key: &str, u: &Usage, signins: &'s Signins) -> Option<&'s SigninCall> {
     let fe = u.first_event.as_ref()?;
     let session_identity = matches!(
         fe.identity_type.as_deref(),
         Some("AssumedRole") | Some("FederatedUser")
     );
-    if !(is_temporary_key(key) || session_identity) {
+    if !(session_identity && u.notes.as_ref().is_some_and(|n| n.from_console)) {
         return None;
     }
-    let mut s = unissued_session(key, fe, u);
-    // Only a console session (its calls say `sessionCredentialFromConsole`) follows a sign-in.
-    if session_identity && u.notes.as_ref().is_some_and(|n| n.from_console) {
-        let first = u.first.unwrap_or(fe.event_time);
-        let link =
-            fe.principal_arn
-                .as_ref()
-                .and_then(|arn| signins.get(arn))
-                .and_then(|calls| {
-                    calls.iter().rev().find(|c| {
-                        c.at <= first && first - c.at <= SIGNIN_LINK_WINDOW && *c.key != *key
-                    })
-                });
-        if let Some(c) = link {
-            s.parent_access_key_id = Some(c.key.clone());
-            s.signin_link = Some(SigninLink {
-                at: c.at,
-                event_id: c.event_id.clone(),
-            });
-            s.chain_depth = 2;
-        }
-    }
-    Some(s)
+    let first = u.first.unwrap_or(fe.event_time);
+    fe.principal_arn
+        .as_ref()
+        .and_then(|arn| signins.get(arn))
+        .and_then(|calls| {
+            calls
+                .iter()
+                .rev()
+                .find(|c| c.at <= first && first - c.at <= SIGNIN_LINK_WINDOW && *c.key != *key)
+        })
 }
 
 /// Resolves a live session's chain from its parent (walking up to resolved sessions first), as
@@ -1364,13 +1383,38 @@ impl GraphState {
         }
     }
 
-    /// The key that signed a key's issuing call, when a session did (its parent in the graph).
+    /// The key that signed a key's issuing call, when a session did, or the session a console
+    /// session was federated from (its parent in the graph).
     fn key_parent(&self, k: &str) -> Option<&Text> {
-        self.issuing
-            .get(k)
-            .filter(|e| caller_is_session(e))
-            .and_then(|e| e.access_key_id.as_ref())
-            .filter(|p| !p.is_empty() && self.contains(p))
+        match self.issuing.get(k) {
+            Some(e) => Some(e)
+                .filter(|e| caller_is_session(e))
+                .and_then(|e| e.access_key_id.as_ref()),
+            None => self
+                .usage
+                .get(k)
+                .and_then(|u| signin_link(k, u, &self.signins))
+                .map(|c| &c.key),
+        }
+        .filter(|p| !p.is_empty() && self.contains(p))
+    }
+
+    /// The earliest time a session of this state sorts at in a graph (its issue; when its
+    /// issuing call is not known, the creation its calls state, or its first call); None for an
+    /// empty state.
+    pub fn earliest(&self) -> Option<Millis> {
+        let issued = self.issuing.values().map(|e| e.event_time);
+        let seen = self
+            .usage
+            .iter()
+            .filter(|(k, u)| !self.issuing.contains_key(*k) && seen_only_is_session(k, u))
+            .filter_map(|(_, u)| {
+                u.first_event
+                    .as_ref()
+                    .and_then(|e| e.session_created_at)
+                    .or(u.first)
+            });
+        issued.chain(seen).min()
     }
 
     /// Takes out of the state every chain that no call at or after `now` can use or change:
@@ -1425,6 +1469,16 @@ impl GraphState {
         let mut sub = GraphState::default();
         for k in gone {
             if let Some(u) = self.usage.remove(&k) {
+                // A console session resolves through its principal's sign-ins.
+                let signed = u
+                    .first_event
+                    .as_ref()
+                    .and_then(|e| e.principal_arn.as_ref());
+                if let Some((arn, calls)) = signed.and_then(|a| self.signins.get_key_value(a)) {
+                    sub.signins
+                        .entry(arn.clone())
+                        .or_insert_with(|| calls.clone());
+                }
                 sub.usage.insert(k.clone(), u);
             }
             if let Some(e) = self.issuing.remove(&k) {

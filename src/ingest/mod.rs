@@ -426,7 +426,9 @@ pub fn stream(
         while let Some(&(first, _, _)) = by_delivery.last() {
             let window = first.div_euclid(slice);
             let mut files: Vec<(usize, source::Input)> = Vec::new();
-            while let Some((_, n, i)) = by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) == window) {
+            while let Some((_, n, i)) =
+                by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) == window)
+            {
                 files.push((n, i));
             }
             if by_delivery.len() < by_delivery.capacity() / 2 {
