@@ -340,6 +340,11 @@ impl SessionStream {
         }
     }
 
+    /// Keys in the graph and sessions waiting for their turn: what is held now.
+    pub fn held(&self) -> usize {
+        self.graph.len() + self.waiting.len()
+    }
+
     /// Takes the next slice; hands `out` every session now settled and first in order.
     pub fn observe<E>(
         &mut self,
@@ -520,5 +525,103 @@ mod tests {
             graph.sessions.len()
         );
         assert!(kept.sessions.len() < graph.sessions.len() / 2);
+    }
+
+    /// Every session of these slices as one graph gives them, and as a [`SessionStream`] hands
+    /// them over (with the most it held at once).
+    fn both_ways(slices: &[Vec<Event>]) -> (Vec<Session>, Vec<Session>, usize, usize) {
+        let mut whole = GraphState::default();
+        let mut stream = SessionStream::new(crate::ingest::DEFAULT_SLICE);
+        let mut got = Vec::new();
+        let mut most_held = 0;
+        for s in slices {
+            whole.observe(s);
+            stream
+                .observe(s, &mut |x| -> Result<(), ()> {
+                    got.push(x);
+                    Ok(())
+                })
+                .unwrap();
+            most_held = most_held.max(stream.held());
+        }
+        let late = stream
+            .finish(&mut |x| -> Result<(), ()> {
+                got.push(x);
+                Ok(())
+            })
+            .unwrap();
+        (whole.finish().sessions, got, most_held, late)
+    }
+
+    #[test]
+    fn sessions_stream_out_in_the_graphs_order_holding_few_at_once() {
+        let (want, got, most_held, late) = both_ways(&sample_slices());
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "sessions differ from the whole graph's");
+        assert_eq!(late, 0);
+        assert!(
+            most_held < want.len() / 2,
+            "held {most_held} of {} sessions at once",
+            want.len()
+        );
+    }
+
+    #[test]
+    fn a_console_session_taken_out_with_its_chain_keeps_its_sign_in_link() {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/identity/signin-token.json");
+        let mut events = ingest::ingest_paths(&[fixture]).unwrap().events;
+        // A call five days later: everything before it retires.
+        let mut later = events.last().unwrap().clone();
+        later.event_time += 5 * 24 * 3600 * 1000;
+        later.event_id = Some(Text::from("later-call"));
+        later.access_key_id = Some(Text::from("AKIAEXAMPLELATER0001"));
+        events.push(later);
+        let slices: Vec<Vec<Event>> = events.chunks(1).map(<[Event]>::to_vec).collect();
+        let (want, got, _, _) = both_ways(&slices);
+        assert!(got == want, "sessions differ from the whole graph's");
+        let console = got
+            .iter()
+            .find(|s| &*s.access_key_id == "ASIAFEDEXAMPLE000002")
+            .unwrap();
+        assert_eq!(
+            console.parent_access_key_id.as_deref(),
+            Some("ASIAFEDEXAMPLE000001")
+        );
+        assert!(console.signin_link.is_some());
+    }
+
+    #[test]
+    fn a_session_claiming_a_creation_days_before_its_first_call_is_counted_out_of_order() {
+        let mut events = sample_slices().concat();
+        // A session whose calls claim it was created a day before the input begins, days before
+        // its first call (AWS caps credentials at 36 hours): it sorts before sessions already
+        // listed.
+        let (first, last) = (events[0].event_time, events.last().unwrap().event_time);
+        let mut odd = events
+            .iter()
+            .find(|e| {
+                !e.is_issuing_call
+                    && e.access_key_id
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with("ASIA"))
+            })
+            .unwrap()
+            .clone();
+        odd.event_time = last;
+        odd.access_key_id = Some(Text::from("ASIAODDCREATION00001"));
+        odd.event_id = Some(Text::from("odd-creation"));
+        odd.identity_type = Some(Text::from("AssumedRole"));
+        odd.session_created_at = Some(first - 24 * 3600 * 1000);
+        events.push(odd);
+        let slices: Vec<Vec<Event>> = events.chunks(50).map(<[Event]>::to_vec).collect();
+        let (want, got, _, late) = both_ways(&slices);
+        assert_eq!(late, 1);
+        // Every session is listed, each as the whole graph resolves it.
+        let mut sorted = got.clone();
+        sorted.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+        let mut want = want;
+        want.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
+        assert!(sorted == want);
     }
 }
