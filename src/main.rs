@@ -4,6 +4,13 @@ use clap::Parser;
 use std::process::ExitCode;
 use trailhound::cli::{self, Cli};
 
+/// jemalloc rather than the C library's allocator: events are built on the reading threads and
+/// dropped on the judging thread, which glibc's per-thread arenas leave fragmented; jemalloc
+/// hands the memory back (README, "Memory").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let args = Cli::parse();
     if let Some(n) = args.threads {
