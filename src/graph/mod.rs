@@ -37,6 +37,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeSet;
 
+mod saved_event;
+
 /// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
@@ -243,22 +245,37 @@ pub struct Graph {
 #[derive(Default, Clone, Serialize, Deserialize)]
 pub struct Usage {
     calls: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     errors: u64,
     first: Option<Millis>,
     last: Option<Millis>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     ips: BTreeSet<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     agents: Vec<Text>,
-    /// The first call's identity, for keys whose issuing call is not in the input.
+    /// The first call's identity, for keys whose issuing call is not in the input (saved in
+    /// the compact form of [`saved_event`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "saved_event::option"
+    )]
     first_event: Option<Event>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     mfa: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     source_identity: Option<Text>,
     /// Calls that carried no source identity.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     no_source_identity: u64,
     /// What the key's records say beyond the columns (first seen; kept here since the events'
     /// notes are not columns and do not survive saved state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notes: Option<Box<crate::event::IdentityNotes>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A successful `GetSigninToken` call: console federation by the session that signed it.
@@ -501,6 +518,9 @@ impl Lookup for GraphState {
 #[derive(Serialize, Deserialize, Default)]
 pub struct SavedGraph {
     usage: Vec<(Text, Usage)>,
+    /// Each issuing call in the compact form of [`saved_event`] (older states, every column
+    /// named, are read too).
+    #[serde(with = "saved_event::pairs")]
     issuing: Vec<(Text, Event)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     signins: Vec<(Text, Vec<SigninCall>)>,
