@@ -556,18 +556,27 @@ fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_r
     let settled = settled_folders(state.path());
     let canon_day = std::fs::canonicalize(&day).unwrap().display().to_string();
     assert!(settled.contains(&canon_day), "{settled:#?}");
-    assert!(settled.iter().all(|f| !f.ends_with("2026/03/06")), "{settled:#?}");
+    assert!(
+        settled.iter().all(|f| !f.ends_with("2026/03/06")),
+        "{settled:#?}"
+    );
 
     // Nothing new: the settled folders' files count as processed, as when they were listed.
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
     assert_eq!(v["read"]["objects_new"], 0);
-    assert_eq!(v["read"]["objects_already_processed"].as_u64().unwrap(), objects);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
 
     // The late copy changes the folder: it is listed again and the file is read.
     std::fs::rename(&kept, &missed).unwrap();
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
     assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
-    assert_eq!(v["read"]["objects_already_processed"].as_u64().unwrap(), objects);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
     objects += 1;
 
     // The other nights, then one run over all: every file read once, and counted as

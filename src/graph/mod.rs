@@ -526,7 +526,33 @@ pub struct SavedGraph {
     signins: Vec<(Text, Vec<SigninCall>)>,
 }
 
+/// [`SavedGraph`] borrowed from a [`GraphState`]: written the same, without copying the state
+/// first ([`GraphState::saved_ref`]).
+#[derive(Serialize)]
+pub struct SavedGraphRef<'a> {
+    usage: Vec<(&'a Text, &'a Usage)>,
+    #[serde(serialize_with = "saved_event::pairs_ref")]
+    issuing: Vec<(&'a Text, &'a Event)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signins: Vec<(&'a Text, &'a Vec<SigninCall>)>,
+}
+
 impl GraphState {
+    /// What [`GraphState::saved`] gives, borrowed: for writing the state out.
+    pub fn saved_ref(&self) -> SavedGraphRef<'_> {
+        let mut usage: Vec<(&Text, &Usage)> = self.usage.iter().collect();
+        usage.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut issuing: Vec<(&Text, &Event)> = self.issuing.iter().collect();
+        issuing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut signins: Vec<(&Text, &Vec<SigninCall>)> = self.signins.iter().collect();
+        signins.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        SavedGraphRef {
+            usage,
+            issuing,
+            signins,
+        }
+    }
+
     /// What to save: each key's issuing call and usage.
     pub fn saved(&self) -> SavedGraph {
         let mut usage: Vec<(Text, Usage)> = self

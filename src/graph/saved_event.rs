@@ -328,6 +328,15 @@ pub mod option {
     }
 }
 
+/// Writes borrowed (key, issuing call) pairs as [`pairs`] does.
+pub fn pairs_ref<S: Serializer>(v: &[(&Text, &Event)], s: S) -> Result<S::Ok, S::Error> {
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for (k, e) in v {
+        seq.serialize_element(&(k, Compact(e)))?;
+    }
+    seq.end()
+}
+
 /// `#[serde(with)]` for (key, issuing call) pairs.
 pub mod pairs {
     use super::*;
@@ -396,7 +405,11 @@ mod tests {
     #[test]
     fn an_event_saved_in_the_old_form_reads_back_the_same() {
         // Older states wrote each event as its columns: every name, nulls, ISO times.
-        for e in sample_events().iter().filter(|e| e.is_issuing_call).take(200) {
+        for e in sample_events()
+            .iter()
+            .filter(|e| e.is_issuing_call)
+            .take(200)
+        {
             assert_eq!(columns(&read(&columns(e))), columns(e));
         }
     }

@@ -334,9 +334,7 @@ fn day_over(folder: &str, latest: &HashMap<String, Millis>) -> bool {
     else {
         return false;
     };
-    latest
-        .get(trail)
-        .is_some_and(|&t| t >= end + scope::LATE)
+    latest.get(trail).is_some_and(|&t| t >= end + scope::LATE)
 }
 
 /// The latest delivery time (from the file names) of the manifest's files, per trail folder
@@ -397,8 +395,12 @@ mod tests {
 
     #[test]
     fn day_folders_are_recognised_by_the_cloudtrail_layout() {
-        assert!(is_day_folder(Path::new("/x/AWSLogs/1/CloudTrail/us-east-1/2026/03/02")));
-        assert!(!is_day_folder(Path::new("/x/AWSLogs/1/CloudTrail/us-east-1/2026/03")));
+        assert!(is_day_folder(Path::new(
+            "/x/AWSLogs/1/CloudTrail/us-east-1/2026/03/02"
+        )));
+        assert!(!is_day_folder(Path::new(
+            "/x/AWSLogs/1/CloudTrail/us-east-1/2026/03"
+        )));
         assert!(!is_day_folder(Path::new(
             "/x/AWSLogs/1/CloudTrail-Digest/us-east-1/2026/03/02"
         )));
@@ -428,12 +430,15 @@ mod tests {
         // Changed moments before the run started: a file may have been added as it was listed.
         assert!(!settles(listed(&folder, started - 1000, &[&a]), &latest));
         // Nothing delivered an hour after the day's end yet: CloudTrail may still deliver there.
-        let early: HashMap<String, Millis> = [(TRAIL.to_string(), t("2026-03-03T00:59:00Z"))].into();
+        let early: HashMap<String, Millis> =
+            [(TRAIL.to_string(), t("2026-03-03T00:59:00Z"))].into();
         assert!(!settles(listed(&folder, old, &[&a]), &early));
         // Another trail's deliveries say nothing of this one.
-        let elsewhere: HashMap<String, Millis> =
-            [("/logs/AWSLogs/111122223333/CloudTrail/eu-west-1".to_string(), t("2026-03-09T00:00:00Z"))]
-                .into();
+        let elsewhere: HashMap<String, Millis> = [(
+            "/logs/AWSLogs/111122223333/CloudTrail/eu-west-1".to_string(),
+            t("2026-03-09T00:00:00Z"),
+        )]
+        .into();
         assert!(!settles(listed(&folder, old, &[&a]), &elsewhere));
     }
 
@@ -453,7 +458,10 @@ mod tests {
         // And from 15 minutes before `since`.
         assert!(in_window(day, &window(Some("2026-03-06T00:10:00Z"), None)));
         assert!(!in_window(day, &window(Some("2026-03-06T00:15:00Z"), None)));
-        assert!(in_window(Path::new("/x/2026/13/05"), &window(None, Some("2020-01-01T00:00:00Z"))));
+        assert!(in_window(
+            Path::new("/x/2026/13/05"),
+            &window(None, Some("2020-01-01T00:00:00Z"))
+        ));
     }
 
     #[test]
@@ -473,7 +481,9 @@ mod tests {
         let back = Settled::parse(&(s.to_tsv() + "not a line\n"));
         assert_eq!(back.to_tsv(), s.to_tsv());
         assert_eq!(back.len(), 2);
-        assert!(back.get("/a/CloudTrail/x/2026/03/01", 1_772_000_000_123_456_789).is_some());
+        assert!(back
+            .get("/a/CloudTrail/x/2026/03/01", 1_772_000_000_123_456_789)
+            .is_some());
         assert!(back.get("/a/CloudTrail/x/2026/03/01", 1).is_none());
     }
 }

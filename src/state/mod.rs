@@ -68,6 +68,16 @@ pub struct SavedEngine {
     pub profiles: baseline::Profiles,
 }
 
+/// A [`SavedEngine`] as written, borrowing the graph (written the same, read back as a
+/// [`SavedEngine`]).
+#[derive(Serialize)]
+pub struct SavingEngine<'a> {
+    pub saved_at: Millis,
+    pub graph: crate::graph::SavedGraphRef<'a>,
+    pub detector: crate::detect::SavedDetector,
+    pub profiles: &'a baseline::Profiles,
+}
+
 /// An open state directory.
 pub struct State {
     dir: PathBuf,
@@ -279,7 +289,11 @@ impl State {
             return;
         }
         for f in walk(&dir) {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if name.ends_with(".tsv") && name.split('.').next() != Some(run) {
                 let _ = std::fs::remove_file(&f);
             }
@@ -295,7 +309,7 @@ impl State {
     /// pieces on all cores, one gzip member each, one after the other in the file (a gzip
     /// reader reads them as one stream): writing the state straight into one compressor cost
     /// a fifth of a night.
-    pub fn save_engine(&self, run: &str, saved: &SavedEngine) -> Result<()> {
+    pub fn save_engine(&self, run: &str, saved: &impl Serialize) -> Result<()> {
         use rayon::prelude::*;
         use std::io::Write;
         const PIECE: usize = 4 << 20;

@@ -434,11 +434,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let profile_map = profiles.finished();
     state.save_engine(
         &run_id,
-        &super::SavedEngine {
+        &super::SavingEngine {
             saved_at: now,
-            graph: hunt.graph.saved(),
+            graph: hunt.graph.saved_ref(),
             detector: hunt.detector.saved(),
-            profiles,
+            profiles: &profiles,
         },
     )?;
     let bytes = serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
