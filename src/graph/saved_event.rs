@@ -428,7 +428,7 @@ mod tests {
             .iter()
             .map(|e| (columns(e).len(), compact_json(e).len()))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        assert!(small * 3 < full * 2, "{small} of {full} bytes");
+        assert!(small * 10 < full * 8, "{small} of {full} bytes");
     }
 
     #[test]
