@@ -469,3 +469,127 @@ fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
         assert!(e["additional_event_data"].is_null(), "{e}");
     }
 }
+
+/// A copy of the sample's tree whose folders were last changed two days ago.
+fn aged_copy(to: &Path) {
+    for entry in walkdir::WalkDir::new(sample_logs()) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(sample_logs()).unwrap();
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(to.join(rel)).unwrap();
+        } else {
+            std::fs::copy(entry.path(), to.join(rel)).unwrap();
+        }
+    }
+    age_folders(to);
+}
+
+fn age_folders(root: &Path) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86400);
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_dir() {
+            std::fs::File::open(entry.path())
+                .unwrap()
+                .set_modified(then)
+                .unwrap();
+        }
+    }
+}
+
+fn report_on(logs: &Path, state: &Path, extra: &[&str]) -> Value {
+    let mut args: Vec<String> = vec![
+        "report".into(),
+        logs.display().to_string(),
+        "--state".into(),
+        state.display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "-q".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = run(&args);
+    assert!(code(&o) == 0 || code(&o) == 1, "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("report JSON")
+}
+
+/// The settled day folders the state holds (`settled/<run>.tsv`, one left).
+fn settled_folders(state: &Path) -> Vec<String> {
+    let files: Vec<_> = std::fs::read_dir(state.join("settled"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_read() {
+    let logs = tempfile::tempdir().unwrap();
+    aged_copy(logs.path());
+    // The mirror missed one file of the first day; it is copied in after that day settled.
+    let day = logs
+        .path()
+        .join("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/03");
+    let missed = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    let kept = aside.path().join(missed.file_name().unwrap());
+    std::fs::rename(&missed, &kept).unwrap();
+    age_folders(logs.path());
+
+    let state = tempfile::tempdir().unwrap();
+    let mut objects = 0;
+    for night in &NIGHTS[..4] {
+        let v = report_on(logs.path(), state.path(), &["--until", night]);
+        objects += v["read"]["objects_new"].as_u64().unwrap();
+    }
+    // Days whose deliveries ended over an hour before the latest one read are settled; the
+    // last days are not.
+    let settled = settled_folders(state.path());
+    let canon_day = std::fs::canonicalize(&day).unwrap().display().to_string();
+    assert!(settled.contains(&canon_day), "{settled:#?}");
+    assert!(
+        settled.iter().all(|f| !f.ends_with("2026/03/06")),
+        "{settled:#?}"
+    );
+
+    // Nothing new: the settled folders' files count as processed, as when they were listed.
+    let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
+    assert_eq!(v["read"]["objects_new"], 0);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
+
+    // The late copy changes the folder: it is listed again and the file is read.
+    std::fs::rename(&kept, &missed).unwrap();
+    let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
+    assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
+    objects += 1;
+
+    // The other nights, then one run over all: every file read once, and counted as
+    // processed afterwards, listed or not.
+    for night in &NIGHTS[4..] {
+        let v = report_on(logs.path(), state.path(), &["--until", night]);
+        objects += v["read"]["objects_new"].as_u64().unwrap();
+    }
+    let v = report_on(logs.path(), state.path(), &[]);
+    objects += v["read"]["objects_new"].as_u64().unwrap();
+    assert_eq!(objects, 1468);
+    let v = report_on(logs.path(), state.path(), &[]);
+    assert_eq!(v["read"]["objects_new"], 0);
+    assert_eq!(v["read"]["objects_already_processed"], 1468);
+    assert!(settled_folders(state.path()).len() > 10);
+}

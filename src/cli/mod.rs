@@ -683,6 +683,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
         track: None,
         max_object_bytes: input.max_object_size,
         record_rules: None,
+        settled: None,
     })
 }
 

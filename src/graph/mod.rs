@@ -37,6 +37,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeSet;
 
+mod saved_event;
+
 /// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
@@ -243,22 +245,37 @@ pub struct Graph {
 #[derive(Default, Clone, Serialize, Deserialize)]
 pub struct Usage {
     calls: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     errors: u64,
     first: Option<Millis>,
     last: Option<Millis>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     ips: BTreeSet<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     agents: Vec<Text>,
-    /// The first call's identity, for keys whose issuing call is not in the input.
+    /// The first call's identity, for keys whose issuing call is not in the input (saved in
+    /// the compact form of [`saved_event`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "saved_event::option"
+    )]
     first_event: Option<Box<Event>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     mfa: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     source_identity: Option<Text>,
     /// Calls that carried no source identity.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     no_source_identity: u64,
     /// What the key's records say beyond the columns (first seen; kept here since the events'
     /// notes are not columns and do not survive saved state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     notes: Option<Box<crate::event::IdentityNotes>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A successful `GetSigninToken` call: console federation by the session that signed it.
@@ -502,12 +519,42 @@ impl Lookup for GraphState {
 #[derive(Serialize, Deserialize, Default)]
 pub struct SavedGraph {
     usage: Vec<(Text, Usage)>,
+    /// Each issuing call in the compact form of [`saved_event`] (older states, every column
+    /// named, are read too).
+    #[serde(with = "saved_event::pairs")]
     issuing: Vec<(Text, Box<Event>)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     signins: Vec<(Text, Vec<SigninCall>)>,
 }
 
+/// [`SavedGraph`] borrowed from a [`GraphState`]: written the same, without copying the state
+/// first ([`GraphState::saved_ref`]).
+#[derive(Serialize)]
+pub struct SavedGraphRef<'a> {
+    usage: Vec<(&'a Text, &'a Usage)>,
+    #[serde(serialize_with = "saved_event::pairs_ref")]
+    issuing: Vec<(&'a Text, &'a Event)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signins: Vec<(&'a Text, &'a Vec<SigninCall>)>,
+}
+
 impl GraphState {
+    /// What [`GraphState::saved`] gives, borrowed: for writing the state out.
+    pub fn saved_ref(&self) -> SavedGraphRef<'_> {
+        let mut usage: Vec<(&Text, &Usage)> = self.usage.iter().collect();
+        usage.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut issuing: Vec<(&Text, &Event)> =
+            self.issuing.iter().map(|(k, e)| (k, &**e)).collect();
+        issuing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut signins: Vec<(&Text, &Vec<SigninCall>)> = self.signins.iter().collect();
+        signins.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        SavedGraphRef {
+            usage,
+            issuing,
+            signins,
+        }
+    }
+
     /// What to save: each key's issuing call and usage.
     pub fn saved(&self) -> SavedGraph {
         let mut usage: Vec<(Text, Usage)> = self

@@ -12,6 +12,7 @@ pub mod lookup;
 pub mod parse;
 pub mod s3;
 pub mod scope;
+pub mod settle;
 pub mod siem;
 pub mod source;
 
@@ -50,6 +51,9 @@ pub struct IngestOptions {
     /// Rules judged on each record's own JSON as it is read (`hunt --sigma`); their hits are
     /// kept in [`Event::rule_hits`].
     pub record_rules: Option<std::sync::Arc<dyn crate::event::RecordRules>>,
+    /// With `track`: local day folders an earlier run settled, not listed again when unchanged
+    /// ([`settle`]); the walk's day folders come back in [`Ingested::folders`].
+    pub settled: Option<std::sync::Arc<settle::Settled>>,
 }
 
 impl IngestOptions {
@@ -188,6 +192,8 @@ pub struct Ingested {
     pub processed: Vec<(String, u64)>,
     pub stats: IngestStats,
     pub problems: Vec<Problem>,
+    /// With `IngestOptions::settled`: the local day folders listed and those skipped.
+    pub folders: Option<settle::Walk>,
 }
 
 /// What reading one input (a file, an object, a page of API results) gave.
@@ -217,7 +223,9 @@ pub(crate) enum Outcome {
 
 /// The locations given, and the local files to read in walk order: those the scope can want
 /// and the state manifest does not have; with the number the manifest had.
-fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<(Vec<Source>, Vec<Input>, u64), Error> {
+type Plan = (Vec<Source>, Vec<Input>, u64, Option<settle::Walk>);
+
+fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<Plan, Error> {
     let locations: Vec<Source> = paths
         .iter()
         .map(|p| Source::parse(p))
@@ -229,20 +237,32 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<(Vec<Source>, Vec<Inp
             _ => None,
         })
         .collect();
-    let mut inputs = source::expand(&local)?;
+    let (mut inputs, mut folders) = match (&opts.track, &opts.settled) {
+        (Some(known), Some(settled)) => {
+            let mut walk = settle::expand(&local, settled, &opts.scope, known)?;
+            (std::mem::take(&mut walk.inputs), Some(walk))
+        }
+        _ => (source::expand(&local)?, None),
+    };
     if !opts.scope.is_everything() {
         inputs.retain(|i| opts.scope.wants_file(&i.path.to_string_lossy()));
     }
     let mut known_skipped = 0;
     if let Some(known) = &opts.track {
         for i in inputs.iter_mut() {
-            i.name = Some(tracked_name(&i.path));
+            if i.name.is_none() {
+                i.name = Some(tracked_name(&i.path));
+            }
         }
         let before = inputs.len();
         inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
         known_skipped = (before - inputs.len()) as u64;
     }
-    Ok((locations, inputs, known_skipped))
+    // The files of settled folders not listed count as processed before.
+    if let Some(w) = folders.as_mut() {
+        known_skipped += w.skipped.iter().map(|f| f.files).sum::<u64>();
+    }
+    Ok((locations, inputs, known_skipped, folders))
 }
 
 /// Reads every input: local files and folders, `s3://` buckets, `cloudtrail://` regions. Errors
@@ -250,7 +270,7 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<(Vec<Source>, Vec<Inp
 /// or API that cannot be read is a failed input, told in the problems, and the rest is read.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let (locations, inputs, known_skipped) = plan(paths, opts)?;
+    let (locations, inputs, known_skipped, folders) = plan(paths, opts)?;
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     // Workers move their events into one vector as each file is done, so a file's events are
@@ -297,6 +317,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     let mut ingested = assemble(results, events, started);
     ingested.stats.outside_scope = outside;
     ingested.stats.files_known += known_skipped;
+    ingested.folders = folders;
     if opts.strict {
         if let Some(p) = ingested.problems.first() {
             return Err(Error::Strict(p.to_string()));
@@ -350,7 +371,7 @@ pub fn stream(
     sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
 ) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let (locations, inputs, known_skipped) = plan(paths, opts)?;
+    let (locations, inputs, known_skipped, folders) = plan(paths, opts)?;
     let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     let collector = Collector {
@@ -472,6 +493,7 @@ pub fn stream(
     ingested.stats.late_events = flow.late;
     ingested.stats.outside_scope = flow.outside;
     ingested.stats.files_known += known_skipped;
+    ingested.folders = folders;
     if opts.strict {
         if let Some(p) = ingested.problems.first() {
             return Err(Error::Strict(p.to_string()));
@@ -833,6 +855,7 @@ impl Assembly {
             events,
             stats,
             problems,
+            folders: None,
         }
     }
 }

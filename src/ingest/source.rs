@@ -52,7 +52,7 @@ pub fn skip_by_key(key: &str) -> Option<SkipReason> {
     }
 }
 
-fn not_a_log(path: &Path) -> bool {
+pub(crate) fn not_a_log(path: &Path) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())

@@ -45,45 +45,55 @@ impl Profiles {
     /// Learns from a slice of events (shared copies of cross-account calls not counted).
     pub fn observe(&mut self, events: &[Event], sessions: &impl Lookup, geo: &GeoIp) {
         let mut ip_cache: HashMap<&str, (Option<String>, Option<String>)> = HashMap::new();
+        // Counts a key, allocating it only the first time.
+        fn bump(m: &mut BTreeMap<String, u64>, k: &str) {
+            match m.get_mut(k) {
+                Some(n) => *n += 1,
+                None => {
+                    m.insert(k.to_string(), 1);
+                }
+            }
+        }
         for e in events.iter().filter(|e| !e.shared_copy) {
             let Some(p) = principal_of(sessions, e) else {
                 continue;
             };
-            let prof = self.profiles.entry(p.clone()).or_insert_with(|| Profile {
+            match self.spans.get_mut(&p) {
+                Some(span) => {
+                    span.0 = span.0.min(e.event_time);
+                    span.1 = span.1.max(e.event_time);
+                }
+                None => {
+                    self.spans.insert(p.clone(), (e.event_time, e.event_time));
+                }
+            }
+            let prof = self.profiles.entry(p).or_insert_with_key(|p| Profile {
                 principal: p.clone(),
                 hour_of_week: vec![0; 168],
                 ..Profile::default()
             });
-            let span = self.spans.entry(p).or_insert((e.event_time, e.event_time));
-            span.0 = span.0.min(e.event_time);
-            span.1 = span.1.max(e.event_time);
             prof.events += 1;
             prof.errors += u64::from(e.is_error);
-            let bump =
-                |m: &mut BTreeMap<String, u64>, k: &str| *m.entry(k.to_string()).or_default() += 1;
             if let Some(a) = e.recipient_account_id.as_deref() {
                 bump(&mut prof.accounts, a);
             }
             if let Some(ip) = e.source_ip.as_deref() {
-                let (country, asn) = ip_cache
-                    .entry(ip)
-                    .or_insert_with(|| {
-                        let i = geo.lookup(ip);
-                        (
-                            i.country,
-                            i.asn.map(|a| {
-                                format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
-                                    .trim()
-                                    .to_string()
-                            }),
-                        )
-                    })
-                    .clone();
+                let (country, asn) = ip_cache.entry(ip).or_insert_with(|| {
+                    let i = geo.lookup(ip);
+                    (
+                        i.country,
+                        i.asn.map(|a| {
+                            format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
+                                .trim()
+                                .to_string()
+                        }),
+                    )
+                });
                 if let Some(c) = country {
-                    bump(&mut prof.countries, &c);
+                    bump(&mut prof.countries, c);
                 }
                 if let Some(a) = asn {
-                    bump(&mut prof.asns, &a);
+                    bump(&mut prof.asns, a);
                 }
                 bump(&mut prof.networks, &network(ip));
             }

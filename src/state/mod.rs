@@ -4,6 +4,8 @@
 //! STATE/
 //!   state.json                      committed runs and forgotten baselines (the commit point)
 //!   manifest/<run>.tsv              log objects a run processed: name <TAB> size
+//!   settled/<run>.tsv               local CloudTrail day folders not listed again while
+//!                                   unchanged (`ingest::settle`): folder, mtime, files
 //!   baselines.json                  each principal's profile (derived; `baseline show`)
 //!   engine/<run>.json.gz            the engine's state after the last committed run: sessions
 //!                                   (issuing call and usage of each key), detection state
@@ -64,6 +66,16 @@ pub struct SavedEngine {
     pub graph: crate::graph::SavedGraph,
     pub detector: crate::detect::SavedDetector,
     pub profiles: baseline::Profiles,
+}
+
+/// A [`SavedEngine`] as written, borrowing the graph (written the same, read back as a
+/// [`SavedEngine`]).
+#[derive(Serialize)]
+pub struct SavingEngine<'a> {
+    pub saved_at: Millis,
+    pub graph: crate::graph::SavedGraphRef<'a>,
+    pub detector: crate::detect::SavedDetector,
+    pub profiles: &'a baseline::Profiles,
 }
 
 /// An open state directory.
@@ -198,6 +210,7 @@ impl State {
             .into_iter()
             .chain(walk(&self.dir.join("lake")))
             .chain(walk(&self.dir.join("engine")))
+            .chain(walk(&self.dir.join("settled")))
         {
             let name = f
                 .file_name()
@@ -246,6 +259,47 @@ impl State {
         )
     }
 
+    /// The settled day folders the latest committed run that recorded them left (none when
+    /// no run did).
+    pub fn settled(&self) -> Result<crate::ingest::settle::Settled> {
+        for r in self.meta.runs.iter().rev() {
+            let p = self.dir.join("settled").join(format!("{}.tsv", r.id));
+            match std::fs::read_to_string(&p) {
+                Ok(t) => return Ok(crate::ingest::settle::Settled::parse(&t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&p, e)),
+            }
+        }
+        Ok(Default::default())
+    }
+
+    /// Records a run's settled day folders (counted once the run commits).
+    pub fn write_settled(&self, run: &str, settled: &crate::ingest::settle::Settled) -> Result<()> {
+        write_atomic(
+            &self.dir.join("settled").join(format!("{run}.tsv")),
+            settled.to_tsv().as_bytes(),
+        )
+    }
+
+    /// Removes the settled-folder lists of runs before `run` (committed) when `run` wrote one:
+    /// only the latest is read.
+    pub fn prune_settled(&self, run: &str) {
+        let dir = self.dir.join("settled");
+        if !dir.join(format!("{run}.tsv")).exists() {
+            return;
+        }
+        for f in walk(&dir) {
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            if name.ends_with(".tsv") && name.split('.').next() != Some(run) {
+                let _ = std::fs::remove_file(&f);
+            }
+        }
+    }
+
     fn engine_path(&self, run: &str) -> PathBuf {
         self.dir.join("engine").join(format!("{run}.json.gz"))
     }
@@ -255,7 +309,7 @@ impl State {
     /// pieces on all cores, one gzip member each, one after the other in the file (a gzip
     /// reader reads them as one stream): writing the state straight into one compressor cost
     /// a fifth of a night.
-    pub fn save_engine(&self, run: &str, saved: &SavedEngine) -> Result<()> {
+    pub fn save_engine(&self, run: &str, saved: &impl Serialize) -> Result<()> {
         use rayon::prelude::*;
         use std::io::Write;
         const PIECE: usize = 4 << 20;

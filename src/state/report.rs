@@ -236,7 +236,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     .map_err(|e| Error::Usage(e.to_string()))?;
     let mut state = State::open(&state_dir(&args.state))?;
-    let known = state.manifest()?;
+    let known = Arc::new(state.manifest()?);
     let mut opts = args.ingest.clone();
     if let Some(s) = &args.since {
         opts.scope.since = resolve_since(s, &state, now)
@@ -253,7 +253,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // The window prunes what is listed and read; every event of a file read is kept, since the
     // file goes into the manifest and is not read again.
     opts.scope.files_only = true;
-    opts.track = Some(Arc::new(known));
+    opts.track = Some(known.clone());
+    opts.settled = Some(Arc::new(state.settled()?));
     // The engine goes on from the last committed run's state: only the new objects are read.
     let saved = state.load_engine()?;
     let saved_at = saved.as_ref().map(|s| s.saved_at);
@@ -399,6 +400,21 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         .map_err(|_| Error::Other("writing the events lake failed".into()))??;
     fail_point("after-lake");
     state.write_manifest(&run_id, &processed)?;
+    // The day folders now settled, for the next run not to list them.
+    if let Some(walk) = &data.folders {
+        use crate::ingest::settle;
+        let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
+        let latest =
+            settle::latest_delivery(known.iter().map(String::as_str).chain(new.iter().copied()));
+        let settled = settle::settle(
+            &walk.listed,
+            &walk.skipped,
+            &settle::in_sets(&known, &new),
+            &latest,
+            now,
+        );
+        state.write_settled(&run_id, &settled)?;
+    }
     // What the next run goes on from: principals and sessions unseen for `--history-days`
     // expire.
     // Sessions that can no longer sign calls (and lead to none that can) were judged: only
@@ -418,11 +434,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let profile_map = profiles.finished();
     state.save_engine(
         &run_id,
-        &super::SavedEngine {
+        &super::SavingEngine {
             saved_at: now,
-            graph: hunt.graph.saved(),
+            graph: hunt.graph.saved_ref(),
             detector: hunt.detector.saved(),
-            profiles,
+            profiles: &profiles,
         },
     )?;
     let bytes = serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
@@ -477,6 +493,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         last_event: last_new,
     })?;
     state.prune_engine(&run_id);
+    state.prune_settled(&run_id);
     let worst = new_findings.iter().map(|f| f.severity).max();
     if !quiet {
         eprintln!(
