@@ -6,6 +6,7 @@
 //! raw `requestParameters`/`responseElements` text is kept with such values replaced.
 
 pub mod raw;
+pub mod redact;
 mod stored;
 pub mod time;
 
@@ -365,6 +366,8 @@ pub struct Interner {
     docs: Vec<Option<Text>>,
     /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
     day: Option<(i64, Text)>,
+    /// Where a document is written again without its secrets, reused from event to event.
+    scratch: String,
 }
 
 /// Slots of the document cache (a power of two).
@@ -505,25 +508,10 @@ fn might_hold_secret(raw: &str) -> bool {
     })
 }
 
-fn redact_value(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, val) in map.iter_mut() {
-                let lower = k.to_ascii_lowercase();
-                if SECRET_KEYS.contains(&lower.as_str()) && !val.is_null() {
-                    *val = serde_json::Value::String(REDACTED.to_string());
-                } else {
-                    redact_value(val);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
-        _ => {}
-    }
-}
-
 /// The raw JSON text of a field, with secret values replaced by [`REDACTED`]; `null` is `None`.
-/// Repeated documents (the same parameters of a polling job) share one allocation.
+/// Repeated documents (the same parameters of a polling job) share one allocation. A document
+/// that may hold a secret is written again compact in one pass ([`redact::streaming`]), or
+/// through a parsed `Value` when that pass cannot promise serde_json's bytes.
 pub fn redacted_json(
     raw: Option<&serde_json::value::RawValue>,
     interner: &mut Interner,
@@ -535,14 +523,18 @@ pub fn redacted_json(
     if !might_hold_secret(text) {
         return Some(interner.intern_doc(text));
     }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(mut v) => {
-            redact_value(&mut v);
-            Some(interner.intern_doc(&v.to_string()))
+    let mut buf = std::mem::take(&mut interner.scratch);
+    let doc = if redact::streaming(text, &mut buf) {
+        Some(interner.intern_doc(&buf))
+    } else {
+        match redact::by_value(text) {
+            Some(v) => Some(interner.intern_doc(&v)),
+            // Unparsable text that might hold a secret is not kept.
+            None => Some(interner.intern(REDACTED)),
         }
-        // Unparsable text that might hold a secret is not kept.
-        Err(_) => Some(interner.intern(REDACTED)),
-    }
+    };
+    interner.scratch = buf;
+    doc
 }
 
 /// The role ARN in a denial message: "... not authorized to perform: sts:AssumeRole on resource:

@@ -407,9 +407,17 @@ pub fn stream(
             results.extend(more);
         }
         let mut flow = Flow::default();
+        // The pool is handed over whole and left with the room it had, so that it does not grow
+        // (copying its events) again for the next slice.
         let take = |flow: &mut Flow| {
-            let mut got = collector.events.lock().map(|mut v| std::mem::take(&mut *v));
-            if let Ok(got) = got.as_mut() {
+            let got = collector
+                .events
+                .lock()
+                .map(|mut v| {
+                    let room = v.capacity();
+                    std::mem::replace(&mut *v, Vec::with_capacity(room))
+                });
+            if let Ok(got) = got {
                 flow.add(got);
             }
         };
@@ -472,7 +480,9 @@ pub fn stream(
 /// Events read but not handed over yet, and what was handed over.
 #[derive(Default)]
 struct Flow {
-    held: Vec<Event>,
+    /// Held events, in the batches they arrived in: an event is moved only when it is handed
+    /// over or its batch is split (events are large; moving them is much of a slice's cost).
+    held: Vec<Vec<Event>>,
     /// Events before this time were handed over.
     until: Option<Millis>,
     events: u64,
@@ -483,11 +493,14 @@ struct Flow {
 }
 
 impl Flow {
-    fn add(&mut self, got: &mut Vec<Event>) {
+    fn add(&mut self, got: Vec<Event>) {
+        if got.is_empty() {
+            return;
+        }
         if let Some(u) = self.until {
             self.late += got.iter().filter(|e| e.event_time < u).count() as u64;
         }
-        self.held.append(got);
+        self.held.push(got);
     }
 
     /// Hands over every held event before `before` (all of them for None), in order.
@@ -497,16 +510,39 @@ impl Flow {
         opts: &IngestOptions,
         sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut ready = match before {
-            None => std::mem::take(&mut self.held),
-            Some(t) => {
-                let (ready, held): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.held)
-                    .into_iter()
-                    .partition(|e| e.event_time < t);
-                self.held = held;
-                ready
+        let due = |e: &Event| before.is_none_or(|t| e.event_time < t);
+        let batches = std::mem::take(&mut self.held);
+        let counts: Vec<usize> = batches
+            .iter()
+            .map(|b| b.iter().filter(|e| due(e)).count())
+            .collect();
+        let total: usize = counts.iter().sum();
+        let mut ready: Vec<Event> = Vec::new();
+        for (mut batch, n) in batches.into_iter().zip(counts) {
+            if n == 0 {
+                self.held.push(batch);
+            } else if n == total && n == batch.len() && n == batch.capacity() {
+                // The only events due: handed over as they are.
+                ready = batch;
+            } else {
+                if ready.capacity() == 0 {
+                    ready.reserve_exact(total);
+                }
+                if n == batch.len() {
+                    ready.append(&mut batch);
+                } else {
+                    let mut keep = Vec::with_capacity(batch.len() - n);
+                    for e in batch {
+                        if due(&e) {
+                            ready.push(e);
+                        } else {
+                            keep.push(e);
+                        }
+                    }
+                    self.held.push(keep);
+                }
             }
-        };
+        }
         if let Some(t) = before {
             self.until = Some(self.until.map_or(t, |u| u.max(t)));
         }

@@ -234,6 +234,9 @@ fn read_sentinel_csv(b: &[u8], out: &mut Parsed, cx: &mut Ctx) {
 fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) -> bool {
     let before = out.events.len();
     let events = &mut out.events;
+    // Room for the records a text this long usually holds (CloudTrail records run 1-2 KB), so
+    // that the events are not copied as the vector grows.
+    events.reserve(b.len().saturating_sub(open) / 1024 + 1);
     let read = each_record_fast(b, open, &mut |raw| match normalize(&raw, interner) {
         Ok(e) => {
             events.push(e);
