@@ -359,10 +359,12 @@ pub enum RecordError {
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
-    /// The last value of each often-repeated field ([`Field`]): most events repeat their
-    /// predecessor's region, account, source, caller... and comparing with a value just used is
-    /// much cheaper than hashing and probing the set, whose entries are mostly out of cache.
-    last: [Option<Text>; Field::COUNT],
+    /// Recent values of each often-repeated field ([`Field`]), [`RECENT`] slots per field
+    /// picked by a fingerprint of the value's ends and length: most events repeat values of
+    /// the events just before them (region, account, source, caller, address, agent...), and
+    /// comparing with a value just used is much cheaper than hashing and probing the set, whose
+    /// entries are mostly out of cache.
+    recent: Vec<Option<Text>>,
     docs: Vec<Option<Text>>,
     /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
     day: Option<(i64, Text)>,
@@ -373,7 +375,26 @@ pub struct Interner {
 /// Slots of the document cache (a power of two).
 const DOC_SLOTS: usize = 4096;
 
-/// The fields whose last value the [`Interner`] remembers.
+/// Slots of recent values per field (a power of two).
+const RECENT: usize = 16;
+
+/// Which of a field's [`RECENT`] slots a value goes in: values of one field mostly differ at
+/// their ends (the name at the end of an ARN, the last digits of an address, the command at the
+/// end of a user agent) or in length.
+fn recent_slot(v: &[u8]) -> usize {
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        let k = s.len().min(8);
+        w[..k].copy_from_slice(&s[..k]);
+        u64::from_le_bytes(w)
+    };
+    let head = word(v);
+    let tail = word(&v[v.len().saturating_sub(8)..]);
+    let mixed = (head ^ tail.rotate_left(29) ^ v.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - RECENT.trailing_zeros())) as usize
+}
+
+/// The fields whose recent values the [`Interner`] remembers.
 #[derive(Debug, Clone, Copy)]
 enum Field {
     EventSource,
@@ -426,17 +447,20 @@ impl Interner {
         s.get().map(|v| self.intern(v))
     }
 
-    /// Like [`Interner::opt`] for one of the fields whose last value is remembered.
+    /// Like [`Interner::opt`] for one of the fields whose recent values are remembered.
     fn field(&mut self, field: Field, s: &Str) -> Option<Text> {
         let v = s.get()?;
-        let last = &mut self.last[field as usize];
-        if let Some(t) = last {
+        if self.recent.is_empty() {
+            self.recent = vec![None; Field::COUNT * RECENT];
+        }
+        let at = field as usize * RECENT + recent_slot(v.as_bytes());
+        if let Some(t) = &self.recent[at] {
             if **t == *v {
                 return Some(t.clone());
             }
         }
         let t = self.intern(v);
-        self.last[field as usize] = Some(t.clone());
+        self.recent[at] = Some(t.clone());
         Some(t)
     }
 
@@ -804,6 +828,40 @@ mod tests {
         assert!(event(r#"{"eventTime":"2024-10-25T20:52:11Z"}"#)
             .notes
             .is_none());
+    }
+
+    #[test]
+    fn repeated_values_share_one_allocation_whatever_came_between() {
+        let mut interner = Interner::default();
+        let values: Vec<String> = (0..100)
+            .map(|n| format!("arn:aws:iam::111111111111:role/r{n}"))
+            .chain([
+                "x".to_string(),
+                "arn:aws:iam::111111111111:role/r1x".to_string(),
+            ])
+            .collect();
+        let mut get = |v: &str| {
+            interner
+                .field(
+                    Field::PrincipalArn,
+                    &Str(Some(std::borrow::Cow::Borrowed(v))),
+                )
+                .unwrap()
+        };
+        let first: Vec<Text> = values.iter().map(|v| get(v)).collect();
+        for (v, t) in values.iter().zip(&first).rev() {
+            let again = get(v);
+            assert_eq!(&*again, v.as_str());
+            assert!(Arc::ptr_eq(&again, t), "{v}");
+        }
+        assert!(get_none(&mut interner));
+    }
+
+    fn get_none(interner: &mut Interner) -> bool {
+        interner.field(Field::Region, &Str(None)).is_none()
+            && interner
+                .field(Field::Region, &Str(Some("".into())))
+                .is_none()
     }
 
     #[test]

@@ -59,7 +59,9 @@ fn redact_value(v: &mut serde_json::Value) {
 }
 
 fn is_secret_key(k: &[u8]) -> bool {
-    SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s.as_bytes()))
+    SECRET_KEYS
+        .iter()
+        .any(|s| k.eq_ignore_ascii_case(s.as_bytes()))
 }
 
 struct Walker<'t, 'o> {
@@ -130,7 +132,10 @@ impl Walker<'_, '_> {
         if self.b[j] == b'-' {
             j += 1;
         }
-        let digits = self.b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = self.b[j..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if digits == 0 || digits > 18 || (digits > 1 && self.b[j] == b'0') {
             return None;
         }
@@ -323,8 +328,12 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(150), "]".repeat(150));
         assert!(!agree(&deep));
         // The same key in different objects is no repeat.
-        assert!(agree(r#"{"a":{"a":1},"b":[{"a":2},{"a":3}],"password":"p"}"#));
-        assert!(agree(r#"[0, -7, 123456789012345678, "password", {"newPassword": [1, {"x": 2}]}]"#));
+        assert!(agree(
+            r#"{"a":{"a":1},"b":[{"a":2},{"a":3}],"password":"p"}"#
+        ));
+        assert!(agree(
+            r#"[0, -7, 123456789012345678, "password", {"newPassword": [1, {"x": 2}]}]"#
+        ));
     }
 
     #[test]
@@ -346,7 +355,11 @@ mod tests {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
                     let records = v["Records"].as_array().cloned().unwrap_or_default();
                     for r in records {
-                        for k in ["requestParameters", "responseElements", "additionalEventData"] {
+                        for k in [
+                            "requestParameters",
+                            "responseElements",
+                            "additionalEventData",
+                        ] {
                             if !r[k].is_null() {
                                 all.push(r[k].to_string());
                             }
@@ -359,6 +372,9 @@ mod tests {
                 }
             }
         }
-        assert!(docs > 500 && answered * 10 > docs * 9, "{answered} of {docs}");
+        assert!(
+            docs > 500 && answered * 10 > docs * 9,
+            "{answered} of {docs}"
+        );
     }
 }

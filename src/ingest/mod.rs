@@ -410,13 +410,10 @@ pub fn stream(
         // The pool is handed over whole and left with the room it had, so that it does not grow
         // (copying its events) again for the next slice.
         let take = |flow: &mut Flow| {
-            let got = collector
-                .events
-                .lock()
-                .map(|mut v| {
-                    let room = v.capacity();
-                    std::mem::replace(&mut *v, Vec::with_capacity(room))
-                });
+            let got = collector.events.lock().map(|mut v| {
+                let room = v.capacity();
+                std::mem::replace(&mut *v, Vec::with_capacity(room))
+            });
             if let Ok(got) = got {
                 flow.add(got);
             }
@@ -845,21 +842,22 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
 /// re-reads (keeping the first read), and marks cross-account copies. Returns the events and the
 /// number of copies marked. Sorts an index and permutes in place: no second copy of the events.
 pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
-    // The time sits beside the index, so most comparisons never touch the events themselves.
-    let mut keyed: Vec<(i64, u32)> = events
+    // The time and the start of the event id sit beside the index, so most comparisons never
+    // touch the events themselves (many events share a second).
+    let mut keyed: Vec<(i64, u64, u32)> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.event_time, i as u32))
+        .map(|(i, e)| (e.event_time, id_prefix(e.event_id.as_deref()), i as u32))
         .collect();
     keyed.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| {
-            let (x, y) = (&events[a.1 as usize], &events[b.1 as usize]);
+        (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+            let (x, y) = (&events[a.2 as usize], &events[b.2 as usize]);
             x.sort_key()
                 .cmp(&y.sort_key())
                 .then(x.origin.cmp(&y.origin))
         })
     });
-    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, _, i)| i).collect();
     permute(&mut events, &order);
     drop(order);
     events.dedup_by(|later, earlier| {
@@ -868,6 +866,17 @@ pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     events.shrink_to_fit();
     let marked = mark_shared_copies(&mut events);
     (events, marked)
+}
+
+/// The first 8 bytes of an event id as a number (0 for none), in the order of [`Event::sort_key`]:
+/// a smaller prefix is a smaller key; equal prefixes say nothing.
+fn id_prefix(id: Option<&str>) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(id) = id {
+        let k = id.len().min(8);
+        w[..k].copy_from_slice(&id.as_bytes()[..k]);
+    }
+    u64::from_be_bytes(w)
 }
 
 /// Puts `items[order[i]]` at position `i`, following cycles with swaps.
@@ -933,6 +942,30 @@ pub fn ingest_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Ingested, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_id_prefix_orders_as_the_ids_do() {
+        let ids = [
+            None,
+            Some(""),
+            Some("\0"),
+            Some("a"),
+            Some("a\0"),
+            Some("ab"),
+            Some("abcdefgh"),
+            Some("abcdefghi"),
+            Some("abcdefgi"),
+            Some("b"),
+            Some("\u{ff}"),
+        ];
+        for x in ids {
+            for y in ids {
+                if super::id_prefix(x) < super::id_prefix(y) {
+                    assert!(x < y, "{x:?} {y:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn permute_follows_cycles() {
         let mut v = vec!['a', 'b', 'c', 'd', 'e'];
