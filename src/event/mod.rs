@@ -381,7 +381,7 @@ pub struct Interner {
 }
 
 /// Slots of the caller cache (a power of two).
-const CALLER_SLOTS: usize = 4096;
+const CALLER_SLOTS: usize = 8192;
 
 /// What a record's `userIdentity` gives its event.
 #[derive(Debug, Clone, Default)]
@@ -410,7 +410,7 @@ struct Caller {
 const DOC_SLOTS: usize = 4096;
 
 /// Slots of recent values per field (a power of two).
-const RECENT: usize = 16;
+const RECENT: usize = 64;
 
 /// Which of a field's [`RECENT`] slots a value goes in: values of one field mostly differ at
 /// their ends (the name at the end of an ARN, the last digits of an address, the command at the

@@ -623,13 +623,20 @@ fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
     if let Some(reason) = input.skip {
         return FileResult::nothing(Outcome::Skipped(reason), Vec::new());
     }
-    match std::fs::read(&input.path) {
-        Ok(data) => {
-            let n = data.len() as u64;
-            parse_bytes(&name, data, n, opts)
-        }
+    // Each worker reads into one buffer, reused from file to file.
+    let mut data = READ.with(std::cell::Cell::take);
+    data.clear();
+    let read = std::fs::File::open(&input.path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data));
+    let r = match read {
+        Ok(n) => parse_slice(&name, &data, n as u64, opts),
         Err(e) => failed(&name, format!("cannot read: {e}")),
+    };
+    if data.capacity() <= KEEP_INFLATED {
+        data.clear();
+        READ.with(|c| c.set(data));
     }
+    r
 }
 
 pub(crate) fn failed(name: &str, reason: String) -> FileResult {
@@ -654,6 +661,8 @@ pub(crate) fn listing(problems: Vec<Problem>, requests: u64) -> FileResult {
 thread_local! {
     /// Each worker inflates into one buffer, reused from object to object.
     static INFLATED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Each worker reads local files into one buffer, reused from file to file.
+    static READ: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// A worker's inflate buffer is kept for the next object only up to this size, so a huge
@@ -666,17 +675,21 @@ pub(crate) fn parse_bytes(
     bytes_read: u64,
     opts: &IngestOptions,
 ) -> FileResult {
-    let gzip = decode::is_gzip(&data);
+    parse_slice(name, &data, bytes_read, opts)
+}
+
+fn parse_slice(name: &str, data: &[u8], bytes_read: u64, opts: &IngestOptions) -> FileResult {
+    let gzip = decode::is_gzip(data);
     let mut inflated = INFLATED.with(std::cell::Cell::take);
     let (damage, too_big) = if gzip {
-        let i = decode::inflate_into(&data, opts.max_object(), &mut inflated);
+        let i = decode::inflate_into(data, opts.max_object(), &mut inflated);
         (i.damage, i.too_big)
     } else {
         (None, None)
     };
     let result = parse_decoded(
         name,
-        if gzip { &inflated } else { &data },
+        if gzip { &inflated[..] } else { data },
         gzip,
         damage,
         too_big,
