@@ -6,6 +6,7 @@
 //! raw `requestParameters`/`responseElements` text is kept with such values replaced.
 
 pub mod raw;
+pub mod redact;
 mod stored;
 pub mod time;
 
@@ -347,6 +348,10 @@ pub enum RecordError {
     MissingEventTime,
     #[error("eventTime `{0}` is not an ISO 8601 time")]
     BadEventTime(String),
+    /// Only from [`normalize`] given a view that [`raw::read_record`] did not check: a record
+    /// read on its own fails there with serde's message.
+    #[error("userIdentity cannot be read")]
+    UnreadableIdentity,
 }
 
 /// Deduplicates repeated text: equal strings share one allocation.
@@ -358,19 +363,72 @@ pub enum RecordError {
 #[derive(Default)]
 pub struct Interner {
     set: HashSet<Text, foldhash::fast::FixedState>,
-    /// The last value of each often-repeated field ([`Field`]): most events repeat their
-    /// predecessor's region, account, source, caller... and comparing with a value just used is
-    /// much cheaper than hashing and probing the set, whose entries are mostly out of cache.
-    last: [Option<Text>; Field::COUNT],
+    /// Recent values of each often-repeated field ([`Field`]), [`RECENT`] slots per field
+    /// picked by a fingerprint of the value's ends and length: most events repeat values of
+    /// the events just before them (region, account, source, caller, address, agent...), and
+    /// comparing with a value just used is much cheaper than hashing and probing the set, whose
+    /// entries are mostly out of cache.
+    recent: Vec<Option<Text>>,
     docs: Vec<Option<Text>>,
     /// The day (days since the epoch) of the last event and its `YYYY-MM-DD` text.
     day: Option<(i64, Text)>,
+    /// Where a document is written again without its secrets, reused from event to event.
+    scratch: String,
+    /// Callers by the text of their `userIdentity` ([`CALLER_SLOTS`] slots, picked by its
+    /// hash): a session's calls repeat it, and reading it and interning its dozen values once
+    /// per session instead of once per call is a large part of reading a record.
+    callers: Vec<Option<(Box<str>, Caller)>>,
+}
+
+/// Slots of the caller cache (a power of two).
+const CALLER_SLOTS: usize = 8192;
+
+/// What a record's `userIdentity` gives its event.
+#[derive(Debug, Clone, Default)]
+struct Caller {
+    identity_type: Option<Text>,
+    principal_arn: Option<Text>,
+    principal_id: Option<Text>,
+    account_id: Option<Text>,
+    user_name: Option<Text>,
+    access_key_id: Option<Text>,
+    invoked_by: Option<Text>,
+    identity_provider: Option<Text>,
+    session_issuer_type: Option<Text>,
+    session_issuer_arn: Option<Text>,
+    session_issuer_account_id: Option<Text>,
+    session_issuer_user_name: Option<Text>,
+    session_created_at: Option<Millis>,
+    mfa_authenticated: Option<bool>,
+    source_identity: Option<Text>,
+    user_id: Option<Text>,
+    identity_store_arn: Option<Text>,
+    assumed_root: bool,
 }
 
 /// Slots of the document cache (a power of two).
 const DOC_SLOTS: usize = 4096;
 
-/// The fields whose last value the [`Interner`] remembers.
+/// Slots of recent values per field (a power of two).
+const RECENT: usize = 64;
+
+/// Which of a field's [`RECENT`] slots a value goes in: values of one field mostly differ at
+/// their ends (the name at the end of an ARN, the last digits of an address, the command at the
+/// end of a user agent) or in length.
+fn recent_slot(v: &[u8]) -> usize {
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        let k = s.len().min(8);
+        w[..k].copy_from_slice(&s[..k]);
+        u64::from_le_bytes(w)
+    };
+    let head = word(v);
+    let tail = word(&v[v.len().saturating_sub(8)..]);
+    let mixed = (head ^ tail.rotate_left(29) ^ v.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - RECENT.trailing_zeros())) as usize
+}
+
+/// The fields whose recent values the [`Interner`] remembers.
 #[derive(Debug, Clone, Copy)]
 enum Field {
     EventSource,
@@ -423,18 +481,83 @@ impl Interner {
         s.get().map(|v| self.intern(v))
     }
 
-    /// Like [`Interner::opt`] for one of the fields whose last value is remembered.
+    /// Like [`Interner::opt`] for one of the fields whose recent values are remembered.
     fn field(&mut self, field: Field, s: &Str) -> Option<Text> {
         let v = s.get()?;
-        let last = &mut self.last[field as usize];
-        if let Some(t) = last {
+        if self.recent.is_empty() {
+            self.recent = vec![None; Field::COUNT * RECENT];
+        }
+        let at = field as usize * RECENT + recent_slot(v.as_bytes());
+        if let Some(t) = &self.recent[at] {
             if **t == *v {
                 return Some(t.clone());
             }
         }
         let t = self.intern(v);
-        self.last[field as usize] = Some(t.clone());
+        self.recent[at] = Some(t.clone());
         Some(t)
+    }
+
+    /// The caller a record's `userIdentity` text names; an error when serde cannot read it as
+    /// an identity (a repeated key).
+    fn caller(
+        &mut self,
+        raw: Option<&serde_json::value::RawValue>,
+    ) -> Result<Caller, serde_json::Error> {
+        use std::hash::BuildHasher;
+        let Some(text) = raw.map(|r| r.get()) else {
+            return Ok(Caller::default());
+        };
+        if self.callers.is_empty() {
+            self.callers = vec![None; CALLER_SLOTS];
+        }
+        let slot = self.set.hasher().hash_one(text) as usize & (CALLER_SLOTS - 1);
+        if let Some((t, c)) = &self.callers[slot] {
+            if **t == *text {
+                return Ok(c.clone());
+            }
+        }
+        let id = raw::read_identity(text)?;
+        let c = self.read_caller(id.0.as_ref());
+        self.callers[slot] = Some((Box::from(text), c.clone()));
+        Ok(c)
+    }
+
+    fn read_caller(&mut self, id: Option<&raw::RawIdentity>) -> Caller {
+        let Some(id) = id else {
+            return Caller::default();
+        };
+        let ctx = id.session_context.0.as_ref();
+        let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
+        let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
+        let on_behalf_of = id.on_behalf_of.0.as_ref();
+        Caller {
+            identity_type: self.field(Field::IdentityType, &id.kind),
+            principal_arn: self.field(Field::PrincipalArn, &id.arn),
+            principal_id: self.field(Field::PrincipalId, &id.principal_id),
+            account_id: self.field(Field::AccountId, &id.account_id),
+            user_name: self.field(Field::UserName, &id.user_name),
+            access_key_id: self.field(Field::AccessKey, &id.access_key_id),
+            invoked_by: self.field(Field::InvokedBy, &id.invoked_by),
+            identity_provider: self.opt(&id.identity_provider).or_else(|| {
+                ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
+                    .and_then(|w| w.federated_provider.get().map(|p| self.intern(p)))
+            }),
+            session_issuer_type: issuer.and_then(|i| self.field(Field::IssuerType, &i.kind)),
+            session_issuer_arn: issuer.and_then(|i| self.field(Field::IssuerArn, &i.arn)),
+            session_issuer_account_id: issuer
+                .and_then(|i| self.field(Field::IssuerAccount, &i.account_id)),
+            session_issuer_user_name: issuer
+                .and_then(|i| self.field(Field::IssuerUserName, &i.user_name)),
+            session_created_at: attrs
+                .and_then(|a| a.creation_date.get())
+                .and_then(parse_iso),
+            mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
+            source_identity: ctx.and_then(|c| self.opt(&c.source_identity)),
+            user_id: on_behalf_of.and_then(|o| self.opt(&o.user_id)),
+            identity_store_arn: on_behalf_of.and_then(|o| self.opt(&o.identity_store_arn)),
+            assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+        }
     }
 
     /// A raw document: shared with an equal one seen recently, else a new allocation.
@@ -505,25 +628,10 @@ fn might_hold_secret(raw: &str) -> bool {
     })
 }
 
-fn redact_value(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, val) in map.iter_mut() {
-                let lower = k.to_ascii_lowercase();
-                if SECRET_KEYS.contains(&lower.as_str()) && !val.is_null() {
-                    *val = serde_json::Value::String(REDACTED.to_string());
-                } else {
-                    redact_value(val);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_value),
-        _ => {}
-    }
-}
-
 /// The raw JSON text of a field, with secret values replaced by [`REDACTED`]; `null` is `None`.
-/// Repeated documents (the same parameters of a polling job) share one allocation.
+/// Repeated documents (the same parameters of a polling job) share one allocation. A document
+/// that may hold a secret is written again compact in one pass ([`redact::streaming`]), or
+/// through a parsed `Value` when that pass cannot promise serde_json's bytes.
 pub fn redacted_json(
     raw: Option<&serde_json::value::RawValue>,
     interner: &mut Interner,
@@ -535,14 +643,18 @@ pub fn redacted_json(
     if !might_hold_secret(text) {
         return Some(interner.intern_doc(text));
     }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(mut v) => {
-            redact_value(&mut v);
-            Some(interner.intern_doc(&v.to_string()))
+    let mut buf = std::mem::take(&mut interner.scratch);
+    let doc = if redact::streaming(text, &mut buf) {
+        Some(interner.intern_doc(&buf))
+    } else {
+        match redact::by_value(text) {
+            Some(v) => Some(interner.intern_doc(&v)),
+            // Unparsable text that might hold a secret is not kept.
+            None => Some(interner.intern(REDACTED)),
         }
-        // Unparsable text that might hold a secret is not kept.
-        Err(_) => Some(interner.intern(REDACTED)),
-    }
+    };
+    interner.scratch = buf;
+    doc
 }
 
 /// The role ARN in a denial message: "... not authorized to perform: sts:AssumeRole on resource:
@@ -575,16 +687,13 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
     let is_issuing_call =
         Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
 
-    let empty = raw::RawIdentity::default();
-    let id = rec.user_identity.0.as_ref().unwrap_or(&empty);
-    let ctx = id.session_context.0.as_ref();
-    let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
-    let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
-    let on_behalf_of = id.on_behalf_of.0.as_ref();
+    let caller = interner
+        .caller(rec.user_identity)
+        .map_err(|_| RecordError::UnreadableIdentity)?;
     let notes = IdentityNotes {
-        user_id: on_behalf_of.and_then(|o| interner.opt(&o.user_id)),
-        identity_store_arn: on_behalf_of.and_then(|o| interner.opt(&o.identity_store_arn)),
-        assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+        user_id: caller.user_id,
+        identity_store_arn: caller.identity_store_arn,
+        assumed_root: caller.assumed_root,
         from_console: rec.session_credential_from_console.0 == Some(true),
     };
 
@@ -607,28 +716,21 @@ pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, Reco
         shared_copy: false,
         request_id: unique(&rec.request_id),
         vpc_endpoint_id: interner.field(Field::VpcEndpoint, &rec.vpc_endpoint_id),
-        identity_type: interner.field(Field::IdentityType, &id.kind),
-        principal_arn: interner.field(Field::PrincipalArn, &id.arn),
-        principal_id: interner.field(Field::PrincipalId, &id.principal_id),
-        account_id: interner.field(Field::AccountId, &id.account_id),
-        user_name: interner.field(Field::UserName, &id.user_name),
-        access_key_id: interner.field(Field::AccessKey, &id.access_key_id),
-        invoked_by: interner.field(Field::InvokedBy, &id.invoked_by),
-        identity_provider: interner.opt(&id.identity_provider).or_else(|| {
-            ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
-                .and_then(|w| w.federated_provider.get().map(|p| interner.intern(p)))
-        }),
-        session_issuer_type: issuer.and_then(|i| interner.field(Field::IssuerType, &i.kind)),
-        session_issuer_arn: issuer.and_then(|i| interner.field(Field::IssuerArn, &i.arn)),
-        session_issuer_account_id: issuer
-            .and_then(|i| interner.field(Field::IssuerAccount, &i.account_id)),
-        session_issuer_user_name: issuer
-            .and_then(|i| interner.field(Field::IssuerUserName, &i.user_name)),
-        session_created_at: attrs
-            .and_then(|a| a.creation_date.get())
-            .and_then(parse_iso),
-        mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
-        source_identity: ctx.and_then(|c| interner.opt(&c.source_identity)),
+        identity_type: caller.identity_type,
+        principal_arn: caller.principal_arn,
+        principal_id: caller.principal_id,
+        account_id: caller.account_id,
+        user_name: caller.user_name,
+        access_key_id: caller.access_key_id,
+        invoked_by: caller.invoked_by,
+        identity_provider: caller.identity_provider,
+        session_issuer_type: caller.session_issuer_type,
+        session_issuer_arn: caller.session_issuer_arn,
+        session_issuer_account_id: caller.session_issuer_account_id,
+        session_issuer_user_name: caller.session_issuer_user_name,
+        session_created_at: caller.session_created_at,
+        mfa_authenticated: caller.mfa_authenticated,
+        source_identity: caller.source_identity,
         sts: Sts(None),
         request_parameters: redacted_json(rec.request_parameters, interner),
         response_elements: redacted_json(rec.response_elements, interner),
@@ -812,6 +914,76 @@ mod tests {
         assert!(event(r#"{"eventTime":"2024-10-25T20:52:11Z"}"#)
             .notes
             .is_none());
+    }
+
+    #[test]
+    fn a_caller_read_once_gives_every_record_what_it_says() {
+        let a = r#""userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/s","accessKeyId":"ASIA1",
+            "sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/R"},"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"true"}},
+            "onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::1:identitystore/d-1"}}"#;
+        let b = r#""userIdentity":{"type":"IAMUser","userName":"bob","accessKeyId":"AKIA2"}"#;
+        let records: Vec<String> = [a, b, a, r#""userIdentity":"oops""#, a, b]
+            .iter()
+            .enumerate()
+            .map(|(n, id)| format!(r#"{{"eventTime":"2024-01-01T00:00:0{n}Z",{id}}}"#))
+            .collect();
+        let mut shared = Interner::default();
+        for r in &records {
+            let raw: RawRecord = serde_json::from_str(r).unwrap();
+            let alone = normalize(&raw, &mut Interner::default()).unwrap();
+            assert_eq!(normalize(&raw, &mut shared).unwrap(), alone, "{r}");
+        }
+        let raw: RawRecord = serde_json::from_str(&records[0]).unwrap();
+        let e = normalize(&raw, &mut shared).unwrap();
+        assert_eq!(
+            e.session_issuer_arn.as_deref(),
+            Some("arn:aws:iam::1:role/R")
+        );
+        assert_eq!(e.mfa_authenticated, Some(true));
+        assert_eq!(e.notes().user_id.as_deref(), Some("u-1"));
+        // An identity serde cannot read fails the record (its reader names the error).
+        let raw: RawRecord = serde_json::from_str(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"arn":"a","arn":"b"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            normalize(&raw, &mut shared),
+            Err(RecordError::UnreadableIdentity)
+        );
+    }
+
+    #[test]
+    fn repeated_values_share_one_allocation_whatever_came_between() {
+        let mut interner = Interner::default();
+        let values: Vec<String> = (0..100)
+            .map(|n| format!("arn:aws:iam::111111111111:role/r{n}"))
+            .chain([
+                "x".to_string(),
+                "arn:aws:iam::111111111111:role/r1x".to_string(),
+            ])
+            .collect();
+        let mut get = |v: &str| {
+            interner
+                .field(
+                    Field::PrincipalArn,
+                    &Str(Some(std::borrow::Cow::Borrowed(v))),
+                )
+                .unwrap()
+        };
+        let first: Vec<Text> = values.iter().map(|v| get(v)).collect();
+        for (v, t) in values.iter().zip(&first).rev() {
+            let again = get(v);
+            assert_eq!(&*again, v.as_str());
+            assert!(Arc::ptr_eq(&again, t), "{v}");
+        }
+        assert!(get_none(&mut interner));
+    }
+
+    fn get_none(interner: &mut Interner) -> bool {
+        interner.field(Field::Region, &Str(None)).is_none()
+            && interner
+                .field(Field::Region, &Str(Some("".into())))
+                .is_none()
     }
 
     #[test]

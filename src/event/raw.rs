@@ -201,8 +201,11 @@ pub struct RawRecord<'a> {
     pub request_id: Str<'a>,
     #[serde(rename = "vpcEndpointId", borrow)]
     pub vpc_endpoint_id: Str<'a>,
+    /// The caller, as its JSON text: read into [`RawIdentity`] when the event is made, once
+    /// per distinct text (a session's calls repeat it); see [`read_record`] for a record read on
+    /// its own.
     #[serde(rename = "userIdentity", borrow)]
-    pub user_identity: Obj<RawIdentity<'a>>,
+    pub user_identity: Option<&'a RawValue>,
     #[serde(rename = "requestParameters", borrow)]
     pub request_parameters: Option<&'a RawValue>,
     #[serde(rename = "responseElements", borrow)]
@@ -219,6 +222,32 @@ impl RawRecord<'_> {
     pub fn time(&self) -> Option<&str> {
         self.event_time.get().or_else(|| self.at_timestamp.get())
     }
+}
+
+/// `userIdentity` read as a [`RawIdentity`] (`None` when it is not an object).
+pub fn read_identity(text: &str) -> Result<Obj<RawIdentity<'_>>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// The record's `userIdentity` read as a field of the record: for serde's own message and
+/// place when the identity cannot be read.
+#[derive(Deserialize)]
+struct IdentityOfRecord<'a> {
+    #[serde(rename = "userIdentity", borrow, default)]
+    _identity: Obj<RawIdentity<'a>>,
+}
+
+/// One record's text -> its [`RawRecord`] view, failing as reading the identity with the record
+/// fails: an identity serde cannot read (a repeated key) makes the record unreadable, with the
+/// message and place of the error in the record's text.
+pub fn read_record(text: &str) -> Result<RawRecord<'_>, serde_json::Error> {
+    let raw: RawRecord = serde_json::from_str(text)?;
+    if let Some(id) = raw.user_identity {
+        if read_identity(id.get()).is_err() {
+            serde_json::from_str::<IdentityOfRecord>(text)?;
+        }
+    }
+    Ok(raw)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -391,8 +420,28 @@ mod tests {
         assert_eq!(r.read_only, Flag(Some(true)));
         assert_eq!(r.management_event, Flag(Some(true)));
         assert_eq!(r.event_name.get(), Some("42"));
-        assert!(r.user_identity.0.is_none());
+        assert!(read_identity(r.user_identity.unwrap().get())
+            .unwrap()
+            .0
+            .is_none());
         assert_eq!(r.aws_region.get(), None);
+    }
+
+    #[test]
+    fn an_identity_with_a_repeated_key_makes_its_record_unreadable_as_before() {
+        let text = r#"{"eventTime":"2020-01-01T00:00:00Z","userIdentity":{"arn":"a","arn":"b"}}"#;
+        let e = read_record(text).unwrap_err().to_string();
+        assert_eq!(e, "duplicate field `arn` at line 1 column 67");
+        // A repeated key elsewhere is the record's own error, as it always was.
+        let text = r#"{"eventTime":"2020-01-01T00:00:00Z","eventTime":"x","userIdentity":{}}"#;
+        assert!(read_record(text)
+            .unwrap_err()
+            .to_string()
+            .starts_with("duplicate field `eventTime`"));
+        assert!(read_record(r#"{"userIdentity":null}"#)
+            .unwrap()
+            .user_identity
+            .is_none());
     }
 
     #[test]

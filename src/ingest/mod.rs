@@ -437,9 +437,14 @@ pub fn stream(
             results.extend(more);
         }
         let mut flow = Flow::default();
+        // The pool is handed over whole and left with the room it had, so that it does not grow
+        // (copying its events) again for the next slice.
         let take = |flow: &mut Flow| {
-            let mut got = collector.events.lock().map(|mut v| std::mem::take(&mut *v));
-            if let Ok(got) = got.as_mut() {
+            let got = collector.events.lock().map(|mut v| {
+                let room = v.capacity();
+                std::mem::replace(&mut *v, Vec::with_capacity(room))
+            });
+            if let Ok(got) = got {
                 flow.add(got);
             }
         };
@@ -505,7 +510,9 @@ pub fn stream(
 /// Events read but not handed over yet, and what was handed over.
 #[derive(Default)]
 struct Flow {
-    held: Vec<Event>,
+    /// Held events, in the batches they arrived in: an event is moved only when it is handed
+    /// over or its batch is split (events are large; moving them is much of a slice's cost).
+    held: Vec<Vec<Event>>,
     /// Events before this time were handed over.
     until: Option<Millis>,
     events: u64,
@@ -516,11 +523,14 @@ struct Flow {
 }
 
 impl Flow {
-    fn add(&mut self, got: &mut Vec<Event>) {
+    fn add(&mut self, got: Vec<Event>) {
+        if got.is_empty() {
+            return;
+        }
         if let Some(u) = self.until {
             self.late += got.iter().filter(|e| e.event_time < u).count() as u64;
         }
-        self.held.append(got);
+        self.held.push(got);
     }
 
     /// Hands over every held event before `before` (all of them for None), in order.
@@ -530,16 +540,39 @@ impl Flow {
         opts: &IngestOptions,
         sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut ready = match before {
-            None => std::mem::take(&mut self.held),
-            Some(t) => {
-                let (ready, held): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.held)
-                    .into_iter()
-                    .partition(|e| e.event_time < t);
-                self.held = held;
-                ready
+        let due = |e: &Event| before.is_none_or(|t| e.event_time < t);
+        let batches = std::mem::take(&mut self.held);
+        let counts: Vec<usize> = batches
+            .iter()
+            .map(|b| b.iter().filter(|e| due(e)).count())
+            .collect();
+        let total: usize = counts.iter().sum();
+        let mut ready: Vec<Event> = Vec::new();
+        for (mut batch, n) in batches.into_iter().zip(counts) {
+            if n == 0 {
+                self.held.push(batch);
+            } else if n == total && n == batch.len() && n == batch.capacity() {
+                // The only events due: handed over as they are.
+                ready = batch;
+            } else {
+                if ready.capacity() == 0 {
+                    ready.reserve_exact(total);
+                }
+                if n == batch.len() {
+                    ready.append(&mut batch);
+                } else {
+                    let mut keep = Vec::with_capacity(batch.len() - n);
+                    for e in batch {
+                        if due(&e) {
+                            ready.push(e);
+                        } else {
+                            keep.push(e);
+                        }
+                    }
+                    self.held.push(keep);
+                }
             }
-        };
+        }
         if let Some(t) = before {
             self.until = Some(self.until.map_or(t, |u| u.max(t)));
         }
@@ -623,13 +656,20 @@ fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
     if let Some(reason) = input.skip {
         return FileResult::nothing(Outcome::Skipped(reason), Vec::new());
     }
-    match std::fs::read(&input.path) {
-        Ok(data) => {
-            let n = data.len() as u64;
-            parse_bytes(&name, data, n, opts)
-        }
+    // Each worker reads into one buffer, reused from file to file.
+    let mut data = READ.with(std::cell::Cell::take);
+    data.clear();
+    let read = std::fs::File::open(&input.path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data));
+    let r = match read {
+        Ok(n) => parse_slice(&name, &data, n as u64, opts),
         Err(e) => failed(&name, format!("cannot read: {e}")),
+    };
+    if data.capacity() <= KEEP_INFLATED {
+        data.clear();
+        READ.with(|c| c.set(data));
     }
+    r
 }
 
 pub(crate) fn failed(name: &str, reason: String) -> FileResult {
@@ -654,6 +694,8 @@ pub(crate) fn listing(problems: Vec<Problem>, requests: u64) -> FileResult {
 thread_local! {
     /// Each worker inflates into one buffer, reused from object to object.
     static INFLATED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Each worker reads local files into one buffer, reused from file to file.
+    static READ: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// A worker's inflate buffer is kept for the next object only up to this size, so a huge
@@ -666,17 +708,21 @@ pub(crate) fn parse_bytes(
     bytes_read: u64,
     opts: &IngestOptions,
 ) -> FileResult {
-    let gzip = decode::is_gzip(&data);
+    parse_slice(name, &data, bytes_read, opts)
+}
+
+fn parse_slice(name: &str, data: &[u8], bytes_read: u64, opts: &IngestOptions) -> FileResult {
+    let gzip = decode::is_gzip(data);
     let mut inflated = INFLATED.with(std::cell::Cell::take);
     let (damage, too_big) = if gzip {
-        let i = decode::inflate_into(&data, opts.max_object(), &mut inflated);
+        let i = decode::inflate_into(data, opts.max_object(), &mut inflated);
         (i.damage, i.too_big)
     } else {
         (None, None)
     };
     let result = parse_decoded(
         name,
-        if gzip { &inflated } else { &data },
+        if gzip { &inflated[..] } else { data },
         gzip,
         damage,
         too_big,
@@ -870,21 +916,22 @@ fn assemble(results: Vec<FileResult>, events: Vec<Event>, started: Instant) -> I
 /// re-reads (keeping the first read), and marks cross-account copies. Returns the events and the
 /// number of copies marked. Sorts an index and permutes in place: no second copy of the events.
 pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
-    // The time sits beside the index, so most comparisons never touch the events themselves.
-    let mut keyed: Vec<(i64, u32)> = events
+    // The time and the start of the event id sit beside the index, so most comparisons never
+    // touch the events themselves (many events share a second).
+    let mut keyed: Vec<(i64, u64, u32)> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.event_time, i as u32))
+        .map(|(i, e)| (e.event_time, id_prefix(e.event_id.as_deref()), i as u32))
         .collect();
     keyed.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| {
-            let (x, y) = (&events[a.1 as usize], &events[b.1 as usize]);
+        (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+            let (x, y) = (&events[a.2 as usize], &events[b.2 as usize]);
             x.sort_key()
                 .cmp(&y.sort_key())
                 .then(x.origin.cmp(&y.origin))
         })
     });
-    let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, _, i)| i).collect();
     permute(&mut events, &order);
     drop(order);
     events.dedup_by(|later, earlier| {
@@ -893,6 +940,17 @@ pub fn finish_events(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     events.shrink_to_fit();
     let marked = mark_shared_copies(&mut events);
     (events, marked)
+}
+
+/// The first 8 bytes of an event id as a number (0 for none), in the order of [`Event::sort_key`]:
+/// a smaller prefix is a smaller key; equal prefixes say nothing.
+fn id_prefix(id: Option<&str>) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(id) = id {
+        let k = id.len().min(8);
+        w[..k].copy_from_slice(&id.as_bytes()[..k]);
+    }
+    u64::from_be_bytes(w)
 }
 
 /// Puts `items[order[i]]` at position `i`, following cycles with swaps.
@@ -958,6 +1016,30 @@ pub fn ingest_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Ingested, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_id_prefix_orders_as_the_ids_do() {
+        let ids = [
+            None,
+            Some(""),
+            Some("\0"),
+            Some("a"),
+            Some("a\0"),
+            Some("ab"),
+            Some("abcdefgh"),
+            Some("abcdefghi"),
+            Some("abcdefgi"),
+            Some("b"),
+            Some("\u{ff}"),
+        ];
+        for x in ids {
+            for y in ids {
+                if super::id_prefix(x) < super::id_prefix(y) {
+                    assert!(x < y, "{x:?} {y:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn permute_follows_cycles() {
         let mut v = vec!['a', 'b', 'c', 'd', 'e'];

@@ -18,7 +18,7 @@
 //! UTF-8, not an object, no eventTime, cut off by truncation) costs only itself, and the events
 //! and problems are exactly those the record-by-record reading gives.
 
-use crate::event::raw::{RawRecord, RawWrapper};
+use crate::event::raw::{read_record, RawRecord, RawWrapper};
 use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -234,6 +234,9 @@ fn read_sentinel_csv(b: &[u8], out: &mut Parsed, cx: &mut Ctx) {
 fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) -> bool {
     let before = out.events.len();
     let events = &mut out.events;
+    // Room for the records a text this long usually holds (CloudTrail records run 1-2 KB), so
+    // that the events are not copied as the vector grows.
+    events.reserve(b.len().saturating_sub(open) / 1024 + 1);
     let read = each_record_fast(b, open, &mut |raw| match normalize(&raw, interner) {
         Ok(e) => {
             events.push(e);
@@ -518,7 +521,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
             .push((at, format!("record is not a JSON object: `{shown}`")));
         return;
     }
-    let raw: RawRecord = match serde_json::from_str(text) {
+    let raw: RawRecord = match read_record(text) {
         Ok(r) => r,
         Err(e) => {
             out.bad_records.push((at, format!("not valid JSON: {e}")));
@@ -539,7 +542,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
         return;
     }
     if let Some(inner) = wrapper.cloudtrail_event.get() {
-        match serde_json::from_str::<RawRecord>(inner) {
+        match read_record(inner) {
             Ok(r) => accept(&r, inner, at, out, cx),
             Err(e) => out
                 .bad_records
@@ -548,7 +551,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
         return;
     }
     for inner in [wrapper.detail, wrapper.event].into_iter().flatten() {
-        if let Ok(r) = serde_json::from_str::<RawRecord>(inner.get()) {
+        if let Ok(r) = read_record(inner.get()) {
             if r.event_time.get().is_some() {
                 accept(&r, inner.get(), at, out, cx);
                 return;
