@@ -31,14 +31,44 @@ pub struct Hunt<'a> {
 /// How often (in event time) a bounded hunt takes out the sessions no later call can use.
 const RETIRE_EVERY: Millis = 3 * 3600 * 1000;
 
+/// When to take retired sessions out of a graph: the latest event time seen, and the next
+/// time (every [`RETIRE_EVERY`] of event time).
+#[derive(Clone, Copy)]
+struct RetireClock {
+    now: Millis,
+    next: Millis,
+}
+
+impl Default for RetireClock {
+    fn default() -> Self {
+        RetireClock {
+            now: Millis::MIN,
+            next: Millis::MIN,
+        }
+    }
+}
+
+impl RetireClock {
+    /// Learns the slice's times; the time to retire at when a step is due.
+    fn tick(&mut self, slice: &[Event]) -> Option<Millis> {
+        self.now = slice
+            .iter()
+            .map(|e| e.event_time)
+            .fold(self.now, Millis::max);
+        if slice.is_empty() || self.now < self.next {
+            return None;
+        }
+        self.next = self.now.saturating_add(RETIRE_EVERY);
+        Some(self.now)
+    }
+}
+
 /// What a bounded [`Hunt`] keeps of the sessions it took out of the graph: only those a
 /// finding cites, with their chains (what the findings' chains and `--respond` read at the
 /// end), and the instance keys whose credential-exfiltration judgement waits for the end.
 #[derive(Default)]
 struct Retiring {
-    /// The latest event time seen, and when to take sessions out next.
-    now: Millis,
-    next: Millis,
+    clock: RetireClock,
     kept: HashMap<Text, Session>,
     /// Keys the findings so far cite, and how many findings were read for it.
     cited: HashSet<Text>,
@@ -151,11 +181,7 @@ impl<'a> Hunt<'a> {
     /// they cite, which retiring would drop.
     pub fn bounded(geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
         Hunt {
-            retiring: Some(Retiring {
-                now: Millis::MIN,
-                next: Millis::MIN,
-                ..Retiring::default()
-            }),
+            retiring: Some(Retiring::default()),
             ..Hunt::new(geo, cfg)
         }
     }
@@ -191,12 +217,10 @@ impl<'a> Hunt<'a> {
         let Some(r) = self.retiring.as_mut() else {
             return;
         };
-        r.now = slice.iter().map(|e| e.event_time).fold(r.now, Millis::max);
-        if slice.is_empty() || r.now < r.next {
+        let Some(now) = r.clock.tick(slice) else {
             return;
-        }
-        r.next = r.now.saturating_add(RETIRE_EVERY);
-        let (out, sub) = self.graph.take_retired(r.now);
+        };
+        let (out, sub) = self.graph.take_retired(now);
         if out.sessions.is_empty() {
             return;
         }
@@ -279,8 +303,7 @@ impl<'a> Hunt<'a> {
 /// grows with the sessions alive at once, not with the input.
 pub struct SessionStream {
     graph: GraphState,
-    now: Millis,
-    next: Millis,
+    clock: RetireClock,
     lateness: Millis,
     waiting: std::collections::BinaryHeap<std::cmp::Reverse<InOrder>>,
     /// Sessions handed over so far.
@@ -330,8 +353,7 @@ impl SessionStream {
     pub fn new(lateness: Millis) -> Self {
         SessionStream {
             graph: GraphState::default(),
-            now: Millis::MIN,
-            next: Millis::MIN,
+            clock: RetireClock::default(),
             lateness,
             waiting: std::collections::BinaryHeap::new(),
             handed: 0,
@@ -352,15 +374,10 @@ impl SessionStream {
         out: &mut dyn FnMut(Session) -> Result<(), E>,
     ) -> Result<(), E> {
         self.graph.observe(slice);
-        self.now = slice
-            .iter()
-            .map(|e| e.event_time)
-            .fold(self.now, Millis::max);
-        if slice.is_empty() || self.now < self.next {
+        let Some(now) = self.clock.tick(slice) else {
             return Ok(());
-        }
-        self.next = self.now.saturating_add(RETIRE_EVERY);
-        let (out_graph, _) = self.graph.take_retired(self.now);
+        };
+        let (out_graph, _) = self.graph.take_retired(now);
         for s in out_graph.sessions {
             self.waiting.push(std::cmp::Reverse(InOrder(s)));
         }
@@ -368,9 +385,7 @@ impl SessionStream {
         // this: every waiting session before it is in its place.
         // A key first used from now on was created at most the longest credential life before
         // (its calls may state that creation: that is where it sorts).
-        let future = self
-            .now
-            .saturating_sub(self.lateness + LONGEST_SESSION + EXPIRY_GRACE);
+        let future = now.saturating_sub(self.lateness + LONGEST_SESSION + EXPIRY_GRACE);
         let mark = self.graph.earliest().map_or(future, |t| t.min(future));
         while let Some(first) = self.waiting.peek() {
             if first.0.key().0.is_some_and(|t| t >= mark) {

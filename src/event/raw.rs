@@ -406,6 +406,53 @@ pub struct RawWrapper<'a> {
     pub insight_details: Option<&'a RawValue>,
 }
 
+/// The end (exclusive) of the JSON value that starts at `i`, or `None` when the text ends (or a
+/// bracket closes nothing) first. Works on bytes: strings are skipped with their escapes,
+/// brackets are counted. `in_container`: the value sits in an object or array (a secret's value
+/// being redacted), so a closing bracket ends a bare scalar (`1}`); otherwise (a record being
+/// split out of a file) that bracket is an error and the value must not be empty.
+pub(crate) fn value_end(b: &[u8], i: usize, in_container: bool) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                j += 1;
+                loop {
+                    // A backslash as the last byte leaves `j` past the end: the text ends inside
+                    // the string.
+                    let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+                    if b[k] == b'\\' {
+                        j = k + 2;
+                    } else {
+                        j = k + 1;
+                        break;
+                    }
+                }
+                if depth == 0 {
+                    return Some(j);
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                if depth == 0 {
+                    return in_container.then_some(j);
+                }
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j + 1);
+                }
+            }
+            b',' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => return Some(j),
+            _ => {}
+        }
+        j += 1;
+    }
+    // A bare scalar may end at the end of the text; a container may not.
+    (depth == 0 && (in_container || j > i)).then_some(j)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,7 +218,7 @@ impl Walker<'_, '_> {
                 if self.b[at..].starts_with(b"null") {
                     self.literal("null")?;
                 } else {
-                    self.i = skip_value(self.b, at)?;
+                    self.i = super::raw::value_end(self.b, at, true)?;
                     self.out.push('"');
                     self.out.push_str(REDACTED);
                     self.out.push('"');
@@ -240,47 +240,6 @@ impl Walker<'_, '_> {
             }
         }
     }
-}
-
-/// The end of the JSON value that starts at `i` (valid JSON: strings are skipped with their
-/// escapes, brackets counted).
-fn skip_value(b: &[u8], i: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut j = i;
-    while j < b.len() {
-        match b[j] {
-            b'"' => {
-                j += 1;
-                loop {
-                    let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
-                    if b[k] == b'\\' {
-                        j = k + 2;
-                    } else {
-                        j = k + 1;
-                        break;
-                    }
-                }
-                if depth == 0 {
-                    return Some(j);
-                }
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                if depth == 0 {
-                    return Some(j);
-                }
-                depth -= 1;
-                if depth == 0 {
-                    return Some(j + 1);
-                }
-            }
-            b',' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => return Some(j),
-            _ => {}
-        }
-        j += 1;
-    }
-    (depth == 0).then_some(j)
 }
 
 #[cfg(test)]

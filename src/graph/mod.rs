@@ -949,13 +949,17 @@ fn seen_only_session(key: &str, u: &Usage, signins: &Signins) -> Option<Session>
 /// Whether a key seen only in use is a session: a temporary key (ASIA...) or one that signs as a
 /// session identity.
 fn seen_only_is_session(key: &str, u: &Usage) -> bool {
-    u.first_event.as_ref().is_some_and(|fe| {
-        is_temporary_key(key)
-            || matches!(
-                fe.identity_type.as_deref(),
-                Some("AssumedRole") | Some("FederatedUser")
-            )
-    })
+    u.first_event
+        .as_ref()
+        .is_some_and(|fe| is_temporary_key(key) || signs_as_session(fe))
+}
+
+/// Whether a call's identity is a session's (an assumed role or a federated user).
+fn signs_as_session(e: &Event) -> bool {
+    matches!(
+        e.identity_type.as_deref(),
+        Some("AssumedRole") | Some("FederatedUser")
+    )
 }
 
 /// The `GetSigninToken` call a key seen only in use follows: only a console session (its calls
@@ -963,11 +967,7 @@ fn seen_only_is_session(key: &str, u: &Usage) -> bool {
 /// by the same principal within [`SIGNIN_LINK_WINDOW`] before its first call.
 fn signin_link<'s>(key: &str, u: &Usage, signins: &'s Signins) -> Option<&'s SigninCall> {
     let fe = u.first_event.as_ref()?;
-    let session_identity = matches!(
-        fe.identity_type.as_deref(),
-        Some("AssumedRole") | Some("FederatedUser")
-    );
-    if !(session_identity && u.notes.as_ref().is_some_and(|n| n.from_console)) {
+    if !(signs_as_session(fe) && u.notes.as_ref().is_some_and(|n| n.from_console)) {
         return None;
     }
     let first = u.first.unwrap_or(fe.event_time);

@@ -18,7 +18,7 @@
 //! UTF-8, not an object, no eventTime, cut off by truncation) costs only itself, and the events
 //! and problems are exactly those the record-by-record reading gives.
 
-use crate::event::raw::{read_record, RawRecord, RawWrapper};
+use crate::event::raw::{read_record, value_end, RawRecord, RawWrapper};
 use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -78,47 +78,6 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// Returns the end (exclusive) of the JSON value starting at `i`, or `None` when the text ends
-/// first. Works on bytes: strings are skipped with their escapes, brackets are counted.
-fn scan_value(b: &[u8], i: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut j = i;
-    while j < b.len() {
-        match b[j] {
-            b'"' => {
-                j += 1;
-                loop {
-                    // A backslash as the last byte leaves `j` past the end: the text ends inside
-                    // the string.
-                    let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
-                    if b[k] == b'\\' {
-                        j = k + 2;
-                    } else {
-                        j = k + 1;
-                        break;
-                    }
-                }
-                if depth == 0 {
-                    return Some(j);
-                }
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(j + 1);
-                }
-            }
-            b',' | b' ' | b'\n' | b'\r' | b'\t' if depth == 0 => return Some(j),
-            _ => {}
-        }
-        j += 1;
-    }
-    // A bare scalar may end at the end of the text; a container may not.
-    (depth == 0 && j > i).then_some(j)
 }
 
 thread_local! {
@@ -364,7 +323,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) {
         if b[i] == b']' {
             return;
         }
-        let Some(end) = scan_value(b, i) else {
+        let Some(end) = value_end(b, i, false) else {
             out.records += 1;
             out.truncated = true;
             out.bad_records.push((
@@ -398,7 +357,7 @@ fn read_array(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) {
 /// NDJSON, or values one after another. Line-delimited text is read line by line, so a garbled
 /// line costs only that line.
 fn read_stream(b: &[u8], start: usize, out: &mut Parsed, cx: &mut Ctx) {
-    let first_end = scan_value(b, start);
+    let first_end = value_end(b, start, false);
     // Line mode when the first value sits on one line and a newline follows it.
     let line_mode = match first_end {
         Some(end) => {
@@ -415,7 +374,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, cx: &mut Ctx) {
         let mut i = start;
         let mut index = 0;
         while i < b.len() {
-            let Some(end) = scan_value(b, i) else {
+            let Some(end) = value_end(b, i, false) else {
                 out.records += 1;
                 out.truncated = true;
                 out.bad_records.push((
@@ -442,7 +401,7 @@ fn read_stream(b: &[u8], start: usize, out: &mut Parsed, cx: &mut Ctx) {
                 continue;
             }
             out.records += 1;
-            let cut = n == last && !ends_with_newline && scan_value(line, s).is_none();
+            let cut = n == last && !ends_with_newline && value_end(line, s, false).is_none();
             if cut {
                 out.truncated = true;
                 out.bad_records.push((
@@ -485,7 +444,7 @@ pub fn split_records(text: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut i = skip_ws(text, open + 1);
     while i < text.len() && text[i] != b']' {
-        let Some(end) = scan_value(text, i) else {
+        let Some(end) = value_end(text, i, false) else {
             break;
         };
         out.push(i..end);

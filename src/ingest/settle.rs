@@ -23,7 +23,7 @@
 //! run (`settled/<run>.tsv`: folder, modification time, files).
 
 use super::scope;
-use super::source::{self, Input, SkipReason};
+use super::source::{self, Input};
 use crate::error::Error;
 use crate::event::Millis;
 use std::collections::{HashMap, HashSet};
@@ -165,14 +165,7 @@ pub fn expand(
     window: &scope::Scope,
     known: &HashSet<String>,
 ) -> Result<Walk, Error> {
-    let missing: Vec<String> = paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::PathNotFound(missing));
-    }
+    source::all_exist(paths)?;
     let mut walk = Walk::default();
     for p in paths {
         if !p.is_dir() {
@@ -231,13 +224,7 @@ pub fn expand(
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    walk.inputs.push(Input {
-                        path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
-                        size: 0,
-                        skip: None,
-                        error: Some(format!("cannot read: {e}")),
-                        name: None,
-                    });
+                    walk.inputs.push(source::unreadable(&e, p));
                     continue;
                 }
             };
@@ -245,9 +232,7 @@ pub fn expand(
                 continue;
             }
             let path = entry.path().to_path_buf();
-            let key = path.to_string_lossy();
-            let skip = source::skip_by_key(&key)
-                .or_else(|| source::not_a_log(&path).then_some(SkipReason::NotLog));
+            let skip = source::skip_in_folder(&path);
             let mut name = None;
             if let Some((dir, canon, listed)) = current.as_mut() {
                 if path.starts_with(&*dir) {

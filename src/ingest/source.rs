@@ -52,7 +52,7 @@ pub fn skip_by_key(key: &str) -> Option<SkipReason> {
     }
 }
 
-pub(crate) fn not_a_log(path: &Path) -> bool {
+fn not_a_log(path: &Path) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -70,16 +70,42 @@ pub(crate) fn not_a_log(path: &Path) -> bool {
         .is_some_and(|e| NOT_LOG_EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Expands paths into files. A path that does not exist is an error; nothing is read then.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+/// An error naming every path given that does not exist.
+pub(crate) fn all_exist(paths: &[PathBuf]) -> Result<(), Error> {
     let missing: Vec<String> = paths
         .iter()
         .filter(|p| !p.exists())
         .map(|p| p.display().to_string())
         .collect();
-    if !missing.is_empty() {
-        return Err(Error::PathNotFound(missing));
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PathNotFound(missing))
     }
+}
+
+/// A place under `root` the walk could not look at: a failed input with the reason.
+pub(crate) fn unreadable(e: &walkdir::Error, root: &Path) -> Input {
+    Input {
+        path: e
+            .path()
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf),
+        size: 0,
+        skip: None,
+        error: Some(format!("cannot read: {e}")),
+        name: None,
+    }
+}
+
+/// Why a file found inside a folder is not read, if it is not: a digest or Insight file, or
+/// plainly not a log.
+pub(crate) fn skip_in_folder(path: &Path) -> Option<SkipReason> {
+    skip_by_key(&path.to_string_lossy()).or_else(|| not_a_log(path).then_some(SkipReason::NotLog))
+}
+
+/// Expands paths into files. A path that does not exist is an error; nothing is read then.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    all_exist(paths)?;
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -90,13 +116,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        out.push(Input {
-                            path: e.path().map_or_else(|| p.clone(), Path::to_path_buf),
-                            size: 0,
-                            skip: None,
-                            error: Some(format!("cannot read: {e}")),
-                            name: None,
-                        });
+                        out.push(unreadable(&e, p));
                         continue;
                     }
                 };
@@ -104,9 +124,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                     continue;
                 }
                 let path = entry.path().to_path_buf();
-                let key = path.to_string_lossy();
-                let skip =
-                    skip_by_key(&key).or_else(|| not_a_log(&path).then_some(SkipReason::NotLog));
+                let skip = skip_in_folder(&path);
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 out.push(Input {
                     path,
