@@ -22,9 +22,14 @@ const NIGHTS: [&str; 7] = [
 ];
 
 fn report(state: &Path, extra: &[&str]) -> (Output, Value) {
+    report_logs(&sample_logs(), state, extra)
+}
+
+/// `report` over `logs` into `state`: its output and its JSON (exit 0 or 1 required).
+fn report_logs(logs: &Path, state: &Path, extra: &[&str]) -> (Output, Value) {
     let mut args: Vec<String> = vec![
         "report".into(),
-        sample_logs().display().to_string(),
+        logs.display().to_string(),
         "--state".into(),
         state.display().to_string(),
         "--format".into(),
@@ -498,19 +503,7 @@ fn age_folders(root: &Path) {
 }
 
 fn report_on(logs: &Path, state: &Path, extra: &[&str]) -> Value {
-    let mut args: Vec<String> = vec![
-        "report".into(),
-        logs.display().to_string(),
-        "--state".into(),
-        state.display().to_string(),
-        "--format".into(),
-        "json".into(),
-        "-q".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let o = run(&args);
-    assert!(code(&o) == 0 || code(&o) == 1, "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("report JSON")
+    report_logs(logs, state, extra).1
 }
 
 /// The settled day folders the state holds (`settled/<run>.tsv`, one left).
