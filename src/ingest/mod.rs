@@ -221,11 +221,32 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The locations given, and the local files to read in walk order: those the scope can want
-/// and the state manifest does not have; with the number the manifest had.
-type Plan = (Vec<Source>, Vec<Input>, u64, Option<settle::Walk>);
+/// What a read starts from: the locations given, and the local files to read in walk order
+/// (those the scope can want and the state manifest does not have), numbered.
+struct Plan {
+    locations: Vec<Source>,
+    /// Files listed now, with their numbers in the walk.
+    inputs: Vec<(usize, source::Input)>,
+    /// Folders whose dated files are listed when a streaming read reaches them.
+    deferred: Vec<source::Deferred>,
+    /// Local inputs in all, listed and deferred.
+    count: usize,
+    /// Files not read because the manifest had them.
+    known_skipped: u64,
+    folders: Option<settle::Walk>,
+}
 
-fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<Plan, Error> {
+/// A file's delivery time, from its CloudTrail name, when it is read in delivery order: a
+/// file that is skipped, unreadable or named otherwise is read first.
+fn delivered(i: &source::Input) -> Option<Millis> {
+    scope::parse_name(&i.path.to_string_lossy())
+        .filter(|_| i.skip.is_none() && i.error.is_none())
+        .map(|n| n.delivered)
+}
+
+/// Lists the inputs. With `defer` (a streaming read without a state manifest), the dated files
+/// of folders that hold only files are listed when the read reaches their delivery time.
+fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Error> {
     let locations: Vec<Source> = paths
         .iter()
         .map(|p| Source::parse(p))
@@ -237,15 +258,33 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<Plan, Error> {
             _ => None,
         })
         .collect();
+    let wants = |i: &source::Input| opts.scope.wants_file(&i.path.to_string_lossy());
     let (mut inputs, mut folders) = match (&opts.track, &opts.settled) {
         (Some(known), Some(settled)) => {
             let mut walk = settle::expand(&local, settled, &opts.scope, known)?;
             (std::mem::take(&mut walk.inputs), Some(walk))
         }
+        (None, _) if defer => {
+            let listing = source::expand_deferring(
+                &local,
+                &source::Defer {
+                    wants: &wants,
+                    dated: &delivered,
+                },
+            )?;
+            return Ok(Plan {
+                locations,
+                inputs: listing.inputs,
+                deferred: listing.deferred,
+                count: listing.count,
+                known_skipped: 0,
+                folders: None,
+            });
+        }
         _ => (source::expand(&local)?, None),
     };
     if !opts.scope.is_everything() {
-        inputs.retain(|i| opts.scope.wants_file(&i.path.to_string_lossy()));
+        inputs.retain(wants);
     }
     let mut known_skipped = 0;
     if let Some(known) = &opts.track {
@@ -262,7 +301,14 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<Plan, Error> {
     if let Some(w) = folders.as_mut() {
         known_skipped += w.skipped.iter().map(|f| f.files).sum::<u64>();
     }
-    Ok((locations, inputs, known_skipped, folders))
+    Ok(Plan {
+        locations,
+        count: inputs.len(),
+        inputs: inputs.into_iter().enumerate().collect(),
+        deferred: Vec::new(),
+        known_skipped,
+        folders,
+    })
 }
 
 /// Reads every input: local files and folders, `s3://` buckets, `cloudtrail://` regions. Errors
@@ -270,8 +316,15 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions) -> Result<Plan, Error> {
 /// or API that cannot be read is a failed input, told in the problems, and the rest is read.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let (locations, inputs, known_skipped, folders) = plan(paths, opts)?;
-    let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
+    let Plan {
+        locations,
+        inputs,
+        count,
+        known_skipped,
+        folders,
+        ..
+    } = plan(paths, opts, false)?;
+    let total_bytes: u64 = inputs.iter().map(|(_, i)| i.size).sum();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     // Workers move their events into one vector as each file is done, so a file's events are
     // never held twice. The capacity is reserved generously up front: untouched capacity costs
@@ -282,19 +335,18 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     };
     let mut results: Vec<FileResult> = inputs
         .par_iter()
-        .enumerate()
         .map(|(n, input)| {
             let mut r = read_one(input, opts);
             if let Some(name) = &input.name {
                 r.mark_processed(name, input.size);
             }
-            let r = collector.take(n as u32, r);
+            let r = collector.take(*n as u32, r);
             bar.inc(input.size);
             r
         })
         .collect();
     bar.finish_and_clear();
-    let mut next = inputs.len() as u32;
+    let mut next = count as u32;
     for l in &locations {
         let more = match l {
             Source::Local(_) => continue,
@@ -371,8 +423,16 @@ pub fn stream(
     sink: &mut dyn FnMut(Vec<Event>) -> Result<(), Error>,
 ) -> Result<Ingested, Error> {
     let started = Instant::now();
-    let (locations, inputs, known_skipped, folders) = plan(paths, opts)?;
-    let total_bytes: u64 = inputs.iter().map(|i| i.size).sum();
+    let Plan {
+        locations,
+        inputs,
+        deferred,
+        count,
+        known_skipped,
+        folders,
+    } = plan(paths, opts, opts.track.is_none())?;
+    let total_bytes: u64 = inputs.iter().map(|(_, i)| i.size).sum::<u64>()
+        + deferred.iter().map(|f| f.bytes).sum::<u64>();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
     let collector = Collector {
         events: std::sync::Mutex::new(Vec::new()),
@@ -393,25 +453,29 @@ pub fn stream(
     };
     // Undated inputs first (held until their events' turn), then delivery windows in order.
     let slice = slicing.slice.max(1);
-    let dated = |i: &source::Input| {
-        scope::parse_name(&i.path.to_string_lossy())
-            .filter(|_| i.skip.is_none() && i.error.is_none())
-            .map(|n| n.delivered)
-    };
-    // The list is taken apart as it is read: a file's entry is freed once it is read, so a
-    // long run does not hold every path to the end.
-    let count = inputs.len() as u32;
+    // The list is taken apart as it is read: a file's entry is freed once it is read, and the
+    // dated files of file-only folders are listed only when their delivery time comes, so a
+    // long run does not hold every path.
+    let count = count as u32;
     let mut undated: Vec<(usize, source::Input)> = Vec::new();
     let mut by_delivery: Vec<(Millis, usize, source::Input)> = Vec::new();
-    for (n, i) in inputs.into_iter().enumerate() {
-        match dated(&i) {
+    for (n, i) in inputs {
+        match delivered(&i) {
             Some(t) => by_delivery.push((t, n, i)),
             None => undated.push((n, i)),
         }
     }
-    // Latest last: the next file to read is popped from the end.
+    // Latest last: the next file to read (or folder to list) is popped from the end.
     by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
     by_delivery.shrink_to_fit();
+    let mut deferred = deferred;
+    deferred.reverse();
+    let wants = |i: &source::Input| opts.scope.wants_file(&i.path.to_string_lossy());
+    let defer = source::Defer {
+        wants: &wants,
+        dated: &delivered,
+    };
+    let defer = &defer;
     // Reading runs on its own thread, a slice or two ahead of the consumer (which judges the
     // previous slice meanwhile); slices reach the consumer in order.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(2);
@@ -449,11 +513,32 @@ pub fn stream(
             }
         };
         take(&mut flow);
-        while let Some(&(first, _, _)) = by_delivery.last() {
+        // The next delivery time to read: a listed file's or a deferred folder's earliest.
+        let next = |q: &Vec<(Millis, usize, source::Input)>, d: &Vec<source::Deferred>| match (
+            q.last().map(|f| f.0),
+            d.last().map(|f| f.earliest),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        while let Some(first) = next(&by_delivery, &deferred) {
             let window = first.div_euclid(slice);
+            // Folders that may hold files of this window are listed now.
+            let mut listed = false;
+            while let Some(folder) = deferred.pop_if(|f| f.earliest.div_euclid(slice) <= window) {
+                for (n, i) in folder.list(defer) {
+                    if let Some(t) = delivered(&i) {
+                        by_delivery.push((t, n, i));
+                    }
+                }
+                listed = true;
+            }
+            if listed {
+                by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
+            }
             let mut files: Vec<(usize, source::Input)> = Vec::new();
             while let Some((_, n, i)) =
-                by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) == window)
+                by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) <= window)
             {
                 files.push((n, i));
             }
@@ -465,7 +550,7 @@ pub fn stream(
             take(&mut flow);
             // Files not read yet are delivered at or after this: events before it less the
             // lateness are complete.
-            if let Some(&(t, _, _)) = by_delivery.last() {
+            if let Some(t) = next(&by_delivery, &deferred) {
                 flow.hand_over(Some(t - slicing.lateness), opts, &mut send)?;
             }
         }
