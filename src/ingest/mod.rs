@@ -458,10 +458,10 @@ pub fn stream(
     // long run does not hold every path.
     let count = count as u32;
     let mut undated: Vec<(usize, source::Input)> = Vec::new();
-    let mut by_delivery: Vec<(Millis, usize, source::Input)> = Vec::new();
+    let mut by_delivery: Vec<(Millis, usize, Item)> = Vec::new();
     for (n, i) in inputs {
         match delivered(&i) {
-            Some(t) => by_delivery.push((t, n, i)),
+            Some(t) => by_delivery.push((t, n, Item::File(i))),
             None => undated.push((n, i)),
         }
     }
@@ -490,15 +490,48 @@ pub fn stream(
         results.extend(read_batch(&batch));
         drop(batch);
         drop(undated);
+        // Buckets are listed now; their objects named by delivery time join the local files'
+        // queue (numbered as a whole read numbers them), the others are read now.
         let mut next = count;
+        let mut buckets: Vec<s3::Bucket> = Vec::new();
         for l in locations.iter() {
             let more = match l {
                 Source::Local(_) => continue,
-                Source::S3 { bucket, prefix } => s3::read(bucket, prefix, opts, next, collector),
+                Source::S3 { bucket, prefix } => match s3::Bucket::open(bucket, prefix, opts) {
+                    Err(failed) => vec![failed],
+                    Ok(mut b) => {
+                        let objects = std::mem::take(&mut b.objects);
+                        // Numbered as a whole read numbers them: the objects from `next`, then
+                        // the listing.
+                        let (base, listed) = (next, objects.len() as u32);
+                        let mut now: Vec<(u32, s3::Object)> = Vec::new();
+                        for (n, o) in (base..).zip(objects) {
+                            match delivered_key(&o.key) {
+                                Some(t) => by_delivery.push((
+                                    t,
+                                    n as usize,
+                                    Item::Object(buckets.len(), o),
+                                )),
+                                None => now.push((n, o)),
+                            }
+                        }
+                        let now: Vec<(u32, &s3::Object)> =
+                            now.iter().map(|(n, o)| (*n, o)).collect();
+                        let mut more = vec![b.listing_result()];
+                        more.extend(b.read(&now, opts, collector));
+                        buckets.push(b);
+                        next += listed + 1;
+                        results.extend(more);
+                        continue;
+                    }
+                },
                 Source::CloudTrail { region } => lookup::read(region, opts, next, collector),
             };
             next += more.len() as u32;
             results.extend(more);
+        }
+        if !buckets.is_empty() {
+            by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
         }
         let mut flow = Flow::default();
         // The pool is handed over whole and left with the room it had, so that it does not grow
@@ -514,7 +547,7 @@ pub fn stream(
         };
         take(&mut flow);
         // The next delivery time to read: a listed file's or a deferred folder's earliest.
-        let next = |q: &Vec<(Millis, usize, source::Input)>, d: &Vec<source::Deferred>| match (
+        let next = |q: &Vec<(Millis, usize, Item)>, d: &Vec<source::Deferred>| match (
             q.last().map(|f| f.0),
             d.last().map(|f| f.earliest),
         ) {
@@ -528,7 +561,7 @@ pub fn stream(
             while let Some(folder) = deferred.pop_if(|f| f.earliest.div_euclid(slice) <= window) {
                 for (n, i) in folder.list(defer) {
                     if let Some(t) = delivered(&i) {
-                        by_delivery.push((t, n, i));
+                        by_delivery.push((t, n, Item::File(i)));
                     }
                 }
                 listed = true;
@@ -537,16 +570,30 @@ pub fn stream(
                 by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
             }
             let mut files: Vec<(usize, source::Input)> = Vec::new();
-            while let Some((_, n, i)) =
+            let mut objects: Vec<(usize, u32, s3::Object)> = Vec::new();
+            while let Some((_, n, item)) =
                 by_delivery.pop_if(|(t, _, _)| t.div_euclid(slice) <= window)
             {
-                files.push((n, i));
+                match item {
+                    Item::File(i) => files.push((n, i)),
+                    Item::Object(b, o) => objects.push((b, n as u32, o)),
+                }
             }
             if by_delivery.len() < by_delivery.capacity() / 2 {
                 by_delivery.shrink_to_fit();
             }
             let batch: Vec<(usize, &source::Input)> = files.iter().map(|(n, i)| (*n, i)).collect();
             results.extend(read_batch(&batch));
+            for (b, bucket) in buckets.iter().enumerate() {
+                let mine: Vec<(u32, &s3::Object)> = objects
+                    .iter()
+                    .filter(|(of, _, _)| *of == b)
+                    .map(|(_, n, o)| (*n, o))
+                    .collect();
+                if !mine.is_empty() {
+                    results.extend(bucket.read(&mine, opts, collector));
+                }
+            }
             take(&mut flow);
             // Files not read yet are delivered at or after this: events before it less the
             // lateness are complete.
@@ -590,6 +637,20 @@ pub fn stream(
         }
     }
     Ok(ingested)
+}
+
+/// A file or object waiting for its delivery window.
+enum Item {
+    File(source::Input),
+    /// An object of the n-th bucket opened.
+    Object(usize, s3::Object),
+}
+
+/// The delivery time in an S3 key, unless it is a digest or Insight object.
+fn delivered_key(key: &str) -> Option<Millis> {
+    scope::parse_name(key)
+        .filter(|_| source::skip_by_key(key).is_none())
+        .map(|n| n.delivered)
 }
 
 /// Events read but not handed over yet, and what was handed over.

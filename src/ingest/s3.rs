@@ -52,75 +52,137 @@ pub(super) fn read(
     base: u32,
     collector: &Collector,
 ) -> Vec<FileResult> {
-    let url = if prefix.is_empty() {
-        format!("s3://{bucket}")
-    } else {
-        format!("s3://{bucket}/{prefix}")
+    let opened = match Bucket::open(bucket, prefix, opts) {
+        Ok(o) => o,
+        Err(failed) => return vec![failed],
     };
-    let rt = match crate::aws::runtime() {
-        Ok(rt) => rt,
-        Err(e) => return vec![failed(&url, format!("cannot start the AWS client: {e}"))],
-    };
-    let client = match rt.block_on(connect(bucket, opts)) {
-        Ok(c) => c,
-        Err(e) => return vec![failed(&url, describe(bucket, &e))],
-    };
-    let bar = crate::progress::bar(opts.progress, 0, &format!("listing s3://{bucket}"));
-    let listing = rt.block_on(plan(&client, bucket, prefix, opts, &bar));
-    let mut results = vec![super::listing(listing.problems, listing.requests)];
-    // The bucket itself could not be listed: one failed input.
-    if listing.objects.is_empty() && results[0].problems.iter().any(|p| p.file_failed) {
-        results[0].outcome = Outcome::Failed;
-        bar.finish_and_clear();
-        return results;
-    }
-    let mut objects = listing.objects;
-    if let Some(known) = &opts.track {
-        let before = objects.len();
-        objects.retain(|o| !known.contains(&format!("s3://{bucket}/{}", o.key)));
-        results[0].known = (before - objects.len()) as u64;
-    }
-    let total: u64 = objects.iter().map(|o| o.size).sum();
-    bar.set_length(total);
-    bar.set_message(format!(
-        "s3://{bucket}: {} prefixes listed, {} objects",
-        listing.prefixes.len(),
-        objects.len()
-    ));
-    let concurrency = opts.remote.concurrency.max(1);
-    // Fetched bodies wait in a bounded queue, so a slow parser slows the fetching down instead
-    // of holding the bucket in memory.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<Vec<u8>, String>)>(concurrency);
-    let fetched = std::thread::scope(|s| {
-        let objects_ref = &objects;
-        let client_ref = &client;
-        s.spawn(move || {
-            rt.block_on(fetch_all(client_ref, bucket, objects_ref, concurrency, tx));
-        });
-        rx.into_iter()
-            .par_bridge()
-            .map(|(i, body)| {
-                let o = &objects[i];
-                let name = format!("s3://{bucket}/{}", o.key);
-                let r = match body {
-                    Ok(data) => {
-                        let n = data.len() as u64;
-                        parse_bytes(&name, data, n, opts)
-                    }
-                    Err(why) => failed(&name, why),
-                };
-                bar.inc(o.size);
-                let mut r = r;
-                if opts.track.is_some() {
-                    r.mark_processed(&name, o.size);
-                }
-                collector.take(base + i as u32, r)
-            })
-            .collect::<Vec<_>>()
-    });
-    bar.finish_and_clear();
-    results.extend(fetched);
+    let Bucket { objects, .. } = &opened;
+    let all: Vec<(u32, &Object)> = (0..).zip(objects).map(|(i, o)| (base + i, o)).collect();
+    let mut results = opened.read(&all, opts, collector);
+    results.insert(0, opened.listing_result());
     results
+}
+
+/// A bucket listed for reading: its client, the objects to read (in key order) and what the
+/// listing cost. A streaming read fetches its objects a delivery window at a time.
+pub(super) struct Bucket {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    name: String,
+    pub objects: Vec<Object>,
+    problems: Vec<Problem>,
+    requests: u64,
+    known: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Bucket {
+    /// Connects and lists; the bucket that cannot be listed at all is one failed input.
+    pub(super) fn open(
+        bucket: &str,
+        prefix: &str,
+        opts: &IngestOptions,
+    ) -> Result<Bucket, FileResult> {
+        let url = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        let rt = crate::aws::runtime()
+            .map_err(|e| failed(&url, format!("cannot start the AWS client: {e}")))?;
+        let client = rt
+            .block_on(connect(bucket, opts))
+            .map_err(|e| failed(&url, describe(bucket, &e)))?;
+        let bar = crate::progress::bar(opts.progress, 0, &format!("listing s3://{bucket}"));
+        let listing = rt.block_on(plan(&client, bucket, prefix, opts, &bar));
+        // The bucket itself could not be listed: one failed input.
+        if listing.objects.is_empty() && listing.problems.iter().any(|p| p.file_failed) {
+            bar.finish_and_clear();
+            let mut r = super::listing(listing.problems, listing.requests);
+            r.outcome = Outcome::Failed;
+            return Err(r);
+        }
+        let mut objects = listing.objects;
+        let mut known = 0;
+        if let Some(have) = &opts.track {
+            let before = objects.len();
+            objects.retain(|o| !have.contains(&format!("s3://{bucket}/{}", o.key)));
+            known = (before - objects.len()) as u64;
+        }
+        let total: u64 = objects.iter().map(|o| o.size).sum();
+        bar.set_length(total);
+        bar.set_message(format!(
+            "s3://{bucket}: {} prefixes listed, {} objects",
+            listing.prefixes.len(),
+            objects.len()
+        ));
+        Ok(Bucket {
+            rt,
+            client,
+            name: bucket.to_string(),
+            objects,
+            problems: listing.problems,
+            requests: listing.requests,
+            known,
+            bar,
+        })
+    }
+
+    /// The listing's own result: its requests, problems and the objects the manifest had.
+    pub(super) fn listing_result(&self) -> FileResult {
+        let mut r = super::listing(self.problems.clone(), self.requests);
+        r.known = self.known;
+        r
+    }
+
+    /// Fetches and parses these objects (numbered for the event order), at most
+    /// [`super::Remote::concurrency`] at once, into the collector.
+    pub(super) fn read(
+        &self,
+        objects: &[(u32, &Object)],
+        opts: &IngestOptions,
+        collector: &Collector,
+    ) -> Vec<FileResult> {
+        let bucket = self.name.as_str();
+        let concurrency = opts.remote.concurrency.max(1);
+        // Fetched bodies wait in a bounded queue, so a slow parser slows the fetching down
+        // instead of holding the bucket in memory.
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<(usize, Result<Vec<u8>, String>)>(concurrency);
+        let keys: Vec<&str> = objects.iter().map(|(_, o)| o.key.as_str()).collect();
+        let fetched = std::thread::scope(|s| {
+            let (keys, client, rt) = (&keys, &self.client, &self.rt);
+            s.spawn(move || {
+                rt.block_on(fetch_all(client, bucket, keys, concurrency, tx));
+            });
+            rx.into_iter()
+                .par_bridge()
+                .map(|(i, body)| {
+                    let (n, o) = objects[i];
+                    let name = format!("s3://{bucket}/{}", o.key);
+                    let mut r = match body {
+                        Ok(data) => {
+                            let len = data.len() as u64;
+                            parse_bytes(&name, data, len, opts)
+                        }
+                        Err(why) => failed(&name, why),
+                    };
+                    self.bar.inc(o.size);
+                    if opts.track.is_some() {
+                        r.mark_processed(&name, o.size);
+                    }
+                    collector.take(n, r)
+                })
+                .collect::<Vec<_>>()
+        });
+        fetched
+    }
+}
+
+impl Drop for Bucket {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// An S3 client for the bucket's own region (asked with GetBucketLocation; the configured
@@ -466,19 +528,19 @@ impl Lister<'_> {
 async fn fetch_all(
     client: &Client,
     bucket: &str,
-    objects: &[Object],
+    keys: &[&str],
     concurrency: usize,
     tx: std::sync::mpsc::SyncSender<(usize, Result<Vec<u8>, String>)>,
 ) {
     let gate = Arc::new(Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, o) in objects.iter().enumerate() {
+    for (i, key) in keys.iter().enumerate() {
         let Ok(permit) = gate.clone().acquire_owned().await else {
             break;
         };
         let client = client.clone();
         let bucket = bucket.to_string();
-        let key = o.key.clone();
+        let key = key.to_string();
         let tx = tx.clone();
         tasks.spawn(async move {
             let body = fetch(&client, &bucket, &key).await;
