@@ -498,7 +498,7 @@ pub fn stream(
             let more = match l {
                 Source::Local(_) => continue,
                 Source::S3 { bucket, prefix } => match s3::Bucket::open(bucket, prefix, opts) {
-                    Err(failed) => vec![failed],
+                    Err(failed) => vec![*failed],
                     Ok(mut b) => {
                         let objects = std::mem::take(&mut b.objects);
                         // Numbered as a whole read numbers them: the objects from `next`, then

@@ -54,7 +54,7 @@ pub(super) fn read(
 ) -> Vec<FileResult> {
     let opened = match Bucket::open(bucket, prefix, opts) {
         Ok(o) => o,
-        Err(failed) => return vec![failed],
+        Err(failed) => return vec![*failed],
     };
     let Bucket { objects, .. } = &opened;
     let all: Vec<(u32, &Object)> = (0..).zip(objects).map(|(i, o)| (base + i, o)).collect();
@@ -82,17 +82,17 @@ impl Bucket {
         bucket: &str,
         prefix: &str,
         opts: &IngestOptions,
-    ) -> Result<Bucket, FileResult> {
+    ) -> Result<Bucket, Box<FileResult>> {
         let url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
             format!("s3://{bucket}/{prefix}")
         };
         let rt = crate::aws::runtime()
-            .map_err(|e| failed(&url, format!("cannot start the AWS client: {e}")))?;
+            .map_err(|e| Box::new(failed(&url, format!("cannot start the AWS client: {e}"))))?;
         let client = rt
             .block_on(connect(bucket, opts))
-            .map_err(|e| failed(&url, describe(bucket, &e)))?;
+            .map_err(|e| Box::new(failed(&url, describe(bucket, &e))))?;
         let bar = crate::progress::bar(opts.progress, 0, &format!("listing s3://{bucket}"));
         let listing = rt.block_on(plan(&client, bucket, prefix, opts, &bar));
         // The bucket itself could not be listed: one failed input.
@@ -100,7 +100,7 @@ impl Bucket {
             bar.finish_and_clear();
             let mut r = super::listing(listing.problems, listing.requests);
             r.outcome = Outcome::Failed;
-            return Err(r);
+            return Err(Box::new(r));
         }
         let mut objects = listing.objects;
         let mut known = 0;

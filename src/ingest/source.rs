@@ -305,8 +305,7 @@ pub fn expand_deferring(paths: &[PathBuf], defer: &Defer) -> Result<Listing, Err
         }
         close(&mut out, &mut open, 0);
     }
-    out.deferred
-        .sort_by(|a, b| (a.earliest, a.first).cmp(&(b.earliest, b.first)));
+    out.deferred.sort_by_key(|f| (f.earliest, f.first));
     Ok(out)
 }
 
