@@ -5,11 +5,13 @@
 //! on them, so they only ever grow. Session tokens and other secrets never reach an `Event`: the
 //! raw `requestParameters`/`responseElements` text is kept with such values replaced.
 
+pub mod columns;
 pub mod raw;
 pub mod redact;
 mod stored;
 pub mod time;
 
+pub use columns::Columns;
 use raw::{RawRecord, RawStsRequest, RawStsResponse, Str};
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
@@ -406,6 +408,29 @@ struct Caller {
     assumed_root: bool,
 }
 
+impl Caller {
+    const NOBODY: Caller = Caller {
+        identity_type: None,
+        principal_arn: None,
+        principal_id: None,
+        account_id: None,
+        user_name: None,
+        access_key_id: None,
+        invoked_by: None,
+        identity_provider: None,
+        session_issuer_type: None,
+        session_issuer_arn: None,
+        session_issuer_account_id: None,
+        session_issuer_user_name: None,
+        session_created_at: None,
+        mfa_authenticated: None,
+        source_identity: None,
+        user_id: None,
+        identity_store_arn: None,
+        assumed_root: false,
+    };
+}
+
 /// Slots of the document cache (a power of two).
 const DOC_SLOTS: usize = 4096;
 
@@ -498,29 +523,37 @@ impl Interner {
         Some(t)
     }
 
-    /// The caller a record's `userIdentity` text names; an error when serde cannot read it as
-    /// an identity (a repeated key).
+    /// The slot of the caller cache that holds what a record's `userIdentity` text names
+    /// (`None` when the record has none); an error when serde cannot read it as an identity (a
+    /// repeated key). The caller is read and its values interned once per distinct text.
     fn caller(
         &mut self,
         raw: Option<&serde_json::value::RawValue>,
-    ) -> Result<Caller, serde_json::Error> {
+    ) -> Result<Option<usize>, serde_json::Error> {
         use std::hash::BuildHasher;
         let Some(text) = raw.map(|r| r.get()) else {
-            return Ok(Caller::default());
+            return Ok(None);
         };
         if self.callers.is_empty() {
             self.callers = vec![None; CALLER_SLOTS];
         }
         let slot = self.set.hasher().hash_one(text) as usize & (CALLER_SLOTS - 1);
-        if let Some((t, c)) = &self.callers[slot] {
+        if let Some((t, _)) = &self.callers[slot] {
             if **t == *text {
-                return Ok(c.clone());
+                return Ok(Some(slot));
             }
         }
         let id = raw::read_identity(text)?;
         let c = self.read_caller(id.0.as_ref());
-        self.callers[slot] = Some((Box::from(text), c.clone()));
-        Ok(c)
+        self.callers[slot] = Some((Box::from(text), c));
+        Ok(Some(slot))
+    }
+
+    /// The caller in a slot [`Interner::caller`] gave.
+    fn caller_at(&self, slot: Option<usize>) -> &Caller {
+        static NOBODY: Caller = Caller::NOBODY;
+        slot.and_then(|s| self.callers[s].as_ref())
+            .map_or(&NOBODY, |(_, c)| c)
     }
 
     fn read_caller(&mut self, id: Option<&raw::RawIdentity>) -> Caller {
@@ -676,79 +709,172 @@ fn resource_from_error(message: &str) -> Option<&str> {
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
 pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, RecordError> {
+    normalize_columns(rec, interner, Columns::ALL)
+}
+
+/// Normalizes one record, filling only the columns in `cols` (the others are `None` or
+/// `false`): the result is [`Columns::project`] of what [`normalize`] gives, and a record fails
+/// exactly as it does there.
+pub fn normalize_columns(
+    rec: &RawRecord,
+    interner: &mut Interner,
+    cols: Columns,
+) -> Result<Event, RecordError> {
+    macro_rules! want {
+        ($($name:literal),+) => {
+            cols.any(const { Columns::named(&[$($name),+]) })
+        };
+    }
     let time_text = rec.time().ok_or(RecordError::MissingEventTime)?;
     let event_time =
         parse_iso(time_text).ok_or_else(|| RecordError::BadEventTime(time_text.to_string()))?;
 
+    // The name and source decide whether the STS columns are read, wanted or not.
     let event_source = interner.field(Field::EventSource, &rec.event_source);
     let event_name = interner.field(Field::EventName, &rec.event_name);
-    let error_code = interner.field(Field::ErrorCode, &rec.error_code);
-    let error_message = rec.error_message.get().map(Arc::from);
     let is_issuing_call =
         Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
-
     let caller = interner
         .caller(rec.user_identity)
         .map_err(|_| RecordError::UnreadableIdentity)?;
-    let notes = IdentityNotes {
-        user_id: caller.user_id,
-        identity_store_arn: caller.identity_store_arn,
-        assumed_root: caller.assumed_root,
-        from_console: rec.session_credential_from_console.0 == Some(true),
-    };
 
+    let text = |interner: &mut Interner, want: bool, field: Field, s: &Str| {
+        if want {
+            interner.field(field, s)
+        } else {
+            None
+        }
+    };
+    let doc = |interner: &mut Interner, want: bool, raw| {
+        if want {
+            redacted_json(raw, interner)
+        } else {
+            None
+        }
+    };
     let mut ev = Event {
         event_time,
-        event_id: unique(&rec.event_id),
-        event_name,
-        event_source,
-        aws_region: interner.field(Field::Region, &rec.aws_region),
-        source_ip: interner.field(Field::SourceIp, &rec.source_ip),
-        user_agent: interner.field(Field::UserAgent, &rec.user_agent),
-        error_code,
-        error_message,
-        read_only: rec.read_only.0,
-        management_event: rec.management_event.0,
-        event_type: interner.field(Field::EventType, &rec.event_type),
-        event_category: interner.field(Field::EventCategory, &rec.event_category),
-        recipient_account_id: interner.field(Field::Recipient, &rec.recipient_account_id),
-        shared_event_id: unique(&rec.shared_event_id),
+        event_id: unique(&rec.event_id).filter(|_| want!("event_id")),
+        event_name: event_name.filter(|_| want!("event_name")),
+        event_source: event_source.filter(|_| want!("event_source")),
+        aws_region: text(interner, want!("aws_region"), Field::Region, &rec.aws_region),
+        source_ip: text(interner, want!("source_ip"), Field::SourceIp, &rec.source_ip),
+        user_agent: text(interner, want!("user_agent"), Field::UserAgent, &rec.user_agent),
+        error_code: text(interner, want!("error_code"), Field::ErrorCode, &rec.error_code),
+        error_message: rec
+            .error_message
+            .get()
+            .filter(|_| want!("error_message"))
+            .map(Arc::from),
+        read_only: rec.read_only.0.filter(|_| want!("read_only")),
+        management_event: rec.management_event.0.filter(|_| want!("management_event")),
+        event_type: text(interner, want!("event_type"), Field::EventType, &rec.event_type),
+        event_category: text(
+            interner,
+            want!("event_category"),
+            Field::EventCategory,
+            &rec.event_category,
+        ),
+        recipient_account_id: text(
+            interner,
+            want!("recipient_account_id"),
+            Field::Recipient,
+            &rec.recipient_account_id,
+        ),
+        shared_event_id: unique(&rec.shared_event_id).filter(|_| want!("shared_event_id")),
         shared_copy: false,
-        request_id: unique(&rec.request_id),
-        vpc_endpoint_id: interner.field(Field::VpcEndpoint, &rec.vpc_endpoint_id),
-        identity_type: caller.identity_type,
-        principal_arn: caller.principal_arn,
-        principal_id: caller.principal_id,
-        account_id: caller.account_id,
-        user_name: caller.user_name,
-        access_key_id: caller.access_key_id,
-        invoked_by: caller.invoked_by,
-        identity_provider: caller.identity_provider,
-        session_issuer_type: caller.session_issuer_type,
-        session_issuer_arn: caller.session_issuer_arn,
-        session_issuer_account_id: caller.session_issuer_account_id,
-        session_issuer_user_name: caller.session_issuer_user_name,
-        session_created_at: caller.session_created_at,
-        mfa_authenticated: caller.mfa_authenticated,
-        source_identity: caller.source_identity,
+        request_id: unique(&rec.request_id).filter(|_| want!("request_id")),
+        vpc_endpoint_id: text(
+            interner,
+            want!("vpc_endpoint_id"),
+            Field::VpcEndpoint,
+            &rec.vpc_endpoint_id,
+        ),
+        identity_type: None,
+        principal_arn: None,
+        principal_id: None,
+        account_id: None,
+        user_name: None,
+        access_key_id: None,
+        invoked_by: None,
+        identity_provider: None,
+        session_issuer_type: None,
+        session_issuer_arn: None,
+        session_issuer_account_id: None,
+        session_issuer_user_name: None,
+        session_created_at: None,
+        mfa_authenticated: None,
+        source_identity: None,
         sts: Sts(None),
-        request_parameters: redacted_json(rec.request_parameters, interner),
-        response_elements: redacted_json(rec.response_elements, interner),
-        additional_event_data: redacted_json(rec.additional_event_data, interner),
+        request_parameters: doc(
+            interner,
+            want!("request_parameters"),
+            rec.request_parameters,
+        ),
+        response_elements: doc(interner, want!("response_elements"), rec.response_elements),
+        additional_event_data: doc(
+            interner,
+            want!("additional_event_data"),
+            rec.additional_event_data,
+        ),
+        // Derived, and cheap: always filled.
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
         event_day: interner.day_of(event_time),
         origin: (0, 0),
-        notes: (notes != IdentityNotes::default()).then(|| Box::new(notes)),
+        notes: None,
         rule_hits: None,
     };
-    if is_issuing_call {
-        fill_sts(&mut ev, rec, interner);
+    if is_issuing_call && cols.any(columns::STS) {
+        let c = sts_call(rec, interner, caller);
+        ev.sts = if cols.contains(columns::STS) {
+            Sts(Some(Box::new(c)))
+        } else {
+            cols.project_sts(Some(&c))
+        };
+    }
+    let c = interner.caller_at(caller);
+    macro_rules! from_caller {
+        ($($field:ident: $name:literal),* $(,)?) => {
+            $(
+                if want!($name) {
+                    ev.$field = c.$field.clone();
+                }
+            )*
+        };
+    }
+    from_caller!(
+        identity_type: "identity_type",
+        principal_arn: "principal_arn",
+        principal_id: "principal_id",
+        account_id: "account_id",
+        user_name: "user_name",
+        access_key_id: "access_key_id",
+        invoked_by: "invoked_by",
+        identity_provider: "identity_provider",
+        session_issuer_type: "session_issuer_type",
+        session_issuer_arn: "session_issuer_arn",
+        session_issuer_account_id: "session_issuer_account_id",
+        session_issuer_user_name: "session_issuer_user_name",
+        session_created_at: "session_created_at",
+        mfa_authenticated: "mfa_authenticated",
+        source_identity: "source_identity",
+    );
+    let from_console = rec.session_credential_from_console.0 == Some(true);
+    if c.user_id.is_some() || c.identity_store_arn.is_some() || c.assumed_root || from_console {
+        ev.notes = Some(Box::new(IdentityNotes {
+            user_id: c.user_id.clone(),
+            identity_store_arn: c.identity_store_arn.clone(),
+            assumed_root: c.assumed_root,
+            from_console,
+        }));
     }
     Ok(ev)
 }
 
-fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
+/// The STS fields of a call that issues credentials, from its request and response (and its
+/// error message and caller where those say what they do not).
+fn sts_call(rec: &RawRecord, interner: &mut Interner, caller: Option<usize>) -> StsCall {
     let mut c = StsCall::default();
     let req: RawStsRequest = rec
         .request_parameters
@@ -758,11 +884,11 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
         .response_elements
         .and_then(|r| serde_json::from_str(r.get()).ok())
         .unwrap_or_default();
-    let name = ev.event_name.as_deref().unwrap_or_default();
+    let name = rec.event_name.get().unwrap_or_default();
 
     c.requested_role_arn = interner.opt(&req.role_arn).or_else(|| {
-        ev.error_message
-            .as_deref()
+        rec.error_message
+            .get()
             .and_then(role_arn_from_error)
             .map(|a| interner.intern(a))
     });
@@ -792,23 +918,25 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
     }
     match name {
         "AssumeRoleWithSAML" => {
-            c.federated_subject = interner.opt(&resp.subject).or_else(|| ev.user_name.clone());
+            c.federated_subject = interner
+                .opt(&resp.subject)
+                .or_else(|| interner.caller_at(caller).user_name.clone());
             c.federated_provider = interner
                 .opt(&req.principal_arn)
                 .or_else(|| interner.opt(&resp.issuer))
-                .or_else(|| ev.identity_provider.clone());
+                .or_else(|| interner.caller_at(caller).identity_provider.clone());
         }
         "AssumeRoleWithWebIdentity" => {
             c.federated_subject = interner
                 .opt(&resp.subject_from_web_identity_token)
-                .or_else(|| ev.user_name.clone());
+                .or_else(|| interner.caller_at(caller).user_name.clone());
             c.federated_provider = interner
                 .opt(&resp.provider)
-                .or_else(|| ev.identity_provider.clone());
+                .or_else(|| interner.caller_at(caller).identity_provider.clone());
         }
         _ => {}
     }
-    ev.sts = Sts(Some(Box::new(c)));
+    c
 }
 
 #[cfg(test)]

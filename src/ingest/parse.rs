@@ -19,7 +19,7 @@
 //! and problems are exactly those the record-by-record reading gives.
 
 use crate::event::raw::{read_record, value_end, RawRecord, RawWrapper};
-use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
+use crate::event::{normalize_columns, Columns, Event, Interner, RecordError, RecordRules};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -92,23 +92,40 @@ const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
-    parse_mode(text, true, None)
+    parse_mode(text, true, None, Columns::ALL)
 }
 
 /// Parses like [`parse_text`] without the one-pass fast path: every record is split out and
 /// parsed on its own. Gives the same result; the fuzz harness checks that it does.
 pub fn parse_text_record_by_record(text: &[u8]) -> Parsed {
-    parse_mode(text, false, None)
+    parse_mode(text, false, None, Columns::ALL)
 }
 
-/// Parses the JSON text of one object; `rules`, when given, are judged on each record's own
-/// JSON and their hits kept in [`Event::rule_hits`] (records are then split out one by one:
-/// the one-pass path keeps no record's text).
-pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>) -> Parsed {
-    parse_mode(text, rules.is_none(), rules)
+/// Parses like [`parse_text`], filling only the columns in `columns` of each event (see
+/// [`Columns`]): the events are [`Columns::project`] of [`parse_text`]'s, and the records,
+/// problems and counts are the same. `fast: false` reads record by record, as
+/// [`parse_text_record_by_record`].
+pub fn parse_text_columns(text: &[u8], columns: Columns, fast: bool) -> Parsed {
+    parse_mode(text, fast, None, columns)
 }
 
-fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parsed {
+/// Parses the JSON text of one object, filling the columns in `columns`; `rules`, when given,
+/// are judged on each record's own JSON and their hits kept in [`Event::rule_hits`] (records
+/// are then split out one by one: the one-pass path keeps no record's text).
+pub fn parse_text_with(
+    text: &[u8],
+    rules: Option<&dyn RecordRules>,
+    columns: Columns,
+) -> Parsed {
+    parse_mode(text, rules.is_none(), rules, columns)
+}
+
+fn parse_mode(
+    text: &[u8],
+    fast: bool,
+    rules: Option<&dyn RecordRules>,
+    columns: Columns,
+) -> Parsed {
     INTERNER.with(|cell| {
         let mut interner = cell.borrow_mut();
         if interner.len() > INTERNER_LIMIT {
@@ -117,6 +134,7 @@ fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parse
         let mut ctx = Ctx {
             interner: &mut interner,
             rules,
+            columns,
         };
         parse_with(text, &mut ctx, fast)
     })
@@ -126,6 +144,7 @@ fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parse
 struct Ctx<'a> {
     interner: &'a mut Interner,
     rules: Option<&'a dyn RecordRules>,
+    columns: Columns,
 }
 
 fn parse_with(text: &[u8], cx: &mut Ctx, fast: bool) -> Parsed {
@@ -142,14 +161,14 @@ fn parse_with(text: &[u8], cx: &mut Ctx, fast: bool) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            if !(fast && read_array_fast(b, start, &mut out, cx.interner)) {
+            if !(fast && read_array_fast(b, start, &mut out, cx)) {
                 read_array(b, start, &mut out, cx);
             }
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                if !(fast && read_array_fast(b, at, &mut out, cx.interner)) {
+                if !(fast && read_array_fast(b, at, &mut out, cx)) {
                     read_array(b, at, &mut out, cx);
                 }
             } else {
@@ -190,13 +209,14 @@ fn read_sentinel_csv(b: &[u8], out: &mut Parsed, cx: &mut Ctx) {
 /// Reads the array whose `[` is at `open` in one serde pass (see the module notes). Returns
 /// false, with `out` as it was, when any part of it is not a plain, readable record: the caller
 /// then reads it record by record.
-fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) -> bool {
+fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) -> bool {
+    let (interner, columns) = (&mut *cx.interner, cx.columns);
     let before = out.events.len();
     let events = &mut out.events;
     // Room for the records a text this long usually holds (CloudTrail records run 1-2 KB), so
     // that the events are not copied as the vector grows.
     events.reserve(b.len().saturating_sub(open) / 1024 + 1);
-    let read = each_record_fast(b, open, &mut |raw| match normalize(&raw, interner) {
+    let read = each_record_fast(b, open, &mut |raw| match normalize_columns(&raw, interner, columns) {
         Ok(e) => {
             events.push(e);
             true
@@ -548,7 +568,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
 
 /// Normalizes a record (`text` is its own JSON) and judges the record rules on it.
 fn accept(raw: &RawRecord, text: &str, at: Location, out: &mut Parsed, cx: &mut Ctx) {
-    let mut r = normalize(raw, cx.interner);
+    let mut r = normalize_columns(raw, cx.interner, cx.columns);
     if let (Ok(e), Some(rules)) = (&mut r, cx.rules) {
         e.rule_hits = rules.matching(text, e);
     }
