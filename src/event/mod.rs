@@ -8,6 +8,7 @@
 pub mod columns;
 pub mod raw;
 pub mod redact;
+pub mod scan;
 mod stored;
 pub mod time;
 
@@ -526,12 +527,9 @@ impl Interner {
     /// The slot of the caller cache that holds what a record's `userIdentity` text names
     /// (`None` when the record has none); an error when serde cannot read it as an identity (a
     /// repeated key). The caller is read and its values interned once per distinct text.
-    fn caller(
-        &mut self,
-        raw: Option<&serde_json::value::RawValue>,
-    ) -> Result<Option<usize>, serde_json::Error> {
+    fn caller(&mut self, raw: raw::Json) -> Result<Option<usize>, serde_json::Error> {
         use std::hash::BuildHasher;
-        let Some(text) = raw.map(|r| r.get()) else {
+        let Some(text) = raw.get() else {
             return Ok(None);
         };
         if self.callers.is_empty() {
@@ -665,11 +663,8 @@ fn might_hold_secret(raw: &str) -> bool {
 /// Repeated documents (the same parameters of a polling job) share one allocation. A document
 /// that may hold a secret is written again compact in one pass ([`redact::streaming`]), or
 /// through a parsed `Value` when that pass cannot promise serde_json's bytes.
-pub fn redacted_json(
-    raw: Option<&serde_json::value::RawValue>,
-    interner: &mut Interner,
-) -> Option<Text> {
-    let text = raw?.get();
+pub fn redacted_json(raw: raw::Json, interner: &mut Interner) -> Option<Text> {
+    let text = raw.get()?;
     if text == "null" {
         return None;
     }
@@ -878,11 +873,13 @@ fn sts_call(rec: &RawRecord, interner: &mut Interner, caller: Option<usize>) -> 
     let mut c = StsCall::default();
     let req: RawStsRequest = rec
         .request_parameters
-        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .get()
+        .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
     let resp: RawStsResponse = rec
         .response_elements
-        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .get()
+        .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
     let name = rec.event_name.get().unwrap_or_default();
 
