@@ -69,6 +69,10 @@ impl Columns {
         Columns(self.0 | other.0)
     }
 
+    pub const fn intersection(self, other: Columns) -> Columns {
+        Columns(self.0 & other.0)
+    }
+
     pub const fn contains(self, other: Columns) -> bool {
         self.0 & other.0 == other.0
     }

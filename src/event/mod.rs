@@ -387,7 +387,7 @@ pub struct Interner {
 const CALLER_SLOTS: usize = 8192;
 
 /// What a record's `userIdentity` gives its event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Caller {
     identity_type: Option<Text>,
     principal_arn: Option<Text>,
@@ -407,6 +407,36 @@ struct Caller {
     user_id: Option<Text>,
     identity_store_arn: Option<Text>,
     assumed_root: bool,
+    /// The columns this was read for: the others are `None` (not read).
+    columns: Columns,
+}
+
+/// The columns of `cols` a caller is read for: those that come from `userIdentity`, and the
+/// caller's name and identity provider when the STS columns are read (a federated call's
+/// subject and provider fall back to them).
+fn caller_columns(cols: Columns) -> Columns {
+    const FROM_IDENTITY: Columns = Columns::named(&[
+        "identity_type",
+        "principal_arn",
+        "principal_id",
+        "account_id",
+        "user_name",
+        "access_key_id",
+        "invoked_by",
+        "identity_provider",
+        "session_issuer_type",
+        "session_issuer_arn",
+        "session_issuer_account_id",
+        "session_issuer_user_name",
+        "session_created_at",
+        "mfa_authenticated",
+        "source_identity",
+    ]);
+    let mut c = cols.intersection(FROM_IDENTITY);
+    if cols.any(columns::STS) {
+        c = c.union(Columns::named(&["user_name", "identity_provider"]));
+    }
+    c
 }
 
 impl Caller {
@@ -429,6 +459,7 @@ impl Caller {
         user_id: None,
         identity_store_arn: None,
         assumed_root: false,
+        columns: Columns::ALL,
     };
 }
 
@@ -527,7 +558,11 @@ impl Interner {
     /// The slot of the caller cache that holds what a record's `userIdentity` text names
     /// (`None` when the record has none); an error when serde cannot read it as an identity (a
     /// repeated key). The caller is read and its values interned once per distinct text.
-    fn caller(&mut self, raw: raw::Json) -> Result<Option<usize>, serde_json::Error> {
+    fn caller(
+        &mut self,
+        raw: raw::Json,
+        cols: Columns,
+    ) -> Result<Option<usize>, serde_json::Error> {
         use std::hash::BuildHasher;
         let Some(text) = raw.get() else {
             return Ok(None);
@@ -536,13 +571,14 @@ impl Interner {
             self.callers = vec![None; CALLER_SLOTS];
         }
         let slot = self.set.hasher().hash_one(text) as usize & (CALLER_SLOTS - 1);
-        if let Some((t, _)) = &self.callers[slot] {
-            if **t == *text {
+        if let Some((t, c)) = &self.callers[slot] {
+            // Read for these columns before (a caller read for fewer is read again).
+            if c.columns.contains(cols) && **t == *text {
                 return Ok(Some(slot));
             }
         }
         let id = raw::read_identity(text)?;
-        let c = self.read_caller(id.0.as_ref());
+        let c = self.read_caller(id.0.as_ref(), cols);
         self.callers[slot] = Some((Box::from(text), c));
         Ok(Some(slot))
     }
@@ -554,40 +590,83 @@ impl Interner {
             .map_or(&NOBODY, |(_, c)| c)
     }
 
-    fn read_caller(&mut self, id: Option<&raw::RawIdentity>) -> Caller {
+    /// What an identity gives its events, the columns in `cols` only (and what is not a
+    /// column: the identity notes).
+    fn read_caller(&mut self, id: Option<&raw::RawIdentity>, cols: Columns) -> Caller {
         let Some(id) = id else {
-            return Caller::default();
+            return Caller {
+                columns: cols,
+                ..Caller::NOBODY
+            };
         };
+        macro_rules! want {
+            ($name:literal, $value:expr) => {
+                if cols.any(const { Columns::named(&[$name]) }) {
+                    $value
+                } else {
+                    None
+                }
+            };
+        }
         let ctx = id.session_context.0.as_ref();
         let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
         let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
         let on_behalf_of = id.on_behalf_of.0.as_ref();
         Caller {
-            identity_type: self.field(Field::IdentityType, &id.kind),
-            principal_arn: self.field(Field::PrincipalArn, &id.arn),
-            principal_id: self.field(Field::PrincipalId, &id.principal_id),
-            account_id: self.field(Field::AccountId, &id.account_id),
-            user_name: self.field(Field::UserName, &id.user_name),
-            access_key_id: self.field(Field::AccessKey, &id.access_key_id),
-            invoked_by: self.field(Field::InvokedBy, &id.invoked_by),
-            identity_provider: self.opt(&id.identity_provider).or_else(|| {
-                ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
-                    .and_then(|w| w.federated_provider.get().map(|p| self.intern(p)))
-            }),
-            session_issuer_type: issuer.and_then(|i| self.field(Field::IssuerType, &i.kind)),
-            session_issuer_arn: issuer.and_then(|i| self.field(Field::IssuerArn, &i.arn)),
-            session_issuer_account_id: issuer
-                .and_then(|i| self.field(Field::IssuerAccount, &i.account_id)),
-            session_issuer_user_name: issuer
-                .and_then(|i| self.field(Field::IssuerUserName, &i.user_name)),
-            session_created_at: attrs
-                .and_then(|a| a.creation_date.get())
-                .and_then(parse_iso),
-            mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
-            source_identity: ctx.and_then(|c| self.opt(&c.source_identity)),
+            identity_type: want!("identity_type", self.field(Field::IdentityType, &id.kind)),
+            principal_arn: want!("principal_arn", self.field(Field::PrincipalArn, &id.arn)),
+            principal_id: want!(
+                "principal_id",
+                self.field(Field::PrincipalId, &id.principal_id)
+            ),
+            account_id: want!("account_id", self.field(Field::AccountId, &id.account_id)),
+            user_name: want!("user_name", self.field(Field::UserName, &id.user_name)),
+            access_key_id: want!(
+                "access_key_id",
+                self.field(Field::AccessKey, &id.access_key_id)
+            ),
+            invoked_by: want!("invoked_by", self.field(Field::InvokedBy, &id.invoked_by)),
+            identity_provider: want!(
+                "identity_provider",
+                self.opt(&id.identity_provider).or_else(|| {
+                    ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
+                        .and_then(|w| w.federated_provider.get().map(|p| self.intern(p)))
+                })
+            ),
+            session_issuer_type: want!(
+                "session_issuer_type",
+                issuer.and_then(|i| self.field(Field::IssuerType, &i.kind))
+            ),
+            session_issuer_arn: want!(
+                "session_issuer_arn",
+                issuer.and_then(|i| self.field(Field::IssuerArn, &i.arn))
+            ),
+            session_issuer_account_id: want!(
+                "session_issuer_account_id",
+                issuer.and_then(|i| self.field(Field::IssuerAccount, &i.account_id))
+            ),
+            session_issuer_user_name: want!(
+                "session_issuer_user_name",
+                issuer.and_then(|i| self.field(Field::IssuerUserName, &i.user_name))
+            ),
+            session_created_at: want!(
+                "session_created_at",
+                attrs
+                    .and_then(|a| a.creation_date.get())
+                    .and_then(parse_iso)
+            ),
+            mfa_authenticated: want!(
+                "mfa_authenticated",
+                attrs.and_then(|a| a.mfa_authenticated.0)
+            ),
+            source_identity: want!(
+                "source_identity",
+                ctx.and_then(|c| self.opt(&c.source_identity))
+            ),
             user_id: on_behalf_of.and_then(|o| self.opt(&o.user_id)),
             identity_store_arn: on_behalf_of.and_then(|o| self.opt(&o.identity_store_arn)),
             assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+            columns: cols,
         }
     }
 
@@ -730,7 +809,7 @@ pub fn normalize_columns(
     let is_issuing_call =
         Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
     let caller = interner
-        .caller(rec.user_identity)
+        .caller(rec.user_identity, caller_columns(cols))
         .map_err(|_| RecordError::UnreadableIdentity)?;
 
     let text = |interner: &mut Interner, want: bool, field: Field, s: &Str| {
