@@ -831,10 +831,30 @@ pub fn normalize_columns(
         event_id: unique(&rec.event_id).filter(|_| want!("event_id")),
         event_name: event_name.filter(|_| want!("event_name")),
         event_source: event_source.filter(|_| want!("event_source")),
-        aws_region: text(interner, want!("aws_region"), Field::Region, &rec.aws_region),
-        source_ip: text(interner, want!("source_ip"), Field::SourceIp, &rec.source_ip),
-        user_agent: text(interner, want!("user_agent"), Field::UserAgent, &rec.user_agent),
-        error_code: text(interner, want!("error_code"), Field::ErrorCode, &rec.error_code),
+        aws_region: text(
+            interner,
+            want!("aws_region"),
+            Field::Region,
+            &rec.aws_region,
+        ),
+        source_ip: text(
+            interner,
+            want!("source_ip"),
+            Field::SourceIp,
+            &rec.source_ip,
+        ),
+        user_agent: text(
+            interner,
+            want!("user_agent"),
+            Field::UserAgent,
+            &rec.user_agent,
+        ),
+        error_code: text(
+            interner,
+            want!("error_code"),
+            Field::ErrorCode,
+            &rec.error_code,
+        ),
         error_message: rec
             .error_message
             .get()
@@ -842,7 +862,12 @@ pub fn normalize_columns(
             .map(Arc::from),
         read_only: rec.read_only.0.filter(|_| want!("read_only")),
         management_event: rec.management_event.0.filter(|_| want!("management_event")),
-        event_type: text(interner, want!("event_type"), Field::EventType, &rec.event_type),
+        event_type: text(
+            interner,
+            want!("event_type"),
+            Field::EventType,
+            &rec.event_type,
+        ),
         event_category: text(
             interner,
             want!("event_category"),

@@ -107,7 +107,9 @@ impl<'a> Json<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Json(Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get)))
+        Ok(Json(
+            Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get),
+        ))
     }
 }
 

@@ -504,6 +504,9 @@ mod tests {
 
     #[test]
     fn text_after_the_array_is_not_read() {
-        assert_eq!(scanned(r#"[{"eventID":"a"}] trailing"#).map(|v| v.len()), Some(1));
+        assert_eq!(
+            scanned(r#"[{"eventID":"a"}] trailing"#).map(|v| v.len()),
+            Some(1)
+        );
     }
 }

@@ -14,7 +14,10 @@
 //! - `playbook`, `config`: the playbook loader and the detection settings loader, and a hunt
 //!   with every settings file that validates.
 //!
-//! `records` and `file` inputs go through decode, split, parse, normalize, deduplication, the
+//! `records` and `file` inputs are read three ways that must agree: the one-pass path (the
+//! hand-written scanner, serde where it gives up), record by record, and projected to the
+//! columns `summary` reads (its events the full read's, projected; its problems the same). They
+//! go through decode, split, parse, normalize, deduplication, the
 //! session graph (with ancestors, descendants and the tree), the detections and serialization
 //! of every event, session and finding. Beyond "no panic", an input whose text is intact must
 //! not let a planted secret ([`mutate::CANARY`]) reach any output.
@@ -356,7 +359,12 @@ pub fn run_log(env: &Env, bytes: &[u8], check_secrets: bool) {
                 projected.objects,
                 projected.truncated,
                 projected.content
-            ) == (parsed.records, parsed.objects, parsed.truncated, parsed.content)
+            ) == (
+                parsed.records,
+                parsed.objects,
+                parsed.truncated,
+                parsed.content
+            )
             && projected.events.len() == parsed.events.len()
             && projected
                 .events

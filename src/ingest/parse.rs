@@ -10,8 +10,10 @@
 //! its time, once every wrapper and export form has been ruled out.
 //!
 //! Fast path: an array of records (`{"Records": [...]}` or a top-level array) is read in one
-//! serde pass, each record straight into the borrowed [`RawRecord`] view and normalized at once,
-//! nothing copied or scanned twice. The first thing that pass does not expect (invalid UTF-8
+//! pass, each record straight into the borrowed [`RawRecord`] view and normalized at once,
+//! nothing copied or scanned twice: by the hand-written scanner ([`crate::event::scan`]: keys
+//! matched on their bytes, documents and unkept values skipped and checked, never
+//! deserialized) where the text is in the plain form CloudTrail writes, else by serde. The first thing that pass does not expect (invalid UTF-8
 //! anywhere in the text, a syntax error, a cut-off file, an element that is not an object or has
 //! no readable `eventTime`) drops its result and the file is read again record by record: split
 //! by a small structural scanner, each record parsed on its own, so one bad record (invalid
@@ -112,11 +114,7 @@ pub fn parse_text_columns(text: &[u8], columns: Columns, fast: bool) -> Parsed {
 /// Parses the JSON text of one object, filling the columns in `columns`; `rules`, when given,
 /// are judged on each record's own JSON and their hits kept in [`Event::rule_hits`] (records
 /// are then split out one by one: the one-pass path keeps no record's text).
-pub fn parse_text_with(
-    text: &[u8],
-    rules: Option<&dyn RecordRules>,
-    columns: Columns,
-) -> Parsed {
+pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>, columns: Columns) -> Parsed {
     parse_mode(text, rules.is_none(), rules, columns)
 }
 
@@ -222,14 +220,14 @@ fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) -> boo
     out.events.reserve(text.len() / 1024 + 1);
     for pass in [Pass::Scan, Pass::Serde] {
         let events = &mut out.events;
-        let read = records_in(text, pass, &mut |raw| {
-            match normalize_columns(&raw, interner, columns) {
-                Ok(e) => {
-                    events.push(e);
-                    true
-                }
-                Err(_) => false,
+        let read = records_in(text, pass, &mut |raw| match normalize_columns(
+            &raw, interner, columns,
+        ) {
+            Ok(e) => {
+                events.push(e);
+                true
             }
+            Err(_) => false,
         });
         if let Some(n) = read {
             out.records += n;
@@ -907,7 +905,10 @@ mod tests {
                 events += parse_text(&text).events.len();
             }
         }
-        assert!(files > 50 && events > 1000, "{files} files, {events} events");
+        assert!(
+            files > 50 && events > 1000,
+            "{files} files, {events} events"
+        );
     }
 
     #[test]
