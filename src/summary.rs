@@ -1,7 +1,7 @@
 //! Events + ingest counts -> an overview: what was read, the time span, accounts, regions, and the
 //! commonest sources, calls, identity types and errors.
 
-use crate::event::{format_iso, Event, Millis, Text};
+use crate::event::{format_iso, Columns, Event, Millis, Text};
 use crate::ingest::IngestStats;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -45,8 +45,23 @@ pub struct Count {
     pub events: u64,
 }
 
-/// Counts per value (None counted as "(none)").
-type Counts = HashMap<Option<Text>, u64>;
+/// The `events` columns the overview reads: ingest fills only these (and what it reads itself).
+pub const COLUMNS: Columns = Columns::named(&[
+    "event_time",
+    "recipient_account_id",
+    "aws_region",
+    "event_source",
+    "event_name",
+    "identity_type",
+    "error_code",
+    "is_error",
+    "shared_copy",
+]);
+
+/// Counts per value (None counted as "(none)"). Hashed with foldhash, not SipHash: the keys are
+/// the input's own values, and the order of the table never reaches the output (counts are
+/// sorted).
+type Counts = HashMap<Option<Text>, u64, foldhash::fast::FixedState>;
 
 /// Counts values, most frequent first, ties by value; keeps the first `top` (0 = all).
 fn tally(m: Counts, top: usize) -> Vec<Count> {

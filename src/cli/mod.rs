@@ -27,7 +27,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Summary { input, top, format } => {
             let mut tally = crate::summary::Tally::default();
-            let data = stream(&input, quiet, &mut |slice| {
+            // Only the columns the overview counts are filled.
+            let columns = crate::summary::COLUMNS;
+            let data = stream_with(&input, quiet, None, columns, &mut |slice| {
                 tally.observe(&slice);
                 Ok(())
             })?;
@@ -599,8 +601,20 @@ pub fn stream_judged(
     rules: Option<std::sync::Arc<dyn crate::event::RecordRules>>,
     consume: &mut dyn FnMut(Vec<Event>) -> Result<()>,
 ) -> Result<Ingested> {
+    stream_with(input, quiet, rules, crate::event::Columns::ALL, consume)
+}
+
+/// [`stream_judged`], filling only `columns` of each event (see [`IngestOptions::columns`]).
+fn stream_with(
+    input: &InputArgs,
+    quiet: bool,
+    rules: Option<std::sync::Arc<dyn crate::event::RecordRules>>,
+    columns: crate::event::Columns,
+    consume: &mut dyn FnMut(Vec<Event>) -> Result<()>,
+) -> Result<Ingested> {
     let mut opts = ingest_options(input, quiet)?;
     opts.record_rules = rules;
+    opts.columns = columns;
     let data = ingest::stream(&input.paths, &opts, input.stream.slicing(), consume)?;
     told(&data, quiet)?;
     Ok(data)
@@ -684,6 +698,7 @@ pub fn ingest_options(input: &InputArgs, quiet: bool) -> Result<IngestOptions> {
         max_object_bytes: input.max_object_size,
         record_rules: None,
         settled: None,
+        columns: crate::event::Columns::ALL,
     })
 }
 

@@ -5,11 +5,14 @@
 //! on them, so they only ever grow. Session tokens and other secrets never reach an `Event`: the
 //! raw `requestParameters`/`responseElements` text is kept with such values replaced.
 
+pub mod columns;
 pub mod raw;
 pub mod redact;
+pub mod scan;
 mod stored;
 pub mod time;
 
+pub use columns::Columns;
 use raw::{RawRecord, RawStsRequest, RawStsResponse, Str};
 use serde::{Serialize, Serializer};
 use std::collections::HashSet;
@@ -384,7 +387,7 @@ pub struct Interner {
 const CALLER_SLOTS: usize = 8192;
 
 /// What a record's `userIdentity` gives its event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Caller {
     identity_type: Option<Text>,
     principal_arn: Option<Text>,
@@ -404,6 +407,60 @@ struct Caller {
     user_id: Option<Text>,
     identity_store_arn: Option<Text>,
     assumed_root: bool,
+    /// The columns this was read for: the others are `None` (not read).
+    columns: Columns,
+}
+
+/// The columns of `cols` a caller is read for: those that come from `userIdentity`, and the
+/// caller's name and identity provider when the STS columns are read (a federated call's
+/// subject and provider fall back to them).
+fn caller_columns(cols: Columns) -> Columns {
+    const FROM_IDENTITY: Columns = Columns::named(&[
+        "identity_type",
+        "principal_arn",
+        "principal_id",
+        "account_id",
+        "user_name",
+        "access_key_id",
+        "invoked_by",
+        "identity_provider",
+        "session_issuer_type",
+        "session_issuer_arn",
+        "session_issuer_account_id",
+        "session_issuer_user_name",
+        "session_created_at",
+        "mfa_authenticated",
+        "source_identity",
+    ]);
+    let mut c = cols.intersection(FROM_IDENTITY);
+    if cols.any(columns::STS) {
+        c = c.union(Columns::named(&["user_name", "identity_provider"]));
+    }
+    c
+}
+
+impl Caller {
+    const NOBODY: Caller = Caller {
+        identity_type: None,
+        principal_arn: None,
+        principal_id: None,
+        account_id: None,
+        user_name: None,
+        access_key_id: None,
+        invoked_by: None,
+        identity_provider: None,
+        session_issuer_type: None,
+        session_issuer_arn: None,
+        session_issuer_account_id: None,
+        session_issuer_user_name: None,
+        session_created_at: None,
+        mfa_authenticated: None,
+        source_identity: None,
+        user_id: None,
+        identity_store_arn: None,
+        assumed_root: false,
+        columns: Columns::ALL,
+    };
 }
 
 /// Slots of the document cache (a power of two).
@@ -498,65 +555,118 @@ impl Interner {
         Some(t)
     }
 
-    /// The caller a record's `userIdentity` text names; an error when serde cannot read it as
-    /// an identity (a repeated key).
+    /// The slot of the caller cache that holds what a record's `userIdentity` text names
+    /// (`None` when the record has none); an error when serde cannot read it as an identity (a
+    /// repeated key). The caller is read and its values interned once per distinct text.
     fn caller(
         &mut self,
-        raw: Option<&serde_json::value::RawValue>,
-    ) -> Result<Caller, serde_json::Error> {
+        raw: raw::Json,
+        cols: Columns,
+    ) -> Result<Option<usize>, serde_json::Error> {
         use std::hash::BuildHasher;
-        let Some(text) = raw.map(|r| r.get()) else {
-            return Ok(Caller::default());
+        let Some(text) = raw.get() else {
+            return Ok(None);
         };
         if self.callers.is_empty() {
             self.callers = vec![None; CALLER_SLOTS];
         }
         let slot = self.set.hasher().hash_one(text) as usize & (CALLER_SLOTS - 1);
         if let Some((t, c)) = &self.callers[slot] {
-            if **t == *text {
-                return Ok(c.clone());
+            // Read for these columns before (a caller read for fewer is read again).
+            if c.columns.contains(cols) && **t == *text {
+                return Ok(Some(slot));
             }
         }
         let id = raw::read_identity(text)?;
-        let c = self.read_caller(id.0.as_ref());
-        self.callers[slot] = Some((Box::from(text), c.clone()));
-        Ok(c)
+        let c = self.read_caller(id.0.as_ref(), cols);
+        self.callers[slot] = Some((Box::from(text), c));
+        Ok(Some(slot))
     }
 
-    fn read_caller(&mut self, id: Option<&raw::RawIdentity>) -> Caller {
+    /// The caller in a slot [`Interner::caller`] gave.
+    fn caller_at(&self, slot: Option<usize>) -> &Caller {
+        static NOBODY: Caller = Caller::NOBODY;
+        slot.and_then(|s| self.callers[s].as_ref())
+            .map_or(&NOBODY, |(_, c)| c)
+    }
+
+    /// What an identity gives its events, the columns in `cols` only (and what is not a
+    /// column: the identity notes).
+    fn read_caller(&mut self, id: Option<&raw::RawIdentity>, cols: Columns) -> Caller {
         let Some(id) = id else {
-            return Caller::default();
+            return Caller {
+                columns: cols,
+                ..Caller::NOBODY
+            };
         };
+        macro_rules! want {
+            ($name:literal, $value:expr) => {
+                if cols.any(const { Columns::named(&[$name]) }) {
+                    $value
+                } else {
+                    None
+                }
+            };
+        }
         let ctx = id.session_context.0.as_ref();
         let issuer = ctx.and_then(|c| c.session_issuer.0.as_ref());
         let attrs = ctx.and_then(|c| c.attributes.0.as_ref());
         let on_behalf_of = id.on_behalf_of.0.as_ref();
         Caller {
-            identity_type: self.field(Field::IdentityType, &id.kind),
-            principal_arn: self.field(Field::PrincipalArn, &id.arn),
-            principal_id: self.field(Field::PrincipalId, &id.principal_id),
-            account_id: self.field(Field::AccountId, &id.account_id),
-            user_name: self.field(Field::UserName, &id.user_name),
-            access_key_id: self.field(Field::AccessKey, &id.access_key_id),
-            invoked_by: self.field(Field::InvokedBy, &id.invoked_by),
-            identity_provider: self.opt(&id.identity_provider).or_else(|| {
-                ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
-                    .and_then(|w| w.federated_provider.get().map(|p| self.intern(p)))
-            }),
-            session_issuer_type: issuer.and_then(|i| self.field(Field::IssuerType, &i.kind)),
-            session_issuer_arn: issuer.and_then(|i| self.field(Field::IssuerArn, &i.arn)),
-            session_issuer_account_id: issuer
-                .and_then(|i| self.field(Field::IssuerAccount, &i.account_id)),
-            session_issuer_user_name: issuer
-                .and_then(|i| self.field(Field::IssuerUserName, &i.user_name)),
-            session_created_at: attrs
-                .and_then(|a| a.creation_date.get())
-                .and_then(parse_iso),
-            mfa_authenticated: attrs.and_then(|a| a.mfa_authenticated.0),
-            source_identity: ctx.and_then(|c| self.opt(&c.source_identity)),
+            identity_type: want!("identity_type", self.field(Field::IdentityType, &id.kind)),
+            principal_arn: want!("principal_arn", self.field(Field::PrincipalArn, &id.arn)),
+            principal_id: want!(
+                "principal_id",
+                self.field(Field::PrincipalId, &id.principal_id)
+            ),
+            account_id: want!("account_id", self.field(Field::AccountId, &id.account_id)),
+            user_name: want!("user_name", self.field(Field::UserName, &id.user_name)),
+            access_key_id: want!(
+                "access_key_id",
+                self.field(Field::AccessKey, &id.access_key_id)
+            ),
+            invoked_by: want!("invoked_by", self.field(Field::InvokedBy, &id.invoked_by)),
+            identity_provider: want!(
+                "identity_provider",
+                self.opt(&id.identity_provider).or_else(|| {
+                    ctx.and_then(|c| c.web_id_federation_data.0.as_ref())
+                        .and_then(|w| w.federated_provider.get().map(|p| self.intern(p)))
+                })
+            ),
+            session_issuer_type: want!(
+                "session_issuer_type",
+                issuer.and_then(|i| self.field(Field::IssuerType, &i.kind))
+            ),
+            session_issuer_arn: want!(
+                "session_issuer_arn",
+                issuer.and_then(|i| self.field(Field::IssuerArn, &i.arn))
+            ),
+            session_issuer_account_id: want!(
+                "session_issuer_account_id",
+                issuer.and_then(|i| self.field(Field::IssuerAccount, &i.account_id))
+            ),
+            session_issuer_user_name: want!(
+                "session_issuer_user_name",
+                issuer.and_then(|i| self.field(Field::IssuerUserName, &i.user_name))
+            ),
+            session_created_at: want!(
+                "session_created_at",
+                attrs
+                    .and_then(|a| a.creation_date.get())
+                    .and_then(parse_iso)
+            ),
+            mfa_authenticated: want!(
+                "mfa_authenticated",
+                attrs.and_then(|a| a.mfa_authenticated.0)
+            ),
+            source_identity: want!(
+                "source_identity",
+                ctx.and_then(|c| self.opt(&c.source_identity))
+            ),
             user_id: on_behalf_of.and_then(|o| self.opt(&o.user_id)),
             identity_store_arn: on_behalf_of.and_then(|o| self.opt(&o.identity_store_arn)),
             assumed_root: ctx.and_then(|c| c.assumed_root.0) == Some(true),
+            columns: cols,
         }
     }
 
@@ -632,11 +742,8 @@ fn might_hold_secret(raw: &str) -> bool {
 /// Repeated documents (the same parameters of a polling job) share one allocation. A document
 /// that may hold a secret is written again compact in one pass ([`redact::streaming`]), or
 /// through a parsed `Value` when that pass cannot promise serde_json's bytes.
-pub fn redacted_json(
-    raw: Option<&serde_json::value::RawValue>,
-    interner: &mut Interner,
-) -> Option<Text> {
-    let text = raw?.get();
+pub fn redacted_json(raw: raw::Json, interner: &mut Interner) -> Option<Text> {
+    let text = raw.get()?;
     if text == "null" {
         return None;
     }
@@ -676,93 +783,213 @@ fn resource_from_error(message: &str) -> Option<&str> {
 
 /// Normalizes one record. `interner` shares repeated text between the events of one batch.
 pub fn normalize(rec: &RawRecord, interner: &mut Interner) -> Result<Event, RecordError> {
+    normalize_columns(rec, interner, Columns::ALL)
+}
+
+/// Normalizes one record, filling only the columns in `cols` (the others are `None` or
+/// `false`): the result is [`Columns::project`] of what [`normalize`] gives, and a record fails
+/// exactly as it does there.
+pub fn normalize_columns(
+    rec: &RawRecord,
+    interner: &mut Interner,
+    cols: Columns,
+) -> Result<Event, RecordError> {
+    macro_rules! want {
+        ($($name:literal),+) => {
+            cols.any(const { Columns::named(&[$($name),+]) })
+        };
+    }
     let time_text = rec.time().ok_or(RecordError::MissingEventTime)?;
     let event_time =
         parse_iso(time_text).ok_or_else(|| RecordError::BadEventTime(time_text.to_string()))?;
 
+    // The name and source decide whether the STS columns are read, wanted or not.
     let event_source = interner.field(Field::EventSource, &rec.event_source);
     let event_name = interner.field(Field::EventName, &rec.event_name);
-    let error_code = interner.field(Field::ErrorCode, &rec.error_code);
-    let error_message = rec.error_message.get().map(Arc::from);
     let is_issuing_call =
         Event::is_sts_issuing_name(event_source.as_deref(), event_name.as_deref());
-
     let caller = interner
-        .caller(rec.user_identity)
+        .caller(rec.user_identity, caller_columns(cols))
         .map_err(|_| RecordError::UnreadableIdentity)?;
-    let notes = IdentityNotes {
-        user_id: caller.user_id,
-        identity_store_arn: caller.identity_store_arn,
-        assumed_root: caller.assumed_root,
-        from_console: rec.session_credential_from_console.0 == Some(true),
-    };
 
+    let text = |interner: &mut Interner, want: bool, field: Field, s: &Str| {
+        if want {
+            interner.field(field, s)
+        } else {
+            None
+        }
+    };
+    let doc = |interner: &mut Interner, want: bool, raw| {
+        if want {
+            redacted_json(raw, interner)
+        } else {
+            None
+        }
+    };
     let mut ev = Event {
         event_time,
-        event_id: unique(&rec.event_id),
-        event_name,
-        event_source,
-        aws_region: interner.field(Field::Region, &rec.aws_region),
-        source_ip: interner.field(Field::SourceIp, &rec.source_ip),
-        user_agent: interner.field(Field::UserAgent, &rec.user_agent),
-        error_code,
-        error_message,
-        read_only: rec.read_only.0,
-        management_event: rec.management_event.0,
-        event_type: interner.field(Field::EventType, &rec.event_type),
-        event_category: interner.field(Field::EventCategory, &rec.event_category),
-        recipient_account_id: interner.field(Field::Recipient, &rec.recipient_account_id),
-        shared_event_id: unique(&rec.shared_event_id),
+        event_id: unique(&rec.event_id).filter(|_| want!("event_id")),
+        event_name: event_name.filter(|_| want!("event_name")),
+        event_source: event_source.filter(|_| want!("event_source")),
+        aws_region: text(
+            interner,
+            want!("aws_region"),
+            Field::Region,
+            &rec.aws_region,
+        ),
+        source_ip: text(
+            interner,
+            want!("source_ip"),
+            Field::SourceIp,
+            &rec.source_ip,
+        ),
+        user_agent: text(
+            interner,
+            want!("user_agent"),
+            Field::UserAgent,
+            &rec.user_agent,
+        ),
+        error_code: text(
+            interner,
+            want!("error_code"),
+            Field::ErrorCode,
+            &rec.error_code,
+        ),
+        error_message: rec
+            .error_message
+            .get()
+            .filter(|_| want!("error_message"))
+            .map(Arc::from),
+        read_only: rec.read_only.0.filter(|_| want!("read_only")),
+        management_event: rec.management_event.0.filter(|_| want!("management_event")),
+        event_type: text(
+            interner,
+            want!("event_type"),
+            Field::EventType,
+            &rec.event_type,
+        ),
+        event_category: text(
+            interner,
+            want!("event_category"),
+            Field::EventCategory,
+            &rec.event_category,
+        ),
+        recipient_account_id: text(
+            interner,
+            want!("recipient_account_id"),
+            Field::Recipient,
+            &rec.recipient_account_id,
+        ),
+        shared_event_id: unique(&rec.shared_event_id).filter(|_| want!("shared_event_id")),
         shared_copy: false,
-        request_id: unique(&rec.request_id),
-        vpc_endpoint_id: interner.field(Field::VpcEndpoint, &rec.vpc_endpoint_id),
-        identity_type: caller.identity_type,
-        principal_arn: caller.principal_arn,
-        principal_id: caller.principal_id,
-        account_id: caller.account_id,
-        user_name: caller.user_name,
-        access_key_id: caller.access_key_id,
-        invoked_by: caller.invoked_by,
-        identity_provider: caller.identity_provider,
-        session_issuer_type: caller.session_issuer_type,
-        session_issuer_arn: caller.session_issuer_arn,
-        session_issuer_account_id: caller.session_issuer_account_id,
-        session_issuer_user_name: caller.session_issuer_user_name,
-        session_created_at: caller.session_created_at,
-        mfa_authenticated: caller.mfa_authenticated,
-        source_identity: caller.source_identity,
+        request_id: unique(&rec.request_id).filter(|_| want!("request_id")),
+        vpc_endpoint_id: text(
+            interner,
+            want!("vpc_endpoint_id"),
+            Field::VpcEndpoint,
+            &rec.vpc_endpoint_id,
+        ),
+        identity_type: None,
+        principal_arn: None,
+        principal_id: None,
+        account_id: None,
+        user_name: None,
+        access_key_id: None,
+        invoked_by: None,
+        identity_provider: None,
+        session_issuer_type: None,
+        session_issuer_arn: None,
+        session_issuer_account_id: None,
+        session_issuer_user_name: None,
+        session_created_at: None,
+        mfa_authenticated: None,
+        source_identity: None,
         sts: Sts(None),
-        request_parameters: redacted_json(rec.request_parameters, interner),
-        response_elements: redacted_json(rec.response_elements, interner),
-        additional_event_data: redacted_json(rec.additional_event_data, interner),
+        request_parameters: doc(
+            interner,
+            want!("request_parameters"),
+            rec.request_parameters,
+        ),
+        response_elements: doc(interner, want!("response_elements"), rec.response_elements),
+        additional_event_data: doc(
+            interner,
+            want!("additional_event_data"),
+            rec.additional_event_data,
+        ),
+        // Derived, and cheap: always filled.
         is_issuing_call,
         is_error: rec.error_code.get().is_some(),
         event_day: interner.day_of(event_time),
         origin: (0, 0),
-        notes: (notes != IdentityNotes::default()).then(|| Box::new(notes)),
+        notes: None,
         rule_hits: None,
     };
-    if is_issuing_call {
-        fill_sts(&mut ev, rec, interner);
+    if is_issuing_call && cols.any(columns::STS) {
+        let c = sts_call(rec, interner, caller);
+        ev.sts = if cols.contains(columns::STS) {
+            Sts(Some(Box::new(c)))
+        } else {
+            cols.project_sts(Some(&c))
+        };
+    }
+    let c = interner.caller_at(caller);
+    macro_rules! from_caller {
+        ($($field:ident: $name:literal),* $(,)?) => {
+            $(
+                if want!($name) {
+                    ev.$field = c.$field.clone();
+                }
+            )*
+        };
+    }
+    from_caller!(
+        identity_type: "identity_type",
+        principal_arn: "principal_arn",
+        principal_id: "principal_id",
+        account_id: "account_id",
+        user_name: "user_name",
+        access_key_id: "access_key_id",
+        invoked_by: "invoked_by",
+        identity_provider: "identity_provider",
+        session_issuer_type: "session_issuer_type",
+        session_issuer_arn: "session_issuer_arn",
+        session_issuer_account_id: "session_issuer_account_id",
+        session_issuer_user_name: "session_issuer_user_name",
+        session_created_at: "session_created_at",
+        mfa_authenticated: "mfa_authenticated",
+        source_identity: "source_identity",
+    );
+    let from_console = rec.session_credential_from_console.0 == Some(true);
+    if c.user_id.is_some() || c.identity_store_arn.is_some() || c.assumed_root || from_console {
+        ev.notes = Some(Box::new(IdentityNotes {
+            user_id: c.user_id.clone(),
+            identity_store_arn: c.identity_store_arn.clone(),
+            assumed_root: c.assumed_root,
+            from_console,
+        }));
     }
     Ok(ev)
 }
 
-fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
+/// The STS fields of a call that issues credentials, from its request and response (and its
+/// error message and caller where those say what they do not).
+fn sts_call(rec: &RawRecord, interner: &mut Interner, caller: Option<usize>) -> StsCall {
     let mut c = StsCall::default();
     let req: RawStsRequest = rec
         .request_parameters
-        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .get()
+        .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
     let resp: RawStsResponse = rec
         .response_elements
-        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .get()
+        .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
-    let name = ev.event_name.as_deref().unwrap_or_default();
+    let name = rec.event_name.get().unwrap_or_default();
 
     c.requested_role_arn = interner.opt(&req.role_arn).or_else(|| {
-        ev.error_message
-            .as_deref()
+        rec.error_message
+            .get()
             .and_then(role_arn_from_error)
             .map(|a| interner.intern(a))
     });
@@ -792,23 +1019,25 @@ fn fill_sts(ev: &mut Event, rec: &RawRecord, interner: &mut Interner) {
     }
     match name {
         "AssumeRoleWithSAML" => {
-            c.federated_subject = interner.opt(&resp.subject).or_else(|| ev.user_name.clone());
+            c.federated_subject = interner
+                .opt(&resp.subject)
+                .or_else(|| interner.caller_at(caller).user_name.clone());
             c.federated_provider = interner
                 .opt(&req.principal_arn)
                 .or_else(|| interner.opt(&resp.issuer))
-                .or_else(|| ev.identity_provider.clone());
+                .or_else(|| interner.caller_at(caller).identity_provider.clone());
         }
         "AssumeRoleWithWebIdentity" => {
             c.federated_subject = interner
                 .opt(&resp.subject_from_web_identity_token)
-                .or_else(|| ev.user_name.clone());
+                .or_else(|| interner.caller_at(caller).user_name.clone());
             c.federated_provider = interner
                 .opt(&resp.provider)
-                .or_else(|| ev.identity_provider.clone());
+                .or_else(|| interner.caller_at(caller).identity_provider.clone());
         }
         _ => {}
     }
-    ev.sts = Sts(Some(Box::new(c)));
+    c
 }
 
 #[cfg(test)]

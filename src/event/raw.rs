@@ -77,15 +77,38 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Flag(pub Option<bool>);
 
+impl Flag {
+    /// The flag a text field says.
+    pub fn of(s: &Str) -> Flag {
+        Flag(match s.get().map(str::to_ascii_lowercase).as_deref() {
+            Some("true") | Some("yes") => Some(true),
+            Some("false") | Some("no") => Some(false),
+            _ => None,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = Str::deserialize(d)?;
-        Ok(Flag(
-            match s.get().map(str::to_ascii_lowercase).as_deref() {
-                Some("true") | Some("yes") => Some(true),
-                Some("false") | Some("no") => Some(false),
-                _ => None,
-            },
+        Ok(Flag::of(&Str::deserialize(d)?))
+    }
+}
+
+/// A field kept as its JSON text, as serde_json's `RawValue` reads it (no white space around
+/// it); `null` is `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Json<'a>(pub Option<&'a str>);
+
+impl<'a> Json<'a> {
+    pub fn get(&self) -> Option<&'a str> {
+        self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Json(
+            Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get),
         ))
     }
 }
@@ -205,13 +228,13 @@ pub struct RawRecord<'a> {
     /// per distinct text (a session's calls repeat it); see [`read_record`] for a record read on
     /// its own.
     #[serde(rename = "userIdentity", borrow)]
-    pub user_identity: Option<&'a RawValue>,
+    pub user_identity: Json<'a>,
     #[serde(rename = "requestParameters", borrow)]
-    pub request_parameters: Option<&'a RawValue>,
+    pub request_parameters: Json<'a>,
     #[serde(rename = "responseElements", borrow)]
-    pub response_elements: Option<&'a RawValue>,
+    pub response_elements: Json<'a>,
     #[serde(rename = "additionalEventData", borrow)]
-    pub additional_event_data: Option<&'a RawValue>,
+    pub additional_event_data: Json<'a>,
     /// `true` on calls made from the AWS Management Console with a console session.
     #[serde(rename = "sessionCredentialFromConsole")]
     pub session_credential_from_console: Flag,
@@ -242,8 +265,8 @@ struct IdentityOfRecord<'a> {
 /// message and place of the error in the record's text.
 pub fn read_record(text: &str) -> Result<RawRecord<'_>, serde_json::Error> {
     let raw: RawRecord = serde_json::from_str(text)?;
-    if let Some(id) = raw.user_identity {
-        if read_identity(id.get()).is_err() {
+    if let Some(id) = raw.user_identity.get() {
+        if read_identity(id).is_err() {
             serde_json::from_str::<IdentityOfRecord>(text)?;
         }
     }
@@ -467,7 +490,7 @@ mod tests {
         assert_eq!(r.read_only, Flag(Some(true)));
         assert_eq!(r.management_event, Flag(Some(true)));
         assert_eq!(r.event_name.get(), Some("42"));
-        assert!(read_identity(r.user_identity.unwrap().get())
+        assert!(read_identity(r.user_identity.get().unwrap())
             .unwrap()
             .0
             .is_none());
@@ -488,6 +511,7 @@ mod tests {
         assert!(read_record(r#"{"userIdentity":null}"#)
             .unwrap()
             .user_identity
+            .get()
             .is_none());
     }
 

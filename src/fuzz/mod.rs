@@ -14,7 +14,10 @@
 //! - `playbook`, `config`: the playbook loader and the detection settings loader, and a hunt
 //!   with every settings file that validates.
 //!
-//! `records` and `file` inputs go through decode, split, parse, normalize, deduplication, the
+//! `records` and `file` inputs are read three ways that must agree: the one-pass path (the
+//! hand-written scanner, serde where it gives up), record by record, and projected to the
+//! columns `summary` reads (its events the full read's, projected; its problems the same). They
+//! go through decode, split, parse, normalize, deduplication, the
 //! session graph (with ancestors, descendants and the tree), the detections and serialization
 //! of every event, session and finding. Beyond "no panic", an input whose text is intact must
 //! not let a planted secret ([`mutate::CANARY`]) reach any output.
@@ -345,6 +348,32 @@ pub fn run_log(env: &Env, bytes: &[u8], check_secrets: bool) {
         "the one-pass parser and the record-by-record parser disagree"
     );
     drop(slow);
+    // A projected read (what `summary` asks for) must give the full read's values on its
+    // columns, and the same records, problems and counts.
+    let columns = crate::summary::COLUMNS.union(crate::event::columns::INGEST);
+    let projected = parse::parse_text_columns(&decoded.bytes, columns, true);
+    assert!(
+        projected.bad_records == parsed.bad_records
+            && (
+                projected.records,
+                projected.objects,
+                projected.truncated,
+                projected.content
+            ) == (
+                parsed.records,
+                parsed.objects,
+                parsed.truncated,
+                parsed.content
+            )
+            && projected.events.len() == parsed.events.len()
+            && projected
+                .events
+                .iter()
+                .zip(&parsed.events)
+                .all(|(p, f)| *p == columns.project(f)),
+        "the projected read and the full read disagree"
+    );
+    drop(projected);
     // On JSON text (what it is given: serde_json has read it), the one-pass redactor must
     // write what the parse-and-write-again reference writes.
     if let Ok(text) = std::str::from_utf8(&decoded.bytes) {

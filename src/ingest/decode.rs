@@ -78,41 +78,73 @@ pub struct Inflated {
     pub too_big: Option<String>,
 }
 
-/// Inflates gzip `data` into `out` (cleared first; its capacity is reused, so a worker that
-/// reads many objects allocates its buffer once), stopping once more than `cap` bytes come out;
-/// `out` is then left empty. The input is read in place, not copied into a reader's buffer.
+/// Inflates gzip `data` into `out` (cleared first), stopping once more than `cap` bytes come
+/// out; `out` is then left empty. The input is read in place, not copied into a reader's
+/// buffer. A worker that reads many objects uses [`inflate_reusing`] instead.
 pub fn inflate_into(data: &[u8], cap: u64, out: &mut Vec<u8>) -> Inflated {
     out.clear();
-    let guess = (data.len() as u64)
-        .saturating_mul(8)
-        .min(cap.saturating_add(1));
-    out.reserve(usize::try_from(guess).unwrap_or(0));
-    let mut dec = MultiGzDecoder::new(data).take(cap.saturating_add(1));
-    let damage = match dec.read_to_end(out) {
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Some(format!(
-            "truncated gzip: the stream ends early after {} decompressed bytes",
-            out.len()
-        )),
-        Err(e) => Some(format!(
-            "corrupt gzip after {} decompressed bytes: {e}",
-            out.len()
-        )),
-    };
-    if out.len() as u64 > cap {
-        out.clear();
-        return Inflated {
-            damage: None,
-            too_big: Some(format!(
-                "inflates past {cap} bytes (cap {}, --max-object-size): not read",
-                human_bytes(cap)
-            )),
-        };
+    let (i, n) = inflate_reusing(data, cap, out);
+    out.truncate(n);
+    i
+}
+
+/// Inflates gzip `data` into `buf` and returns how it went and how many bytes came out, at
+/// the start of `buf` (none when the object inflates past `cap`). `buf` is a worker's buffer
+/// reused from object to object: its length is the bytes it holds ready to be written over, so
+/// that memory is initialized once when the buffer grows, not again for every object (as
+/// `read_to_end` into a cleared vector does).
+pub fn inflate_reusing(data: &[u8], cap: u64, buf: &mut Vec<u8>) -> (Inflated, usize) {
+    // One byte past the cap tells an object that inflates past it.
+    let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+    let guess = data.len().saturating_mul(8).min(limit);
+    if buf.len() < guess {
+        buf.resize(guess, 0);
     }
-    Inflated {
-        damage,
-        too_big: None,
+    let mut dec = MultiGzDecoder::new(data);
+    let mut n = 0;
+    let mut error = None;
+    while n < limit {
+        if n == buf.len() {
+            let grow = buf.len().saturating_mul(2).max(64 << 10).min(limit);
+            buf.resize(grow, 0);
+        }
+        match dec.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
     }
+    let damage = error.map(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format!("truncated gzip: the stream ends early after {n} decompressed bytes")
+        } else {
+            format!("corrupt gzip after {n} decompressed bytes: {e}")
+        }
+    });
+    if n as u64 > cap {
+        let why = format!(
+            "inflates past {cap} bytes (cap {}, --max-object-size): not read",
+            human_bytes(cap)
+        );
+        return (
+            Inflated {
+                damage: None,
+                too_big: Some(why),
+            },
+            0,
+        );
+    }
+    (
+        Inflated {
+            damage,
+            too_big: None,
+        },
+        n,
+    )
 }
 
 #[cfg(test)]
@@ -175,6 +207,19 @@ mod tests {
         assert_eq!(buf, b"short");
         let i = inflate_into(&gz(&vec![0u8; 4096]), 1000, &mut buf);
         assert!(i.too_big.is_some() && buf.is_empty());
+        // A worker's buffer keeps its bytes for the next object; only the count says what is
+        // this object's.
+        let mut buf = Vec::new();
+        let (i, n) = inflate_reusing(&gz(&vec![b'a'; 100_000]), DEFAULT_MAX_INFLATED, &mut buf);
+        assert!(i.damage.is_none() && n == 100_000 && buf.len() >= n);
+        let (i, n) = inflate_reusing(&gz(b"short"), DEFAULT_MAX_INFLATED, &mut buf);
+        assert!(i.damage.is_none());
+        assert_eq!(&buf[..n], b"short");
+        let (i, n) = inflate_reusing(&gz(&vec![0u8; 4096]), 1000, &mut buf);
+        assert!(i.too_big.is_some() && n == 0);
+        // At the cap exactly, the object is read.
+        let (i, n) = inflate_reusing(&gz(&vec![7u8; 1000]), 1000, &mut buf);
+        assert!(i.too_big.is_none() && n == 1000 && buf[..n].iter().all(|&b| b == 7));
     }
 
     #[test]

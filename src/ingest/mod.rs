@@ -54,9 +54,19 @@ pub struct IngestOptions {
     /// With `track`: local day folders an earlier run settled, not listed again when unchanged
     /// ([`settle`]); the walk's day folders come back in [`Ingested::folders`].
     pub settled: Option<std::sync::Arc<settle::Settled>>,
+    /// The `events` columns the caller reads (default: all). The others are left empty and
+    /// the work of filling them is not done; what ingest itself reads (the duplicate key, the
+    /// cross-account copies, the scope: [`crate::event::columns::INGEST`]) is always filled.
+    /// Records, problems and counts do not depend on it.
+    pub columns: crate::event::Columns,
 }
 
 impl IngestOptions {
+    /// The columns each event is read with: those asked for and those ingest reads itself.
+    pub fn read_columns(&self) -> crate::event::Columns {
+        self.columns.union(crate::event::columns::INGEST)
+    }
+
     /// The decompression cap per object.
     pub fn max_object(&self) -> u64 {
         self.max_object_bytes
@@ -860,23 +870,23 @@ pub(crate) fn parse_bytes(
 fn parse_slice(name: &str, data: &[u8], bytes_read: u64, opts: &IngestOptions) -> FileResult {
     let gzip = decode::is_gzip(data);
     let mut inflated = INFLATED.with(std::cell::Cell::take);
-    let (damage, too_big) = if gzip {
-        let i = decode::inflate_into(data, opts.max_object(), &mut inflated);
-        (i.damage, i.too_big)
+    let (damage, too_big, n) = if gzip {
+        let (i, n) = decode::inflate_reusing(data, opts.max_object(), &mut inflated);
+        (i.damage, i.too_big, n)
     } else {
-        (None, None)
+        (None, None, 0)
     };
     let result = parse_decoded(
         name,
-        if gzip { &inflated[..] } else { data },
+        if gzip { &inflated[..n] } else { data },
         gzip,
         damage,
         too_big,
         bytes_read,
-        opts.record_rules.as_deref(),
+        opts,
     );
+    // Kept with its bytes: they are written over, never zeroed again.
     if inflated.capacity() <= KEEP_INFLATED {
-        inflated.clear();
         INFLATED.with(|c| c.set(inflated));
     }
     result
@@ -889,14 +899,14 @@ fn parse_decoded(
     damage: Option<String>,
     too_big: Option<String>,
     bytes_read: u64,
-    rules: Option<&dyn crate::event::RecordRules>,
+    opts: &IngestOptions,
 ) -> FileResult {
     if let Some(why) = too_big {
         let mut r = failed(name, why);
         r.bytes_read = bytes_read;
         return r;
     }
-    let parsed = parse::parse_text_with(text, rules);
+    let parsed = parse::parse_text_with(text, opts.record_rules.as_deref(), opts.read_columns());
     let mut problems = Vec::new();
     let problem = |location: Option<Location>, reason: String, file_failed: bool| Problem {
         file: name.to_string(),

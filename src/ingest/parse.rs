@@ -10,8 +10,10 @@
 //! its time, once every wrapper and export form has been ruled out.
 //!
 //! Fast path: an array of records (`{"Records": [...]}` or a top-level array) is read in one
-//! serde pass, each record straight into the borrowed [`RawRecord`] view and normalized at once,
-//! nothing copied or scanned twice. The first thing that pass does not expect (invalid UTF-8
+//! pass, each record straight into the borrowed [`RawRecord`] view and normalized at once,
+//! nothing copied or scanned twice: by the hand-written scanner ([`crate::event::scan`]: keys
+//! matched on their bytes, documents and unkept values skipped and checked, never
+//! deserialized) where the text is in the plain form CloudTrail writes, else by serde. The first thing that pass does not expect (invalid UTF-8
 //! anywhere in the text, a syntax error, a cut-off file, an element that is not an object or has
 //! no readable `eventTime`) drops its result and the file is read again record by record: split
 //! by a small structural scanner, each record parsed on its own, so one bad record (invalid
@@ -19,7 +21,7 @@
 //! and problems are exactly those the record-by-record reading gives.
 
 use crate::event::raw::{read_record, value_end, RawRecord, RawWrapper};
-use crate::event::{normalize, Event, Interner, RecordError, RecordRules};
+use crate::event::{normalize_columns, Columns, Event, Interner, RecordError, RecordRules};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -92,23 +94,36 @@ const INTERNER_LIMIT: usize = 1 << 16;
 
 /// Parses the JSON text of one object.
 pub fn parse_text(text: &[u8]) -> Parsed {
-    parse_mode(text, true, None)
+    parse_mode(text, true, None, Columns::ALL)
 }
 
 /// Parses like [`parse_text`] without the one-pass fast path: every record is split out and
 /// parsed on its own. Gives the same result; the fuzz harness checks that it does.
 pub fn parse_text_record_by_record(text: &[u8]) -> Parsed {
-    parse_mode(text, false, None)
+    parse_mode(text, false, None, Columns::ALL)
 }
 
-/// Parses the JSON text of one object; `rules`, when given, are judged on each record's own
-/// JSON and their hits kept in [`Event::rule_hits`] (records are then split out one by one:
-/// the one-pass path keeps no record's text).
-pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>) -> Parsed {
-    parse_mode(text, rules.is_none(), rules)
+/// Parses like [`parse_text`], filling only the columns in `columns` of each event (see
+/// [`Columns`]): the events are [`Columns::project`] of [`parse_text`]'s, and the records,
+/// problems and counts are the same. `fast: false` reads record by record, as
+/// [`parse_text_record_by_record`].
+pub fn parse_text_columns(text: &[u8], columns: Columns, fast: bool) -> Parsed {
+    parse_mode(text, fast, None, columns)
 }
 
-fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parsed {
+/// Parses the JSON text of one object, filling the columns in `columns`; `rules`, when given,
+/// are judged on each record's own JSON and their hits kept in [`Event::rule_hits`] (records
+/// are then split out one by one: the one-pass path keeps no record's text).
+pub fn parse_text_with(text: &[u8], rules: Option<&dyn RecordRules>, columns: Columns) -> Parsed {
+    parse_mode(text, rules.is_none(), rules, columns)
+}
+
+fn parse_mode(
+    text: &[u8],
+    fast: bool,
+    rules: Option<&dyn RecordRules>,
+    columns: Columns,
+) -> Parsed {
     INTERNER.with(|cell| {
         let mut interner = cell.borrow_mut();
         if interner.len() > INTERNER_LIMIT {
@@ -117,6 +132,7 @@ fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parse
         let mut ctx = Ctx {
             interner: &mut interner,
             rules,
+            columns,
         };
         parse_with(text, &mut ctx, fast)
     })
@@ -126,6 +142,7 @@ fn parse_mode(text: &[u8], fast: bool, rules: Option<&dyn RecordRules>) -> Parse
 struct Ctx<'a> {
     interner: &'a mut Interner,
     rules: Option<&'a dyn RecordRules>,
+    columns: Columns,
 }
 
 fn parse_with(text: &[u8], cx: &mut Ctx, fast: bool) -> Parsed {
@@ -142,14 +159,14 @@ fn parse_with(text: &[u8], cx: &mut Ctx, fast: bool) -> Parsed {
     match b[start] {
         b'[' => {
             out.content = Some(Content::Log);
-            if !(fast && read_array_fast(b, start, &mut out, cx.interner)) {
+            if !(fast && read_array_fast(b, start, &mut out, cx)) {
                 read_array(b, start, &mut out, cx);
             }
         }
         b'{' => {
             if let Some(at) = records_array_start(b, start) {
                 out.content = Some(Content::Log);
-                if !(fast && read_array_fast(b, at, &mut out, cx.interner)) {
+                if !(fast && read_array_fast(b, at, &mut out, cx)) {
                     read_array(b, at, &mut out, cx);
                 }
             } else {
@@ -187,64 +204,92 @@ fn read_sentinel_csv(b: &[u8], out: &mut Parsed, cx: &mut Ctx) {
     }
 }
 
-/// Reads the array whose `[` is at `open` in one serde pass (see the module notes). Returns
-/// false, with `out` as it was, when any part of it is not a plain, readable record: the caller
-/// then reads it record by record.
-fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, interner: &mut Interner) -> bool {
+/// Reads the array whose `[` is at `open` in one pass (see the module notes): the hand-written
+/// scanner ([`crate::event::scan`]) first, serde where the scanner gives up. Returns false,
+/// with `out` as it was, when any part of it is not a plain, readable record: the caller then
+/// reads it record by record.
+fn read_array_fast(b: &[u8], open: usize, out: &mut Parsed, cx: &mut Ctx) -> bool {
+    let (interner, columns) = (&mut *cx.interner, cx.columns);
+    // One check of the whole rest of the text; records are then borrowed as `str` from it.
+    let Some(text) = b.get(open..).and_then(|t| std::str::from_utf8(t).ok()) else {
+        return false;
+    };
     let before = out.events.len();
-    let events = &mut out.events;
     // Room for the records a text this long usually holds (CloudTrail records run 1-2 KB), so
     // that the events are not copied as the vector grows.
-    events.reserve(b.len().saturating_sub(open) / 1024 + 1);
-    let read = each_record_fast(b, open, &mut |raw| match normalize(&raw, interner) {
-        Ok(e) => {
-            events.push(e);
-            true
-        }
-        Err(_) => false,
-    });
-    match read {
-        Some(n) => {
+    out.events.reserve(text.len() / 1024 + 1);
+    for pass in [Pass::Scan, Pass::Serde] {
+        let events = &mut out.events;
+        let read = records_in(text, pass, &mut |raw| match normalize_columns(
+            &raw, interner, columns,
+        ) {
+            Ok(e) => {
+                events.push(e);
+                true
+            }
+            Err(_) => false,
+        });
+        if let Some(n) = read {
             out.records += n;
             out.objects += n;
-            true
+            return true;
         }
-        None => {
-            out.events.truncate(before);
-            false
+        out.events.truncate(before);
+    }
+    false
+}
+
+/// How a one-pass read reads the records.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// The hand-written scanner: the plain form only.
+    Scan,
+    /// serde_json: any valid JSON.
+    Serde,
+}
+
+/// Gives `each` every record of the array that starts `text`, in one pass, and returns how
+/// many there were; `None` as soon as something is not a plain record with an `eventTime`,
+/// the pass gives up, or `each` returns false: records given before that are to be dropped.
+fn records_in<'a>(
+    text: &'a str,
+    pass: Pass,
+    each: &mut dyn FnMut(RawRecord<'a>) -> bool,
+) -> Option<usize> {
+    let mut each = |r: RawRecord<'a>| {
+        // Records without eventTime may be wrappers, exports or digests: the slow path tells
+        // them apart.
+        r.event_time.get().is_some() && each(r)
+    };
+    match pass {
+        Pass::Scan => crate::event::scan::each_record(text, 0, &mut each),
+        Pass::Serde => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            // Text after the closing `]` is not looked at, as in `read_array`.
+            (&mut de)
+                .deserialize_seq(FastRecords {
+                    each: &mut each,
+                    read: 0,
+                })
+                .ok()
         }
     }
 }
 
-/// Gives `each` every record of the array whose `[` is at `open`, in one serde pass, and
-/// returns how many there were; `None` as soon as something is not a plain record with an
-/// `eventTime` (or `each` returns false): records given before that are to be dropped.
-fn each_record_fast<'a>(
-    b: &'a [u8],
-    open: usize,
-    each: &mut dyn FnMut(RawRecord<'a>) -> bool,
-) -> Option<usize> {
-    // One check of the whole rest of the text; records are then borrowed as `str` from it.
-    let text = std::str::from_utf8(b.get(open..)?).ok()?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    // Text after the closing `]` is not looked at, as in `read_array`.
-    (&mut de)
-        .deserialize_seq(FastRecords { each, read: 0 })
-        .ok()
-}
-
 /// The records of a `{"Records": [...]}` document or a top-level array as borrowed views, read
-/// by the one-pass fast path, nothing normalized; `None` where that path gives up. The bench
-/// times this step on its own.
-pub fn raw_records(text: &[u8]) -> Option<Vec<RawRecord<'_>>> {
+/// by the one-pass fast path (`serde`: by serde, not the scanner), nothing normalized; `None`
+/// where that path gives up. The bench times this step on its own.
+pub fn raw_records(text: &[u8], serde: bool) -> Option<Vec<RawRecord<'_>>> {
     let start = skip_ws(text, 0);
     let open = match text.get(start)? {
         b'[' => start,
         b'{' => records_array_start(text, start)?,
         _ => return None,
     };
+    let text = std::str::from_utf8(text.get(open..)?).ok()?;
     let mut all = Vec::new();
-    each_record_fast(text, open, &mut |r| {
+    let pass = if serde { Pass::Serde } else { Pass::Scan };
+    records_in(text, pass, &mut |r| {
         all.push(r);
         true
     })?;
@@ -265,9 +310,7 @@ impl<'a> Visitor<'a> for FastRecords<'_, 'a> {
     }
     fn visit_seq<A: SeqAccess<'a>>(mut self, mut seq: A) -> Result<usize, A::Error> {
         while let Some(raw) = seq.next_element_seed(ObjectRecord)? {
-            // Records without eventTime may be wrappers, exports or digests: the slow path
-            // tells them apart.
-            if raw.event_time.get().is_none() || !(self.each)(raw) {
+            if !(self.each)(raw) {
                 return Err(de::Error::custom("not a plain record"));
             }
             self.read += 1;
@@ -548,7 +591,7 @@ fn record(bytes: &[u8], at: Location, out: &mut Parsed, cx: &mut Ctx) {
 
 /// Normalizes a record (`text` is its own JSON) and judges the record rules on it.
 fn accept(raw: &RawRecord, text: &str, at: Location, out: &mut Parsed, cx: &mut Ctx) {
-    let mut r = normalize(raw, cx.interner);
+    let mut r = normalize_columns(raw, cx.interner, cx.columns);
     if let (Ok(e), Some(rules)) = (&mut r, cx.rules) {
         e.rule_hits = rules.matching(text, e);
     }
@@ -792,6 +835,116 @@ mod tests {
             }
         }
         assert!(files > 50, "{files} files");
+    }
+
+    /// The projected read of `t` against the full read: the events are the full read's
+    /// projected, and everything else is the same.
+    fn projected_as_full(t: &[u8], columns: Columns, fast: bool) -> Result<(), String> {
+        let full = parse_text(t);
+        let p = parse_text_columns(t, columns, fast);
+        let want: Vec<Event> = full.events.iter().map(|e| columns.project(e)).collect();
+        if p.events != want {
+            return Err(format!("events differ:\n{:?}\n{:?}", p.events, want));
+        }
+        if p.bad_records != full.bad_records {
+            return Err(format!(
+                "problems differ:\n{:?}\n{:?}",
+                p.bad_records, full.bad_records
+            ));
+        }
+        if (p.records, p.objects, p.truncated, p.content, &p.failure)
+            != (
+                full.records,
+                full.objects,
+                full.truncated,
+                full.content,
+                &full.failure,
+            )
+        {
+            return Err("counts differ".into());
+        }
+        Ok(())
+    }
+
+    fn some_projections() -> [Columns; 6] {
+        use crate::event::columns::{INGEST, STS};
+        [
+            crate::summary::COLUMNS.union(INGEST),
+            Columns::NONE,
+            Columns::named(&["user_agent", "request_parameters", "session_issuer_arn"]),
+            Columns::named(&["issued_access_key_id", "account_id"]),
+            STS,
+            Columns::ALL,
+        ]
+    }
+
+    #[test]
+    fn a_projected_read_gives_the_full_reads_values_on_its_columns_on_every_fixture() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (mut files, mut events) = (0, 0);
+        for dir in [
+            "sample-logs",
+            "tests/fixtures/datasets",
+            "tests/fixtures/siem",
+        ] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).sort_by_file_name() {
+                let entry = entry.unwrap();
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let bytes = std::fs::read(entry.path()).unwrap();
+                let text = crate::ingest::decode::decode(bytes).bytes;
+                for columns in some_projections() {
+                    for fast in [true, false] {
+                        if let Err(why) = projected_as_full(&text, columns, fast) {
+                            panic!("{} {columns:?} fast {fast}: {why}", entry.path().display());
+                        }
+                    }
+                }
+                files += 1;
+                events += parse_text(&text).events.len();
+            }
+        }
+        assert!(
+            files > 50 && events > 1000,
+            "{files} files, {events} events"
+        );
+    }
+
+    #[test]
+    fn a_record_the_full_read_rejects_the_projected_read_rejects_with_the_same_words() {
+        // Each fails in a field summary does not read.
+        let bad = [
+            // A lone surrogate in a string (serde rejects it in a string it reads).
+            r#"{"eventTime":"2020-01-01T00:00:00Z","userAgent":"\ud800x"}"#,
+            // A repeated key.
+            r#"{"eventTime":"2020-01-01T00:00:00Z","userAgent":"a","userAgent":"b"}"#,
+            r#"{"eventTime":"2020-01-01T00:00:00Z","requestParameters":{},"requestParameters":null}"#,
+            // Broken JSON inside a document.
+            r#"{"eventTime":"2020-01-01T00:00:00Z","requestParameters":{"a" 1}}"#,
+            r#"{"eventTime":"2020-01-01T00:00:00Z","responseElements":{"a":"\x"}}"#,
+            // An identity serde cannot read.
+            r#"{"eventTime":"2020-01-01T00:00:00Z","userIdentity":{"userName":"a","userName":"b"}}"#,
+        ];
+        let summary = crate::summary::COLUMNS.union(crate::event::columns::INGEST);
+        for b in bad {
+            for t in [
+                format!(r#"{{"Records":[{REC},{b},{REC}]}}"#),
+                format!("{REC}\n{b}\n{REC}\n"),
+            ] {
+                let full = parse_text(t.as_bytes());
+                assert_eq!((full.events.len(), full.bad_records.len()), (2, 1), "{t}");
+                for columns in some_projections() {
+                    for fast in [true, false] {
+                        if let Err(why) = projected_as_full(t.as_bytes(), columns, fast) {
+                            panic!("{t} {columns:?} fast {fast}: {why}");
+                        }
+                    }
+                }
+                let p = parse_text_columns(t.as_bytes(), summary, true);
+                assert_eq!(p.bad_records, full.bad_records);
+            }
+        }
     }
 
     #[test]
