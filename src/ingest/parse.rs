@@ -813,8 +813,9 @@ mod tests {
         assert!(same(&fast, &slow) && fast.events.len() == 1 && fast.bad_records.len() == 1);
     }
 
-    #[test]
-    fn the_one_pass_path_agrees_on_every_fixture() {
+    /// Runs `check` on the decoded text of every fixture file (the sample logs, the public
+    /// datasets, the SIEM exports); returns how many there were.
+    fn each_fixture(mut check: impl FnMut(&std::path::Path, &[u8])) -> usize {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = 0;
         for dir in [
@@ -829,11 +830,19 @@ mod tests {
                 }
                 let bytes = std::fs::read(entry.path()).unwrap();
                 let text = crate::ingest::decode::decode(bytes).bytes;
-                let (fast, slow) = both(&text);
-                assert!(same(&fast, &slow), "{}", entry.path().display());
+                check(entry.path(), &text);
                 files += 1;
             }
         }
+        files
+    }
+
+    #[test]
+    fn the_one_pass_path_agrees_on_every_fixture() {
+        let files = each_fixture(|path, text| {
+            let (fast, slow) = both(text);
+            assert!(same(&fast, &slow), "{}", path.display());
+        });
         assert!(files > 50, "{files} files");
     }
 
@@ -880,31 +889,17 @@ mod tests {
 
     #[test]
     fn a_projected_read_gives_the_full_reads_values_on_its_columns_on_every_fixture() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (mut files, mut events) = (0, 0);
-        for dir in [
-            "sample-logs",
-            "tests/fixtures/datasets",
-            "tests/fixtures/siem",
-        ] {
-            for entry in walkdir::WalkDir::new(root.join(dir)).sort_by_file_name() {
-                let entry = entry.unwrap();
-                if !entry.file_type().is_file() {
-                    continue;
-                }
-                let bytes = std::fs::read(entry.path()).unwrap();
-                let text = crate::ingest::decode::decode(bytes).bytes;
-                for columns in some_projections() {
-                    for fast in [true, false] {
-                        if let Err(why) = projected_as_full(&text, columns, fast) {
-                            panic!("{} {columns:?} fast {fast}: {why}", entry.path().display());
-                        }
+        let mut events = 0;
+        let files = each_fixture(|path, text| {
+            for columns in some_projections() {
+                for fast in [true, false] {
+                    if let Err(why) = projected_as_full(text, columns, fast) {
+                        panic!("{} {columns:?} fast {fast}: {why}", path.display());
                     }
                 }
-                files += 1;
-                events += parse_text(&text).events.len();
             }
-        }
+            events += parse_text(text).events.len();
+        });
         assert!(
             files > 50 && events > 1000,
             "{files} files, {events} events"
