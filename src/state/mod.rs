@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Millis};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const VERSION: u32 = 1;
@@ -416,20 +416,31 @@ impl State {
         for group in rows.chunk_by(|a, b| partition(a) == partition(b)) {
             let (account, date) = partition(&group[0]);
             let mut df = frame(group)?;
-            let path = self
-                .table_dir(table)
-                .join(format!("account={}", safe(&account)))
-                .join(format!("date={}", safe(&date)))
-                .join(format!("{run}.parquet"));
-            let mut buf = Vec::new();
-            ParquetWriter::new(&mut buf)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(&mut df)
-                .map_err(|e| io_err(&path, e))?;
-            write_atomic(&path, &buf)?;
+            self.write_part(table, run, (&safe(&account), &safe(&date)), &mut df)?;
             files += 1;
         }
         Ok(files)
+    }
+
+    /// Writes one partition's part of a run (folder names already safe).
+    fn write_part(
+        &self,
+        table: &str,
+        run: &str,
+        (account, date): (&str, &str),
+        df: &mut DataFrame,
+    ) -> Result<()> {
+        let path = self
+            .table_dir(table)
+            .join(format!("account={account}"))
+            .join(format!("date={date}"))
+            .join(format!("{run}.parquet"));
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)
+            .map_err(|e| io_err(&path, e))?;
+        write_atomic(&path, &buf)
     }
 
     /// The committed Parquet parts of a table whose date partition is `>= from` (a
@@ -513,6 +524,92 @@ impl State {
             .map_err(|e| Error::Other(e.to_string()))?
             .clone();
         Ok(col.iter().flatten().map(String::from).collect())
+    }
+}
+
+/// A run's rows of one lake table, taken as they stream: each batch of rows (a slice) becomes
+/// one in-memory Arrow frame per (account, date) partition, so the rows themselves (events with
+/// every field allocated on its own) can be dropped with their slice; [`LakeParts::write`]
+/// then writes one Parquet part per partition. A part holds its partition's rows in the order
+/// they came and is the same file, byte for byte, as [`State::write_parts`] writes for the
+/// same rows: the frames of a partition are joined into one before it is encoded, so its row
+/// groups are the same.
+pub struct LakeParts {
+    table: &'static str,
+    /// (account, date), as folder names -> the partition's frames in the order they came.
+    frames: BTreeMap<(String, String), Vec<DataFrame>>,
+    rows: u64,
+}
+
+impl LakeParts {
+    pub fn new(table: &'static str) -> LakeParts {
+        LakeParts {
+            table,
+            frames: BTreeMap::new(),
+            rows: 0,
+        }
+    }
+
+    /// Takes a batch of rows: `partition` gives a row's account and `YYYY-MM-DD` date,
+    /// `frame` the table's frame of some rows.
+    pub fn push<T>(
+        &mut self,
+        rows: &[T],
+        partition: impl Fn(&T) -> (&str, &str),
+        frame: impl Fn(&[&T]) -> Result<DataFrame>,
+    ) -> Result<()> {
+        // Rows grouped by partition, each group in the order of the rows.
+        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut groups: Vec<((&str, &str), Vec<&T>)> = Vec::new();
+        for r in rows {
+            let k = partition(r);
+            let i = *index.entry(k).or_insert_with(|| {
+                groups.push((k, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(r);
+        }
+        for ((account, date), group) in groups {
+            let df = frame(&group)?;
+            self.rows += df.height() as u64;
+            self.frames
+                .entry((safe(account), safe(date)))
+                .or_default()
+                .push(df);
+        }
+        Ok(())
+    }
+
+    /// Rows taken so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Every frame taken (in partition order, then the order they came).
+    pub fn frames(&self) -> impl Iterator<Item = &DataFrame> {
+        self.frames.values().flatten()
+    }
+
+    /// Writes one part per partition for `run`, freeing each partition's frames once written;
+    /// returns the number of parts.
+    pub fn write(self, state: &State, run: &str) -> Result<u64> {
+        let mut files = 0;
+        for ((account, date), frames) in self.frames {
+            let mut it = frames.into_iter();
+            let Some(mut df) = it.next() else {
+                continue;
+            };
+            for f in it {
+                df.vstack_mut_owned(f)
+                    .map_err(|e| Error::Other(format!("lake {}: {e}", self.table)))?;
+            }
+            // One chunk, as a frame built from all the rows at once: Parquet's row groups
+            // (and so the file) come out the same.
+            df.rechunk_mut_par();
+            state.write_part(self.table, run, (&account, &date), &mut df)?;
+            files += 1;
+        }
+        Ok(files)
     }
 }
 

@@ -280,31 +280,36 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
-    let mut new_rows: Vec<Event> = Vec::new();
+    // The new events, as the lake's frames: each slice's events are dropped once judged.
+    let mut lake = super::LakeParts::new("events");
+    let mut first_new: Option<Millis> = None;
+    let mut last_new: Option<Millis> = None;
+    let mut touched: HashSet<crate::event::Text> = HashSet::new();
     let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
         hunt.observe(&slice);
         profiles.observe(&slice, &hunt.graph, &geo);
         tally.observe(&slice, &hunt.graph, &geo);
-        new_rows.extend(slice);
-        Ok(())
+        for e in &slice {
+            first_new = Some(first_new.map_or(e.event_time, |t| t.min(e.event_time)));
+            last_new = Some(last_new.map_or(e.event_time, |t| t.max(e.event_time)));
+            for k in [&e.access_key_id, &e.sts().issued_access_key_id]
+                .into_iter()
+                .flatten()
+            {
+                if !touched.contains(k) {
+                    touched.insert(k.clone());
+                }
+            }
+        }
+        lake.push(&slice, lake_partition, |rows| {
+            crate::frame::events_frame_of(rows)
+        })
     })?;
     crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
-    let new_count = new_rows.len() as u64;
-    let first_new = new_rows.iter().map(|e| e.event_time).min();
-    let last_new = new_rows.iter().map(|e| e.event_time).max();
+    let new_count = lake.rows();
 
-    let touched: HashSet<crate::event::Text> = new_rows
-        .iter()
-        .flat_map(|e| {
-            [
-                e.access_key_id.clone(),
-                e.sts().issued_access_key_id.clone(),
-            ]
-        })
-        .flatten()
-        .collect();
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
@@ -317,46 +322,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // The incidents' timelines read this run's events: a copy only on a night with findings.
-    let incident_rows: Vec<Event> = if new_findings.is_empty() {
-        Vec::new()
-    } else {
-        new_rows.clone()
-    };
-    // The new events go to the lake on a thread of their own while the incidents are built and the rest is stored
+    // The new findings as incidents, their timelines from this run's events: the calls of
+    // their keys, read back from the lake's frames.
+    let incidents = incidents_from_lake(&new_findings, &graph, &lake, &args.paths)?;
+    // The new events go to the lake on a thread of their own while the rest is stored
     // (Parquet encoding is most of a night's writing); joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || {
-            state.write_parts(
-                "events",
-                &run_id,
-                new_rows,
-                |e| {
-                    (
-                        e.recipient_account_id
-                            .as_deref()
-                            .or(e.account_id.as_deref())
-                            .unwrap_or("unknown")
-                            .to_string(),
-                        e.event_day.to_string(),
-                    )
-                },
-                crate::frame::events_frame,
-            )
-        })
+        std::thread::spawn(move || lake.write(&state, &run_id))
     };
-
-    // The new findings as incidents, their timelines from this run's events.
-    let incidents = crate::incident::build(
-        &new_findings,
-        &graph,
-        &incident_rows,
-        &crate::incident::Options {
-            logs: args.paths.clone(),
-            ..Default::default()
-        },
-    );
 
     // Store: the sessions the new events touch, the events, findings (all invisible until the
     // commit).
@@ -512,6 +486,48 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// The partition of an event in the lake: its account (the recipient's, else the caller's)
+/// and its day.
+fn lake_partition(e: &Event) -> (&str, &str) {
+    (
+        e.recipient_account_id
+            .as_deref()
+            .or(e.account_id.as_deref())
+            .unwrap_or("unknown"),
+        &e.event_day,
+    )
+}
+
+/// The incidents of a night's findings, their timelines from the calls of their keys among the
+/// night's events (held as the lake's frames; the incidents do not depend on the order the
+/// calls are read in).
+fn incidents_from_lake(
+    findings: &[Finding],
+    graph: &Graph,
+    lake: &super::LakeParts,
+    logs: &[PathBuf],
+) -> Result<Vec<crate::incident::Incident>> {
+    use crate::incident;
+    let opts = incident::Options {
+        logs: logs.to_vec(),
+        ..Default::default()
+    };
+    let drafts = incident::group(findings, graph, opts.window);
+    let mut collector = incident::Collector::new(&drafts, opts.examples);
+    let keys: HashSet<&str> = drafts
+        .iter()
+        .flat_map(|d| d.keys.iter().map(String::as_str))
+        .collect();
+    if !keys.is_empty() {
+        for df in lake.frames() {
+            let calls = crate::frame::events_signed_by(df, &keys)
+                .map_err(|e| Error::Other(format!("the night's events, read back: {e}")))?;
+            collector.observe(&calls);
+        }
+    }
+    Ok(incident::finish(drafts, collector, graph, &opts))
 }
 
 /// The findings table of the lake.
