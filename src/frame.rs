@@ -34,11 +34,6 @@ pub(crate) fn time<T>(name: &str, rows: &[T], f: impl Fn(&T) -> Option<i64>) -> 
 
 /// The `events` table. Column names and order are [`COLUMNS`].
 pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
-    events_frame_of(&events.iter().collect::<Vec<_>>())
-}
-
-/// The `events` table of events held elsewhere (a slice's rows of one lake partition).
-pub fn events_frame_of(events: &[&Event]) -> Result<DataFrame> {
     let e = events;
     let columns = vec![
         time("event_time", e, |e| Some(e.event_time)),
@@ -408,27 +403,6 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
         });
     }
     Ok(out)
-}
-
-/// The events of a frame of the `events` table that were signed by one of `keys` (what an
-/// incident's timeline reads), back as events.
-pub fn events_signed_by(
-    df: &DataFrame,
-    keys: &std::collections::HashSet<&str>,
-) -> std::result::Result<Vec<Event>, String> {
-    let keys_col = df
-        .column("access_key_id")
-        .and_then(|c| c.str().cloned())
-        .map_err(|e| format!("column access_key_id: {e}"))?;
-    let mask: BooleanChunked = keys_col
-        .iter()
-        .map(|k| k.is_some_and(|k| keys.contains(k)))
-        .collect();
-    if !mask.any() {
-        return Ok(Vec::new());
-    }
-    let rows = df.filter(&mask).map_err(|e| e.to_string())?;
-    events_from_frame(&rows)
 }
 
 #[cfg(test)]

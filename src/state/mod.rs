@@ -550,57 +550,52 @@ impl State {
     }
 }
 
-/// A run's rows of one lake table, taken as they stream: each batch of rows (a slice) becomes
-/// one in-memory Arrow frame per (account, date) partition, so the rows themselves (events with
-/// every field allocated on its own) can be dropped with their slice; [`LakeParts::write`]
-/// then writes one Parquet part per partition. A part holds its partition's rows in the order
-/// they came and is the same file, byte for byte, as [`State::write_parts`] writes for the
-/// same rows: the frames of a partition are joined into one before it is encoded, so its row
-/// groups are the same.
-pub struct LakeParts {
+/// A run's rows of one lake table, taken as they stream and gathered per (account, date)
+/// partition in the order they came; [`LakeParts::write`] then writes one Parquet part per
+/// partition, the same file, byte for byte, as [`State::write_parts`] writes for the same rows.
+/// (Keeping each slice's rows as Arrow frames instead, to drop the rows with their slice, saved
+/// no memory a night could measure and cost more time: joining a partition's frames into one
+/// before encoding, which its single row group needs, copies every text again.)
+pub struct LakeParts<T> {
     table: &'static str,
-    /// (account, date), as folder names -> the partition's frames in the order they came.
-    frames: BTreeMap<(String, String), Vec<DataFrame>>,
+    /// (account, date), as folder names -> the partition's rows in the order they came.
+    parts: BTreeMap<(String, String), Vec<T>>,
     rows: u64,
 }
 
-impl LakeParts {
-    pub fn new(table: &'static str) -> LakeParts {
+impl<T> LakeParts<T> {
+    pub fn new(table: &'static str) -> LakeParts<T> {
         LakeParts {
             table,
-            frames: BTreeMap::new(),
+            parts: BTreeMap::new(),
             rows: 0,
         }
     }
 
-    /// Takes a batch of rows: `partition` gives a row's account and `YYYY-MM-DD` date,
-    /// `frame` the table's frame of some rows.
-    pub fn push<T>(
-        &mut self,
-        rows: &[T],
-        partition: impl Fn(&T) -> (&str, &str),
-        frame: impl Fn(&[&T]) -> Result<DataFrame>,
-    ) -> Result<()> {
-        // Rows grouped by partition, each group in the order of the rows.
+    /// Takes a batch of rows: `partition` gives a row's account and `YYYY-MM-DD` date.
+    pub fn push(&mut self, rows: Vec<T>, partition: impl Fn(&T) -> (&str, &str)) {
+        self.rows += rows.len() as u64;
+        // Each row's partition, named once per distinct partition of the batch.
         let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut groups: Vec<((&str, &str), Vec<&T>)> = Vec::new();
-        for r in rows {
-            let k = partition(r);
-            let i = *index.entry(k).or_insert_with(|| {
-                groups.push((k, Vec::new()));
-                groups.len() - 1
-            });
-            groups[i].1.push(r);
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let of: Vec<usize> = rows
+            .iter()
+            .map(|r| {
+                let k = partition(r);
+                *index.entry(k).or_insert_with(|| {
+                    keys.push((safe(k.0), safe(k.1)));
+                    keys.len() - 1
+                })
+            })
+            .collect();
+        drop(index);
+        let mut groups: Vec<Vec<T>> = keys.iter().map(|_| Vec::new()).collect();
+        for (r, i) in rows.into_iter().zip(of) {
+            groups[i].push(r);
         }
-        for ((account, date), group) in groups {
-            let df = frame(&group)?;
-            self.rows += df.height() as u64;
-            self.frames
-                .entry((safe(account), safe(date)))
-                .or_default()
-                .push(df);
+        for (k, group) in keys.into_iter().zip(groups) {
+            self.parts.entry(k).or_default().extend(group);
         }
-        Ok(())
     }
 
     /// Rows taken so far.
@@ -608,27 +603,24 @@ impl LakeParts {
         self.rows
     }
 
-    /// Every frame taken (in partition order, then the order they came).
-    pub fn frames(&self) -> impl Iterator<Item = &DataFrame> {
-        self.frames.values().flatten()
+    /// Every row taken, partition by partition.
+    pub fn parts(&self) -> impl Iterator<Item = &[T]> {
+        self.parts.values().map(Vec::as_slice)
     }
 
-    /// Writes one part per partition for `run`, freeing each partition's frames once written;
-    /// returns the number of parts.
-    pub fn write(self, state: &State, run: &str) -> Result<u64> {
+    /// Writes one part per partition for `run` (`frame` gives the table's frame of a
+    /// partition's rows), freeing each partition's rows once written; returns the number of
+    /// parts.
+    pub fn write(
+        self,
+        state: &State,
+        run: &str,
+        frame: impl Fn(&[T]) -> Result<DataFrame>,
+    ) -> Result<u64> {
         let mut files = 0;
-        for ((account, date), frames) in self.frames {
-            let mut it = frames.into_iter();
-            let Some(mut df) = it.next() else {
-                continue;
-            };
-            for f in it {
-                df.vstack_mut_owned(f)
-                    .map_err(|e| Error::Other(format!("lake {}: {e}", self.table)))?;
-            }
-            // One chunk, as a frame built from all the rows at once: Parquet's row groups
-            // (and so the file) come out the same.
-            df.rechunk_mut_par();
+        for ((account, date), rows) in self.parts {
+            let mut df = frame(&rows)?;
+            drop(rows);
             state.write_part(self.table, run, (&account, &date), &mut df)?;
             files += 1;
         }
@@ -736,18 +728,19 @@ mod tests {
         let sliced = tempfile::tempdir().unwrap();
         let mut lake = LakeParts::new("events");
         for slice in events.chunks(7) {
-            lake.push(slice, event_partition, |rows| {
-                crate::frame::events_frame_of(rows)
-            })
-            .unwrap();
+            lake.push(slice.to_vec(), event_partition);
         }
         assert_eq!(lake.rows(), events.len() as u64);
-        assert!(
-            lake.frames().count() > written as usize,
-            "several frames a part"
+        assert_eq!(
+            lake.parts().map(<[Event]>::len).sum::<usize>(),
+            events.len()
         );
         let parts = lake
-            .write(&State::open(sliced.path()).unwrap(), "run-a")
+            .write(
+                &State::open(sliced.path()).unwrap(),
+                "run-a",
+                crate::frame::events_frame,
+            )
             .unwrap();
         assert_eq!(parts, written);
         assert!(written > 1, "the sample spans several days");

@@ -280,7 +280,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
-    // The new events, as the lake's frames: each slice's events are dropped once judged.
+    // The new events, gathered per lake partition as they stream.
     let mut lake = super::LakeParts::new("events");
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
@@ -304,9 +304,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 }
             }
         }
-        lake.push(&slice, lake_partition, |rows| {
-            crate::frame::events_frame_of(rows)
-        })
+        lake.push(slice, lake_partition);
+        Ok(())
     })?;
     crate::progress::warn(&data);
     let stats = data.stats.clone();
@@ -325,14 +324,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // The new findings as incidents, their timelines from this run's events: the calls of
-    // their keys, read back from the lake's frames.
-    let incidents = incidents_from_lake(&new_findings, &graph, &lake, &args.paths)?;
+    // The new findings as incidents, their timelines from this run's events.
+    let incidents = incidents_from_lake(&new_findings, &graph, &lake, &args.paths);
     // The new events go to the lake on a thread of their own while the rest is stored
     // (Parquet encoding is most of a night's writing); joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || lake.write(&state, &run_id))
+        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame))
     };
 
     // Store: the sessions the new events touch, the events, findings (all invisible until the
@@ -504,15 +502,15 @@ fn lake_partition(e: &Event) -> (&str, &str) {
     )
 }
 
-/// The incidents of a night's findings, their timelines from the calls of their keys among the
-/// night's events (held as the lake's frames; the incidents do not depend on the order the
-/// calls are read in).
+/// The incidents of a night's findings, their timelines from the night's events (held for the
+/// lake, partition by partition; the incidents do not depend on the order the calls are read
+/// in).
 fn incidents_from_lake(
     findings: &[Finding],
     graph: &Graph,
-    lake: &super::LakeParts,
+    lake: &super::LakeParts<Event>,
     logs: &[PathBuf],
-) -> Result<Vec<crate::incident::Incident>> {
+) -> Vec<crate::incident::Incident> {
     use crate::incident;
     let opts = incident::Options {
         logs: logs.to_vec(),
@@ -520,18 +518,12 @@ fn incidents_from_lake(
     };
     let drafts = incident::group(findings, graph, opts.window);
     let mut collector = incident::Collector::new(&drafts, opts.examples);
-    let keys: HashSet<&str> = drafts
-        .iter()
-        .flat_map(|d| d.keys.iter().map(String::as_str))
-        .collect();
-    if !keys.is_empty() {
-        for df in lake.frames() {
-            let calls = crate::frame::events_signed_by(df, &keys)
-                .map_err(|e| Error::Other(format!("the night's events, read back: {e}")))?;
-            collector.observe(&calls);
+    if !collector.is_empty() {
+        for part in lake.parts() {
+            collector.observe(part);
         }
     }
-    Ok(incident::finish(drafts, collector, graph, &opts))
+    incident::finish(drafts, collector, graph, &opts)
 }
 
 /// The findings table of the lake.
