@@ -444,6 +444,68 @@ fn the_html_report_renders_in_headless_chromium_with_findings_and_charts() {
     eprintln!("screenshot of the HTML report: {}", png.display());
 }
 
+/// Any self-describing value (here MessagePack) as JSON; map keys that are numbers become text.
+struct AsJson(Value);
+
+impl<'de> serde::Deserialize<'de> for AsJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AsJson, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(v.into())
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+                Ok(v.into())
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(v.into())
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(v.into())
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+                Ok(String::from_utf8_lossy(v).into())
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(AsJson(v)) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(Value::Array(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some((AsJson(k), AsJson(v))) = map.next_entry()? {
+                    let k = match k {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    out.insert(k, v);
+                }
+                Ok(Value::Object(out))
+            }
+        }
+        d.deserialize_any(V).map(AsJson)
+    }
+}
+
 #[test]
 fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -454,13 +516,14 @@ fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
         .expect("an engine state")
         .unwrap()
         .path();
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&engine).unwrap()),
-        &mut text,
-    )
-    .unwrap();
-    let state: Value = serde_json::from_str(&text).unwrap();
+    // MessagePack in zstd (`STATE/engine/<run>.msgpack.zst`).
+    assert!(
+        engine.display().to_string().ends_with(".msgpack.zst"),
+        "{}",
+        engine.display()
+    );
+    let packed = zstd::stream::decode_all(std::fs::File::open(&engine).unwrap()).unwrap();
+    let state: Value = rmp_serde::from_slice::<AsJson>(&packed).unwrap().0;
     let issuing = state["graph"]["issuing"].as_array().unwrap();
     assert!(!issuing.is_empty(), "no living session saved");
     for pair in issuing {
@@ -472,6 +535,36 @@ fn the_saved_engine_state_keeps_issuing_calls_without_their_raw_json() {
         );
         assert!(e["response_elements"].is_null(), "{e}");
         assert!(e["additional_event_data"].is_null(), "{e}");
+    }
+}
+
+#[test]
+fn a_nights_incidents_are_those_the_incidents_command_builds_from_the_same_events() {
+    // The first night reads the whole sample, so every finding is new: its incidents, their
+    // timelines read back from the night's events as the lake holds them, are the command's.
+    let state = tempfile::tempdir().unwrap();
+    let (_, night) = report(state.path(), &[]);
+    let o = run([
+        "incidents",
+        "-q",
+        "--format",
+        "ndjson",
+        &sample_logs().display().to_string(),
+    ]);
+    assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
+    let want: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got = night["incidents"].as_array().unwrap();
+    assert!(!want.is_empty());
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            !w["timeline"].as_array().unwrap().is_empty(),
+            "an incident with calls: {w}"
+        );
+        assert_eq!(g, w);
     }
 }
 

@@ -131,7 +131,15 @@ impl Denial {
 #[derive(Default, Clone, Serialize, Deserialize)]
 struct InstanceUse {
     ips: Vec<IpUse>,
+    /// Written in key order, so that a saved state is the same file for the same state.
+    #[serde(serialize_with = "in_key_order")]
     index: HashMap<Text, usize>,
+}
+
+fn in_key_order<S: serde::Serializer>(m: &HashMap<Text, usize>, s: S) -> Result<S::Ok, S::Error> {
+    let mut v: Vec<(&Text, &usize)> = m.iter().collect();
+    v.sort_unstable();
+    s.collect_map(v)
 }
 
 /// An instance key's credential-exfiltration judgement waiting for the end of the input (see
@@ -246,25 +254,28 @@ impl Baseline {
 /// Who is behind a call: the root principal of its session chain (the role, for sessions of AWS
 /// services; the role or caller when the chain's start is not in the logs), else the caller.
 pub fn principal_of(graph: &impl Lookup, e: &Event) -> Option<String> {
+    principal_ref(graph, e).map(str::to_string)
+}
+
+/// [`principal_of`], borrowed from the session or the event.
+pub fn principal_ref<'a>(graph: &'a impl Lookup, e: &'a Event) -> Option<&'a str> {
     if let Some(s) = e.access_key_id.as_deref().and_then(|k| graph.session(k)) {
         return match s.root_principal.as_deref() {
             Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_deref().or(Some(r)),
             Some(r) => Some(r),
             None => s.role_arn.as_deref().or(s.caller_arn.as_deref()),
-        }
-        .map(str::to_string);
+        };
     }
     match e.identity_type.as_deref() {
-        Some("IAMUser") | Some("Root") => e.principal_arn.as_deref().map(str::to_string),
-        Some("AWSService") => e.invoked_by.as_deref().map(str::to_string),
+        Some("IAMUser") | Some("Root") => e.principal_arn.as_deref(),
+        Some("AWSService") => e.invoked_by.as_deref(),
         Some("SAMLUser") | Some("WebIdentityUser") => e
             .sts()
             .federated_subject
             .as_deref()
-            .or(e.user_name.as_deref())
-            .map(str::to_string),
-        Some("AssumedRole") => e.session_issuer_arn.as_deref().map(str::to_string),
-        _ => e.principal_arn.as_deref().map(str::to_string),
+            .or(e.user_name.as_deref()),
+        Some("AssumedRole") => e.session_issuer_arn.as_deref(),
+        _ => e.principal_arn.as_deref(),
     }
 }
 

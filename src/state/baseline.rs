@@ -3,7 +3,7 @@
 //! roles it assumes, and since when. Written to `STATE/baselines.json` after every run and
 //! explained by `trailhound baseline show`.
 
-use crate::detect::{agent_family, principal_of, week_hour, WEEKDAYS};
+use crate::detect::{agent_family, principal_ref, week_hour, WEEKDAYS};
 use crate::event::{format_iso, Event, Millis};
 use crate::geoip::GeoIp;
 use crate::graph::{Graph, Lookup};
@@ -41,70 +41,163 @@ pub struct Profiles {
     spans: BTreeMap<String, (Millis, Millis)>,
 }
 
+/// The principal of each event of a slice, as profiles count it ([`principal_ref`]): `None`
+/// for shared copies of cross-account calls and calls of no known principal.
+pub fn principals<'a>(events: &'a [Event], sessions: &'a impl Lookup) -> Vec<Option<&'a str>> {
+    events
+        .iter()
+        .map(|e| {
+            if e.shared_copy {
+                None
+            } else {
+                principal_ref(sessions, e)
+            }
+        })
+        .collect()
+}
+
+/// What a slice tells of one principal, counted before it is added to the profile (one map
+/// update per distinct value, not per event).
+struct SliceCounts<'a> {
+    first: Millis,
+    last: Millis,
+    events: u64,
+    errors: u64,
+    accounts: HashMap<&'a str, u64>,
+    countries: HashMap<&'a str, u64>,
+    asns: HashMap<&'a str, u64>,
+    networks: HashMap<&'a str, u64>,
+    user_agents: HashMap<&'a str, u64>,
+    hour_of_week: HashMap<usize, u64>,
+    roles_assumed: HashMap<&'a str, u64>,
+}
+
+/// Where an address is: country, `AS<number> <organisation>`, address block.
+type Place = (Option<String>, Option<String>, String);
+
 impl Profiles {
     /// Learns from a slice of events (shared copies of cross-account calls not counted).
     pub fn observe(&mut self, events: &[Event], sessions: &impl Lookup, geo: &GeoIp) {
-        let mut ip_cache: HashMap<&str, (Option<String>, Option<String>)> = HashMap::new();
-        // Counts a key, allocating it only the first time.
-        fn bump(m: &mut BTreeMap<String, u64>, k: &str) {
-            match m.get_mut(k) {
-                Some(n) => *n += 1,
-                None => {
-                    m.insert(k.to_string(), 1);
+        self.observe_as(events, &principals(events, sessions), geo);
+    }
+
+    /// Learns from a slice of events whose principals are known: `principals[i]` is that of
+    /// `events[i]` ([`principals`]); events of none are not counted.
+    pub fn observe_as(&mut self, events: &[Event], principals: &[Option<&str>], geo: &GeoIp) {
+        let counted = || {
+            events
+                .iter()
+                .zip(principals)
+                .filter_map(|(e, p)| p.map(|p| (e, p)))
+        };
+        // Each address and user agent of the slice looked up once.
+        let mut places: HashMap<&str, Place> = HashMap::new();
+        let mut families: HashMap<&str, String> = HashMap::new();
+        for (e, _) in counted() {
+            if let Some(ip) = e.source_ip.as_deref() {
+                places.entry(ip).or_insert_with(|| {
+                    let i = geo.lookup(ip);
+                    let asn = i.asn.map(|a| {
+                        format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
+                            .trim()
+                            .to_string()
+                    });
+                    (i.country, asn, network(ip))
+                });
+            }
+            if let Some(ua) = e.user_agent.as_deref() {
+                families.entry(ua).or_insert_with(|| agent_family(ua));
+            }
+        }
+        let mut slice: HashMap<&str, SliceCounts> = HashMap::new();
+        for (e, p) in counted() {
+            let c = slice.entry(p).or_insert_with(|| SliceCounts {
+                first: e.event_time,
+                last: e.event_time,
+                events: 0,
+                errors: 0,
+                accounts: HashMap::new(),
+                countries: HashMap::new(),
+                asns: HashMap::new(),
+                networks: HashMap::new(),
+                user_agents: HashMap::new(),
+                hour_of_week: HashMap::new(),
+                roles_assumed: HashMap::new(),
+            });
+            c.first = c.first.min(e.event_time);
+            c.last = c.last.max(e.event_time);
+            c.events += 1;
+            c.errors += u64::from(e.is_error);
+            if let Some(a) = e.recipient_account_id.as_deref() {
+                *c.accounts.entry(a).or_default() += 1;
+            }
+            if let Some((country, asn, net)) = e.source_ip.as_deref().and_then(|ip| places.get(ip))
+            {
+                if let Some(country) = country {
+                    *c.countries.entry(country).or_default() += 1;
+                }
+                if let Some(asn) = asn {
+                    *c.asns.entry(asn).or_default() += 1;
+                }
+                *c.networks.entry(net).or_default() += 1;
+            }
+            if let Some(f) = e.user_agent.as_deref().and_then(|ua| families.get(ua)) {
+                *c.user_agents.entry(f).or_default() += 1;
+            }
+            let (wd, h) = week_hour(e.event_time);
+            *c.hour_of_week.entry(wd * 24 + h).or_default() += 1;
+            if e.is_issuing_call && !e.is_error {
+                if let Some(r) = e.sts().requested_role_arn.as_deref() {
+                    *c.roles_assumed.entry(r).or_default() += 1;
                 }
             }
         }
-        for e in events.iter().filter(|e| !e.shared_copy) {
-            let Some(p) = principal_of(sessions, e) else {
-                continue;
-            };
-            match self.spans.get_mut(&p) {
+        // Added to the profiles: counts are sums, first and last seen a minimum and a maximum,
+        // so the order of the principals does not matter.
+        fn add(m: &mut BTreeMap<String, u64>, counts: HashMap<&str, u64>) {
+            for (k, n) in counts {
+                match m.get_mut(k) {
+                    Some(have) => *have += n,
+                    None => {
+                        m.insert(k.to_string(), n);
+                    }
+                }
+            }
+        }
+        for (p, c) in slice {
+            match self.spans.get_mut(p) {
                 Some(span) => {
-                    span.0 = span.0.min(e.event_time);
-                    span.1 = span.1.max(e.event_time);
+                    span.0 = span.0.min(c.first);
+                    span.1 = span.1.max(c.last);
                 }
                 None => {
-                    self.spans.insert(p.clone(), (e.event_time, e.event_time));
+                    self.spans.insert(p.to_string(), (c.first, c.last));
                 }
             }
-            let prof = self.profiles.entry(p).or_insert_with_key(|p| Profile {
-                principal: p.clone(),
-                hour_of_week: vec![0; 168],
-                ..Profile::default()
-            });
-            prof.events += 1;
-            prof.errors += u64::from(e.is_error);
-            if let Some(a) = e.recipient_account_id.as_deref() {
-                bump(&mut prof.accounts, a);
+            if !self.profiles.contains_key(p) {
+                self.profiles.insert(
+                    p.to_string(),
+                    Profile {
+                        principal: p.to_string(),
+                        hour_of_week: vec![0; 168],
+                        ..Profile::default()
+                    },
+                );
             }
-            if let Some(ip) = e.source_ip.as_deref() {
-                let (country, asn) = ip_cache.entry(ip).or_insert_with(|| {
-                    let i = geo.lookup(ip);
-                    (
-                        i.country,
-                        i.asn.map(|a| {
-                            format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
-                                .trim()
-                                .to_string()
-                        }),
-                    )
-                });
-                if let Some(c) = country {
-                    bump(&mut prof.countries, c);
-                }
-                if let Some(a) = asn {
-                    bump(&mut prof.asns, a);
-                }
-                bump(&mut prof.networks, &network(ip));
-            }
-            if let Some(ua) = e.user_agent.as_deref() {
-                bump(&mut prof.user_agents, &agent_family(ua));
-            }
-            let (wd, h) = week_hour(e.event_time);
-            prof.hour_of_week[wd * 24 + h] += 1;
-            if e.is_issuing_call && !e.is_error {
-                if let Some(r) = e.sts().requested_role_arn.as_deref() {
-                    bump(&mut prof.roles_assumed, r);
+            let Some(prof) = self.profiles.get_mut(p) else {
+                continue;
+            };
+            prof.events += c.events;
+            prof.errors += c.errors;
+            add(&mut prof.accounts, c.accounts);
+            add(&mut prof.countries, c.countries);
+            add(&mut prof.asns, c.asns);
+            add(&mut prof.networks, c.networks);
+            add(&mut prof.user_agents, c.user_agents);
+            add(&mut prof.roles_assumed, c.roles_assumed);
+            for (h, n) in c.hour_of_week {
+                if let Some(v) = prof.hour_of_week.get_mut(h) {
+                    *v += n;
                 }
             }
         }
@@ -142,6 +235,12 @@ impl Profiles {
             *e = (e.0.min(a), e.1.max(b));
         }
         self
+    }
+
+    /// Each principal's profile as counted (first and last seen not filled in: see
+    /// [`Profiles::finished`]).
+    pub fn counted(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.values()
     }
 
     pub fn contains(&self, principal: &str) -> bool {
@@ -184,6 +283,60 @@ impl Profiles {
             }
         }
         out
+    }
+}
+
+/// A profile as `baselines.json` holds it, borrowed, with first and last seen filled in: the
+/// fields of [`Profile`], in its order.
+#[derive(Serialize)]
+struct FinishedProfile<'a> {
+    principal: &'a str,
+    first_seen: String,
+    last_seen: String,
+    events: u64,
+    errors: u64,
+    accounts: &'a BTreeMap<String, u64>,
+    countries: &'a BTreeMap<String, u64>,
+    asns: &'a BTreeMap<String, u64>,
+    networks: &'a BTreeMap<String, u64>,
+    user_agents: &'a BTreeMap<String, u64>,
+    hour_of_week: &'a [u64],
+    roles_assumed: &'a BTreeMap<String, u64>,
+}
+
+impl Profiles {
+    /// `baselines.json`: what [`Profiles::finished`] gives, as indented JSON, written without
+    /// copying the profiles.
+    pub fn finished_json(&self) -> serde_json::Result<Vec<u8>> {
+        struct All<'a>(&'a Profiles);
+        impl Serialize for All<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let Profiles { profiles, spans } = self.0;
+                s.collect_map(profiles.iter().map(|(k, p)| {
+                    let span = spans.get(k);
+                    let seen =
+                        |t: Option<Millis>, had: &String| t.map_or_else(|| had.clone(), format_iso);
+                    (
+                        k,
+                        FinishedProfile {
+                            principal: &p.principal,
+                            first_seen: seen(span.map(|s| s.0), &p.first_seen),
+                            last_seen: seen(span.map(|s| s.1), &p.last_seen),
+                            events: p.events,
+                            errors: p.errors,
+                            accounts: &p.accounts,
+                            countries: &p.countries,
+                            asns: &p.asns,
+                            networks: &p.networks,
+                            user_agents: &p.user_agents,
+                            hour_of_week: &p.hour_of_week,
+                            roles_assumed: &p.roles_assumed,
+                        },
+                    )
+                }))
+            }
+        }
+        serde_json::to_vec_pretty(&All(self))
     }
 }
 

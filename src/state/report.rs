@@ -280,31 +280,38 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
-    let mut new_rows: Vec<Event> = Vec::new();
+    // The new events, gathered per lake partition as they stream.
+    let mut lake = super::LakeParts::new("events");
+    let mut first_new: Option<Millis> = None;
+    let mut last_new: Option<Millis> = None;
+    let mut touched: HashSet<crate::event::Text> = HashSet::new();
     let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
         hunt.observe(&slice);
-        profiles.observe(&slice, &hunt.graph, &geo);
-        tally.observe(&slice, &hunt.graph, &geo);
-        new_rows.extend(slice);
+        // Each event's principal, looked up once for the profiles and the report.
+        let principals = baseline::principals(&slice, &hunt.graph);
+        profiles.observe_as(&slice, &principals, &geo);
+        tally.observe(&slice, &principals, &geo);
+        drop(principals);
+        for e in &slice {
+            first_new = Some(first_new.map_or(e.event_time, |t| t.min(e.event_time)));
+            last_new = Some(last_new.map_or(e.event_time, |t| t.max(e.event_time)));
+            for k in [&e.access_key_id, &e.sts().issued_access_key_id]
+                .into_iter()
+                .flatten()
+            {
+                if !touched.contains(k) {
+                    touched.insert(k.clone());
+                }
+            }
+        }
+        lake.push(slice, lake_partition);
         Ok(())
     })?;
     crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
-    let new_count = new_rows.len() as u64;
-    let first_new = new_rows.iter().map(|e| e.event_time).min();
-    let last_new = new_rows.iter().map(|e| e.event_time).max();
+    let new_count = lake.rows();
 
-    let touched: HashSet<crate::event::Text> = new_rows
-        .iter()
-        .flat_map(|e| {
-            [
-                e.access_key_id.clone(),
-                e.sts().issued_access_key_id.clone(),
-            ]
-        })
-        .flatten()
-        .collect();
     // Detections: report what is new and not reported before.
     let (graph, mut findings) = hunt.finish();
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
@@ -317,46 +324,14 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // The incidents' timelines read this run's events: a copy only on a night with findings.
-    let incident_rows: Vec<Event> = if new_findings.is_empty() {
-        Vec::new()
-    } else {
-        new_rows.clone()
-    };
-    // The new events go to the lake on a thread of their own while the incidents are built and the rest is stored
+    // The new findings as incidents, their timelines from this run's events.
+    let incidents = incidents_from_lake(&new_findings, &graph, &lake, &args.paths);
+    // The new events go to the lake on a thread of their own while the rest is stored
     // (Parquet encoding is most of a night's writing); joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || {
-            state.write_parts(
-                "events",
-                &run_id,
-                new_rows,
-                |e| {
-                    (
-                        e.recipient_account_id
-                            .as_deref()
-                            .or(e.account_id.as_deref())
-                            .unwrap_or("unknown")
-                            .to_string(),
-                        e.event_day.to_string(),
-                    )
-                },
-                crate::frame::events_frame,
-            )
-        })
+        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame))
     };
-
-    // The new findings as incidents, their timelines from this run's events.
-    let incidents = crate::incident::build(
-        &new_findings,
-        &graph,
-        &incident_rows,
-        &crate::incident::Options {
-            logs: args.paths.clone(),
-            ..Default::default()
-        },
-    );
 
     // Store: the sessions the new events touch, the events, findings (all invisible until the
     // commit).
@@ -431,7 +406,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         hunt.detector.expire(before);
         profiles.expire(before);
     }
-    let profile_map = profiles.finished();
     state.save_engine(
         &run_id,
         &super::SavingEngine {
@@ -441,7 +415,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             profiles: &profiles,
         },
     )?;
-    let bytes = serde_json::to_vec_pretty(&profile_map).map_err(|e| Error::Other(e.to_string()))?;
+    let bytes = profiles
+        .finished_json()
+        .map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&state.dir().join("baselines.json"), &bytes)?;
 
     // The report, then the commit.
@@ -514,6 +490,42 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     })
 }
 
+/// The partition of an event in the lake: its account (the recipient's, else the caller's)
+/// and its day.
+fn lake_partition(e: &Event) -> (&str, &str) {
+    (
+        e.recipient_account_id
+            .as_deref()
+            .or(e.account_id.as_deref())
+            .unwrap_or("unknown"),
+        &e.event_day,
+    )
+}
+
+/// The incidents of a night's findings, their timelines from the night's events (held for the
+/// lake, partition by partition; the incidents do not depend on the order the calls are read
+/// in).
+fn incidents_from_lake(
+    findings: &[Finding],
+    graph: &Graph,
+    lake: &super::LakeParts<Event>,
+    logs: &[PathBuf],
+) -> Vec<crate::incident::Incident> {
+    use crate::incident;
+    let opts = incident::Options {
+        logs: logs.to_vec(),
+        ..Default::default()
+    };
+    let drafts = incident::group(findings, graph, opts.window);
+    let mut collector = incident::Collector::new(&drafts, opts.examples);
+    if !collector.is_empty() {
+        for part in lake.parts() {
+            collector.observe(part);
+        }
+    }
+    incident::finish(drafts, collector, graph, &opts)
+}
+
 /// The findings table of the lake.
 pub(crate) fn findings_frame(rows: &[Finding], run_id: &str) -> Result<DataFrame> {
     let s = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
@@ -567,25 +579,26 @@ struct DigestInput<'a> {
 /// (principal, country) pairs the saved state had never seen.
 struct DigestTally {
     old_principals: HashSet<String>,
-    old_places: HashSet<(String, String)>,
+    /// Principal -> the countries the saved state saw it in.
+    old_places: HashMap<String, HashSet<String>>,
     calls: BTreeMap<String, BTreeMap<i64, u64>>,
     assume: BTreeMap<i64, (u64, u64)>,
     principals: BTreeMap<String, (u64, u64)>,
     roles: BTreeMap<String, (u64, u64)>,
     new_principals: BTreeMap<String, Millis>,
-    new_places: BTreeMap<(String, String), Millis>,
+    /// Principal -> country -> first call from there, for countries the state had not seen.
+    new_places: BTreeMap<String, BTreeMap<String, Millis>>,
     countries: HashMap<String, Option<String>>,
 }
 
 impl DigestTally {
     fn new(before: &baseline::Profiles) -> DigestTally {
-        let profiles = before.finished();
         DigestTally {
-            old_places: profiles
-                .values()
-                .flat_map(|p| p.countries.keys().map(|c| (p.principal.clone(), c.clone())))
+            old_places: before
+                .counted()
+                .map(|p| (p.principal.clone(), p.countries.keys().cloned().collect()))
                 .collect(),
-            old_principals: profiles.into_keys().collect(),
+            old_principals: before.counted().map(|p| p.principal.clone()).collect(),
             calls: BTreeMap::new(),
             assume: BTreeMap::new(),
             principals: BTreeMap::new(),
@@ -596,46 +609,49 @@ impl DigestTally {
         }
     }
 
-    fn observe(
-        &mut self,
-        slice: &[Event],
-        sessions: &impl crate::graph::Lookup,
-        geo: &crate::geoip::GeoIp,
-    ) {
+    /// Counts a slice; `principals[i]` is the principal of `events[i]`
+    /// ([`baseline::principals`]: none for shared copies of cross-account calls).
+    fn observe(&mut self, slice: &[Event], principals: &[Option<&str>], geo: &crate::geoip::GeoIp) {
         let hour = |t: Millis| t - t.rem_euclid(HOUR);
-        for e in slice.iter().filter(|e| !e.shared_copy) {
-            let p = detect::principal_of(sessions, e);
-            let c = e.source_ip.as_deref().and_then(|ip| {
-                self.countries
-                    .entry(ip.to_string())
-                    .or_insert_with(|| geo.lookup(ip).country)
-                    .clone()
-            });
-            if let Some(p) = &p {
-                if !self.old_principals.contains(p) {
-                    self.new_principals.entry(p.clone()).or_insert(e.event_time);
+        for (e, p) in slice.iter().zip(principals).filter(|(e, _)| !e.shared_copy) {
+            if let Some(ip) = e.source_ip.as_deref() {
+                if !self.countries.contains_key(ip) {
+                    self.countries
+                        .insert(ip.to_string(), geo.lookup(ip).country);
                 }
-                if let Some(c) = &c {
-                    let k = (p.clone(), c.clone());
-                    if !self.old_places.contains(&k) {
-                        self.new_places.entry(k).or_insert(e.event_time);
+            }
+            let c = e
+                .source_ip
+                .as_deref()
+                .and_then(|ip| self.countries.get(ip))
+                .and_then(|c| c.as_deref());
+            if let Some(p) = *p {
+                if !self.old_principals.contains(p) && !self.new_principals.contains_key(p) {
+                    self.new_principals.insert(p.to_string(), e.event_time);
+                }
+                if let Some(c) = c {
+                    let seen = self.old_places.get(p).is_some_and(|cs| cs.contains(c))
+                        || self.new_places.get(p).is_some_and(|cs| cs.contains_key(c));
+                    if !seen {
+                        self.new_places
+                            .entry(p.to_string())
+                            .or_default()
+                            .insert(c.to_string(), e.event_time);
                     }
                 }
-                let v = self.principals.entry(p.clone()).or_default();
+                let v = match self.principals.get_mut(p) {
+                    Some(v) => v,
+                    None => self.principals.entry(p.to_string()).or_default(),
+                };
                 v.0 += 1;
                 v.1 += u64::from(e.is_error);
             }
-            let acct = e
-                .recipient_account_id
-                .as_deref()
-                .unwrap_or("unknown")
-                .to_string();
-            *self
-                .calls
-                .entry(acct)
-                .or_default()
-                .entry(hour(e.event_time))
-                .or_default() += 1;
+            let acct = e.recipient_account_id.as_deref().unwrap_or("unknown");
+            let per_hour = match self.calls.get_mut(acct) {
+                Some(m) => m,
+                None => self.calls.entry(acct.to_string()).or_default(),
+            };
+            *per_hour.entry(hour(e.event_time)).or_default() += 1;
             if e.event_name
                 .as_deref()
                 .is_some_and(|n| n.starts_with("AssumeRole"))
@@ -673,7 +689,7 @@ fn build_digest(d: DigestInput) -> Digest {
         ..
     } = d.tally;
     // A principal new in this run is not also listed as coming from a new country.
-    new_places.retain(|(p, _), _| !new_principals.contains_key(p));
+    new_places.retain(|p, _| !new_principals.contains_key(p));
     let top = |m: BTreeMap<String, (u64, u64)>| {
         let mut v: Vec<(String, u64, u64)> = m.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
         v.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
@@ -714,7 +730,10 @@ fn build_digest(d: DigestInput) -> Digest {
                 .collect(),
             new_countries: new_places
                 .into_iter()
-                .map(|((p, c), t)| (p, c, format_iso(t)))
+                .flat_map(|(p, cs)| {
+                    cs.into_iter()
+                        .map(move |(c, t)| (p.clone(), c, format_iso(t)))
+                })
                 .collect(),
         },
         top_principals: top(principals),
