@@ -275,9 +275,13 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Er
             (std::mem::take(&mut walk.inputs), Some(walk))
         }
         (None, _) if defer => {
+            // Day folders outside the window are not walked (as a report's walk does not):
+            // CloudTrail delivers a file into the folder of its delivery day.
+            let outside = |p: &Path| settle::is_day_folder(p) && !settle::in_window(p, &opts.scope);
             let listing = source::expand_deferring(
                 &local,
                 &source::Defer {
+                    prune: &outside,
                     wants: &wants,
                     dated: &delivered,
                 },
@@ -482,6 +486,7 @@ pub fn stream(
     deferred.reverse();
     let wants = |i: &source::Input| opts.scope.wants_file(&i.path.to_string_lossy());
     let defer = source::Defer {
+        prune: &|_| false,
         wants: &wants,
         dated: &delivered,
     };

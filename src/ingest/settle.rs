@@ -123,7 +123,7 @@ fn day_of_folder(p: &Path) -> Option<chrono::NaiveDate> {
 /// Whether a day folder can hold files the window wants: files delivered that day
 /// (`[day, day + 1)`), against the delivery window [`scope::Scope::wants_file`] uses. A folder
 /// whose path is not a date is listed.
-fn in_window(p: &Path, window: &scope::Scope) -> bool {
+pub fn in_window(p: &Path, window: &scope::Scope) -> bool {
     let Some(start) = day_of_folder(p)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp_millis())

@@ -176,9 +176,11 @@ pub struct Listing {
     pub count: usize,
 }
 
-/// What the deferring walk needs to know of an input: whether a filter keeps it, and the
-/// delivery time that lets its listing wait (None: listed now).
+/// What the deferring walk needs to know: which folders it need not enter at all, whether a
+/// filter keeps an input, and the delivery time that lets an input's listing wait (None:
+/// listed now).
 pub struct Defer<'a> {
+    pub prune: &'a (dyn Fn(&Path) -> bool + Sync),
     pub wants: &'a (dyn Fn(&Input) -> bool + Sync),
     pub dated: &'a (dyn Fn(&Input) -> Option<Millis> + Sync),
 }
@@ -203,9 +205,10 @@ struct Open {
     pending: Vec<Input>,
 }
 
-/// Lists like [`expand`] followed by a filter (`defer.wants`), numbering what is kept, but
-/// keeps back the dated files of every folder that holds no folder: those are counted, and
-/// listed by [`Deferred::list`] when their turn comes.
+/// Lists like [`expand`] followed by a filter (`defer.wants`), numbering what is kept, without
+/// entering the folders `defer.prune` names, and keeps back the dated files of every folder
+/// that holds no folder: those are counted, and listed by [`Deferred::list`] when their turn
+/// comes.
 pub fn expand_deferring(paths: &[PathBuf], defer: &Defer) -> Result<Listing, Error> {
     all_exist(paths)?;
     let mut out = Listing::default();
@@ -269,7 +272,9 @@ pub fn expand_deferring(paths: &[PathBuf], defer: &Defer) -> Result<Listing, Err
         };
         let walker = walkdir::WalkDir::new(p)
             .follow_links(true)
-            .sort_by_file_name();
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !(e.file_type().is_dir() && (defer.prune)(e.path())));
         for entry in walker {
             match entry {
                 Err(e) => {
@@ -414,6 +419,7 @@ mod tests {
             .collect();
         let everything = |_: &Input| true;
         let defer = Defer {
+            prune: &|_| false,
             wants: &everything,
             dated: &delivery,
         };
@@ -444,11 +450,41 @@ mod tests {
             .enumerate()
             .collect();
         let defer = Defer {
+            prune: &|_| false,
             wants: &not_first_day,
             dated: &delivery,
         };
         let listing = expand_deferring(&root, &defer).unwrap();
         assert_eq!(listing.count, whole.len());
         assert_eq!(all_of(listing, &defer), whole);
+    }
+
+    #[test]
+    fn pruned_folders_are_not_entered() {
+        let dir = tree();
+        let root = vec![dir.path().to_path_buf()];
+        let everything = |_: &Input| true;
+        let defer = Defer {
+            prune: &|p: &Path| p.ends_with("2026/03/02") || p.ends_with("mixed"),
+            wants: &everything,
+            dated: &delivery,
+        };
+        let all = all_of(expand_deferring(&root, &defer).unwrap(), &defer);
+        let names: Vec<String> = all
+            .iter()
+            .map(|(_, p)| p.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains("/02/") && !n.starts_with("mixed")),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), 4, "{names:?}");
+        // Numbered as the whole walk numbers what is left.
+        assert_eq!(
+            all.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
     }
 }
