@@ -644,7 +644,7 @@ impl GraphState {
 
     /// Resolves every session for lookups (after a restore or a merge).
     pub fn with_live(mut self) -> GraphState {
-        let graph = self.finish();
+        let graph = self.resolve();
         self.live = Some(
             graph
                 .sessions
@@ -864,6 +864,15 @@ impl GraphState {
 
     /// The graph of everything observed: the same as [`Graph::build`] over all the events.
     pub fn finish(&self) -> Graph {
+        Graph {
+            issuing: self.issuing.clone(),
+            ..self.resolve()
+        }
+    }
+
+    /// The sessions resolved, as [`GraphState::finish`] gives them, without a copy of the
+    /// issuing calls (which only the graph handed on needs).
+    fn resolve(&self) -> Graph {
         let issued: Vec<(&Text, &Event)> = self.issuing.iter().map(|(k, e)| (k, &**e)).collect();
         let mut sessions: Vec<Session> = issued
             .par_iter()
@@ -888,7 +897,7 @@ impl GraphState {
                 .collect(),
             sessions,
             children: HashMap::default(),
-            issuing: self.issuing.clone(),
+            issuing: HashMap::default(),
         };
         g.resolve_chains();
         for (i, s) in g.sessions.iter().enumerate() {
