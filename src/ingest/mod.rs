@@ -249,9 +249,10 @@ struct Plan {
 /// A file's delivery time, from its CloudTrail name, when it is read in delivery order: a
 /// file that is skipped, unreadable or named otherwise is read first.
 fn delivered(i: &source::Input) -> Option<Millis> {
-    scope::parse_name(&i.path.to_string_lossy())
-        .filter(|_| i.skip.is_none() && i.error.is_none())
-        .map(|n| n.delivered)
+    if i.skip.is_some() || i.error.is_some() {
+        return None;
+    }
+    delivered_key(&i.path.to_string_lossy())
 }
 
 /// Lists the inputs. With `defer` (a streaming read without a state manifest), the dated files

@@ -121,30 +121,12 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                         continue;
                     }
                 };
-                if !entry.file_type().is_file() {
-                    continue;
+                if entry.file_type().is_file() {
+                    out.push(file_input(&entry));
                 }
-                let path = entry.path().to_path_buf();
-                let skip = skip_in_folder(&path);
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(Input {
-                    path,
-                    size,
-                    skip,
-                    error: None,
-                    name: None,
-                });
             }
         } else {
-            let size = p.metadata().map(|m| m.len()).unwrap_or(0);
-            let skip = skip_by_key(&p.to_string_lossy());
-            out.push(Input {
-                path: p.clone(),
-                size,
-                skip,
-                error: None,
-                name: None,
-            });
+            out.push(named_file(p));
         }
     }
     Ok(out)
@@ -185,6 +167,18 @@ pub struct Defer<'a> {
     pub dated: &'a (dyn Fn(&Input) -> Option<Millis> + Sync),
 }
 
+/// A file named on the command line: read whatever its name, digests aside.
+fn named_file(p: &Path) -> Input {
+    Input {
+        path: p.to_path_buf(),
+        size: p.metadata().map(|m| m.len()).unwrap_or(0),
+        skip: skip_by_key(&p.to_string_lossy()),
+        error: None,
+        name: None,
+    }
+}
+
+/// A file found inside a folder.
 fn file_input(entry: &walkdir::DirEntry) -> Input {
     let path = entry.path().to_path_buf();
     Input {
@@ -220,14 +214,7 @@ pub fn expand_deferring(paths: &[PathBuf], defer: &Defer) -> Result<Listing, Err
     };
     for p in paths {
         if !p.is_dir() {
-            let input = Input {
-                path: p.clone(),
-                size: p.metadata().map(|m| m.len()).unwrap_or(0),
-                skip: skip_by_key(&p.to_string_lossy()),
-                error: None,
-                name: None,
-            };
-            emit(&mut out, input);
+            emit(&mut out, named_file(p));
             continue;
         }
         let mut open: Vec<Open> = Vec::new();
@@ -354,11 +341,8 @@ mod tests {
         fs::write(p, b"{}").unwrap();
     }
 
-    fn delivery(i: &Input) -> Option<Millis> {
-        super::super::scope::parse_name(&i.path.to_string_lossy())
-            .filter(|_| i.skip.is_none() && i.error.is_none())
-            .map(|n| n.delivered)
-    }
+    // What a streaming read defers: a file's delivery time, from its CloudTrail name.
+    use super::super::delivered as delivery;
 
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
