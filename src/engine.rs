@@ -254,16 +254,37 @@ impl<'a> Hunt<'a> {
 
     /// The graph of everything observed and the findings (with Sigma rules, theirs too).
     pub fn finish(&mut self) -> (Graph, Vec<Finding>) {
-        let (graph, mut findings) = self.finish_detections();
+        self.finish_as(false)
+    }
+
+    /// The findings and the graph's sessions, for a run whose state goes on (a scheduled
+    /// run saves it next): the same as [`Hunt::finish`], except that the graph handed on holds
+    /// no issuing calls ([`Graph::issuing_event`] answers none). The detections read them from
+    /// the state's own, lent to the graph while they judge, instead of from a copy of every one.
+    pub fn judge(&mut self) -> (Graph, Vec<Finding>) {
+        self.finish_as(true)
+    }
+
+    fn finish_as(&mut self, lend: bool) -> (Graph, Vec<Finding>) {
+        // A bounded hunt's graph is joined with the sessions it kept: it is never lent.
+        let lend = lend && self.retiring.is_none();
+        let (mut graph, mut findings) = self.finish_detections(lend);
         if let Some(s) = &self.sigma {
             findings.extend(s.findings(&graph));
             findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         }
+        if lend {
+            self.graph.give_back(&mut graph);
+        }
         (graph, findings)
     }
 
-    fn finish_detections(&mut self) -> (Graph, Vec<Finding>) {
-        let graph = self.graph.finish();
+    fn finish_detections(&mut self, lend: bool) -> (Graph, Vec<Finding>) {
+        let graph = if lend {
+            self.graph.lend()
+        } else {
+            self.graph.finish()
+        };
         match self.retiring.take() {
             None => {
                 let findings = self.detector.finish(&graph);

@@ -9,31 +9,81 @@ use crate::graph::{Session, SESSION_COLUMNS};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-pub(crate) fn text<'a, T: 'a>(
+/// Rows a frame is built from: one slice, or the slices a lake partition gathered as the events
+/// streamed (held as they came, never copied into one vector).
+pub trait Rows<T> {
+    fn count(&self) -> usize;
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a;
+}
+
+impl<T> Rows<T> for [T] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.iter()
+    }
+}
+
+impl<T> Rows<T> for [Vec<T>] {
+    fn count(&self) -> usize {
+        self.iter().map(Vec::len).sum()
+    }
+    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.iter().flatten()
+    }
+}
+
+pub(crate) fn text<'a, T: 'a, R: Rows<T> + ?Sized>(
     name: &str,
-    rows: &'a [T],
+    rows: &'a R,
     f: impl Fn(&'a T) -> Option<&'a str>,
 ) -> Column {
-    Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>()).into_column()
+    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
 }
 
-pub(crate) fn flag<T>(name: &str, rows: &[T], f: impl Fn(&T) -> Option<bool>) -> Column {
-    Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>()).into_column()
+pub(crate) fn flag<T, R: Rows<T> + ?Sized>(
+    name: &str,
+    rows: &R,
+    f: impl Fn(&T) -> Option<bool>,
+) -> Column {
+    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
 }
 
-pub(crate) fn int<T>(name: &str, rows: &[T], f: impl Fn(&T) -> Option<i64>) -> Column {
-    Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>()).into_column()
+pub(crate) fn int<T, R: Rows<T> + ?Sized>(
+    name: &str,
+    rows: &R,
+    f: impl Fn(&T) -> Option<i64>,
+) -> Column {
+    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
 }
 
 /// Milliseconds since the epoch -> Datetime(ms, UTC).
-pub(crate) fn time<T>(name: &str, rows: &[T], f: impl Fn(&T) -> Option<i64>) -> Column {
-    Series::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+pub(crate) fn time<T, R: Rows<T> + ?Sized>(
+    name: &str,
+    rows: &R,
+    f: impl Fn(&T) -> Option<i64>,
+) -> Column {
+    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>())
         .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
         .into_column()
 }
 
 /// The `events` table. Column names and order are [`COLUMNS`].
 pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
+    events_frame_of(events)
+}
+
+/// [`events_frame`] of rows held in one slice or in several.
+pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame> {
     let e = events;
     let columns = vec![
         time("event_time", e, |e| Some(e.event_time)),
@@ -112,21 +162,21 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
         text("event_day", e, |e| Some(&*e.event_day)),
     ];
     debug_assert_eq!(columns.len(), COLUMNS.len());
-    Ok(DataFrame::new(events.len(), columns)?)
+    Ok(DataFrame::new(events.count(), columns)?)
 }
 
 /// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].
 pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
     let s = sessions;
-    let ips: Vec<Series> = s
-        .iter()
-        .map(|x| {
-            Series::new(
-                "".into(),
-                x.source_ips.iter().map(|i| &**i).collect::<Vec<&str>>(),
-            )
-        })
-        .collect();
+    // One builder for every session's addresses (a series per session costs a buffer each).
+    let mut ips = ListStringChunkedBuilder::new(
+        "source_ips".into(),
+        s.len(),
+        s.iter().map(|x| x.source_ips.len()).sum(),
+    );
+    for x in s {
+        ips.append_values_iter(x.source_ips.iter().map(|i| &**i));
+    }
     let columns = vec![
         text("access_key_id", s, |x| Some(&*x.access_key_id)),
         text("issued_by_api", s, |x| x.issued_by_api.as_deref()),
@@ -150,7 +200,7 @@ pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
         flag("mfa_authenticated", s, |x| x.mfa_authenticated),
         flag("cross_account", s, |x| Some(x.cross_account)),
         flag("issued_in_window", s, |x| Some(x.issued_in_window)),
-        Series::new("source_ips".into(), ips).into_column(),
+        ips.finish().into_series().into_column(),
         time("first_used", s, |x| x.first_used),
         time("last_used", s, |x| x.last_used),
         int("calls", s, |x| Some(x.calls as i64)),

@@ -41,6 +41,7 @@ mod saved_event;
 
 /// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// AWS caps sessions issued by a session (role chaining) at one hour.
@@ -682,14 +683,14 @@ impl GraphState {
                 .and_then(|e| e.access_key_id.clone())
                 .filter(|p| !p.is_empty())
         };
-        let mut keep: std::collections::HashSet<Text> = std::collections::HashSet::new();
+        let mut keep: HashSet<Text> = HashSet::default();
         // A console session linked later to a `GetSigninToken` call needs the federating
         // session's chain: keep the calls a console session may still follow, and their keys.
         self.signins.retain(|_, calls| {
             calls.retain(|c| c.at + SIGNIN_LINK_WINDOW + EXPIRY_GRACE >= now);
             !calls.is_empty()
         });
-        let signin_keys: std::collections::HashSet<Text> = self
+        let signin_keys: HashSet<Text> = self
             .signins
             .values()
             .flatten()
@@ -834,7 +835,7 @@ impl GraphState {
     /// sessions before them.
     fn update_live(&mut self, fresh: Vec<(Text, bool)>) {
         let mut new: Vec<Session> = Vec::new();
-        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::default();
         let known = |k: &str| self.live.as_ref().is_some_and(|l| l.contains_key(k));
         for (key, issued) in &fresh {
             if !seen.insert(key) || (!issued && known(key)) {
@@ -853,7 +854,7 @@ impl GraphState {
             return;
         };
         let keys: Vec<Text> = new.iter().map(|s| s.access_key_id.clone()).collect();
-        let mut pending: std::collections::HashSet<Text> = keys.iter().cloned().collect();
+        let mut pending: HashSet<Text> = keys.iter().cloned().collect();
         for s in new {
             live.insert(s.access_key_id.clone(), s);
         }
@@ -868,6 +869,20 @@ impl GraphState {
             issuing: self.issuing.clone(),
             ..self.resolve()
         }
+    }
+
+    /// [`GraphState::finish`]'s graph with the state's issuing calls moved into it, not copied:
+    /// the state holds none until [`GraphState::give_back`] returns them, and must not observe,
+    /// retire or be saved before.
+    pub fn lend(&mut self) -> Graph {
+        let mut graph = self.resolve();
+        graph.issuing = std::mem::take(&mut self.issuing);
+        graph
+    }
+
+    /// Takes back the issuing calls [`GraphState::lend`] moved into `graph`.
+    pub fn give_back(&mut self, graph: &mut Graph) {
+        self.issuing = std::mem::take(&mut graph.issuing);
     }
 
     /// The sessions resolved, as [`GraphState::finish`] gives them, without a copy of the
@@ -993,16 +1008,12 @@ fn signin_link<'s>(key: &str, u: &Usage, signins: &'s Signins) -> Option<&'s Sig
 
 /// Resolves a live session's chain from its parent (walking up to resolved sessions first), as
 /// [`Graph::resolve_chains`] does for the whole graph.
-fn resolve_live(
-    live: &mut HashMap<Text, Session>,
-    pending: &mut std::collections::HashSet<Text>,
-    start: Text,
-) {
+fn resolve_live(live: &mut HashMap<Text, Session>, pending: &mut HashSet<Text>, start: Text) {
     if !pending.contains(&start) {
         return;
     }
     let mut path = vec![start.clone()];
-    let mut on_path: std::collections::HashSet<Text> = [start].into();
+    let mut on_path: HashSet<Text> = [start].into_iter().collect();
     loop {
         let cur = path.last().cloned();
         let parent = cur
@@ -1084,7 +1095,7 @@ impl Graph {
             }
             // Walk up to a resolved ancestor, a session with no parent in the graph, or a cycle.
             let mut path = vec![start];
-            let mut on_path: std::collections::HashSet<usize> = [start].into();
+            let mut on_path: HashSet<usize> = [start].into_iter().collect();
             loop {
                 let cur = *path.last().unwrap_or(&start);
                 let parent = self.sessions[cur]
@@ -1506,7 +1517,7 @@ impl GraphState {
             cur.clone()
         };
         let tops: Vec<Text> = keys.iter().map(|k| top(self, k)).collect();
-        let alive: std::collections::HashSet<&Text> = keys
+        let alive: HashSet<&Text> = keys
             .iter()
             .zip(&tops)
             .filter(|(k, t)| t.is_empty() || !expired(self, k))

@@ -8,7 +8,9 @@ use crate::event::{format_iso, Event, Millis};
 use crate::geoip::GeoIp;
 use crate::graph::{Graph, Lookup};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+/// foldhash, not SipHash: every event of a night is counted here.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 /// One principal's profile. Counts are calls.
@@ -91,8 +93,8 @@ impl Profiles {
                 .filter_map(|(e, p)| p.map(|p| (e, p)))
         };
         // Each address and user agent of the slice looked up once.
-        let mut places: HashMap<&str, Place> = HashMap::new();
-        let mut families: HashMap<&str, String> = HashMap::new();
+        let mut places: HashMap<&str, Place> = HashMap::default();
+        let mut families: HashMap<&str, String> = HashMap::default();
         for (e, _) in counted() {
             if let Some(ip) = e.source_ip.as_deref() {
                 places.entry(ip).or_insert_with(|| {
@@ -109,20 +111,20 @@ impl Profiles {
                 families.entry(ua).or_insert_with(|| agent_family(ua));
             }
         }
-        let mut slice: HashMap<&str, SliceCounts> = HashMap::new();
+        let mut slice: HashMap<&str, SliceCounts> = HashMap::default();
         for (e, p) in counted() {
             let c = slice.entry(p).or_insert_with(|| SliceCounts {
                 first: e.event_time,
                 last: e.event_time,
                 events: 0,
                 errors: 0,
-                accounts: HashMap::new(),
-                countries: HashMap::new(),
-                asns: HashMap::new(),
-                networks: HashMap::new(),
-                user_agents: HashMap::new(),
-                hour_of_week: HashMap::new(),
-                roles_assumed: HashMap::new(),
+                accounts: HashMap::default(),
+                countries: HashMap::default(),
+                asns: HashMap::default(),
+                networks: HashMap::default(),
+                user_agents: HashMap::default(),
+                hour_of_week: HashMap::default(),
+                roles_assumed: HashMap::default(),
             });
             c.first = c.first.min(e.event_time);
             c.last = c.last.max(e.event_time);

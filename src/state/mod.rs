@@ -558,8 +558,10 @@ impl State {
 /// before encoding, which its single row group needs, copies every text again.)
 pub struct LakeParts<T> {
     table: &'static str,
-    /// (account, date), as folder names -> the partition's rows in the order they came.
-    parts: BTreeMap<(String, String), Vec<T>>,
+    /// (account, date), as folder names -> the partition's rows in the order they came, one
+    /// vector per batch taken (never grown into one: a night's events would be copied as the
+    /// vector doubled, and their memory touched twice).
+    parts: BTreeMap<(String, String), Vec<Vec<T>>>,
     rows: u64,
 }
 
@@ -589,12 +591,21 @@ impl<T> LakeParts<T> {
             })
             .collect();
         drop(index);
-        let mut groups: Vec<Vec<T>> = keys.iter().map(|_| Vec::new()).collect();
+        if keys.len() == 1 {
+            // The whole batch in one partition (one account, one day): taken as it is.
+            self.parts.entry(keys.remove(0)).or_default().push(rows);
+            return;
+        }
+        let mut sizes = vec![0; keys.len()];
+        for &i in &of {
+            sizes[i] += 1;
+        }
+        let mut groups: Vec<Vec<T>> = sizes.into_iter().map(Vec::with_capacity).collect();
         for (r, i) in rows.into_iter().zip(of) {
             groups[i].push(r);
         }
         for (k, group) in keys.into_iter().zip(groups) {
-            self.parts.entry(k).or_default().extend(group);
+            self.parts.entry(k).or_default().push(group);
         }
     }
 
@@ -603,9 +614,9 @@ impl<T> LakeParts<T> {
         self.rows
     }
 
-    /// Every row taken, partition by partition.
+    /// Every row taken, partition by partition, in the batches they came in.
     pub fn parts(&self) -> impl Iterator<Item = &[T]> {
-        self.parts.values().map(Vec::as_slice)
+        self.parts.values().flatten().map(Vec::as_slice)
     }
 
     /// Writes one part per partition for `run` (`frame` gives the table's frame of a
@@ -615,7 +626,7 @@ impl<T> LakeParts<T> {
         self,
         state: &State,
         run: &str,
-        frame: impl Fn(&[T]) -> Result<DataFrame>,
+        frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
     ) -> Result<u64> {
         let mut files = 0;
         for ((account, date), rows) in self.parts {
@@ -739,7 +750,7 @@ mod tests {
             .write(
                 &State::open(sliced.path()).unwrap(),
                 "run-a",
-                crate::frame::events_frame,
+                crate::frame::events_frame_of,
             )
             .unwrap();
         assert_eq!(parts, written);

@@ -313,7 +313,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let new_count = lake.rows();
 
     // Detections: report what is new and not reported before.
-    let (graph, mut findings) = hunt.finish();
+    // The graph handed on holds no issuing calls: nothing after the detections reads them.
+    let (graph, mut findings) = hunt.judge();
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
     let reported = state.reported()?;
     let new_findings: Vec<Finding> = match first_new {
@@ -330,7 +331,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // (Parquet encoding is most of a night's writing); joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame))
+        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame_of))
     };
 
     // Store: the sessions the new events touch, the events, findings (all invisible until the
@@ -483,6 +484,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             state.dir().display()
         );
     }
+    // The process ends with the run: the engine and the graph (every living session, with its
+    // issuing call and chain) are left to the operating system instead of being freed object by
+    // object, a tenth of a night's time.
+    std::mem::forget(hunt);
+    std::mem::forget(graph);
     Ok(if worst.is_some_and(|w| w >= args.fail_on) {
         Exit::Findings
     } else {
