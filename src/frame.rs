@@ -42,12 +42,19 @@ impl<T> Rows<T> for [Vec<T>] {
     }
 }
 
+/// A column's values, one per row (sized up front: a flattened iterator does not know its length).
+fn values<'a, T: 'a, R: Rows<T> + ?Sized, V>(rows: &'a R, f: impl Fn(&'a T) -> V) -> Vec<V> {
+    let mut out = Vec::with_capacity(rows.count());
+    out.extend(rows.each().map(f));
+    out
+}
+
 pub(crate) fn text<'a, T: 'a, R: Rows<T> + ?Sized>(
     name: &str,
     rows: &'a R,
     f: impl Fn(&'a T) -> Option<&'a str>,
 ) -> Column {
-    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
+    Series::new(name.into(), values(rows, f)).into_column()
 }
 
 pub(crate) fn flag<T, R: Rows<T> + ?Sized>(
@@ -55,7 +62,7 @@ pub(crate) fn flag<T, R: Rows<T> + ?Sized>(
     rows: &R,
     f: impl Fn(&T) -> Option<bool>,
 ) -> Column {
-    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
+    Series::new(name.into(), values(rows, f)).into_column()
 }
 
 pub(crate) fn int<T, R: Rows<T> + ?Sized>(
@@ -63,7 +70,7 @@ pub(crate) fn int<T, R: Rows<T> + ?Sized>(
     rows: &R,
     f: impl Fn(&T) -> Option<i64>,
 ) -> Column {
-    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>()).into_column()
+    Series::new(name.into(), values(rows, f)).into_column()
 }
 
 /// Milliseconds since the epoch -> Datetime(ms, UTC).
@@ -72,7 +79,7 @@ pub(crate) fn time<T, R: Rows<T> + ?Sized>(
     rows: &R,
     f: impl Fn(&T) -> Option<i64>,
 ) -> Column {
-    Series::new(name.into(), rows.each().map(f).collect::<Vec<_>>())
+    Series::new(name.into(), values(rows, f))
         .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
         .into_column()
 }
