@@ -115,6 +115,106 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// reader sees the old file or the new one, never half of one.
+/// A writer into pieces of a fixed size, each compressed as one zstd frame of the engine state:
+/// the pieces are never reallocated, so a state of tens of megabytes is not copied over and over
+/// as one vector doubles.
+struct Pieces {
+    size: usize,
+    done: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl Pieces {
+    fn new(size: usize) -> Pieces {
+        Pieces {
+            size,
+            done: Vec::new(),
+            current: Vec::with_capacity(size),
+        }
+    }
+
+    /// The pieces, each `size` bytes but the last (as `chunks(size)` of everything written).
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        while !buf.is_empty() {
+            if self.current.len() == self.size {
+                let full = std::mem::replace(&mut self.current, Vec::with_capacity(self.size));
+                self.done.push(full);
+            }
+            let take = (self.size - self.current.len()).min(buf.len());
+            self.current.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A saved engine state inflated: its zstd frames each into their place in one buffer sized
+/// from the frames' headers, on all cores. A state whose frames do not tell their sizes (or
+/// tell sizes out of all proportion to the file, as a damaged one may) is inflated as a stream.
+fn inflate_state(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use rayon::prelude::*;
+    use zstd::zstd_safe;
+    let mut frames: Vec<(&[u8], usize)> = Vec::new();
+    let mut rest = bytes;
+    let mut total: usize = 0;
+    while !rest.is_empty() {
+        let (Ok(len), Ok(Some(size))) = (
+            zstd_safe::find_frame_compressed_size(rest),
+            zstd_safe::get_frame_content_size(rest),
+        ) else {
+            return zstd::stream::decode_all(bytes);
+        };
+        let Ok(size) = usize::try_from(size) else {
+            return zstd::stream::decode_all(bytes);
+        };
+        let len = len.min(rest.len());
+        total = total.saturating_add(size);
+        frames.push((&rest[..len], size));
+        rest = &rest[len..];
+    }
+    // zstd at level 1 shrinks a state about 6 times; a frame claiming far more is not trusted.
+    if total > bytes.len().saturating_mul(64).max(1 << 20) {
+        return zstd::stream::decode_all(bytes);
+    }
+    let mut out = vec![0u8; total];
+    let mut places: Vec<(&[u8], &mut [u8])> = Vec::with_capacity(frames.len());
+    let mut free = out.as_mut_slice();
+    for (frame, size) in frames {
+        let (place, after) = free.split_at_mut(size);
+        places.push((frame, place));
+        free = after;
+    }
+    places.into_par_iter().try_for_each(|(frame, place)| {
+        let n = zstd::bulk::decompress_to_buffer(frame, place)?;
+        if n == place.len() {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a frame inflated to {n} bytes where its header says {}",
+                    place.len()
+                ),
+            ))
+        }
+    })?;
+    Ok(out)
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     // Something that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is
@@ -324,19 +424,19 @@ impl State {
     pub fn save_engine(&self, run: &str, saved: &impl Serialize) -> Result<()> {
         use rayon::prelude::*;
         const PIECE: usize = 4 << 20;
-        let mut packed = Vec::new();
+        let mut packed = Pieces::new(PIECE);
         rmp_serde::encode::write_named(&mut packed, saved)
             .map_err(|e| Error::Other(format!("engine state: {e}")))?;
         let frames: Vec<std::io::Result<Vec<u8>>> = packed
-            .par_chunks(PIECE)
-            .map(|piece| zstd::bulk::compress(piece, ENGINE_ZSTD_LEVEL))
+            .finish()
+            .into_par_iter()
+            .map(|piece| zstd::bulk::compress(&piece, ENGINE_ZSTD_LEVEL))
             .collect();
-        drop(packed);
-        let mut bytes = Vec::new();
-        for f in frames {
-            bytes.extend(f.map_err(|e| Error::Other(format!("engine state: {e}")))?);
-        }
-        write_atomic(&self.engine_path(run), &bytes)
+        let frames = frames
+            .into_iter()
+            .collect::<std::io::Result<Vec<Vec<u8>>>>()
+            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
+        write_atomic(&self.engine_path(run), &frames.concat())
     }
 
     /// The engine state of the latest committed run that saved one: MessagePack in zstd, or
@@ -352,8 +452,7 @@ impl State {
                 Ok(bytes) => {
                     // Inflated whole, then decoded from memory: several times faster than
                     // decoding from a reader.
-                    let packed =
-                        zstd::stream::decode_all(bytes.as_slice()).map_err(|e| bad(&p, &e))?;
+                    let packed = inflate_state(&bytes).map_err(|e| bad(&p, &e))?;
                     drop(bytes);
                     let saved: SavedEngine =
                         rmp_serde::from_slice(&packed).map_err(|e| bad(&p, &e))?;
@@ -716,6 +815,34 @@ mod tests {
                 (name, std::fs::read(&p).unwrap())
             })
             .collect()
+    }
+
+    #[test]
+    fn the_state_is_packed_in_pieces_as_chunks_of_the_whole_and_inflated_back_frame_by_frame() {
+        use std::io::Write;
+        let whole: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut pieces = Pieces::new(65_536);
+        // Writes of every size, some across a piece's end.
+        for part in whole.chunks(7_000).flat_map(|c| c.chunks(3)) {
+            pieces.write_all(part).unwrap();
+        }
+        let pieces = pieces.finish();
+        let chunks: Vec<&[u8]> = whole.chunks(65_536).collect();
+        assert_eq!(pieces.len(), chunks.len());
+        assert!(pieces.iter().zip(&chunks).all(|(p, c)| p == c));
+        let frames: Vec<u8> = pieces
+            .iter()
+            .flat_map(|p| zstd::bulk::compress(p, ENGINE_ZSTD_LEVEL).unwrap())
+            .collect();
+        assert_eq!(inflate_state(&frames).unwrap(), whole);
+        // A streamed frame (no size in its header) is inflated as a stream.
+        let mut streamed = zstd::stream::encode_all(&whole[..1000], 1).unwrap();
+        streamed.extend(zstd::bulk::compress(&whole[1000..], 1).unwrap());
+        assert_eq!(inflate_state(&streamed).unwrap(), whole);
+        // A cut frame is an error, not a panic.
+        assert!(inflate_state(&frames[..frames.len() - 10]).is_err());
     }
 
     #[test]
