@@ -486,6 +486,9 @@ pub struct GraphState {
     /// `GetSigninToken` calls per signing principal ARN, in time order.
     signins: Signins,
     live: Option<HashMap<Text, Session>>,
+    /// A restored state's live view is built at its first slice, for the sessions still usable
+    /// then (and their chains), not for every saved one.
+    live_pending: bool,
 }
 
 /// `GetSigninToken` calls per signing principal ARN, each list sorted.
@@ -625,12 +628,19 @@ impl GraphState {
             }
         }
         self.live = None;
+        self.live_pending = false;
         self
     }
 
-    /// A live state from what [`GraphState::saved`] gave: every session resolved.
+    /// A live state from what [`GraphState::saved`] gave. Its sessions are resolved for lookups
+    /// when the first slice comes, those still usable at its first call (as
+    /// [`GraphState::with_live`] would resolve them, then the slice drop the others).
     pub fn restore(saved: SavedGraph) -> GraphState {
-        GraphState::from_saved(saved).with_live()
+        GraphState {
+            live: Some(HashMap::default()),
+            live_pending: true,
+            ..GraphState::from_saved(saved)
+        }
     }
 
     /// The state [`GraphState::saved`] gave, without lookups (to merge or finish).
@@ -640,12 +650,14 @@ impl GraphState {
             issuing: saved.issuing.into_iter().collect(),
             signins: saved.signins.into_iter().collect(),
             live: None,
+            live_pending: false,
         }
     }
 
     /// Resolves every session for lookups (after a restore or a merge).
     pub fn with_live(mut self) -> GraphState {
-        let graph = self.resolve();
+        self.live_pending = false;
+        let graph = self.resolve(None);
         self.live = Some(
             graph
                 .sessions
@@ -779,6 +791,10 @@ impl GraphState {
         // result is the same as one pass in time order.
         let chunk = (events.len() / (4 * rayon::current_num_threads().max(1))).max(4096);
         let parts: Vec<Gathered> = events.par_chunks(chunk).map(gather).collect();
+        if let (true, Some(first)) = (self.live_pending, events.first()) {
+            self.live_pending = false;
+            self.live = Some(self.resolved_usable_at(first.event_time));
+        }
         if let (Some(live), Some(first)) = (self.live.as_mut(), events.first()) {
             // No call in this slice or later can use a key that expired before it: the live
             // view keeps only sessions still usable (the graph itself keeps every one).
@@ -867,7 +883,7 @@ impl GraphState {
     pub fn finish(&self) -> Graph {
         Graph {
             issuing: self.issuing.clone(),
-            ..self.resolve()
+            ..self.resolve(None)
         }
     }
 
@@ -875,7 +891,7 @@ impl GraphState {
     /// the state holds none until [`GraphState::give_back`] returns them, and must not observe,
     /// retire or be saved before.
     pub fn lend(&mut self) -> Graph {
-        let mut graph = self.resolve();
+        let mut graph = self.resolve(None);
         graph.issuing = std::mem::take(&mut self.issuing);
         graph
     }
@@ -885,10 +901,82 @@ impl GraphState {
         self.issuing = std::mem::take(&mut graph.issuing);
     }
 
+    /// The sessions a restored state's lookups need at `at` (its first slice's first call),
+    /// resolved: those still usable then and their chains (a session's chain is resolved from
+    /// its ancestors alone). Every session when a chain loops (which way round a loop is
+    /// resolved depends on which of its sessions comes first in the whole graph).
+    fn resolved_usable_at(&self, at: Millis) -> HashMap<Text, Session> {
+        let usable = |k: &str| -> bool {
+            let until = match self.issuing.get(k) {
+                Some(e) => Some(
+                    e.sts()
+                        .issued_expiration
+                        .unwrap_or(e.event_time + LONGEST_SESSION),
+                ),
+                None => self
+                    .usage
+                    .get(k)
+                    .and_then(|u| u.last)
+                    .map(|t| t + LONGEST_SESSION),
+            };
+            until.is_none_or(|t| t + EXPIRY_GRACE >= at)
+        };
+        let parent = |k: &str| -> Option<&str> {
+            match self.issuing.get(k) {
+                Some(e) => e
+                    .access_key_id
+                    .as_deref()
+                    .filter(|p| caller_is_session(e) && !p.is_empty()),
+                None => self
+                    .usage
+                    .get(k)
+                    .and_then(|u| signin_link(k, u, &self.signins))
+                    .map(|c| &*c.key),
+            }
+        };
+        let mut wanted: HashSet<&str> = HashSet::default();
+        let mut path: HashSet<&str> = HashSet::default();
+        let keys = self
+            .issuing
+            .keys()
+            .chain(self.usage.keys().filter(|k| !self.issuing.contains_key(*k)));
+        let mut looped = false;
+        'keys: for k in keys {
+            if !usable(k) {
+                continue;
+            }
+            path.clear();
+            let mut cur = Some(&**k);
+            while let Some(c) = cur {
+                if !path.insert(c) {
+                    looped = true;
+                    break 'keys;
+                }
+                if !wanted.insert(c) {
+                    break;
+                }
+                cur = parent(c);
+            }
+        }
+        let graph = self.resolve((!looped).then_some(&wanted));
+        graph
+            .sessions
+            .into_iter()
+            .map(|s| (s.access_key_id.clone(), s))
+            .collect()
+    }
+
     /// The sessions resolved, as [`GraphState::finish`] gives them, without a copy of the
-    /// issuing calls (which only the graph handed on needs).
-    fn resolve(&self) -> Graph {
-        let issued: Vec<(&Text, &Event)> = self.issuing.iter().map(|(k, e)| (k, &**e)).collect();
+    /// issuing calls (which only the graph handed on needs); with `only`, just those keys (a
+    /// set that holds every ancestor of its keys resolves them as the whole graph would).
+    fn resolve(&self, only: Option<&HashSet<&str>>) -> Graph {
+        let wanted = |k: &Text| only.is_none_or(|o| o.contains(&**k));
+        let issued: Vec<(&Text, &Event)> = self
+            .issuing
+            .iter()
+            .filter(|(k, _)| wanted(k))
+            .map(|(k, e)| (k, &**e))
+            .collect();
         let mut sessions: Vec<Session> = issued
             .par_iter()
             .map(|&(key, e)| issued_session(key, e, self.usage.get(key)))
@@ -896,7 +984,7 @@ impl GraphState {
         let seen_only: Vec<(&Text, &Usage)> = self
             .usage
             .iter()
-            .filter(|(k, _)| !self.issuing.contains_key(*k))
+            .filter(|(k, _)| !self.issuing.contains_key(*k) && wanted(k))
             .collect();
         sessions.par_extend(
             seen_only
@@ -1620,6 +1708,53 @@ mod tests {
             assumed_role_parts("arn:aws:sts::1:assumed-role/path/Role/s").map(|p| p.0),
             Some("arn:aws:iam::1:role/path/Role".to_string())
         );
+    }
+
+    /// The sample's events (a week of an organisation), in slices of one hour.
+    fn sample_slices() -> Vec<Vec<Event>> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let mut out = Vec::new();
+        crate::ingest::stream(
+            &[root],
+            &crate::ingest::IngestOptions::default(),
+            crate::ingest::Slicing::default(),
+            &mut |s| {
+                out.push(s);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_restored_state_looks_up_the_same_sessions_as_one_resolving_every_saved_session() {
+        let slices = sample_slices();
+        let mut skipped = 0;
+        for cut in [slices.len() / 4, slices.len() / 2, 3 * slices.len() / 4] {
+            let mut before = GraphState::live();
+            for s in &slices[..cut] {
+                before.observe(s);
+            }
+            let mut lazy = GraphState::restore(before.saved());
+            let mut eager = GraphState::from_saved(before.saved()).with_live();
+            let at = slices[cut][0].event_time;
+            skipped += eager.resolve(None).sessions.len() - lazy.resolved_usable_at(at).len();
+            for s in &slices[cut..] {
+                lazy.observe(s);
+                eager.observe(s);
+                let (l, e) = (lazy.live.as_ref().unwrap(), eager.live.as_ref().unwrap());
+                assert_eq!(l.len(), e.len(), "cut at slice {cut}");
+                for (k, session) in e {
+                    assert!(
+                        l.get(k) == Some(session),
+                        "{k} differs (cut at slice {cut})"
+                    );
+                }
+            }
+            assert!(lazy.finish().sessions == eager.finish().sessions);
+        }
+        assert!(skipped > 0, "expired saved sessions are not resolved again");
     }
 
     #[test]
