@@ -13,7 +13,8 @@ use polars::sql::SQLContext;
 /// streamed (held as they came, never copied into one vector).
 pub trait Rows<T> {
     fn count(&self) -> usize;
-    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    /// The rows, slice by slice.
+    fn slices<'a>(&'a self) -> impl Iterator<Item = &'a [T]>
     where
         T: 'a;
 }
@@ -22,11 +23,11 @@ impl<T> Rows<T> for [T] {
     fn count(&self) -> usize {
         self.len()
     }
-    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    fn slices<'a>(&'a self) -> impl Iterator<Item = &'a [T]>
     where
         T: 'a,
     {
-        self.iter()
+        std::iter::once(self)
     }
 }
 
@@ -34,18 +35,20 @@ impl<T> Rows<T> for [Vec<T>] {
     fn count(&self) -> usize {
         self.iter().map(Vec::len).sum()
     }
-    fn each<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    fn slices<'a>(&'a self) -> impl Iterator<Item = &'a [T]>
     where
         T: 'a,
     {
-        self.iter().flatten()
+        self.iter().map(Vec::as_slice)
     }
 }
 
-/// A column's values, one per row (sized up front: a flattened iterator does not know its length).
+/// A column's values, one per row (sized up front, each slice copied at once).
 fn values<'a, T: 'a, R: Rows<T> + ?Sized, V>(rows: &'a R, f: impl Fn(&'a T) -> V) -> Vec<V> {
     let mut out = Vec::with_capacity(rows.count());
-    out.extend(rows.each().map(f));
+    for slice in rows.slices() {
+        out.extend(slice.iter().map(&f));
+    }
     out
 }
 
