@@ -533,12 +533,18 @@ impl State {
         partition: impl Fn(&T) -> (String, String),
         frame: impl Fn(&[T]) -> Result<DataFrame>,
     ) -> Result<u64> {
-        rows.sort_by_cached_key(&partition);
+        // Grouped by folder name: two values named alike (`a/b` and `a_b`) share one part
+        // instead of the second overwriting the first.
+        let folder = |r: &T| {
+            let (account, date) = partition(r);
+            (safe(&account), safe(&date))
+        };
+        rows.sort_by_cached_key(folder);
         let mut files = 0;
-        for group in rows.chunk_by(|a, b| partition(a) == partition(b)) {
-            let (account, date) = partition(&group[0]);
+        for group in rows.chunk_by(|a, b| folder(a) == folder(b)) {
+            let (account, date) = folder(&group[0]);
             let mut df = frame(group)?;
-            self.write_part(table, run, (&safe(&account), &safe(&date)), &mut df)?;
+            self.write_part(table, run, (&account, &date), &mut df)?;
             files += 1;
         }
         Ok(files)
@@ -815,6 +821,46 @@ mod tests {
                 (name, std::fs::read(&p).unwrap())
             })
             .collect()
+    }
+
+    #[test]
+    fn rows_of_two_accounts_named_alike_as_folders_share_one_part_and_none_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let rows = vec![
+            ("acct/1", "a"),
+            ("acct_1", "b"),
+            ("acct/1", "c"),
+            ("other", "d"),
+        ];
+        let parts = state
+            .write_parts(
+                "findings",
+                "run-a",
+                rows,
+                |r| (r.0.to_string(), "2026-03-01".to_string()),
+                |rows| {
+                    let names: Vec<&str> = rows.iter().map(|r| r.1).collect();
+                    Ok(DataFrame::new_infer_height(vec![Column::new(
+                        "n".into(),
+                        names,
+                    )])?)
+                },
+            )
+            .unwrap();
+        assert_eq!(parts, 2);
+        let part = dir
+            .path()
+            .join("lake/findings/account=acct_1/date=2026-03-01/run-a.parquet");
+        let df = ParquetReader::new(std::fs::File::open(&part).unwrap())
+            .finish()
+            .unwrap();
+        let names: Vec<Option<&str>> = df.column("n").unwrap().str().unwrap().iter().collect();
+        assert_eq!(
+            names,
+            [Some("a"), Some("b"), Some("c")],
+            "in the order they came"
+        );
     }
 
     #[test]
