@@ -430,3 +430,56 @@ fn shards_by_account_merged_know_every_session_of_one_run() {
     let parts = |d: &Path| walk(&d.join("lake/events")).len();
     assert_eq!(parts(&merged), parts(&a) + parts(&b));
 }
+
+#[test]
+fn a_report_that_writes_its_lake_rows_aside_stores_and_reports_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let (held, aside) = (dir.path().join("held"), dir.path().join("aside"));
+    report(&held, &[]);
+    // At most 500 rows held: the rest of the week written aside, read back for the parts and
+    // the incidents' timelines.
+    report(&aside, &["--lake-rows-held", "500"]);
+    // Each part by its partition folder (its file is named by the run).
+    let parts = |state: &Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+        walk(&state.join("lake"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| {
+                let folder = p.parent().unwrap().strip_prefix(state).unwrap();
+                (folder.display().to_string(), std::fs::read(&p).unwrap())
+            })
+            .collect()
+    };
+    let (want, got) = (parts(&held), parts(&aside));
+    assert!(want.len() > 3, "{:?}", want.keys());
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>()
+    );
+    for (folder, bytes) in &want {
+        // Findings parts name the run in a column; the events and sessions are byte for byte.
+        if !folder.contains("findings") {
+            assert!(got[folder] == *bytes, "{folder} differs");
+        }
+    }
+    let report = |state: &Path| {
+        let text = std::fs::read_to_string(state.join("report.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("run_id");
+        o.remove("generated_at");
+        v
+    };
+    let (want, got) = (report(&held), report(&aside));
+    assert!(
+        want["incidents"].as_array().is_some_and(|i| !i.is_empty()),
+        "the sample's week has incidents"
+    );
+    assert_eq!(want, got);
+    let left: Vec<_> = std::fs::read_dir(&aside)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".spill-"))
+        .collect();
+    assert!(left.is_empty(), "rows written aside are removed");
+}

@@ -28,16 +28,22 @@ def measure(cmd, stdout=subprocess.DEVNULL):
     return p.returncode, time.monotonic() - t, err.decode(errors="replace")
 
 
+CPU = {}
+
+
 def timed(cmd):
-    """Runs cmd under GNU time; returns (code, wall s, peak RSS MB, stderr)."""
+    """Runs cmd under GNU time; returns (code, wall s, peak RSS MB, stderr). The CPU seconds
+    (user + system) of the run are left in CPU["last"]."""
+    CPU["last"] = None
     if shutil.which("time") or os.path.exists("/usr/bin/time"):
-        full = ["/usr/bin/time", "-f", "@@%e %M"] + cmd
+        full = ["/usr/bin/time", "-f", "@@%e %M %U %S"] + cmd
         code, wall, err = measure(full)
         rss = None
         for line in err.splitlines():
             if line.startswith("@@"):
-                w, m = line[2:].split()
+                w, m, u, sy = line[2:].split()
                 wall, rss = float(w), int(m) / 1024
+                CPU["last"] = float(u) + float(sy)
         return code, wall, rss, err
     code, wall, err = measure(cmd)
     return code, wall, None, err
@@ -60,13 +66,14 @@ def main():
     ap.add_argument("--stored", default="7,30", help="days stored before the measured night")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
-    print(f"{'measurement':44} {'wall s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
+    print(f"{'measurement':44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
 
     def line(label, wall, rss, events):
         eps = f"{events / wall:10.0f}" if events and wall else f"{'-':>10}"
         rss_s = f"{rss:8.0f}" if rss is not None else f"{'-':>8}"
+        cpu = f"{CPU['last']:8.2f}" if CPU.get("last") is not None else f"{'-':>8}"
         ev = f"{events:10d}" if events else f"{'-':>10}"
-        print(f"{label:44} {wall:8.2f} {rss_s} {ev} {eps}", flush=True)
+        print(f"{label:44} {wall:8.2f} {cpu} {rss_s} {ev} {eps}", flush=True)
 
     corpora = {}
     for n in [int(x) for x in a.sizes.split(",") if x]:
@@ -111,10 +118,15 @@ def main():
             if "new events judged" in l:
                 new = int(l.split(" new events judged")[0].rsplit(" ", 1)[-1])
         line(f"report: night {stored + 1} ({stored} days stored)", wall, rss, new)
+        night_wall, night_cpu = wall, CPU["last"]
         code, wall, rss, err = timed([a.bin, "hunt", "--format", "ndjson", "--fail-on",
                                       "critical", "--since", night.isoformat(), "--until",
                                       nxt.isoformat(), d])
         line(f"hunt over night {stored + 1} alone", wall, rss, events_in(err))
+        ratio = f"night / hunt: {night_wall / wall:.2f} wall"
+        if night_cpu and CPU["last"]:
+            ratio += f", {night_cpu / CPU['last']:.2f} CPU"
+        print(f"  {ratio} (target: at most 1.5)", flush=True)
 
 
 if __name__ == "__main__":

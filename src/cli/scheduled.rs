@@ -33,6 +33,10 @@ pub struct ReportArgs {
     /// state holds the living sessions, not every session ever seen.
     #[arg(long, value_name = "HOURS", default_value_t = 48)]
     pub keep_expired_hours: u32,
+    /// Lake rows a run holds before writing them aside to read back at the end (memory of a
+    /// first run over a backlog). For tests.
+    #[arg(long, value_name = "ROWS", default_value_t = crate::state::LAKE_ROWS_HELD, hide = true)]
+    pub lake_rows_held: usize,
     /// Detection thresholds and allowlists (TOML), as for hunt.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -86,6 +90,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             fail_on: args.fail_on,
             history_days: args.history_days,
             keep_expired_hours: args.keep_expired_hours,
+            lake_rows_held: args.lake_rows_held,
             config: args.config,
             geoip: args.geoip,
         },

@@ -668,7 +668,31 @@ pub struct LakeParts<T> {
     /// vector doubled, and their memory touched twice).
     parts: BTreeMap<(String, String), Vec<Vec<T>>>,
     rows: u64,
+    /// Rows held in `parts` now.
+    held: usize,
+    /// Where held rows go when there are more than a budget of them.
+    spill: Option<SpillDir>,
+    /// Each partition's rows written out so far, in order: read back when its part is written.
+    spilled: BTreeMap<(String, String), Vec<PathBuf>>,
 }
+
+/// A run's folder of spilled lake rows (Parquet, LZ4), removed with it.
+struct SpillDir {
+    dir: PathBuf,
+    budget: usize,
+    files: usize,
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Rows a night holds for the lake before it writes them out to be read back at the end: about
+/// 1.5 KB each in memory, so at most about 450 MB (a night of 150 k events never spills; a
+/// first run over a month's backlog does, instead of holding every event).
+pub const LAKE_ROWS_HELD: usize = 300_000;
 
 impl<T> LakeParts<T> {
     pub fn new(table: &'static str) -> LakeParts<T> {
@@ -676,12 +700,59 @@ impl<T> LakeParts<T> {
             table,
             parts: BTreeMap::new(),
             rows: 0,
+            held: 0,
+            spill: None,
+            spilled: BTreeMap::new(),
         }
+    }
+
+    /// Writes the held rows out to `dir` (made when first needed, removed when the parts are
+    /// written or dropped) whenever more than `budget` are held ([`LakeParts::spill_over`]).
+    pub fn spilling(mut self, dir: PathBuf, budget: usize) -> LakeParts<T> {
+        self.spill = Some(SpillDir {
+            dir,
+            budget,
+            files: 0,
+        });
+        self
+    }
+
+    /// When more rows are held than the budget of [`LakeParts::spilling`], writes every held
+    /// partition's rows out (`frame` gives their frame) and lets them go; the parts written at
+    /// the end are the same files, byte for byte, as if they had been held.
+    pub fn spill_over(&mut self, frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>) -> Result<()> {
+        let Some(sp) = self.spill.as_mut() else {
+            return Ok(());
+        };
+        if self.held <= sp.budget {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&sp.dir).map_err(|e| io_err(&sp.dir, e))?;
+        for (key, rows) in std::mem::take(&mut self.parts) {
+            let mut df = frame(&rows)?;
+            drop(rows);
+            let path = sp.dir.join(format!("{:06}.parquet", sp.files));
+            sp.files += 1;
+            let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+            ParquetWriter::new(std::io::BufWriter::new(f))
+                .with_compression(ParquetCompression::Lz4Raw)
+                .finish(&mut df)
+                .map_err(|e| io_err(&path, e))?;
+            self.spilled.entry(key).or_default().push(path);
+        }
+        self.held = 0;
+        Ok(())
+    }
+
+    /// The rows written out so far, as frames (in no particular order).
+    pub fn spilled_frames(&self) -> impl Iterator<Item = Result<DataFrame>> + '_ {
+        self.spilled.values().flatten().map(|p| read_frame(p))
     }
 
     /// Takes a batch of rows: `partition` gives a row's account and `YYYY-MM-DD` date.
     pub fn push(&mut self, rows: Vec<T>, partition: impl Fn(&T) -> (&str, &str)) {
         self.rows += rows.len() as u64;
+        self.held += rows.len();
         // Each row's partition, named once per distinct partition of the batch.
         let mut index: HashMap<(&str, &str), usize> = HashMap::new();
         let mut keys: Vec<(String, String)> = Vec::new();
@@ -719,7 +790,8 @@ impl<T> LakeParts<T> {
         self.rows
     }
 
-    /// Every row taken, partition by partition, in the batches they came in.
+    /// Every row held, partition by partition, in the batches they came in (not those written
+    /// out: [`LakeParts::spilled_frames`]).
     pub fn parts(&self) -> impl Iterator<Item = &[T]> {
         self.parts.values().flatten().map(Vec::as_slice)
     }
@@ -734,14 +806,44 @@ impl<T> LakeParts<T> {
         frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
     ) -> Result<u64> {
         let mut files = 0;
-        for ((account, date), rows) in self.parts {
-            let mut df = frame(&rows)?;
-            drop(rows);
-            state.write_part(self.table, run, (&account, &date), &mut df)?;
+        let mut spilled = self.spilled;
+        let mut held = self.parts;
+        let keys: BTreeSet<(String, String)> = spilled.keys().chain(held.keys()).cloned().collect();
+        for key in keys {
+            // The partition's rows in the order they came: those written out first, then those
+            // still held; one frame of one chunk, as if every row had been held.
+            let mut df: Option<DataFrame> = None;
+            let mut add = |next: DataFrame| -> Result<()> {
+                match df.as_mut() {
+                    None => df = Some(next),
+                    Some(d) => {
+                        d.vstack_mut_owned(next)?;
+                    }
+                }
+                Ok(())
+            };
+            for p in spilled.remove(&key).unwrap_or_default() {
+                add(read_frame(&p)?)?;
+                let _ = std::fs::remove_file(&p);
+            }
+            if let Some(rows) = held.remove(&key) {
+                add(frame(&rows)?)?;
+            }
+            let Some(mut df) = df else { continue };
+            df.rechunk_mut();
+            let (account, date) = &key;
+            state.write_part(self.table, run, (account, date), &mut df)?;
             files += 1;
         }
+        drop(self.spill);
         Ok(files)
     }
+}
+
+/// A Parquet file read whole.
+fn read_frame(path: &Path) -> Result<DataFrame> {
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    ParquetReader::new(f).finish().map_err(|e| io_err(path, e))
 }
 
 /// A partition value safe as a folder name.
@@ -928,14 +1030,41 @@ mod tests {
             .unwrap();
         assert_eq!(parts, written);
         assert!(written > 1, "the sample spans several days");
-        let (a, b) = (files(at_once.path()), files(sliced.path()));
-        assert_eq!(
-            a.keys().collect::<Vec<_>>(),
-            b.keys().collect::<Vec<_>>(),
-            "the same parts"
+        // Slices again, holding at most 50 rows: the rest written aside and read back.
+        let spilled = tempfile::tempdir().unwrap();
+        let aside = spilled.path().join(".spill-run-a");
+        let mut lake = LakeParts::new("events").spilling(aside.clone(), 50);
+        let mut most_held = 0;
+        for slice in events.chunks(7) {
+            lake.push(slice.to_vec(), event_partition);
+            lake.spill_over(crate::frame::events_frame_of).unwrap();
+            most_held = most_held.max(lake.parts().map(<[Event]>::len).sum::<usize>());
+        }
+        assert!(most_held <= 50 + 7, "held {most_held} rows");
+        let aside_rows: usize = lake.spilled_frames().map(|f| f.unwrap().height()).sum();
+        assert!(
+            aside_rows > events.len() / 2,
+            "{aside_rows} rows written aside"
         );
-        for (name, bytes) in &a {
-            assert!(b[name] == *bytes, "{name} differs");
+        let parts = lake
+            .write(
+                &State::open(spilled.path()).unwrap(),
+                "run-a",
+                crate::frame::events_frame_of,
+            )
+            .unwrap();
+        assert_eq!(parts, written);
+        assert!(!aside.exists(), "the rows written aside are removed");
+        for other in [sliced.path(), spilled.path()] {
+            let (a, b) = (files(at_once.path()), files(other));
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "the same parts"
+            );
+            for (name, bytes) in &a {
+                assert!(b[name] == *bytes, "{name} differs");
+            }
         }
     }
 

@@ -56,6 +56,8 @@ pub struct ReportOptions {
     pub history_days: u32,
     /// Hours an expired session is kept in the saved state after it could last sign a call.
     pub keep_expired_hours: u32,
+    /// Lake rows held before they are written aside ([`super::LAKE_ROWS_HELD`]).
+    pub lake_rows_held: usize,
     /// Detection thresholds and allowlists (TOML).
     pub config: Option<PathBuf>,
     /// The user's own .mmdb files.
@@ -280,8 +282,20 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
-    // The new events, gathered per lake partition as they stream.
-    let mut lake = super::LakeParts::new("events");
+    // The new events, gathered per lake partition as they stream; past a budget of rows they
+    // are written out and read back at the end (a first run over a backlog holds no more than
+    // a night). A killed run's leftovers go first.
+    let spill_dir = state.dir().join(format!(".spill-{run_id}"));
+    for old in std::fs::read_dir(state.dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if old.file_name().to_string_lossy().starts_with(".spill-") {
+            let _ = std::fs::remove_dir_all(old.path());
+        }
+    }
+    let mut lake = super::LakeParts::new("events").spilling(spill_dir, args.lake_rows_held.max(1));
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
     let mut touched: HashSet<crate::event::Text> = HashSet::new();
@@ -305,7 +319,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             }
         }
         lake.push(slice, lake_partition);
-        Ok(())
+        lake.spill_over(crate::frame::events_frame_of)
     })?;
     crate::progress::warn(&data);
     let stats = data.stats.clone();
@@ -527,6 +541,14 @@ fn incidents_from_lake(
     if !collector.is_empty() {
         for part in lake.parts() {
             collector.observe(part);
+        }
+        for df in lake.spilled_frames() {
+            match df.and_then(|df| crate::frame::events_from_frame(&df).map_err(Error::Other)) {
+                Ok(events) => collector.observe(&events),
+                Err(e) => eprintln!(
+                    "trailhound: warning: the incidents' timelines miss events written aside: {e}"
+                ),
+            }
         }
     }
     incident::finish(drafts, collector, graph, &opts)
