@@ -501,14 +501,14 @@ impl Trace {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::detect::Kind;
     use crate::ingest::{self, IngestOptions, Slicing};
 
     /// The bundled sample's events (a week of an organisation, with planted incidents), in
     /// slices of one hour.
-    fn sample_slices() -> Vec<Vec<Event>> {
+    pub(crate) fn sample_slices() -> Vec<Vec<Event>> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
         let mut out = Vec::new();
         ingest::stream(

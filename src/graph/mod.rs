@@ -674,20 +674,6 @@ impl GraphState {
     /// state holds the sessions still alive, not every session ever seen. Returns the number of
     /// keys dropped.
     pub fn retire(&mut self, now: Millis) -> usize {
-        let until = |k: &Text| -> Option<Millis> {
-            match self.issuing.get(k) {
-                Some(e) => Some(
-                    e.sts()
-                        .issued_expiration
-                        .unwrap_or(e.event_time + LONGEST_SESSION),
-                ),
-                None => self
-                    .usage
-                    .get(k)
-                    .and_then(|u| u.last)
-                    .map(|t| t + LONGEST_SESSION),
-            }
-        };
         let parent = |k: &Text| -> Option<Text> {
             self.issuing
                 .get(k)
@@ -714,7 +700,11 @@ impl GraphState {
             .chain(self.issuing.keys())
             .chain(signin_keys.iter())
         {
-            if until(k).is_none_or(|t| t + EXPIRY_GRACE >= now) || signin_keys.contains(k) {
+            if self
+                .key_usable_until(k)
+                .is_none_or(|t| t + EXPIRY_GRACE >= now)
+                || signin_keys.contains(k)
+            {
                 let mut cur = Some(k.clone());
                 while let Some(c) = cur {
                     if !keep.insert(c.clone()) {
@@ -901,25 +891,31 @@ impl GraphState {
         self.issuing = std::mem::take(&mut graph.issuing);
     }
 
+    /// Until when a key can sign calls, as [`usable_until`] tells it of the key's session: its
+    /// issuing call's expiration (or 36 hours after it), else 36 hours after its last call.
+    fn key_usable_until(&self, k: &str) -> Option<Millis> {
+        match self.issuing.get(k) {
+            Some(e) => Some(
+                e.sts()
+                    .issued_expiration
+                    .unwrap_or(e.event_time + LONGEST_SESSION),
+            ),
+            None => self
+                .usage
+                .get(k)
+                .and_then(|u| u.last)
+                .map(|t| t + LONGEST_SESSION),
+        }
+    }
+
     /// The sessions a restored state's lookups need at `at` (its first slice's first call),
     /// resolved: those still usable then and their chains (a session's chain is resolved from
     /// its ancestors alone). Every session when a chain loops (which way round a loop is
     /// resolved depends on which of its sessions comes first in the whole graph).
     fn resolved_usable_at(&self, at: Millis) -> HashMap<Text, Session> {
         let usable = |k: &str| -> bool {
-            let until = match self.issuing.get(k) {
-                Some(e) => Some(
-                    e.sts()
-                        .issued_expiration
-                        .unwrap_or(e.event_time + LONGEST_SESSION),
-                ),
-                None => self
-                    .usage
-                    .get(k)
-                    .and_then(|u| u.last)
-                    .map(|t| t + LONGEST_SESSION),
-            };
-            until.is_none_or(|t| t + EXPIRY_GRACE >= at)
+            self.key_usable_until(k)
+                .is_none_or(|t| t + EXPIRY_GRACE >= at)
         };
         let parent = |k: &str| -> Option<&str> {
             match self.issuing.get(k) {
@@ -1710,22 +1706,7 @@ mod tests {
         );
     }
 
-    /// The sample's events (a week of an organisation), in slices of one hour.
-    fn sample_slices() -> Vec<Vec<Event>> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
-        let mut out = Vec::new();
-        crate::ingest::stream(
-            &[root],
-            &crate::ingest::IngestOptions::default(),
-            crate::ingest::Slicing::default(),
-            &mut |s| {
-                out.push(s);
-                Ok(())
-            },
-        )
-        .unwrap();
-        out
-    }
+    use crate::engine::tests::sample_slices;
 
     #[test]
     fn a_restored_state_looks_up_the_same_sessions_as_one_resolving_every_saved_session() {
