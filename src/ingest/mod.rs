@@ -255,6 +255,13 @@ fn delivered(i: &source::Input) -> Option<Millis> {
     delivered_key(&i.path.to_string_lossy())
 }
 
+/// Whether a streaming read needs the sizes of the files it lists: only for a progress bar
+/// drawn (a manifest's sizes come from a walk that always reads them).
+fn sizes_shown(opts: &IngestOptions) -> bool {
+    use std::io::IsTerminal;
+    opts.progress && std::io::stderr().is_terminal()
+}
+
 /// Lists the inputs. With `defer` (a streaming read without a state manifest), the dated files
 /// of folders that hold only files are listed when the read reaches their delivery time.
 fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Error> {
@@ -285,6 +292,7 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Er
                     prune: &outside,
                     wants: &wants,
                     dated: &delivered,
+                    sizes: sizes_shown(opts),
                 },
             )?;
             return Ok(Plan {
@@ -490,6 +498,7 @@ pub fn stream(
         prune: &|_| false,
         wants: &wants,
         dated: &delivered,
+        sizes: sizes_shown(opts),
     };
     let defer = &defer;
     // Reading runs on its own thread, a slice or two ahead of the consumer (which judges the
@@ -820,18 +829,45 @@ fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
     }
     // Each worker reads into one buffer, reused from file to file.
     let mut data = READ.with(std::cell::Cell::take);
-    data.clear();
-    let read = std::fs::File::open(&input.path)
-        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data));
-    let r = match read {
-        Ok(n) => parse_slice(&name, &data, n as u64, opts),
+    let r = match read_reusing(&input.path, input.size, &mut data) {
+        Ok(n) => parse_slice(&name, &data[..n], n as u64, opts),
         Err(e) => failed(&name, format!("cannot read: {e}")),
     };
-    if data.capacity() <= KEEP_INFLATED {
-        data.clear();
+    // Kept with its bytes, as the inflate buffer is.
+    if data.len() <= KEEP_INFLATED {
         READ.with(|c| c.set(data));
     }
     r
+}
+
+/// Reads the file at `path` into `buf` and returns how many bytes it holds, at the start of
+/// `buf`. Like [`decode::inflate_reusing`], `buf` is a worker's buffer reused from file to
+/// file, its length the bytes ready to be written over: the file is read with plain reads
+/// into it (one open, reads until the end, one close), not with `read_to_end`, which asks the
+/// file's length and position first (two more system calls per file) and initializes its
+/// room again for every file. `size` (the length the listing saw, 0 when it did not look) is
+/// only a hint for the room.
+fn read_reusing(path: &Path, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    // One byte more than the hint: the read that finds the end needs no room of its own.
+    let hint = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+    if buf.len() < hint && size > 0 {
+        buf.resize(hint, 0);
+    }
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            let grow = buf.len().saturating_mul(2).max(256 << 10);
+            buf.resize(grow, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 pub(crate) fn failed(name: &str, reason: String) -> FileResult {
