@@ -355,6 +355,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     let estimate = (total_bytes / 100).min(MAX_RESERVED_EVENTS) as usize;
     let collector = Collector {
         events: std::sync::Mutex::new(Vec::with_capacity(estimate)),
+        batches: None,
     };
     let mut results: Vec<FileResult> = inputs
         .par_iter()
@@ -457,8 +458,11 @@ pub fn stream(
     let total_bytes: u64 = inputs.iter().map(|(_, i)| i.size).sum::<u64>()
         + deferred.iter().map(|f| f.bytes).sum::<u64>();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
+    // Each input's events are kept as they were read (not copied into one pool): a slice is
+    // put together once, when it is handed over.
     let collector = Collector {
         events: std::sync::Mutex::new(Vec::new()),
+        batches: Some(std::sync::Mutex::new(Vec::new())),
     };
     let read_batch = |batch: &[(usize, &source::Input)]| -> Vec<FileResult> {
         batch
@@ -559,14 +563,9 @@ pub fn stream(
             by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
         }
         let mut flow = Flow::default();
-        // The pool is handed over whole and left with the room it had, so that it does not grow
-        // (copying its events) again for the next slice.
+        // The inputs' events are handed over as they were read, one vector per input.
         let take = |flow: &mut Flow| {
-            let got = collector.events.lock().map(|mut v| {
-                let room = v.capacity();
-                std::mem::replace(&mut *v, Vec::with_capacity(room))
-            });
-            if let Ok(got) = got {
+            for got in collector.drain() {
                 flow.add(got);
             }
         };
@@ -767,9 +766,11 @@ impl Flow {
     }
 }
 
-/// Gathers the events of every input into one vector as each input is done.
+/// Gathers the events of every input as each input is done: into one vector, or (with
+/// `batches`, for a streaming read) as each input's own vector, moved, not copied.
 pub(crate) struct Collector {
     events: std::sync::Mutex<Vec<Event>>,
+    batches: Option<std::sync::Mutex<Vec<Vec<Event>>>>,
 }
 
 /// The name a local file has in a state manifest: its absolute path.
@@ -811,11 +812,30 @@ impl Collector {
         for (i, e) in r.events.iter_mut().enumerate() {
             e.origin = (n, i as u32);
         }
-        if let Ok(mut all) = self.events.lock() {
+        if let Some(batches) = &self.batches {
+            if !r.events.is_empty() {
+                if let Ok(mut all) = batches.lock() {
+                    all.push(std::mem::take(&mut r.events));
+                }
+            }
+        } else if let Ok(mut all) = self.events.lock() {
             all.append(&mut r.events);
         }
         r.events = Vec::new();
         r
+    }
+
+    /// The events gathered so far, as the inputs' vectors (one vector of all for a collector
+    /// without batches), taken out.
+    fn drain(&self) -> Vec<Vec<Event>> {
+        match &self.batches {
+            Some(b) => b.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default(),
+            None => self
+                .events
+                .lock()
+                .map(|mut v| vec![std::mem::take(&mut *v)])
+                .unwrap_or_default(),
+        }
     }
 }
 
