@@ -829,7 +829,10 @@ impl Collector {
     /// without batches), taken out.
     fn drain(&self) -> Vec<Vec<Event>> {
         match &self.batches {
-            Some(b) => b.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default(),
+            Some(b) => b
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default(),
             None => self
                 .events
                 .lock()

@@ -366,11 +366,9 @@ impl std::fmt::Display for WalkError {
                 child.display(),
                 ancestor.display()
             ),
-            (_, Some(path), Some(err)) => write!(
-                f,
-                "IO error for operation on {}: {err}",
-                path.display()
-            ),
+            (_, Some(path), Some(err)) => {
+                write!(f, "IO error for operation on {}: {err}", path.display())
+            }
             (_, _, Some(err)) => err.fmt(f),
             _ => f.write_str("unknown error"),
         }
@@ -533,13 +531,7 @@ impl<'p> Walk<'p> {
     }
 
     /// An entry found: entered when it is a folder (unless pruned), yielded when deep enough.
-    fn found(
-        &mut self,
-        path: PathBuf,
-        depth: usize,
-        kind: Kind,
-        size: u64,
-    ) -> Option<WalkEntry> {
+    fn found(&mut self, path: PathBuf, depth: usize, kind: Kind, size: u64) -> Option<WalkEntry> {
         if kind == Kind::Folder {
             if (self.prune)(&path) {
                 return None;
@@ -831,7 +823,10 @@ mod tests {
         let none = |_: &Path| false;
         let ours = walked(Walk::new(root, true, &none));
         assert_eq!(ours, walkdir_walked(root, false, &none));
-        assert!(ours.iter().any(|l| l.contains("File system loop found")), "{ours:#?}");
+        assert!(
+            ours.iter().any(|l| l.contains("File system loop found")),
+            "{ours:#?}"
+        );
         assert!(ours.iter().any(|l| l.contains("broken.json")), "{ours:#?}");
         // Pruned folders are neither yielded nor entered.
         let prune = |p: &Path| p.ends_with("mixed") || p.ends_with("03/01");
