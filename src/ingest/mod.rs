@@ -1262,6 +1262,28 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_read_buffer_holds_each_file_whole_whatever_the_size_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, &big).unwrap();
+        std::fs::write(&b, b"short").unwrap();
+        let mut buf = Vec::new();
+        // No hint, a hint too small, a hint too large: the whole file, and only it.
+        for hint in [0, 10, big.len() as u64, 5 << 20] {
+            let n = super::read_reusing(&a, hint, &mut buf).unwrap();
+            assert_eq!(&buf[..n], &big[..], "hint {hint}");
+            // The buffer still holds the longer file's bytes after the count.
+            let n = super::read_reusing(&b, hint, &mut buf).unwrap();
+            assert_eq!(&buf[..n], b"short", "hint {hint}");
+        }
+        let e = super::read_reusing(&dir.path().join("gone"), 0, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        // A folder opens but cannot be read.
+        assert!(super::read_reusing(dir.path(), 0, &mut buf).is_err());
+    }
+
+    #[test]
     fn permute_follows_cycles() {
         let mut v = vec!['a', 'b', 'c', 'd', 'e'];
         super::permute(&mut v, &[2, 0, 1, 4, 3]);
