@@ -870,7 +870,7 @@ fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
 /// file's length and position first (two more system calls per file) and initializes its
 /// room again for every file. `size` (the length the listing saw, 0 when it did not look) is
 /// only a hint for the room.
-fn read_reusing(path: &Path, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+pub fn read_reusing(path: &Path, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     // One byte more than the hint: the read that finds the end needs no room of its own.
