@@ -255,6 +255,13 @@ fn delivered(i: &source::Input) -> Option<Millis> {
     delivered_key(&i.path.to_string_lossy())
 }
 
+/// Whether a streaming read needs the sizes of the files it lists: only for a progress bar
+/// drawn (a manifest's sizes come from a walk that always reads them).
+fn sizes_shown(opts: &IngestOptions) -> bool {
+    use std::io::IsTerminal;
+    opts.progress && std::io::stderr().is_terminal()
+}
+
 /// Lists the inputs. With `defer` (a streaming read without a state manifest), the dated files
 /// of folders that hold only files are listed when the read reaches their delivery time.
 fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Error> {
@@ -285,6 +292,7 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Er
                     prune: &outside,
                     wants: &wants,
                     dated: &delivered,
+                    sizes: sizes_shown(opts),
                 },
             )?;
             return Ok(Plan {
@@ -347,6 +355,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Error
     let estimate = (total_bytes / 100).min(MAX_RESERVED_EVENTS) as usize;
     let collector = Collector {
         events: std::sync::Mutex::new(Vec::with_capacity(estimate)),
+        batches: None,
     };
     let mut results: Vec<FileResult> = inputs
         .par_iter()
@@ -449,8 +458,11 @@ pub fn stream(
     let total_bytes: u64 = inputs.iter().map(|(_, i)| i.size).sum::<u64>()
         + deferred.iter().map(|f| f.bytes).sum::<u64>();
     let bar = crate::progress::bar(opts.progress, total_bytes, "reading");
+    // Each input's events are kept as they were read (not copied into one pool): a slice is
+    // put together once, when it is handed over.
     let collector = Collector {
         events: std::sync::Mutex::new(Vec::new()),
+        batches: Some(std::sync::Mutex::new(Vec::new())),
     };
     let read_batch = |batch: &[(usize, &source::Input)]| -> Vec<FileResult> {
         batch
@@ -490,6 +502,7 @@ pub fn stream(
         prune: &|_| false,
         wants: &wants,
         dated: &delivered,
+        sizes: sizes_shown(opts),
     };
     let defer = &defer;
     // Reading runs on its own thread, a slice or two ahead of the consumer (which judges the
@@ -550,14 +563,9 @@ pub fn stream(
             by_delivery.sort_by_key(|&(t, n, _)| std::cmp::Reverse((t, n)));
         }
         let mut flow = Flow::default();
-        // The pool is handed over whole and left with the room it had, so that it does not grow
-        // (copying its events) again for the next slice.
+        // The inputs' events are handed over as they were read, one vector per input.
         let take = |flow: &mut Flow| {
-            let got = collector.events.lock().map(|mut v| {
-                let room = v.capacity();
-                std::mem::replace(&mut *v, Vec::with_capacity(room))
-            });
-            if let Ok(got) = got {
+            for got in collector.drain() {
                 flow.add(got);
             }
         };
@@ -758,9 +766,11 @@ impl Flow {
     }
 }
 
-/// Gathers the events of every input into one vector as each input is done.
+/// Gathers the events of every input as each input is done: into one vector, or (with
+/// `batches`, for a streaming read) as each input's own vector, moved, not copied.
 pub(crate) struct Collector {
     events: std::sync::Mutex<Vec<Event>>,
+    batches: Option<std::sync::Mutex<Vec<Vec<Event>>>>,
 }
 
 /// The name a local file has in a state manifest: its absolute path.
@@ -802,11 +812,33 @@ impl Collector {
         for (i, e) in r.events.iter_mut().enumerate() {
             e.origin = (n, i as u32);
         }
-        if let Ok(mut all) = self.events.lock() {
+        if let Some(batches) = &self.batches {
+            if !r.events.is_empty() {
+                if let Ok(mut all) = batches.lock() {
+                    all.push(std::mem::take(&mut r.events));
+                }
+            }
+        } else if let Ok(mut all) = self.events.lock() {
             all.append(&mut r.events);
         }
         r.events = Vec::new();
         r
+    }
+
+    /// The events gathered so far, as the inputs' vectors (one vector of all for a collector
+    /// without batches), taken out.
+    fn drain(&self) -> Vec<Vec<Event>> {
+        match &self.batches {
+            Some(b) => b
+                .lock()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default(),
+            None => self
+                .events
+                .lock()
+                .map(|mut v| vec![std::mem::take(&mut *v)])
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -820,18 +852,45 @@ fn read_one(input: &Input, opts: &IngestOptions) -> FileResult {
     }
     // Each worker reads into one buffer, reused from file to file.
     let mut data = READ.with(std::cell::Cell::take);
-    data.clear();
-    let read = std::fs::File::open(&input.path)
-        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data));
-    let r = match read {
-        Ok(n) => parse_slice(&name, &data, n as u64, opts),
+    let r = match read_reusing(&input.path, input.size, &mut data) {
+        Ok(n) => parse_slice(&name, &data[..n], n as u64, opts),
         Err(e) => failed(&name, format!("cannot read: {e}")),
     };
-    if data.capacity() <= KEEP_INFLATED {
-        data.clear();
+    // Kept with its bytes, as the inflate buffer is.
+    if data.len() <= KEEP_INFLATED {
         READ.with(|c| c.set(data));
     }
     r
+}
+
+/// Reads the file at `path` into `buf` and returns how many bytes it holds, at the start of
+/// `buf`. Like [`decode::inflate_reusing`], `buf` is a worker's buffer reused from file to
+/// file, its length the bytes ready to be written over: the file is read with plain reads
+/// into it (one open, reads until the end, one close), not with `read_to_end`, which asks the
+/// file's length and position first (two more system calls per file) and initializes its
+/// room again for every file. `size` (the length the listing saw, 0 when it did not look) is
+/// only a hint for the room.
+pub fn read_reusing(path: &Path, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    // One byte more than the hint: the read that finds the end needs no room of its own.
+    let hint = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+    if buf.len() < hint && size > 0 {
+        buf.resize(hint, 0);
+    }
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            let grow = buf.len().saturating_mul(2).max(256 << 10);
+            buf.resize(grow, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 pub(crate) fn failed(name: &str, reason: String) -> FileResult {
@@ -1200,6 +1259,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_reused_read_buffer_holds_each_file_whole_whatever_the_size_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, &big).unwrap();
+        std::fs::write(&b, b"short").unwrap();
+        let mut buf = Vec::new();
+        // No hint, a hint too small, a hint too large: the whole file, and only it.
+        for hint in [0, 10, big.len() as u64, 5 << 20] {
+            let n = super::read_reusing(&a, hint, &mut buf).unwrap();
+            assert_eq!(&buf[..n], &big[..], "hint {hint}");
+            // The buffer still holds the longer file's bytes after the count.
+            let n = super::read_reusing(&b, hint, &mut buf).unwrap();
+            assert_eq!(&buf[..n], b"short", "hint {hint}");
+        }
+        let e = super::read_reusing(&dir.path().join("gone"), 0, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        // A folder opens but cannot be read.
+        assert!(super::read_reusing(dir.path(), 0, &mut buf).is_err());
     }
 
     #[test]
