@@ -174,39 +174,35 @@ pub fn expand(
         }
         // The day folder being listed: its walk path and canonical path, and its files.
         let mut current: Option<(PathBuf, String, Listed)> = None;
-        let skipped = std::cell::RefCell::new(Vec::new());
-        let entered = std::cell::RefCell::new(Vec::new());
-        let walker = walkdir::WalkDir::new(p)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                if !e.file_type().is_dir() || !is_day_folder(e.path()) {
-                    return true;
-                }
-                if !in_window(e.path(), window) {
-                    return false;
-                }
-                // Its time is taken before it is listed: a file added afterwards changes it.
-                let Some(mtime) = e.metadata().ok().as_ref().and_then(mtime_ns) else {
-                    return true;
-                };
-                let Ok(canon) = std::fs::canonicalize(e.path()) else {
-                    return true;
-                };
-                let canon = canon.display().to_string();
-                if let Some(f) = settled.get(&canon, mtime) {
-                    skipped.borrow_mut().push(f.clone());
-                    return false;
-                }
-                entered
-                    .borrow_mut()
-                    .push((e.path().to_path_buf(), canon, mtime));
-                true
-            });
-        for entry in walker {
+        let skipped = std::sync::Mutex::new(Vec::new());
+        let entered = std::sync::Mutex::new(Vec::new());
+        // Whether a folder is not to be listed: a day folder outside the window, or settled.
+        let prune = |path: &Path| -> bool {
+            if !is_day_folder(path) {
+                return false;
+            }
+            if !in_window(path, window) {
+                return true;
+            }
+            // Its time is taken before it is listed: a file added afterwards changes it.
+            let Some(mtime) = std::fs::metadata(path).ok().as_ref().and_then(mtime_ns) else {
+                return false;
+            };
+            let Ok(canon) = std::fs::canonicalize(path) else {
+                return false;
+            };
+            let canon = canon.display().to_string();
+            if let Some(f) = settled.get(&canon, mtime) {
+                lock(&skipped).push(f.clone());
+                return true;
+            }
+            lock(&entered).push((path.to_path_buf(), canon, mtime));
+            false
+        };
+        // Sizes only of the files not known (a stat each), below.
+        for entry in source::Walk::new(p, false, &prune) {
             // A day folder entered since the last entry: the one now listed.
-            for (path, canon, mtime) in entered.borrow_mut().drain(..) {
+            for (path, canon, mtime) in lock(&entered).drain(..) {
                 walk.listed.extend(current.take().map(|c| c.2));
                 current = Some((
                     path,
@@ -224,14 +220,15 @@ pub fn expand(
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    walk.inputs.push(source::unreadable(&e, p));
+                    walk.inputs.push(source::unlisted(&e, p));
                     continue;
                 }
             };
-            if !entry.file_type().is_file() {
+            if entry.kind != source::Kind::File {
                 continue;
             }
-            let path = entry.path().to_path_buf();
+            let link = entry.link;
+            let path = entry.path;
             let skip = source::skip_in_folder(&path);
             let mut name = None;
             if let Some((dir, canon, listed)) = current.as_mut() {
@@ -239,7 +236,7 @@ pub fn expand(
                     // Named as the manifest names files (their canonical path): the folder's
                     // and the file's name, unless the file is a link or deeper down.
                     let n = match path.file_name() {
-                        Some(f) if !entry.path_is_symlink() && path.parent() == Some(&**dir) => {
+                        Some(f) if !link && path.parent() == Some(&**dir) => {
                             Some(Path::new(canon.as_str()).join(f).display().to_string())
                         }
                         _ => std::fs::canonicalize(&path)
@@ -255,7 +252,7 @@ pub fn expand(
             let size = if name.as_ref().is_some_and(|n| known.contains(n)) {
                 0
             } else {
-                entry.metadata().map(|m| m.len()).unwrap_or(0)
+                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
             };
             walk.inputs.push(Input {
                 path,
@@ -266,9 +263,15 @@ pub fn expand(
             });
         }
         walk.listed.extend(current.take().map(|c| c.2));
-        walk.skipped.extend(skipped.into_inner());
+        walk.skipped
+            .extend(skipped.into_inner().unwrap_or_else(|e| e.into_inner()));
     }
     Ok(walk)
+}
+
+/// A lock held by this thread only (the walk asks `prune` from the thread that walks).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The folders settled after a run: those carried over unchanged, and those listed that

@@ -85,11 +85,6 @@ pub(crate) fn all_exist(paths: &[PathBuf]) -> Result<(), Error> {
     }
 }
 
-/// A place under `root` the walk could not look at: a failed input with the reason.
-pub(crate) fn unreadable(e: &walkdir::Error, root: &Path) -> Input {
-    failed_at(e.path(), root, e)
-}
-
 /// A failed input at `path` (the root when the error names none).
 fn failed_at(path: Option<&Path>, root: &Path, e: &dyn std::fmt::Display) -> Input {
     Input {
@@ -102,7 +97,7 @@ fn failed_at(path: Option<&Path>, root: &Path, e: &dyn std::fmt::Display) -> Inp
 }
 
 /// A place under `root` this module's walk could not look at.
-fn unlisted(e: &WalkError, root: &Path) -> Input {
+pub(crate) fn unlisted(e: &WalkError, root: &Path) -> Input {
     failed_at(e.path(), root, e)
 }
 
@@ -392,6 +387,8 @@ pub(crate) struct WalkEntry {
     /// The file's length when the walk was asked for sizes (0 otherwise, or when it could not
     /// be had).
     pub size: u64,
+    /// Whether the entry itself is a link (followed).
+    pub link: bool,
 }
 
 /// An entry of a folder not looked at yet: its name (read once, compared as it is) and what
@@ -531,7 +528,14 @@ impl<'p> Walk<'p> {
     }
 
     /// An entry found: entered when it is a folder (unless pruned), yielded when deep enough.
-    fn found(&mut self, path: PathBuf, depth: usize, kind: Kind, size: u64) -> Option<WalkEntry> {
+    fn found(
+        &mut self,
+        path: PathBuf,
+        depth: usize,
+        kind: Kind,
+        size: u64,
+        link: bool,
+    ) -> Option<WalkEntry> {
         if kind == Kind::Folder {
             if (self.prune)(&path) {
                 return None;
@@ -545,6 +549,7 @@ impl<'p> Walk<'p> {
             depth,
             kind,
             size,
+            link,
         })
     }
 }
@@ -564,8 +569,12 @@ impl Iterator for Walk<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(root) = self.root.take() {
+            let mut link = false;
             let md = match std::fs::symlink_metadata(&root) {
-                Ok(md) if md.file_type().is_symlink() => self.follow(&root, 0),
+                Ok(md) if md.file_type().is_symlink() => {
+                    link = true;
+                    self.follow(&root, 0)
+                }
                 Ok(md) => Ok(md),
                 Err(e) => Err(WalkError::io(0, Some(root.clone()), e)),
             };
@@ -575,7 +584,7 @@ impl Iterator for Walk<'_> {
             };
             let kind = kind_of(md.file_type());
             let size = if kind == Kind::File { md.len() } else { 0 };
-            if let Some(e) = self.found(root, 0, kind, size) {
+            if let Some(e) = self.found(root, 0, kind, size, link) {
                 return Some(Ok(e));
             }
         }
@@ -591,7 +600,8 @@ impl Iterator for Walk<'_> {
                 Some(Slot::Entry { name, kind, entry }) => (name, kind, entry),
             };
             let path = level.dir.join(&name);
-            let (kind, size) = if kind.is_symlink() {
+            let link = kind.is_symlink();
+            let (kind, size) = if link {
                 match self.follow(&path, depth) {
                     Ok(md) if md.is_file() => (Kind::File, md.len()),
                     Ok(md) => (kind_of(md.file_type()), 0),
@@ -607,7 +617,7 @@ impl Iterator for Walk<'_> {
                 (kind, size)
             };
             drop(entry);
-            if let Some(e) = self.found(path, depth, kind, size) {
+            if let Some(e) = self.found(path, depth, kind, size, link) {
                 return Some(Ok(e));
             }
         }
