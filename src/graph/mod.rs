@@ -700,10 +700,7 @@ impl GraphState {
             .chain(self.issuing.keys())
             .chain(signin_keys.iter())
         {
-            if self
-                .key_usable_until(k)
-                .is_none_or(|t| t + EXPIRY_GRACE >= now)
-                || signin_keys.contains(k)
+            if self.key_until(k).is_none_or(|t| t + EXPIRY_GRACE >= now) || signin_keys.contains(k)
             {
                 let mut cur = Some(k.clone());
                 while let Some(c) = cur {
@@ -891,32 +888,12 @@ impl GraphState {
         self.issuing = std::mem::take(&mut graph.issuing);
     }
 
-    /// Until when a key can sign calls, as [`usable_until`] tells it of the key's session: its
-    /// issuing call's expiration (or 36 hours after it), else 36 hours after its last call.
-    fn key_usable_until(&self, k: &str) -> Option<Millis> {
-        match self.issuing.get(k) {
-            Some(e) => Some(
-                e.sts()
-                    .issued_expiration
-                    .unwrap_or(e.event_time + LONGEST_SESSION),
-            ),
-            None => self
-                .usage
-                .get(k)
-                .and_then(|u| u.last)
-                .map(|t| t + LONGEST_SESSION),
-        }
-    }
-
     /// The sessions a restored state's lookups need at `at` (its first slice's first call),
     /// resolved: those still usable then and their chains (a session's chain is resolved from
     /// its ancestors alone). Every session when a chain loops (which way round a loop is
     /// resolved depends on which of its sessions comes first in the whole graph).
     fn resolved_usable_at(&self, at: Millis) -> HashMap<Text, Session> {
-        let usable = |k: &str| -> bool {
-            self.key_usable_until(k)
-                .is_none_or(|t| t + EXPIRY_GRACE >= at)
-        };
+        let usable = |k: &str| -> bool { self.key_until(k).is_none_or(|t| t + EXPIRY_GRACE >= at) };
         let parent = |k: &str| -> Option<&str> {
             match self.issuing.get(k) {
                 Some(e) => e
