@@ -500,7 +500,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     // The process ends with the run: the engine and the graph (every living session, with its
     // issuing call and chain) are left to the operating system instead of being freed object by
-    // object, a tenth of a night's time.
+    // object, a tenth of a night's time. (Nothing in them cleans up after itself: a bounded
+    // hunt's file of waiting keys, the one thing that does, was taken by `judge`.)
     std::mem::forget(hunt);
     std::mem::forget(graph);
     Ok(if worst.is_some_and(|w| w >= args.fail_on) {
