@@ -615,11 +615,16 @@ impl State {
 
     /// Reads a stored table (events, sessions, findings) into one frame: every column, or
     /// only those named.
-    pub fn load_table(&self, table: &str, columns: Option<&[&str]>) -> Result<Option<DataFrame>> {
+    pub fn load_table(
+        &self,
+        table: &str,
+        columns: Option<&[&str]>,
+        from: Option<&str>,
+    ) -> Result<Option<DataFrame>> {
         let columns: Option<Vec<String>> =
             columns.map(|c| c.iter().map(|s| s.to_string()).collect());
         let mut frames = Vec::new();
-        for p in self.parts(table, None) {
+        for p in self.parts(table, from) {
             let f = std::fs::File::open(&p).map_err(|e| io_err(&p, e))?;
             frames.push(
                 ParquetReader::new(f)
@@ -642,7 +647,13 @@ impl State {
 
     /// The stored keys of findings already reported: (kind, principal, key, time).
     pub fn reported(&self) -> Result<BTreeSet<String>> {
-        let Some(df) = self.load_table("findings", Some(&["finding_key"]))? else {
+        self.reported_since(None)
+    }
+
+    /// [`State::reported`], of the findings dated `from` (a `YYYY-MM-DD`) or later: what a run
+    /// whose new findings all fall on or after that day needs, whatever the days stored.
+    pub fn reported_since(&self, from: Option<&str>) -> Result<BTreeSet<String>> {
+        let Some(df) = self.load_table("findings", Some(&["finding_key"]), from)? else {
             return Ok(BTreeSet::new());
         };
         let col = df
@@ -963,6 +974,48 @@ mod tests {
             [Some("a"), Some("b"), Some("c")],
             "in the order they came"
         );
+    }
+
+    #[test]
+    fn reported_findings_are_read_from_the_days_asked_for_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::open(dir.path()).unwrap();
+        let rows = vec![("2026-03-01", "old"), ("2026-03-02", "new")];
+        state
+            .write_parts(
+                "findings",
+                "run-a",
+                rows,
+                |r| ("111122223333".to_string(), r.0.to_string()),
+                |rows| {
+                    let keys: Vec<&str> = rows.iter().map(|r| r.1).collect();
+                    Ok(DataFrame::new_infer_height(vec![Column::new(
+                        "finding_key".into(),
+                        keys,
+                    )])?)
+                },
+            )
+            .unwrap();
+        state
+            .commit(RunRecord {
+                id: "run-a".into(),
+                started_at: "2026-03-03T00:00:00Z".into(),
+                finished_at: "2026-03-03T00:00:01Z".into(),
+                inputs: Vec::new(),
+                objects: 0,
+                events: 0,
+                findings: 2,
+                last_event: None,
+            })
+            .unwrap();
+        let all: Vec<String> = state.reported().unwrap().into_iter().collect();
+        assert_eq!(all, ["new", "old"]);
+        let since: Vec<String> = state
+            .reported_since(Some("2026-03-02"))
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(since, ["new"]);
     }
 
     #[test]

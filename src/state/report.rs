@@ -330,12 +330,16 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // The graph handed on holds no issuing calls: nothing after the detections reads them.
     let (graph, mut findings) = hunt.judge();
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
-    let reported = state.reported()?;
     let new_findings: Vec<Finding> = match first_new {
-        Some(t0) => findings
-            .into_iter()
-            .filter(|f| f.time >= t0 && !reported.contains(&finding_key(f)))
-            .collect(),
+        Some(t0) => {
+            // Only findings on or after the first new event can be new (a finding's key holds
+            // its time, and findings are stored by its day): older days are not read.
+            let reported = state.reported_since(Some(&format_iso(t0)[..10]))?;
+            findings
+                .into_iter()
+                .filter(|f| f.time >= t0 && !reported.contains(&finding_key(f)))
+                .collect()
+        }
         None => Vec::new(),
     };
 
