@@ -40,8 +40,8 @@ use std::collections::BTreeSet;
 mod saved_event;
 
 /// A hash map with a fast (non-DoS-resistant) hasher: keys come from logs we read, not from a network peer.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 /// AWS caps sessions issued by a session (role chaining) at one hour.
@@ -633,8 +633,8 @@ impl GraphState {
     }
 
     /// A live state from what [`GraphState::saved`] gave. Its sessions are resolved for lookups
-    /// when the first slice comes, those still usable at its first call (as
-    /// [`GraphState::with_live`] would resolve them, then the slice drop the others).
+    /// when the first slice comes, those still usable at its first call: the live view that
+    /// resolving every saved session would leave once that slice dropped the others.
     pub fn restore(saved: SavedGraph) -> GraphState {
         GraphState {
             live: Some(HashMap::default()),
@@ -654,8 +654,10 @@ impl GraphState {
         }
     }
 
-    /// Resolves every session for lookups (after a restore or a merge).
-    pub fn with_live(mut self) -> GraphState {
+    /// Resolves every session for lookups: what [`GraphState::restore`] did before it resolved
+    /// only the sessions its first slice can use (the tests' reference).
+    #[cfg(test)]
+    fn with_live(mut self) -> GraphState {
         self.live_pending = false;
         let graph = self.resolve(None);
         self.live = Some(

@@ -8,9 +8,9 @@ use crate::event::{format_iso, Event, Millis};
 use crate::geoip::GeoIp;
 use crate::graph::{Graph, Lookup};
 use serde::{Deserialize, Serialize};
+// foldhash, not SipHash (the graph's map): every event of a night is counted here.
+use crate::graph::HashMap;
 use std::collections::BTreeMap;
-/// foldhash, not SipHash: every event of a night is counted here.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 /// One principal's profile. Counts are calls.
