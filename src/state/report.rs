@@ -389,28 +389,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         },
         |rows| findings_frame(rows, &run_id),
     )?;
-    events_lake
-        .join()
-        .map_err(|_| Error::Other("writing the events lake failed".into()))??;
-    fail_point("after-lake");
-    state.write_manifest(&run_id, &processed)?;
-    // The day folders now settled, for the next run not to list them.
-    if let Some(walk) = &data.folders {
-        use crate::ingest::settle;
-        let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
-        let latest =
-            settle::latest_delivery(known.iter().map(String::as_str).chain(new.iter().copied()));
-        let settled = settle::settle(
-            &walk.listed,
-            &walk.skipped,
-            &settle::in_sets(&known, &new),
-            &latest,
-            now,
-        );
-        state.write_settled(&run_id, &settled)?;
-    }
-    // What the next run goes on from: principals and sessions unseen for `--history-days`
-    // expire.
+    // What the next run goes on from, saved while the lake is encoded (the engine file counts
+    // only once the run commits): principals and sessions unseen for `--history-days` expire.
     // Sessions that can no longer sign calls (and lead to none that can) were judged: only
     // the living ones and their chains are carried, so a night costs what its new data costs.
     if let Some(last) = last_new {
@@ -434,6 +414,26 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             profiles: &profiles,
         },
     )?;
+    events_lake
+        .join()
+        .map_err(|_| Error::Other("writing the events lake failed".into()))??;
+    fail_point("after-lake");
+    state.write_manifest(&run_id, &processed)?;
+    // The day folders now settled, for the next run not to list them.
+    if let Some(walk) = &data.folders {
+        use crate::ingest::settle;
+        let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
+        let latest =
+            settle::latest_delivery(known.iter().map(String::as_str).chain(new.iter().copied()));
+        let settled = settle::settle(
+            &walk.listed,
+            &walk.skipped,
+            &settle::in_sets(&known, &new),
+            &latest,
+            now,
+        );
+        state.write_settled(&run_id, &settled)?;
+    }
     let bytes = profiles
         .finished_json()
         .map_err(|e| Error::Other(e.to_string()))?;
