@@ -29,9 +29,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub history_days: u32,
     /// Hours an expired session is kept in the saved state after it could last sign a call
-    /// (for shards to be merged with their chains whole); later it is dropped, so that the
-    /// state holds the living sessions, not every session ever seen.
-    #[arg(long, value_name = "HOURS", default_value_t = 48)]
+    /// (for calls delivered late, and for shards of one night to be merged with their chains
+    /// whole; raise it to the range a shard reads when shards split by day); later it is
+    /// dropped, so that the state holds the living sessions, not every session ever seen. The
+    /// lake's sessions table keeps every session.
+    #[arg(long, value_name = "HOURS", default_value_t = 12)]
     pub keep_expired_hours: u32,
     /// Lake rows a run holds before writing them aside to read back at the end (memory of a
     /// first run over a backlog). For tests.
