@@ -94,6 +94,11 @@ impl Collector {
         self.watch.is_empty()
     }
 
+    /// The access keys whose calls it gathers.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.watch.keys().map(String::as_str)
+    }
+
     /// Takes the next slice (or all events at once).
     pub fn observe(&mut self, events: &[Event]) {
         for e in events {

@@ -550,14 +550,14 @@ impl State {
         Ok(files)
     }
 
-    /// Writes one partition's part of a run (folder names already safe).
+    /// Writes one partition's part of a run (folder names already safe); returns its path.
     fn write_part(
         &self,
         table: &str,
         run: &str,
         (account, date): (&str, &str),
         df: &mut DataFrame,
-    ) -> Result<()> {
+    ) -> Result<PathBuf> {
         let path = self
             .table_dir(table)
             .join(format!("account={account}"))
@@ -568,7 +568,60 @@ impl State {
             .with_compression(ParquetCompression::Zstd(None))
             .finish(df)
             .map_err(|e| io_err(&path, e))?;
-        write_atomic(&path, &buf)
+        write_atomic(&path, &buf)?;
+        Ok(path)
+    }
+
+    /// Writes one partition's part of a run from its rows' frames in order, in row groups of
+    /// `rows` rows (the last one holds the rest); returns its path (none without a frame).
+    fn write_grouped(
+        &self,
+        table: &str,
+        run: &str,
+        (account, date): (&str, &str),
+        rows: usize,
+        mut frames: impl Iterator<Item = Result<DataFrame>>,
+    ) -> Result<Option<PathBuf>> {
+        let path = self
+            .table_dir(table)
+            .join(format!("account={account}"))
+            .join(format!("date={date}"))
+            .join(format!("{run}.parquet"));
+        let pq = |e: PolarsError| io_err(&path, e);
+        let Some(first) = frames.next().transpose()? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::new();
+        let mut writer = ParquetWriter::new(&mut buf)
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(first.schema())
+            .map_err(pq)?;
+        let mut group = |mut df: DataFrame| -> Result<()> {
+            df.rechunk_mut();
+            writer.write_batch(&df).map_err(pq)
+        };
+        // Whole row groups go as soon as they are there; the rest waits for more rows.
+        let mut pending = first;
+        let mut more = true;
+        while more {
+            match frames.next().transpose()? {
+                Some(next) => {
+                    pending.vstack_mut_owned(next).map_err(pq)?;
+                }
+                None => more = false,
+            }
+            while pending.height() >= rows {
+                let rest = pending.slice(rows as i64, usize::MAX);
+                group(pending.slice(0, rows))?;
+                pending = rest;
+            }
+        }
+        if pending.height() > 0 {
+            group(pending)?;
+        }
+        writer.finish().map_err(pq)?;
+        write_atomic(&path, &buf)?;
+        Ok(Some(path))
     }
 
     /// The committed Parquet parts of a table whose date partition is `>= from` (a
@@ -685,6 +738,8 @@ pub struct LakeParts<T> {
     spill: Option<SpillDir>,
     /// Each partition's rows written out so far, in order: read back when its part is written.
     spilled: BTreeMap<(String, String), Vec<PathBuf>>,
+    /// Rows of a part's row groups ([`LAKE_ROW_GROUP`]).
+    row_group: usize,
 }
 
 /// A run's folder of spilled lake rows (Parquet, LZ4), removed with it.
@@ -705,6 +760,10 @@ impl Drop for SpillDir {
 /// first run over a month's backlog does, instead of holding every event).
 pub const LAKE_ROWS_HELD: usize = 300_000;
 
+/// Rows of an events part's row groups (the last one of a part holds the rest): a partition is
+/// framed and encoded a row group at a time, never whole.
+pub const LAKE_ROW_GROUP: usize = 65_536;
+
 impl<T> LakeParts<T> {
     pub fn new(table: &'static str) -> LakeParts<T> {
         LakeParts {
@@ -714,7 +773,15 @@ impl<T> LakeParts<T> {
             held: 0,
             spill: None,
             spilled: BTreeMap::new(),
+            row_group: LAKE_ROW_GROUP,
         }
+    }
+
+    /// Parts in row groups of `rows` rows (the last one of a part holds the rest).
+    #[cfg(test)]
+    pub fn row_groups_of(mut self, rows: usize) -> LakeParts<T> {
+        self.row_group = rows.max(1);
+        self
     }
 
     /// Writes the held rows out to `dir` (made when first needed, removed when the parts are
@@ -756,6 +823,7 @@ impl<T> LakeParts<T> {
     }
 
     /// The rows written out so far, as frames (in no particular order).
+    #[cfg(test)]
     pub fn spilled_frames(&self) -> impl Iterator<Item = Result<DataFrame>> + '_ {
         self.spilled.values().flatten().map(|p| read_frame(p))
     }
@@ -802,49 +870,54 @@ impl<T> LakeParts<T> {
     }
 
     /// Every row held, partition by partition, in the batches they came in (not those written
-    /// out: [`LakeParts::spilled_frames`]).
+    /// out).
+    #[cfg(test)]
     pub fn parts(&self) -> impl Iterator<Item = &[T]> {
         self.parts.values().flatten().map(Vec::as_slice)
     }
 
     /// Writes one part per partition for `run` (`frame` gives the table's frame of a
-    /// partition's rows), freeing each partition's rows once written; returns the number of
-    /// parts.
+    /// partition's rows), freeing each partition's rows once written; returns the parts'
+    /// paths, in partition order.
     pub fn write(
         self,
         state: &State,
         run: &str,
         frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
-    ) -> Result<u64> {
-        let mut files = 0;
+    ) -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
         let mut spilled = self.spilled;
         let mut held = self.parts;
         let keys: BTreeSet<(String, String)> = spilled.keys().chain(held.keys()).cloned().collect();
         for key in keys {
             // The partition's rows in the order they came: those written out first, then those
-            // still held; one frame of one chunk, as if every row had been held.
-            let mut df: Option<DataFrame> = None;
-            let mut add = |next: DataFrame| -> Result<()> {
-                match df.as_mut() {
-                    None => df = Some(next),
-                    Some(d) => {
-                        d.vstack_mut_owned(next)?;
-                    }
-                }
-                Ok(())
-            };
-            for p in spilled.remove(&key).unwrap_or_default() {
-                add(read_frame(&p)?)?;
+            // still held, a few batches at a time (each freed once framed); cut into row
+            // groups of [`LAKE_ROW_GROUP`] rows whatever the batches, so the bytes are those of
+            // one frame of every row.
+            let aside = spilled.remove(&key).unwrap_or_default();
+            let mut batches = held.remove(&key).unwrap_or_default().into_iter().peekable();
+            let from_aside = aside.into_iter().map(|p| {
+                let df = read_frame(&p);
                 let _ = std::fs::remove_file(&p);
-            }
-            if let Some(rows) = held.remove(&key) {
-                add(frame(&rows)?)?;
-            }
-            let Some(mut df) = df else { continue };
-            df.rechunk_mut();
+                df
+            });
+            let from_held = std::iter::from_fn(|| {
+                let mut take = Vec::new();
+                let mut n = 0;
+                while n < self.row_group {
+                    let Some(b) = batches.next() else { break };
+                    n += b.len();
+                    take.push(b);
+                }
+                (!take.is_empty()).then(|| frame(&take))
+            });
             let (account, date) = &key;
-            state.write_part(self.table, run, (account, date), &mut df)?;
-            files += 1;
+            let frames = from_aside.chain(from_held);
+            if let Some(path) =
+                state.write_grouped(self.table, run, (account, date), self.row_group, frames)?
+            {
+                files.push(path);
+            }
         }
         drop(self.spill);
         Ok(files)
@@ -852,7 +925,7 @@ impl<T> LakeParts<T> {
 }
 
 /// A Parquet file read whole.
-fn read_frame(path: &Path) -> Result<DataFrame> {
+pub(crate) fn read_frame(path: &Path) -> Result<DataFrame> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
     ParquetReader::new(f).finish().map_err(|e| io_err(path, e))
 }
@@ -1081,7 +1154,7 @@ mod tests {
                 crate::frame::events_frame_of,
             )
             .unwrap();
-        assert_eq!(parts, written);
+        assert_eq!(parts.len() as u64, written);
         assert!(written > 1, "the sample spans several days");
         // Slices again, holding at most 50 rows: the rest written aside and read back.
         let spilled = tempfile::tempdir().unwrap();
@@ -1106,7 +1179,7 @@ mod tests {
                 crate::frame::events_frame_of,
             )
             .unwrap();
-        assert_eq!(parts, written);
+        assert_eq!(parts.len() as u64, written);
         assert!(!aside.exists(), "the rows written aside are removed");
         for other in [sliced.path(), spilled.path()] {
             let (a, b) = (files(at_once.path()), files(other));
@@ -1119,6 +1192,86 @@ mod tests {
                 assert!(b[name] == *bytes, "{name} differs");
             }
         }
+    }
+
+    #[test]
+    fn a_part_is_cut_into_row_groups_of_a_fixed_size_whatever_the_batches() {
+        let events = sample_events();
+        let group = 40;
+        let write = |batch: usize, held: Option<usize>| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut lake = LakeParts::new("events").row_groups_of(group);
+            if let Some(budget) = held {
+                lake = lake.spilling(dir.path().join(".spill-run-a"), budget);
+            }
+            for slice in events.chunks(batch) {
+                lake.push(slice.to_vec(), event_partition);
+                lake.spill_over(crate::frame::events_frame_of).unwrap();
+            }
+            lake.write(
+                &State::open(dir.path()).unwrap(),
+                "run-a",
+                crate::frame::events_frame_of,
+            )
+            .unwrap();
+            dir
+        };
+        let reference = write(1000, None);
+        let want = files(reference.path());
+        for (batch, held) in [(7, None), (7, Some(50)), (333, Some(100)), (1, Some(17))] {
+            let other = write(batch, held);
+            let got = files(other.path());
+            assert_eq!(
+                want.keys().collect::<Vec<_>>(),
+                got.keys().collect::<Vec<_>>()
+            );
+            for (name, bytes) in &want {
+                assert!(
+                    got[name] == *bytes,
+                    "{name} differs (batches of {batch}, {held:?} held)"
+                );
+            }
+        }
+        // Every part: groups of 40 rows and the rest, the rows of one frame in order.
+        let at_once = tempfile::tempdir().unwrap();
+        let state = State::open(at_once.path()).unwrap();
+        state
+            .write_parts(
+                "events",
+                "run-a",
+                events.clone(),
+                |e| {
+                    let (a, d) = event_partition(e);
+                    (a.to_string(), d.to_string())
+                },
+                crate::frame::events_frame,
+            )
+            .unwrap();
+        let mut cut = 0;
+        for name in want.keys() {
+            let path = reference.path().join(name);
+            let mut reader = ParquetReader::new(std::fs::File::open(&path).unwrap());
+            let sizes: Vec<usize> = reader
+                .get_metadata()
+                .unwrap()
+                .row_groups
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            let rows: usize = sizes.iter().sum();
+            let mut expected = vec![group; rows / group];
+            if rows % group > 0 {
+                expected.push(rows % group);
+            }
+            assert_eq!(sizes, expected, "{name}");
+            cut += usize::from(sizes.len() > 1);
+            let one_frame = read_frame(&at_once.path().join(name)).unwrap();
+            assert!(
+                read_frame(&path).unwrap().equals_missing(&one_frame),
+                "{name}"
+            );
+        }
+        assert!(cut > 0, "some part holds more than one row group");
     }
 
     /// An engine state as JSON (written in key order throughout: the same for the same state).

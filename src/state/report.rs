@@ -325,6 +325,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let stats = data.stats.clone();
     let processed = data.processed;
     let new_count = lake.rows();
+    // The new events go to the lake on a thread of their own while they are judged and the
+    // rest is stored (Parquet encoding is most of a night's writing); joined before the
+    // manifest is written.
+    let events_lake = {
+        let (state, run_id) = (state.handle(), run_id.clone());
+        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame_of))
+    };
 
     // Detections: report what is new and not reported before.
     // The graph handed on holds no issuing calls: nothing after the detections reads them.
@@ -341,15 +348,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 .collect()
         }
         None => Vec::new(),
-    };
-
-    // The new findings as incidents, their timelines from this run's events.
-    let incidents = incidents_from_lake(&new_findings, &graph, &lake, &args.paths);
-    // The new events go to the lake on a thread of their own while the rest is stored
-    // (Parquet encoding is most of a night's writing); joined before the manifest is written.
-    let events_lake = {
-        let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame_of))
     };
 
     // Store: the sessions the new events touch, the events, findings (all invisible until the
@@ -414,10 +412,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             profiles: &profiles,
         },
     )?;
-    events_lake
+    let events_parts = events_lake
         .join()
         .map_err(|_| Error::Other("writing the events lake failed".into()))??;
     fail_point("after-lake");
+    // The new findings as incidents, their timelines from this run's events (read back from
+    // the parts just written, only when there is an incident).
+    let incidents = incidents_from_parts(&new_findings, &graph, &events_parts, &args.paths);
     state.write_manifest(&run_id, &processed)?;
     // The day folders now settled, for the next run not to list them.
     if let Some(walk) = &data.folders {
@@ -530,10 +531,10 @@ fn lake_partition(e: &Event) -> (&str, &str) {
 /// The incidents of a night's findings, their timelines from the night's events (held for the
 /// lake, partition by partition; the incidents do not depend on the order the calls are read
 /// in).
-fn incidents_from_lake(
+fn incidents_from_parts(
     findings: &[Finding],
     graph: &Graph,
-    lake: &super::LakeParts<Event>,
+    parts: &[PathBuf],
     logs: &[PathBuf],
 ) -> Vec<crate::incident::Incident> {
     use crate::incident;
@@ -544,19 +545,48 @@ fn incidents_from_lake(
     let drafts = incident::group(findings, graph, opts.window);
     let mut collector = incident::Collector::new(&drafts, opts.examples);
     if !collector.is_empty() {
-        for part in lake.parts() {
-            collector.observe(part);
-        }
-        for df in lake.spilled_frames() {
-            match df.and_then(|df| crate::frame::events_from_frame(&df).map_err(Error::Other)) {
-                Ok(events) => collector.observe(&events),
+        let keys: HashSet<&str> = collector.keys().collect();
+        let mut gathered = Vec::new();
+        for part in parts {
+            match calls_of_keys(part, &keys) {
+                Ok(events) => gathered.push(events),
                 Err(e) => eprintln!(
-                    "trailhound: warning: the incidents' timelines miss events written aside: {e}"
+                    "trailhound: warning: the incidents' timelines miss the events of {}: {e}",
+                    part.display()
                 ),
             }
         }
+        for events in &gathered {
+            collector.observe(events);
+        }
     }
     incident::finish(drafts, collector, graph, &opts)
+}
+
+/// The calls of a lake part signed by one of `keys`: its keys are read first, and the part
+/// whole only when one matches.
+fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Event>> {
+    let io = |e: &dyn std::fmt::Display| Error::Other(format!("{}: {e}", part.display()));
+    let open = || std::fs::File::open(part).map_err(|e| io(&e));
+    let signers = ParquetReader::new(open()?)
+        .with_columns(Some(vec!["access_key_id".into()]))
+        .finish()
+        .map_err(|e| io(&e))?;
+    let mask: BooleanChunked = signers
+        .column("access_key_id")
+        .and_then(|c| c.str())
+        .map_err(|e| io(&e))?
+        .iter()
+        .map(|k| Some(k.is_some_and(|k| keys.contains(k))))
+        .collect();
+    if !mask.any() {
+        return Ok(Vec::new());
+    }
+    let rows = ParquetReader::new(open()?)
+        .finish()
+        .and_then(|df| df.filter(&mask))
+        .map_err(|e| io(&e))?;
+    crate::frame::events_from_frame(&rows).map_err(|e| io(&e))
 }
 
 /// The findings table of the lake.
