@@ -1260,7 +1260,7 @@ mod tests {
                 .collect();
             let rows: usize = sizes.iter().sum();
             let mut expected = vec![group; rows / group];
-            if rows % group > 0 {
+            if !rows.is_multiple_of(group) {
                 expected.push(rows % group);
             }
             assert_eq!(sizes, expected, "{name}");
