@@ -550,14 +550,14 @@ impl State {
         Ok(files)
     }
 
-    /// Writes one partition's part of a run (folder names already safe); returns its path.
+    /// Writes one partition's part of a run (folder names already safe).
     fn write_part(
         &self,
         table: &str,
         run: &str,
         (account, date): (&str, &str),
         df: &mut DataFrame,
-    ) -> Result<PathBuf> {
+    ) -> Result<()> {
         let path = self
             .table_dir(table)
             .join(format!("account={account}"))
@@ -568,8 +568,7 @@ impl State {
             .with_compression(ParquetCompression::Zstd(None))
             .finish(df)
             .map_err(|e| io_err(&path, e))?;
-        write_atomic(&path, &buf)?;
-        Ok(path)
+        write_atomic(&path, &buf)
     }
 
     /// Writes one partition's part of a run from its rows' frames in order, in row groups of
@@ -892,10 +891,10 @@ impl<T> LakeParts<T> {
         for key in keys {
             // The partition's rows in the order they came: those written out first, then those
             // still held, a few batches at a time (each freed once framed); cut into row
-            // groups of [`LAKE_ROW_GROUP`] rows whatever the batches, so the bytes are those of
-            // one frame of every row.
+            // groups of [`LAKE_ROW_GROUP`] rows, so the bytes do not depend on how the rows
+            // came (slices, rows written aside).
             let aside = spilled.remove(&key).unwrap_or_default();
-            let mut batches = held.remove(&key).unwrap_or_default().into_iter().peekable();
+            let mut batches = held.remove(&key).unwrap_or_default().into_iter();
             let from_aside = aside.into_iter().map(|p| {
                 let df = read_frame(&p);
                 let _ = std::fs::remove_file(&p);

@@ -528,9 +528,8 @@ fn lake_partition(e: &Event) -> (&str, &str) {
     )
 }
 
-/// The incidents of a night's findings, their timelines from the night's events (held for the
-/// lake, partition by partition; the incidents do not depend on the order the calls are read
-/// in).
+/// The incidents of a night's findings, their timelines from the night's events (read back
+/// from its lake parts; the incidents do not depend on the order the calls are read in).
 fn incidents_from_parts(
     findings: &[Finding],
     graph: &Graph,
@@ -551,8 +550,7 @@ fn incidents_from_parts(
             match calls_of_keys(part, &keys) {
                 Ok(events) => gathered.push(events),
                 Err(e) => eprintln!(
-                    "trailhound: warning: the incidents' timelines miss the events of {}: {e}",
-                    part.display()
+                    "trailhound: warning: the incidents' timelines miss the events of a part: {e}"
                 ),
             }
         }
