@@ -550,6 +550,14 @@ impl State {
         Ok(files)
     }
 
+    /// Where a partition's part of a run goes (folder names already safe).
+    fn part_path(&self, table: &str, run: &str, (account, date): (&str, &str)) -> PathBuf {
+        self.table_dir(table)
+            .join(format!("account={account}"))
+            .join(format!("date={date}"))
+            .join(format!("{run}.parquet"))
+    }
+
     /// Writes one partition's part of a run (folder names already safe).
     fn write_part(
         &self,
@@ -558,11 +566,7 @@ impl State {
         (account, date): (&str, &str),
         df: &mut DataFrame,
     ) -> Result<()> {
-        let path = self
-            .table_dir(table)
-            .join(format!("account={account}"))
-            .join(format!("date={date}"))
-            .join(format!("{run}.parquet"));
+        let path = self.part_path(table, run, (account, date));
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf)
             .with_compression(ParquetCompression::Zstd(None))
@@ -581,11 +585,7 @@ impl State {
         rows: usize,
         mut frames: impl Iterator<Item = Result<DataFrame>>,
     ) -> Result<Option<PathBuf>> {
-        let path = self
-            .table_dir(table)
-            .join(format!("account={account}"))
-            .join(format!("date={date}"))
-            .join(format!("{run}.parquet"));
+        let path = self.part_path(table, run, (account, date));
         let pq = |e: PolarsError| io_err(&path, e);
         let Some(first) = frames.next().transpose()? else {
             return Ok(None);
@@ -1118,16 +1118,15 @@ mod tests {
         assert!(inflate_state(&frames[..frames.len() - 10]).is_err());
     }
 
-    #[test]
-    fn lake_parts_taken_slice_by_slice_are_the_files_written_from_all_rows_at_once() {
-        let events = sample_events();
-        let at_once = tempfile::tempdir().unwrap();
-        let state = State::open(at_once.path()).unwrap();
-        let written = state
+    /// The events' parts written from all rows at once, one frame per partition, and how many.
+    fn written_at_once(events: &[Event]) -> (tempfile::TempDir, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let written = State::open(dir.path())
+            .unwrap()
             .write_parts(
                 "events",
                 "run-a",
-                events.clone(),
+                events.to_vec(),
                 |e| {
                     let (a, d) = event_partition(e);
                     (a.to_string(), d.to_string())
@@ -1135,6 +1134,13 @@ mod tests {
                 crate::frame::events_frame,
             )
             .unwrap();
+        (dir, written)
+    }
+
+    #[test]
+    fn lake_parts_taken_slice_by_slice_are_the_files_written_from_all_rows_at_once() {
+        let events = sample_events();
+        let (at_once, written) = written_at_once(&events);
         // Slices of a few rows, each spread over several partitions.
         let sliced = tempfile::tempdir().unwrap();
         let mut lake = LakeParts::new("events");
@@ -1232,20 +1238,7 @@ mod tests {
             }
         }
         // Every part: groups of 40 rows and the rest, the rows of one frame in order.
-        let at_once = tempfile::tempdir().unwrap();
-        let state = State::open(at_once.path()).unwrap();
-        state
-            .write_parts(
-                "events",
-                "run-a",
-                events.clone(),
-                |e| {
-                    let (a, d) = event_partition(e);
-                    (a.to_string(), d.to_string())
-                },
-                crate::frame::events_frame,
-            )
-            .unwrap();
+        let (at_once, _) = written_at_once(&events);
         let mut cut = 0;
         for name in want.keys() {
             let path = reference.path().join(name);
