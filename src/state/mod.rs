@@ -25,14 +25,17 @@
 //! by the next run, which then reads the same objects again.
 
 pub mod baseline;
+mod lake;
 pub mod merge;
 pub mod report;
+
+pub use lake::{LakeParts, LAKE_ROWS_HELD, LAKE_ROW_GROUP};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Millis};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 const VERSION: u32 = 1;
@@ -551,7 +554,12 @@ impl State {
     }
 
     /// Where a partition's part of a run goes (folder names already safe).
-    fn part_path(&self, table: &str, run: &str, (account, date): (&str, &str)) -> PathBuf {
+    pub(super) fn part_path(
+        &self,
+        table: &str,
+        run: &str,
+        (account, date): (&str, &str),
+    ) -> PathBuf {
         self.table_dir(table)
             .join(format!("account={account}"))
             .join(format!("date={date}"))
@@ -573,54 +581,6 @@ impl State {
             .finish(df)
             .map_err(|e| io_err(&path, e))?;
         write_atomic(&path, &buf)
-    }
-
-    /// Writes one partition's part of a run from its rows' frames in order, in row groups of
-    /// `rows` rows (the last one holds the rest); returns its path (none without a frame).
-    fn write_grouped(
-        &self,
-        table: &str,
-        run: &str,
-        (account, date): (&str, &str),
-        rows: usize,
-        mut frames: impl Iterator<Item = Result<DataFrame>>,
-    ) -> Result<Option<PathBuf>> {
-        let path = self.part_path(table, run, (account, date));
-        let pq = |e: PolarsError| io_err(&path, e);
-        let Some(first) = frames.next().transpose()? else {
-            return Ok(None);
-        };
-        let mut buf = Vec::new();
-        let mut writer = ParquetWriter::new(&mut buf)
-            .with_compression(ParquetCompression::Zstd(None))
-            .batched(first.schema())
-            .map_err(pq)?;
-        let mut group = |mut df: DataFrame| -> Result<()> {
-            df.rechunk_mut();
-            writer.write_batch(&df).map_err(pq)
-        };
-        // Whole row groups go as soon as they are there; the rest waits for more rows.
-        let mut pending = first;
-        let mut more = true;
-        while more {
-            match frames.next().transpose()? {
-                Some(next) => {
-                    pending.vstack_mut_owned(next).map_err(pq)?;
-                }
-                None => more = false,
-            }
-            while pending.height() >= rows {
-                let rest = pending.slice(rows as i64, usize::MAX);
-                group(pending.slice(0, rows))?;
-                pending = rest;
-            }
-        }
-        if pending.height() > 0 {
-            group(pending)?;
-        }
-        writer.finish().map_err(pq)?;
-        write_atomic(&path, &buf)?;
-        Ok(Some(path))
     }
 
     /// The committed Parquet parts of a table whose date partition is `>= from` (a
@@ -718,211 +678,6 @@ impl State {
     }
 }
 
-/// A run's rows of one lake table, taken as they stream and gathered per (account, date)
-/// partition in the order they came; [`LakeParts::write`] then writes one Parquet part per
-/// partition, the same file, byte for byte, as [`State::write_parts`] writes for the same rows.
-/// (Keeping each slice's rows as Arrow frames instead, to drop the rows with their slice, saved
-/// no memory a night could measure and cost more time: joining a partition's frames into one
-/// before encoding, which its single row group needs, copies every text again.)
-pub struct LakeParts<T> {
-    table: &'static str,
-    /// (account, date), as folder names -> the partition's rows in the order they came, one
-    /// vector per batch taken (never grown into one: a night's events would be copied as the
-    /// vector doubled, and their memory touched twice).
-    parts: BTreeMap<(String, String), Vec<Vec<T>>>,
-    rows: u64,
-    /// Rows held in `parts` now.
-    held: usize,
-    /// Where held rows go when there are more than a budget of them.
-    spill: Option<SpillDir>,
-    /// Each partition's rows written out so far, in order: read back when its part is written.
-    spilled: BTreeMap<(String, String), Vec<PathBuf>>,
-    /// Rows of a part's row groups ([`LAKE_ROW_GROUP`]).
-    row_group: usize,
-}
-
-/// A run's folder of spilled lake rows (Parquet, LZ4), removed with it.
-struct SpillDir {
-    dir: PathBuf,
-    budget: usize,
-    files: usize,
-}
-
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Rows a night holds for the lake before it writes them out to be read back at the end: about
-/// 1.5 KB each in memory, so at most about 450 MB (a night of 150 k events never spills; a
-/// first run over a month's backlog does, instead of holding every event).
-pub const LAKE_ROWS_HELD: usize = 300_000;
-
-/// Rows of an events part's row groups (the last one of a part holds the rest): a partition is
-/// framed and encoded a row group at a time, never whole.
-pub const LAKE_ROW_GROUP: usize = 65_536;
-
-impl<T> LakeParts<T> {
-    pub fn new(table: &'static str) -> LakeParts<T> {
-        LakeParts {
-            table,
-            parts: BTreeMap::new(),
-            rows: 0,
-            held: 0,
-            spill: None,
-            spilled: BTreeMap::new(),
-            row_group: LAKE_ROW_GROUP,
-        }
-    }
-
-    /// Parts in row groups of `rows` rows (the last one of a part holds the rest).
-    #[cfg(test)]
-    pub fn row_groups_of(mut self, rows: usize) -> LakeParts<T> {
-        self.row_group = rows.max(1);
-        self
-    }
-
-    /// Writes the held rows out to `dir` (made when first needed, removed when the parts are
-    /// written or dropped) whenever more than `budget` are held ([`LakeParts::spill_over`]).
-    pub fn spilling(mut self, dir: PathBuf, budget: usize) -> LakeParts<T> {
-        self.spill = Some(SpillDir {
-            dir,
-            budget,
-            files: 0,
-        });
-        self
-    }
-
-    /// When more rows are held than the budget of [`LakeParts::spilling`], writes every held
-    /// partition's rows out (`frame` gives their frame) and lets them go; the parts written at
-    /// the end are the same files, byte for byte, as if they had been held.
-    pub fn spill_over(&mut self, frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>) -> Result<()> {
-        let Some(sp) = self.spill.as_mut() else {
-            return Ok(());
-        };
-        if self.held <= sp.budget {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&sp.dir).map_err(|e| io_err(&sp.dir, e))?;
-        for (key, rows) in std::mem::take(&mut self.parts) {
-            let mut df = frame(&rows)?;
-            drop(rows);
-            let path = sp.dir.join(format!("{:06}.parquet", sp.files));
-            sp.files += 1;
-            let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
-            ParquetWriter::new(std::io::BufWriter::new(f))
-                .with_compression(ParquetCompression::Lz4Raw)
-                .finish(&mut df)
-                .map_err(|e| io_err(&path, e))?;
-            self.spilled.entry(key).or_default().push(path);
-        }
-        self.held = 0;
-        Ok(())
-    }
-
-    /// The rows written out so far, as frames (in no particular order).
-    #[cfg(test)]
-    pub fn spilled_frames(&self) -> impl Iterator<Item = Result<DataFrame>> + '_ {
-        self.spilled.values().flatten().map(|p| read_frame(p))
-    }
-
-    /// Takes a batch of rows: `partition` gives a row's account and `YYYY-MM-DD` date.
-    pub fn push(&mut self, rows: Vec<T>, partition: impl Fn(&T) -> (&str, &str)) {
-        self.rows += rows.len() as u64;
-        self.held += rows.len();
-        // Each row's partition, named once per distinct partition of the batch.
-        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut keys: Vec<(String, String)> = Vec::new();
-        let of: Vec<usize> = rows
-            .iter()
-            .map(|r| {
-                let k = partition(r);
-                *index.entry(k).or_insert_with(|| {
-                    keys.push((safe(k.0), safe(k.1)));
-                    keys.len() - 1
-                })
-            })
-            .collect();
-        drop(index);
-        if keys.len() == 1 {
-            // The whole batch in one partition (one account, one day): taken as it is.
-            self.parts.entry(keys.remove(0)).or_default().push(rows);
-            return;
-        }
-        let mut sizes = vec![0; keys.len()];
-        for &i in &of {
-            sizes[i] += 1;
-        }
-        let mut groups: Vec<Vec<T>> = sizes.into_iter().map(Vec::with_capacity).collect();
-        for (r, i) in rows.into_iter().zip(of) {
-            groups[i].push(r);
-        }
-        for (k, group) in keys.into_iter().zip(groups) {
-            self.parts.entry(k).or_default().push(group);
-        }
-    }
-
-    /// Rows taken so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    /// Every row held, partition by partition, in the batches they came in (not those written
-    /// out).
-    #[cfg(test)]
-    pub fn parts(&self) -> impl Iterator<Item = &[T]> {
-        self.parts.values().flatten().map(Vec::as_slice)
-    }
-
-    /// Writes one part per partition for `run` (`frame` gives the table's frame of a
-    /// partition's rows), freeing each partition's rows once written; returns the parts'
-    /// paths, in partition order.
-    pub fn write(
-        self,
-        state: &State,
-        run: &str,
-        frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
-    ) -> Result<Vec<PathBuf>> {
-        let mut files = Vec::new();
-        let mut spilled = self.spilled;
-        let mut held = self.parts;
-        let keys: BTreeSet<(String, String)> = spilled.keys().chain(held.keys()).cloned().collect();
-        for key in keys {
-            // The partition's rows in the order they came: those written out first, then those
-            // still held, a few batches at a time (each freed once framed); cut into row
-            // groups of [`LAKE_ROW_GROUP`] rows, so the bytes do not depend on how the rows
-            // came (slices, rows written aside).
-            let aside = spilled.remove(&key).unwrap_or_default();
-            let mut batches = held.remove(&key).unwrap_or_default().into_iter();
-            let from_aside = aside.into_iter().map(|p| {
-                let df = read_frame(&p);
-                let _ = std::fs::remove_file(&p);
-                df
-            });
-            let from_held = std::iter::from_fn(|| {
-                let mut take = Vec::new();
-                let mut n = 0;
-                while n < self.row_group {
-                    let Some(b) = batches.next() else { break };
-                    n += b.len();
-                    take.push(b);
-                }
-                (!take.is_empty()).then(|| frame(&take))
-            });
-            let (account, date) = &key;
-            let frames = from_aside.chain(from_held);
-            if let Some(path) =
-                state.write_grouped(self.table, run, (account, date), self.row_group, frames)?
-            {
-                files.push(path);
-            }
-        }
-        drop(self.spill);
-        Ok(files)
-    }
-}
-
 /// A Parquet file read whole.
 pub(crate) fn read_frame(path: &Path) -> Result<DataFrame> {
     let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
@@ -959,7 +714,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[cfg(unix)]
@@ -985,12 +740,12 @@ mod tests {
         assert!(m.file_type().is_fifo());
     }
 
-    fn sample_events() -> Vec<Event> {
+    pub(crate) fn sample_events() -> Vec<Event> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
         crate::ingest::ingest_paths(&[dir]).unwrap().events
     }
 
-    fn event_partition(e: &Event) -> (&str, &str) {
+    pub(crate) fn event_partition(e: &Event) -> (&str, &str) {
         (
             e.recipient_account_id.as_deref().unwrap_or("unknown"),
             &e.event_day,
@@ -998,7 +753,7 @@ mod tests {
     }
 
     /// Every file under `dir`, by its path below it, with its bytes.
-    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    pub(crate) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         walk(dir)
             .into_iter()
             .map(|p| {
@@ -1116,154 +871,6 @@ mod tests {
         assert_eq!(inflate_state(&streamed).unwrap(), whole);
         // A cut frame is an error, not a panic.
         assert!(inflate_state(&frames[..frames.len() - 10]).is_err());
-    }
-
-    /// The events' parts written from all rows at once, one frame per partition, and how many.
-    fn written_at_once(events: &[Event]) -> (tempfile::TempDir, u64) {
-        let dir = tempfile::tempdir().unwrap();
-        let written = State::open(dir.path())
-            .unwrap()
-            .write_parts(
-                "events",
-                "run-a",
-                events.to_vec(),
-                |e| {
-                    let (a, d) = event_partition(e);
-                    (a.to_string(), d.to_string())
-                },
-                crate::frame::events_frame,
-            )
-            .unwrap();
-        (dir, written)
-    }
-
-    #[test]
-    fn lake_parts_taken_slice_by_slice_are_the_files_written_from_all_rows_at_once() {
-        let events = sample_events();
-        let (at_once, written) = written_at_once(&events);
-        // Slices of a few rows, each spread over several partitions.
-        let sliced = tempfile::tempdir().unwrap();
-        let mut lake = LakeParts::new("events");
-        for slice in events.chunks(7) {
-            lake.push(slice.to_vec(), event_partition);
-        }
-        assert_eq!(lake.rows(), events.len() as u64);
-        assert_eq!(
-            lake.parts().map(<[Event]>::len).sum::<usize>(),
-            events.len()
-        );
-        let parts = lake
-            .write(
-                &State::open(sliced.path()).unwrap(),
-                "run-a",
-                crate::frame::events_frame_of,
-            )
-            .unwrap();
-        assert_eq!(parts.len() as u64, written);
-        assert!(written > 1, "the sample spans several days");
-        // Slices again, holding at most 50 rows: the rest written aside and read back.
-        let spilled = tempfile::tempdir().unwrap();
-        let aside = spilled.path().join(".spill-run-a");
-        let mut lake = LakeParts::new("events").spilling(aside.clone(), 50);
-        let mut most_held = 0;
-        for slice in events.chunks(7) {
-            lake.push(slice.to_vec(), event_partition);
-            lake.spill_over(crate::frame::events_frame_of).unwrap();
-            most_held = most_held.max(lake.parts().map(<[Event]>::len).sum::<usize>());
-        }
-        assert!(most_held <= 50 + 7, "held {most_held} rows");
-        let aside_rows: usize = lake.spilled_frames().map(|f| f.unwrap().height()).sum();
-        assert!(
-            aside_rows > events.len() / 2,
-            "{aside_rows} rows written aside"
-        );
-        let parts = lake
-            .write(
-                &State::open(spilled.path()).unwrap(),
-                "run-a",
-                crate::frame::events_frame_of,
-            )
-            .unwrap();
-        assert_eq!(parts.len() as u64, written);
-        assert!(!aside.exists(), "the rows written aside are removed");
-        for other in [sliced.path(), spilled.path()] {
-            let (a, b) = (files(at_once.path()), files(other));
-            assert_eq!(
-                a.keys().collect::<Vec<_>>(),
-                b.keys().collect::<Vec<_>>(),
-                "the same parts"
-            );
-            for (name, bytes) in &a {
-                assert!(b[name] == *bytes, "{name} differs");
-            }
-        }
-    }
-
-    #[test]
-    fn a_part_is_cut_into_row_groups_of_a_fixed_size_whatever_the_batches() {
-        let events = sample_events();
-        let group = 40;
-        let write = |batch: usize, held: Option<usize>| {
-            let dir = tempfile::tempdir().unwrap();
-            let mut lake = LakeParts::new("events").row_groups_of(group);
-            if let Some(budget) = held {
-                lake = lake.spilling(dir.path().join(".spill-run-a"), budget);
-            }
-            for slice in events.chunks(batch) {
-                lake.push(slice.to_vec(), event_partition);
-                lake.spill_over(crate::frame::events_frame_of).unwrap();
-            }
-            lake.write(
-                &State::open(dir.path()).unwrap(),
-                "run-a",
-                crate::frame::events_frame_of,
-            )
-            .unwrap();
-            dir
-        };
-        let reference = write(1000, None);
-        let want = files(reference.path());
-        for (batch, held) in [(7, None), (7, Some(50)), (333, Some(100)), (1, Some(17))] {
-            let other = write(batch, held);
-            let got = files(other.path());
-            assert_eq!(
-                want.keys().collect::<Vec<_>>(),
-                got.keys().collect::<Vec<_>>()
-            );
-            for (name, bytes) in &want {
-                assert!(
-                    got[name] == *bytes,
-                    "{name} differs (batches of {batch}, {held:?} held)"
-                );
-            }
-        }
-        // Every part: groups of 40 rows and the rest, the rows of one frame in order.
-        let (at_once, _) = written_at_once(&events);
-        let mut cut = 0;
-        for name in want.keys() {
-            let path = reference.path().join(name);
-            let mut reader = ParquetReader::new(std::fs::File::open(&path).unwrap());
-            let sizes: Vec<usize> = reader
-                .get_metadata()
-                .unwrap()
-                .row_groups
-                .iter()
-                .map(|g| g.num_rows())
-                .collect();
-            let rows: usize = sizes.iter().sum();
-            let mut expected = vec![group; rows / group];
-            if !rows.is_multiple_of(group) {
-                expected.push(rows % group);
-            }
-            assert_eq!(sizes, expected, "{name}");
-            cut += usize::from(sizes.len() > 1);
-            let one_frame = read_frame(&at_once.path().join(name)).unwrap();
-            assert!(
-                read_frame(&path).unwrap().equals_missing(&one_frame),
-                "{name}"
-            );
-        }
-        assert!(cut > 0, "some part holds more than one row group");
     }
 
     /// An engine state as JSON (written in key order throughout: the same for the same state).

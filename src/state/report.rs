@@ -295,7 +295,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             let _ = std::fs::remove_dir_all(old.path());
         }
     }
-    let mut lake = super::LakeParts::new("events").spilling(spill_dir, args.lake_rows_held.max(1));
+    let mut lake = super::LakeParts::new("events")
+        .spilling(spill_dir, args.lake_rows_held.max(1))
+        .encoding_ahead(state.handle(), &run_id, crate::frame::events_frame_of)?;
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
     let mut touched: HashSet<crate::event::Text> = HashSet::new();
