@@ -352,75 +352,57 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // Store: the sessions the new events touch, the events, findings (all invisible until the
-    // commit).
-    let day = |t: Millis| format_iso(t)[..10].to_string();
-    let sessions: Vec<crate::graph::Session> = graph
-        .sessions
-        .iter()
-        .filter(|s| touched.contains(&s.access_key_id))
-        .cloned()
-        .collect();
+    // Two strands, both invisible until the commit: the night's records (the sessions the new
+    // events touch, the findings, the rest of the events lake, and the incidents read back from
+    // it) beside what the next run goes on from (the engine state).
+    let (records, saved) = std::thread::scope(|s| {
+        let records = s.spawn(|| {
+            store_night(&state, &run_id, &graph, &touched, &new_findings).and_then(|()| {
+                let events_parts = events_lake
+                    .join()
+                    .map_err(|_| Error::Other("writing the events lake failed".into()))??;
+                fail_point("after-lake");
+                // The new findings as incidents, their timelines from this run's events
+                // (read back from the parts just written, only when there is an incident).
+                Ok(incidents_from_parts(
+                    &new_findings,
+                    &graph,
+                    &events_parts,
+                    &args.paths,
+                ))
+            })
+        });
+        // What the next run goes on from (the engine file counts only once the run commits):
+        // principals and sessions unseen for `--history-days` expire. Sessions that can no
+        // longer sign calls (and lead to none that can) were judged: only the living ones and
+        // their chains are carried, so a night costs what its new data costs.
+        if let Some(last) = last_new {
+            hunt.graph
+                .retire(last - i64::from(args.keep_expired_hours) * HOUR);
+            let graph = &hunt.graph;
+            hunt.detector.retain_instance_keys(|k| graph.contains(k));
+        }
+        if let Some(last) = last_new.or(saved_at) {
+            let before = last - args.history_days as i64 * DAY;
+            hunt.graph.expire(before);
+            hunt.detector.expire(before);
+            profiles.expire(before);
+        }
+        let saved = state.save_engine(
+            &run_id,
+            &super::SavingEngine {
+                saved_at: now,
+                graph: hunt.graph.saved_ref(),
+                detector: hunt.detector.saved(),
+                profiles: &profiles,
+            },
+        );
+        (records.join(), saved)
+    });
     drop(touched);
-    state.write_parts(
-        "sessions",
-        &run_id,
-        sessions,
-        |s| {
-            (
-                s.account.as_deref().unwrap_or("unknown").to_string(),
-                s.issued_at
-                    .or(s.first_used)
-                    .map(day)
-                    .unwrap_or_else(|| "unknown".into()),
-            )
-        },
-        crate::frame::sessions_frame,
-    )?;
-    state.write_parts(
-        "findings",
-        &run_id,
-        new_findings.clone(),
-        |f| {
-            (
-                f.account.clone().unwrap_or_else(|| "unknown".into()),
-                day(f.time),
-            )
-        },
-        |rows| findings_frame(rows, &run_id),
-    )?;
-    // What the next run goes on from, saved while the lake is encoded (the engine file counts
-    // only once the run commits): principals and sessions unseen for `--history-days` expire.
-    // Sessions that can no longer sign calls (and lead to none that can) were judged: only
-    // the living ones and their chains are carried, so a night costs what its new data costs.
-    if let Some(last) = last_new {
-        hunt.graph
-            .retire(last - i64::from(args.keep_expired_hours) * HOUR);
-        let graph = &hunt.graph;
-        hunt.detector.retain_instance_keys(|k| graph.contains(k));
-    }
-    if let Some(last) = last_new.or(saved_at) {
-        let before = last - args.history_days as i64 * DAY;
-        hunt.graph.expire(before);
-        hunt.detector.expire(before);
-        profiles.expire(before);
-    }
-    state.save_engine(
-        &run_id,
-        &super::SavingEngine {
-            saved_at: now,
-            graph: hunt.graph.saved_ref(),
-            detector: hunt.detector.saved(),
-            profiles: &profiles,
-        },
-    )?;
-    let events_parts = events_lake
-        .join()
-        .map_err(|_| Error::Other("writing the events lake failed".into()))??;
-    fail_point("after-lake");
-    // The new findings as incidents, their timelines from this run's events (read back from
-    // the parts just written, only when there is an incident).
-    let incidents = incidents_from_parts(&new_findings, &graph, &events_parts, &args.paths);
+    saved?;
+    let incidents =
+        records.map_err(|_| Error::Other("storing the night's records failed".into()))??;
     state.write_manifest(&run_id, &processed)?;
     // The day folders now settled, for the next run not to list them.
     if let Some(walk) = &data.folders {
@@ -528,6 +510,52 @@ fn lake_partition(e: &Event) -> (&str, &str) {
             .unwrap_or("unknown"),
         &e.event_day,
     )
+}
+
+/// Writes a night's lake parts of the sessions its events touch (`touched`: their keys) and of
+/// its new findings.
+fn store_night(
+    state: &State,
+    run_id: &str,
+    graph: &Graph,
+    touched: &HashSet<crate::event::Text>,
+    new_findings: &[Finding],
+) -> Result<()> {
+    let day = |t: Millis| format_iso(t)[..10].to_string();
+    let sessions: Vec<crate::graph::Session> = graph
+        .sessions
+        .iter()
+        .filter(|s| touched.contains(&s.access_key_id))
+        .cloned()
+        .collect();
+    state.write_parts(
+        "sessions",
+        run_id,
+        sessions,
+        |s| {
+            (
+                s.account.as_deref().unwrap_or("unknown").to_string(),
+                s.issued_at
+                    .or(s.first_used)
+                    .map(day)
+                    .unwrap_or_else(|| "unknown".into()),
+            )
+        },
+        crate::frame::sessions_frame,
+    )?;
+    state.write_parts(
+        "findings",
+        run_id,
+        new_findings.to_vec(),
+        |f| {
+            (
+                f.account.clone().unwrap_or_else(|| "unknown".into()),
+                day(f.time),
+            )
+        },
+        |rows| findings_frame(rows, run_id),
+    )?;
+    Ok(())
 }
 
 /// The incidents of a night's findings, their timelines from the night's events (read back
