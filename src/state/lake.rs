@@ -4,7 +4,7 @@
 //! aside past a budget, until the run writes its parts. A part's bytes depend only on its
 //! rows: not on the slices they came in, the rows written aside, or what was encoded ahead.
 
-use super::{io_err, read_frame, safe, write_atomic, State};
+use super::{io_err, lake_compression, read_frame, safe, write_atomic, State};
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -400,7 +400,7 @@ impl PartWriter {
     fn new(path: PathBuf, first: &DataFrame, waits: Option<PathBuf>) -> Result<PartWriter> {
         let bytes = Shared::default();
         let writer = ParquetWriter::new(bytes.clone())
-            .with_compression(ParquetCompression::Zstd(None))
+            .with_compression(lake_compression())
             .batched(first.schema())
             .map_err(|e| io_err(&path, e))?;
         Ok(PartWriter {
