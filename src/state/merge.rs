@@ -61,7 +61,7 @@ pub fn merge(shards: &[PathBuf], into: &Path, now: Millis) -> Result<Merged> {
                 dir.display()
             )));
         }
-        let shard = State::open(dir)?;
+        let shard = State::read(dir)?;
         let ids: std::collections::HashSet<&str> =
             shard.runs().iter().map(|r| r.id.as_str()).collect();
         for f in walk(&dir.join("manifest"))
@@ -179,7 +179,7 @@ pub fn merge(shards: &[PathBuf], into: &Path, now: Millis) -> Result<Merged> {
 
 /// The sessions a state's engine knows (the merged index, after a merge), in graph order.
 pub fn sessions(dir: &Path) -> Result<Vec<crate::graph::Session>> {
-    let state = State::open(dir)?;
+    let state = State::read(dir)?;
     let Some(saved) = state.load_engine()? else {
         return Ok(Vec::new());
     };

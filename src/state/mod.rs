@@ -99,6 +99,8 @@ pub struct SavingEngine<'a> {
 pub struct State {
     dir: PathBuf,
     meta: Meta,
+    /// The directory's lock, held by a state opened to write ([`State::open`]) until dropped.
+    _lock: Option<std::fs::File>,
 }
 
 /// The default state directory: `$XDG_DATA_HOME/trailhound/state` or
@@ -243,6 +245,69 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }
 
+/// The committed runs of a state directory (`state.json`; none before the first commit).
+fn read_meta(dir: &Path) -> Result<Meta> {
+    let path = dir.join("state.json");
+    match std::fs::read(&path) {
+        Ok(b) => {
+            let m: Meta = serde_json::from_slice(&b)
+                .map_err(|e| io_err(&path, format!("not a trailhound state file: {e}")))?;
+            if m.version != VERSION {
+                return Err(io_err(
+                    &path,
+                    format!(
+                        "state version {} (this trailhound reads {VERSION})",
+                        m.version
+                    ),
+                ));
+            }
+            Ok(m)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Meta {
+            version: VERSION,
+            ..Meta::default()
+        }),
+        Err(e) => Err(io_err(&path, e)),
+    }
+}
+
+/// Takes a state directory's lock (`.lock`, which names the holder's process), or says who
+/// holds it. The operating system lets it go when the holder ends, however it ends.
+fn take_lock(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(".lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            return Err(Error::Usage(format!(
+                "{}: in use by another trailhound run ({}); one run writes a state at a time, try again when it ends",
+                dir.display(),
+                match holder.trim() {
+                    "" => "process unknown".to_string(),
+                    h => format!("process {h}"),
+                }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
+    }
+    let pid = std::process::id().to_string();
+    let named = f
+        .set_len(0)
+        .and_then(|()| f.rewind())
+        .and_then(|()| f.write_all(pid.as_bytes()));
+    named.map_err(|e| io_err(&path, e))?;
+    Ok(f)
+}
+
 /// Dies here when `TRAILHOUND_FAIL_AT` names this point: how the tests kill a run at a known
 /// step to check that the state left behind is usable.
 pub fn fail_point(name: &str) {
@@ -253,37 +318,30 @@ pub fn fail_point(name: &str) {
 }
 
 impl State {
-    /// Opens (creating if needed) a state directory and removes what uncommitted runs left.
+    /// Opens (creating if needed) a state directory to write: takes its lock (one writing run
+    /// at a time: another `report`, `state merge` into it or `baseline forget` is refused while
+    /// it is held) and removes what uncommitted runs left.
     pub fn open(dir: &Path) -> Result<State> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let path = dir.join("state.json");
-        let meta = match std::fs::read(&path) {
-            Ok(b) => {
-                let m: Meta = serde_json::from_slice(&b)
-                    .map_err(|e| io_err(&path, format!("not a trailhound state file: {e}")))?;
-                if m.version != VERSION {
-                    return Err(io_err(
-                        &path,
-                        format!(
-                            "state version {} (this trailhound reads {VERSION})",
-                            m.version
-                        ),
-                    ));
-                }
-                m
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Meta {
-                version: VERSION,
-                ..Meta::default()
-            },
-            Err(e) => return Err(io_err(&path, e)),
-        };
+        let lock = take_lock(dir)?;
         let s = State {
             dir: dir.to_path_buf(),
-            meta,
+            meta: read_meta(dir)?,
+            _lock: Some(lock),
         };
         s.remove_uncommitted();
         Ok(s)
+    }
+
+    /// Opens a state directory to read its committed runs: no lock, nothing removed (a run
+    /// writing beside it adds nothing a reader sees until it commits, and its files are left
+    /// alone). A directory that does not exist reads as empty.
+    pub fn read(dir: &Path) -> Result<State> {
+        Ok(State {
+            dir: dir.to_path_buf(),
+            meta: read_meta(dir)?,
+            _lock: None,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -296,6 +354,7 @@ impl State {
         State {
             dir: self.dir.clone(),
             meta: Meta::default(),
+            _lock: None,
         }
     }
 
@@ -759,10 +818,11 @@ pub(crate) mod tests {
         )
     }
 
-    /// Every file under `dir`, by its path below it, with its bytes.
+    /// Every file under `dir` but the lock, by its path below it, with its bytes.
     pub(crate) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         walk(dir)
             .into_iter()
+            .filter(|p| !p.ends_with(".lock"))
             .map(|p| {
                 let name = p.strip_prefix(dir).unwrap().display().to_string();
                 (name, std::fs::read(&p).unwrap())
@@ -1013,11 +1073,54 @@ pub(crate) mod tests {
         s.write_manifest("run-b", &[("b.json.gz".into(), 10)])
             .unwrap();
         std::fs::write(dir.path().join("manifest/.x.tmp-1"), b"half").unwrap();
+        drop(s);
         let s = State::open(dir.path()).unwrap();
         let m = s.manifest().unwrap();
         assert!(m.contains("a.json.gz"));
         assert!(!m.contains("b.json.gz"));
         assert!(!dir.path().join("manifest/run-b.tsv").exists());
         assert!(!dir.path().join("manifest/.x.tmp-1").exists());
+    }
+
+    #[test]
+    fn one_run_writes_a_state_at_a_time_and_readers_leave_its_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let writing = State::open(dir.path()).unwrap();
+        writing
+            .write_manifest("run-a", &[("a.json.gz".into(), 10)])
+            .unwrap();
+        // A second writer is refused, naming the directory and the process that holds it.
+        let refused = State::open(dir.path())
+            .err()
+            .expect("a second writer is refused");
+        let said = refused.to_string();
+        assert!(said.contains(&dir.path().display().to_string()), "{said}");
+        assert!(
+            said.contains(&format!(
+                "in use by another trailhound run (process {})",
+                std::process::id()
+            )),
+            "{said}"
+        );
+        assert_eq!(refused.exit(), crate::error::Exit::Error);
+        // A reader sees the committed runs (none) and removes nothing of the run in progress.
+        let reader = State::read(dir.path()).unwrap();
+        assert!(reader.runs().is_empty());
+        assert!(reader.manifest().unwrap().is_empty());
+        assert!(dir.path().join("manifest/run-a.tsv").exists());
+        // Once the writer is done (or dies), the next one goes on, and cleans up after it.
+        drop(writing);
+        State::open(dir.path()).unwrap();
+        assert!(!dir.path().join("manifest/run-a.tsv").exists());
+    }
+
+    #[test]
+    fn a_state_that_does_not_exist_reads_as_empty_and_is_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nothing-here");
+        let s = State::read(&missing).unwrap();
+        assert!(s.runs().is_empty());
+        assert!(s.load_engine().unwrap().is_none());
+        assert!(!missing.exists());
     }
 }

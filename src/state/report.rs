@@ -105,7 +105,7 @@ pub fn run_baseline(cmd: BaselineAction) -> Result<Exit> {
             state,
             json,
         } => {
-            let state = State::open(&state_dir(&state))?;
+            let state = State::read(&state_dir(&state))?;
             let profiles = load_profiles(&state)?;
             let Some(p) = profiles.get(&principal) else {
                 let close: Vec<&String> = profiles
@@ -147,7 +147,7 @@ pub fn run_baseline(cmd: BaselineAction) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         BaselineAction::List { state } => {
-            let state = State::open(&state_dir(&state))?;
+            let state = State::read(&state_dir(&state))?;
             let profiles = load_profiles(&state)?;
             let rows: Vec<Vec<String>> = profiles
                 .values()
