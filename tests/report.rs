@@ -261,6 +261,45 @@ fn a_run_killed_before_its_commit_leaves_the_previous_state_usable() {
 }
 
 #[test]
+fn a_night_started_while_another_writes_the_state_is_refused_and_readers_go_on() {
+    let state = tempfile::tempdir().unwrap();
+    report(state.path(), &["--until", "2026-03-05"]);
+    // Another run holds the state's lock (as a running `report` does, naming its process).
+    let mut held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(state.path().join(".lock"))
+        .unwrap();
+    held.lock().unwrap();
+    std::io::Write::write_all(&mut held, b"4242").unwrap();
+    let before = std::fs::read(state.path().join("state.json")).unwrap();
+    let (dir, logs) = (
+        state.path().display().to_string(),
+        sample_logs().display().to_string(),
+    );
+    let refused = run(["report", &logs, "--state", &dir, "-q"]);
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    let said = stderr(&refused);
+    assert!(
+        said.contains("in use by another trailhound run (process 4242)") && said.contains(&dir),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(state.path().join("state.json")).unwrap(),
+        before
+    );
+    // Reading the state needs no lock.
+    let listed = run(["baseline", "list", "--state", &dir]);
+    assert_eq!(code(&listed), 0, "{}", stderr(&listed));
+    assert!(!stdout(&listed).is_empty());
+    let sessions = run(["state", "sessions", &dir]);
+    assert_eq!(code(&sessions), 0, "{}", stderr(&sessions));
+    // Once the other run ends, the night goes on from where the state was.
+    drop(held);
+    let (_, rest) = report(state.path(), &[]);
+    assert_eq!(lake_rows(state.path(), "events"), 4102, "{rest}");
+}
+
+#[test]
 fn the_lake_is_partitioned_parquet_that_polars_reads_back() {
     let state = tempfile::tempdir().unwrap();
     report(state.path(), &[]);

@@ -16,6 +16,9 @@
 //!   lake/events/account=A/date=D/<run>.parquet     normalized events, one part per run
 //!   lake/sessions/account=A/date=D/<run>.parquet   sessions first used or issued in a run
 //!   lake/findings/account=A/date=D/<run>.parquet   findings reported by a run
+//!   .lock                           held by the run writing the state ([`State::open`])
+//!   .spill-<run>/                   a running night's lake rows and parts on their way
+//!                                   (`lake`), removed when it ends
 //! ```
 //!
 //! The lake is Hive-partitioned Parquet (zstd): polars, DuckDB, Athena or Spark read
