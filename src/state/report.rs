@@ -591,12 +591,21 @@ fn incidents_from_parts(
     incident::finish(drafts, collector, graph, &opts)
 }
 
-/// The calls of a lake part signed by one of `keys`: its keys are read first, and the part
-/// whole only when one matches.
+/// The calls of a lake part signed by one of `keys`, in the part's order: its `access_key_id`
+/// column is read first, then only the row groups where one of the keys signed (a part of a
+/// long backlog is never read whole).
 fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Event>> {
     let io = |e: &dyn std::fmt::Display| Error::Other(format!("{}: {e}", part.display()));
     let open = || std::fs::File::open(part).map_err(|e| io(&e));
-    let signers = ParquetReader::new(open()?)
+    let mut reader = ParquetReader::new(open()?);
+    let groups: Vec<usize> = reader
+        .get_metadata()
+        .map_err(|e| io(&e))?
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    let signers = reader
         .with_columns(Some(vec!["access_key_id".into()]))
         .finish()
         .map_err(|e| io(&e))?;
@@ -607,14 +616,21 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
         .iter()
         .map(|k| Some(k.is_some_and(|k| keys.contains(k))))
         .collect();
-    if !mask.any() {
-        return Ok(Vec::new());
+    let mut calls = Vec::new();
+    let mut start = 0;
+    for rows in groups {
+        let signed = mask.slice(start as i64, rows);
+        if signed.any() {
+            let group = ParquetReader::new(open()?)
+                .with_slice(Some((start, rows)))
+                .finish()
+                .and_then(|df| df.filter(&signed))
+                .map_err(|e| io(&e))?;
+            calls.extend(crate::frame::events_from_frame(&group).map_err(|e| io(&e))?);
+        }
+        start += rows;
     }
-    let rows = ParquetReader::new(open()?)
-        .finish()
-        .and_then(|df| df.filter(&mask))
-        .map_err(|e| io(&e))?;
-    crate::frame::events_from_frame(&rows).map_err(|e| io(&e))
+    Ok(calls)
 }
 
 /// The findings table of the lake.
@@ -855,4 +871,51 @@ fn chain_tree(f: &Finding, graph: &Graph) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::sample_events;
+
+    #[test]
+    fn an_incidents_calls_are_read_back_from_the_row_groups_its_keys_signed_in_in_order() {
+        let events = sample_events();
+        // The two keys that signed the most calls of the sample.
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for k in events.iter().filter_map(|e| e.access_key_id.as_deref()) {
+            *counts.entry(k).or_default() += 1;
+        }
+        let mut busiest: Vec<(&str, usize)> = counts.into_iter().collect();
+        busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let keys: HashSet<&str> = busiest.iter().take(2).map(|(k, _)| *k).collect();
+        // Parts in row groups of 10 rows, so that a part holds many.
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let mut lake = super::super::LakeParts::new("events").row_groups_of(10);
+        lake.push(events.clone(), lake_partition);
+        let parts = lake
+            .write(&state, "run-a", crate::frame::events_frame_of)
+            .unwrap();
+        let got: Vec<String> = parts
+            .iter()
+            .flat_map(|p| calls_of_keys(p, &keys).unwrap())
+            .map(|e| e.event_id.as_deref().unwrap_or_default().to_string())
+            .collect();
+        // The keys' calls partition by partition (in the parts' order), each in the order read.
+        let mut want: Vec<(String, String, usize, String)> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.access_key_id.as_deref().is_some_and(|k| keys.contains(k)))
+            .map(|(i, e)| {
+                let (account, day) = lake_partition(e);
+                let id = e.event_id.as_deref().unwrap_or_default().to_string();
+                (super::super::safe(account), super::super::safe(day), i, id)
+            })
+            .collect();
+        want.sort();
+        let want: Vec<String> = want.into_iter().map(|w| w.3).collect();
+        assert!(want.len() > 30, "the keys signed {} calls", want.len());
+        assert_eq!(got, want);
+    }
 }
