@@ -18,7 +18,9 @@ use crate::ingest::{self, scope};
 use crate::report::digest::{Charts, Digest, ReadSummary, ReportedFinding};
 use crate::report::Sink;
 use polars::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+// foldhash, not SipHash: what is looked up for every event of a night.
+use crate::graph::{HashMap as FastMap, HashSet as FastSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -300,7 +302,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         .encoding_ahead(state.handle(), &run_id, crate::frame::events_frame_of)?;
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
-    let mut touched: HashSet<crate::event::Text> = HashSet::new();
+    let mut touched: FastSet<crate::event::Text> = FastSet::default();
     let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
         hunt.observe(&slice);
         // Each event's principal, looked up once for the profiles and the report.
@@ -518,7 +520,7 @@ fn store_night(
     state: &State,
     run_id: &str,
     graph: &Graph,
-    touched: &HashSet<crate::event::Text>,
+    touched: &FastSet<crate::event::Text>,
     new_findings: &[Finding],
 ) -> Result<()> {
     let day = |t: Millis| format_iso(t)[..10].to_string();
@@ -685,17 +687,17 @@ struct DigestInput<'a> {
 /// account, AssumeRole successes and denials, top principals and roles, and the principals and
 /// (principal, country) pairs the saved state had never seen.
 struct DigestTally {
-    old_principals: HashSet<String>,
+    old_principals: FastSet<String>,
     /// Principal -> the countries the saved state saw it in.
-    old_places: HashMap<String, HashSet<String>>,
-    calls: BTreeMap<String, BTreeMap<i64, u64>>,
+    old_places: FastMap<String, FastSet<String>>,
+    calls: FastMap<String, BTreeMap<i64, u64>>,
     assume: BTreeMap<i64, (u64, u64)>,
-    principals: BTreeMap<String, (u64, u64)>,
-    roles: BTreeMap<String, (u64, u64)>,
-    new_principals: BTreeMap<String, Millis>,
+    principals: FastMap<String, (u64, u64)>,
+    roles: FastMap<String, (u64, u64)>,
+    new_principals: FastMap<String, Millis>,
     /// Principal -> country -> first call from there, for countries the state had not seen.
-    new_places: BTreeMap<String, BTreeMap<String, Millis>>,
-    countries: HashMap<String, Option<String>>,
+    new_places: FastMap<String, BTreeMap<String, Millis>>,
+    countries: FastMap<String, Option<String>>,
 }
 
 impl DigestTally {
@@ -706,13 +708,13 @@ impl DigestTally {
                 .map(|p| (p.principal.clone(), p.countries.keys().cloned().collect()))
                 .collect(),
             old_principals: before.counted().map(|p| p.principal.clone()).collect(),
-            calls: BTreeMap::new(),
+            calls: FastMap::default(),
             assume: BTreeMap::new(),
-            principals: BTreeMap::new(),
-            roles: BTreeMap::new(),
-            new_principals: BTreeMap::new(),
-            new_places: BTreeMap::new(),
-            countries: HashMap::new(),
+            principals: FastMap::default(),
+            roles: FastMap::default(),
+            new_principals: FastMap::default(),
+            new_places: FastMap::default(),
+            countries: FastMap::default(),
         }
     }
 
@@ -792,9 +794,15 @@ fn build_digest(d: DigestInput) -> Digest {
         principals,
         roles,
         new_principals,
-        mut new_places,
+        new_places,
         ..
     } = d.tally;
+    // In key order from here on (counted in hash maps, every event of the night).
+    let sorted = |m: FastMap<String, (u64, u64)>| m.into_iter().collect::<BTreeMap<_, _>>();
+    let calls: BTreeMap<String, BTreeMap<i64, u64>> = calls.into_iter().collect();
+    let new_principals: BTreeMap<String, Millis> = new_principals.into_iter().collect();
+    let mut new_places: BTreeMap<String, BTreeMap<String, Millis>> =
+        new_places.into_iter().collect();
     // A principal new in this run is not also listed as coming from a new country.
     new_places.retain(|p, _| !new_principals.contains_key(p));
     let top = |m: BTreeMap<String, (u64, u64)>| {
@@ -843,8 +851,8 @@ fn build_digest(d: DigestInput) -> Digest {
                 })
                 .collect(),
         },
-        top_principals: top(principals),
-        top_roles: top(roles),
+        top_principals: top(sorted(principals)),
+        top_roles: top(sorted(roles)),
         read: d.read,
     }
 }
