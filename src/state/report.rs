@@ -284,9 +284,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     let mut tally = DigestTally::new(&profiles);
-    // The new events, gathered per lake partition as they stream; past a budget of rows they
-    // are written out and read back at the end (a first run over a backlog holds no more than
-    // a night). A killed run's leftovers go first.
+    // The new events, gathered per lake partition as they stream: each partition's whole row
+    // groups are encoded on a thread of their own as soon as they are there, and past a budget
+    // of waiting rows the rest are written out and read back at the end (a first run over a
+    // backlog holds no more than a night). A killed run's leftovers go first; the state's lock
+    // says no other run is writing beside this one.
     let spill_dir = state.dir().join(format!(".spill-{run_id}"));
     for old in std::fs::read_dir(state.dir())
         .into_iter()
@@ -329,9 +331,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let stats = data.stats.clone();
     let processed = data.processed;
     let new_count = lake.rows();
-    // The new events go to the lake on a thread of their own while they are judged and the
-    // rest is stored (Parquet encoding is most of a night's writing); joined before the
-    // manifest is written.
+    // The rest of the new events go to the lake on a thread of their own while they are judged
+    // and the rest is stored; joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
         std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame_of))
