@@ -123,6 +123,10 @@ def main():
                                       "critical", "--since", night.isoformat(), "--until",
                                       nxt.isoformat(), d])
         line(f"hunt over night {stored + 1} alone", wall, rss, events_in(err))
+        if not new or wall <= 0:
+            print(f"  night {stored + 1} holds no new events: the corpus ends before it "
+                  "(measure a larger corpus)", flush=True)
+            continue
         ratio = f"night / hunt: {night_wall / wall:.2f} wall"
         if night_cpu and CPU["last"]:
             ratio += f", {night_cpu / CPU['last']:.2f} CPU"
