@@ -483,3 +483,79 @@ fn a_report_that_writes_its_lake_rows_aside_stores_and_reports_the_same() {
         .collect();
     assert!(left.is_empty(), "rows written aside are removed");
 }
+
+/// A night's report as JSON, without what names the run.
+fn report_json(state: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(state.join("report.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("run_id");
+    o.remove("generated_at");
+    v
+}
+
+#[test]
+fn a_report_that_encodes_row_groups_as_they_fill_stores_and_reports_the_same() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    report(&whole, &[]);
+    // Each events part by its partition folder.
+    let parts = |state: &Path| -> std::collections::BTreeMap<String, PathBuf> {
+        walk(&state.join("lake/events"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| {
+                let folder = p.parent().unwrap().strip_prefix(state).unwrap();
+                (folder.display().to_string(), p)
+            })
+            .collect()
+    };
+    let want = parts(&whole);
+    for extra in [
+        // Row groups of 50 rows, each encoded as soon as its rows are there.
+        vec!["--lake-row-group", "50"],
+        // ... and past 500 waiting rows, the rest written aside and read back.
+        vec!["--lake-row-group", "50", "--lake-rows-held", "500"],
+    ] {
+        let state = dir.path().join(extra.join("_"));
+        report(&state, &extra);
+        // The same report: findings, charts, and the incidents' calls read back from the
+        // row groups their keys signed in.
+        assert_eq!(report_json(&whole), report_json(&state), "{extra:?}");
+        let got = parts(&state);
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>()
+        );
+        let mut cut = 0;
+        for (folder, path) in &want {
+            let read = |p: &Path| ParquetReader::new(std::fs::File::open(p).unwrap());
+            let (a, b) = (
+                read(path).finish().unwrap(),
+                read(&got[folder]).finish().unwrap(),
+            );
+            assert!(a.equals_missing(&b), "{folder}: the same rows in order");
+            let sizes: Vec<usize> = read(&got[folder])
+                .get_metadata()
+                .unwrap()
+                .row_groups
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            let full = sizes.len() - 1;
+            assert!(
+                sizes[..full].iter().all(|&n| n == 50) && (1..=50).contains(&sizes[full]),
+                "{folder}: row groups {sizes:?}"
+            );
+            cut += usize::from(sizes.len() > 2);
+        }
+        assert!(cut > 3, "parts of many row groups: {cut}");
+        let left: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".spill-"))
+            .collect();
+        assert!(left.is_empty(), "{extra:?}: nothing is left aside");
+    }
+}

@@ -39,6 +39,10 @@ pub struct ReportArgs {
     /// first run over a backlog). For tests.
     #[arg(long, value_name = "ROWS", default_value_t = crate::state::LAKE_ROWS_HELD, hide = true)]
     pub lake_rows_held: usize,
+    /// Rows of the events parts' row groups, each encoded as soon as its rows are there. For
+    /// tests.
+    #[arg(long, value_name = "ROWS", default_value_t = crate::state::LAKE_ROW_GROUP, hide = true)]
+    pub lake_row_group: usize,
     /// Detection thresholds and allowlists (TOML), as for hunt.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -93,6 +97,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             history_days: args.history_days,
             keep_expired_hours: args.keep_expired_hours,
             lake_rows_held: args.lake_rows_held,
+            lake_row_group: args.lake_row_group,
             config: args.config,
             geoip: args.geoip,
         },

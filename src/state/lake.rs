@@ -89,7 +89,6 @@ impl<T> LakeParts<T> {
     }
 
     /// Parts in row groups of `rows` rows (the last one of a part holds the rest).
-    #[cfg(test)]
     pub fn row_groups_of(mut self, rows: usize) -> LakeParts<T> {
         self.row_group = rows.max(1);
         self

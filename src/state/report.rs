@@ -60,6 +60,8 @@ pub struct ReportOptions {
     pub keep_expired_hours: u32,
     /// Lake rows held before they are written aside ([`super::LAKE_ROWS_HELD`]).
     pub lake_rows_held: usize,
+    /// Rows of the events parts' row groups ([`super::LAKE_ROW_GROUP`]).
+    pub lake_row_group: usize,
     /// Detection thresholds and allowlists (TOML).
     pub config: Option<PathBuf>,
     /// The user's own .mmdb files.
@@ -300,6 +302,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         }
     }
     let mut lake = super::LakeParts::new("events")
+        .row_groups_of(args.lake_row_group)
         .spilling(spill_dir, args.lake_rows_held.max(1))
         .encoding_ahead(state.handle(), &run_id, crate::frame::events_frame_of)?;
     let mut first_new: Option<Millis> = None;
