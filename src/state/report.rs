@@ -262,30 +262,21 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     opts.track = Some(known.clone());
     opts.settled = Some(Arc::new(state.settled()?));
     // The engine goes on from the last committed run's state: only the new objects are read.
-    let saved = state.load_engine()?;
-    let saved_at = saved.as_ref().map(|s| s.saved_at);
-    let (mut hunt, mut profiles) = match saved {
-        Some(s) => (
-            crate::engine::Hunt::resume(
-                crate::graph::GraphState::restore(s.graph),
-                detect::Detector::restore(&geo, &cfg, s.detector),
-            ),
-            s.profiles,
-        ),
-        None => (
-            crate::engine::Hunt::new(&geo, &cfg),
-            baseline::Profiles::default(),
-        ),
+    // The state is read while the logs are listed, and taken up when the first slice comes.
+    let mut loading = Some({
+        let committed = State::read(state.dir())?;
+        std::thread::spawn(move || committed.load_engine())
+    });
+    let mut resume = || -> Result<Resumed> {
+        let saved = match loading.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| Error::Other("reading the engine state failed".into()))??,
+            None => None,
+        };
+        Ok(Resumed::from(saved, &geo, &cfg, state.forgotten()))
     };
-    // `baseline forget` since the state was saved: that principal is learned again.
-    for (p, at) in state.forgotten() {
-        if saved_at.is_none_or(|t| *at >= t) {
-            hunt.detector.forget(p);
-            profiles.forget(p);
-        }
-    }
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
-    let mut tally = DigestTally::new(&profiles);
     // The new events, gathered per lake partition as they stream: each partition's whole row
     // groups are encoded on a thread of their own as soon as they are there, and past a budget
     // of waiting rows the rest are written out and read back at the end (a first run over a
@@ -308,7 +299,20 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
     let mut touched: FastSet<crate::event::Text> = FastSet::default();
+    let mut resumed: Option<Resumed> = None;
     let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
+        if resumed.is_none() {
+            resumed = Some(resume()?);
+        }
+        let Some(Resumed {
+            hunt,
+            profiles,
+            tally,
+            ..
+        }) = resumed.as_mut()
+        else {
+            return Ok(());
+        };
         hunt.observe(&slice);
         // Each event's principal, looked up once for the profiles and the report.
         let principals = baseline::principals(&slice, &hunt.graph);
@@ -330,6 +334,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         lake.push(slice, lake_partition);
         lake.spill_over(crate::frame::events_frame_of)
     })?;
+    let Resumed {
+        mut hunt,
+        mut profiles,
+        tally,
+        saved_at,
+    } = match resumed {
+        Some(r) => r,
+        None => resume()?,
+    };
     crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
@@ -504,6 +517,55 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// What a night goes on from: the engine, the profiles and the report's tallies, as the last
+/// committed run saved them (new ones before the first run).
+struct Resumed<'a> {
+    hunt: crate::engine::Hunt<'a>,
+    profiles: baseline::Profiles,
+    tally: DigestTally,
+    /// When the state was saved (none before the first run).
+    saved_at: Option<Millis>,
+}
+
+impl<'a> Resumed<'a> {
+    /// From a saved engine state; principals forgotten (`baseline forget`) since it was saved
+    /// are learned again.
+    fn from(
+        saved: Option<super::SavedEngine>,
+        geo: &'a crate::geoip::GeoIp,
+        cfg: &'a detect::DetectConfig,
+        forgotten: &BTreeMap<String, Millis>,
+    ) -> Resumed<'a> {
+        let saved_at = saved.as_ref().map(|s| s.saved_at);
+        let (mut hunt, mut profiles) = match saved {
+            Some(s) => (
+                crate::engine::Hunt::resume(
+                    crate::graph::GraphState::restore(s.graph),
+                    detect::Detector::restore(geo, cfg, s.detector),
+                ),
+                s.profiles,
+            ),
+            None => (
+                crate::engine::Hunt::new(geo, cfg),
+                baseline::Profiles::default(),
+            ),
+        };
+        for (p, at) in forgotten {
+            if saved_at.is_none_or(|t| *at >= t) {
+                hunt.detector.forget(p);
+                profiles.forget(p);
+            }
+        }
+        let tally = DigestTally::new(&profiles);
+        Resumed {
+            hunt,
+            profiles,
+            tally,
+            saved_at,
+        }
+    }
 }
 
 /// The partition of an event in the lake: its account (the recipient's, else the caller's)
