@@ -300,6 +300,13 @@ fn take_lock(dir: &Path) -> Result<std::fs::File> {
                 }
             )));
         }
+        // A file system that cannot lock: the run goes on, said once, rather than a night lost.
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            eprintln!(
+                "trailhound: warning: {}: cannot be locked ({e}); going on without: another run writing this state meanwhile would not be stopped",
+                path.display()
+            );
+        }
         Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
     }
     let pid = std::process::id().to_string();
