@@ -241,8 +241,8 @@ impl<T> LakeParts<T> {
 impl<T: Send + 'static> LakeParts<T> {
     /// Encodes each partition's row groups for `run` as soon as their rows are there, on a
     /// thread of their own, while the stream goes on: the rows are not held until the end.
-    /// The encoded bytes wait in the folder of [`LakeParts::spilling`] (given first), else in
-    /// memory.
+    /// The encoded bytes wait in the folder of [`LakeParts::spilling`], else in memory (that
+    /// and [`LakeParts::row_groups_of`] are given first).
     pub fn encoding_ahead(mut self, state: State, run: &str, frame: Framer<T>) -> Result<Self> {
         let aside = match &self.spill {
             Some(sp) => {
