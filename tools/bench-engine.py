@@ -109,6 +109,11 @@ def main():
                  "--until", night.isoformat(), d]
         code, wall, rss, err = timed(first)
         line(f"report: store {stored} days", wall, rss, None)
+        # The same days in one `hunt`: a first report holds every session of its backlog until
+        # it judges (a bounded `hunt` does not), so this pair shows what that costs.
+        code, wall, rss, err = timed([a.bin, "hunt", "--format", "ndjson", "--fail-on",
+                                      "critical", "--until", night.isoformat(), d])
+        line(f"hunt over the same {stored} days", wall, rss, events_in(err))
         nxt = night + dt.timedelta(days=1)
         cmd = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", state,
                "--until", nxt.isoformat(), d]
