@@ -18,8 +18,13 @@ use std::sync::{mpsc, Arc, Mutex};
 pub const LAKE_ROWS_HELD: usize = 300_000;
 
 /// Rows of an events part's row groups (the last one of a part holds the rest): a partition is
-/// framed and encoded a row group at a time, never whole.
-pub const LAKE_ROW_GROUP: usize = 65_536;
+/// framed and encoded a row group at a time, never whole, as soon as the group's rows are
+/// there. Measured on the benchmark night (7 days stored, five runs each): 65,536 rows, 1.49 s,
+/// 2.58 s of CPU and 460 MB; 32,768 rows, 1.45 s, 2.42 s and 374 MB, for a lake 1% larger;
+/// 16,384 rows, 1.39 s, 2.43 s and 344 MB, but 4% larger. A group of 32,768 rows is about 2.5 MB
+/// of Parquet, still a size DuckDB, Athena and Spark read well, and its statistics narrow a
+/// lookup by time or key.
+pub const LAKE_ROW_GROUP: usize = 32_768;
 
 /// A partition: (account, date), as folder names.
 type Partition = (String, String);
