@@ -462,26 +462,26 @@ fn a_report_that_writes_its_lake_rows_aside_stores_and_reports_the_same() {
             assert!(got[folder] == *bytes, "{folder} differs");
         }
     }
-    let report = |state: &Path| {
-        let text = std::fs::read_to_string(state.join("report.json")).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let o = v.as_object_mut().unwrap();
-        o.remove("run_id");
-        o.remove("generated_at");
-        v
-    };
-    let (want, got) = (report(&held), report(&aside));
+    let (want, got) = (report_json(&held), report_json(&aside));
     assert!(
         want["incidents"].as_array().is_some_and(|i| !i.is_empty()),
         "the sample's week has incidents"
     );
     assert_eq!(want, got);
-    let left: Vec<_> = std::fs::read_dir(&aside)
+    assert!(
+        spill_folders(&aside).is_empty(),
+        "rows written aside are removed"
+    );
+}
+
+/// The spill folders a state holds (a run's rows written aside, its parts on their way).
+fn spill_folders(state: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(state)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(".spill-"))
-        .collect();
-    assert!(left.is_empty(), "rows written aside are removed");
+        .map(|e| e.path())
+        .collect()
 }
 
 /// A night's report as JSON, without what names the run.
@@ -551,11 +551,9 @@ fn a_report_that_encodes_row_groups_as_they_fill_stores_and_reports_the_same() {
             cut += usize::from(sizes.len() > 2);
         }
         assert!(cut > 3, "parts of many row groups: {cut}");
-        let left: Vec<_> = std::fs::read_dir(&state)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".spill-"))
-            .collect();
-        assert!(left.is_empty(), "{extra:?}: nothing is left aside");
+        assert!(
+            spill_folders(&state).is_empty(),
+            "{extra:?}: nothing is left aside"
+        );
     }
 }

@@ -7,6 +7,7 @@
 use super::{io_err, lake_compression, read_frame, safe, write_atomic, State};
 use crate::error::{Error, Result};
 use polars::prelude::*;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -263,16 +264,18 @@ impl<T: Send + 'static> LakeParts<T> {
             for (n, (key, batches)) in from.into_iter().enumerate() {
                 let df = frame(&batches)?;
                 drop(batches);
-                if !writers.contains_key(&key) {
-                    let path = state.part_path(table, &run, (&key.0, &key.1));
-                    let waits = aside
-                        .as_ref()
-                        .map(|d| d.join(format!("ahead-{n:06}.parquet")));
-                    writers.insert(key.clone(), PartWriter::new(path, &df, waits)?);
-                }
-                if let Some(w) = writers.get_mut(&key) {
-                    w.push(df, rows)?;
-                }
+                let writer = match writers.entry(key) {
+                    Entry::Occupied(w) => w.into_mut(),
+                    Entry::Vacant(v) => {
+                        let (account, date) = v.key();
+                        let path = state.part_path(table, &run, (account, date));
+                        let waits = aside
+                            .as_ref()
+                            .map(|d| d.join(format!("ahead-{n:06}.parquet")));
+                        v.insert(PartWriter::new(path, &df, waits)?)
+                    }
+                };
+                writer.push(df, rows)?;
             }
             Ok(writers)
         });

@@ -358,12 +358,13 @@ impl State {
         &self.dir
     }
 
-    /// The same directory, for writing a run's lake parts from another thread
-    /// ([`State::write_parts`]); it knows no runs, so it neither reads nor commits.
+    /// The same state for another thread, without the lock: it reads the committed runs (the
+    /// engine state, say) and writes a run's lake parts ([`State::write_parts`]); the run
+    /// commits through the state that holds the lock.
     pub fn handle(&self) -> State {
         State {
             dir: self.dir.clone(),
-            meta: Meta::default(),
+            meta: self.meta.clone(),
             _lock: None,
         }
     }

@@ -264,7 +264,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // The engine goes on from the last committed run's state: only the new objects are read.
     // The state is read while the logs are listed, and taken up when the first slice comes.
     let mut loading = Some({
-        let committed = State::read(state.dir())?;
+        let committed = state.handle();
         std::thread::spawn(move || committed.load_engine())
     });
     let mut resume = || -> Result<Resumed> {
@@ -301,17 +301,14 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let mut touched: FastSet<crate::event::Text> = FastSet::default();
     let mut resumed: Option<Resumed> = None;
     let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
-        if resumed.is_none() {
-            resumed = Some(resume()?);
-        }
-        let Some(Resumed {
+        let Resumed {
             hunt,
             profiles,
             tally,
             ..
-        }) = resumed.as_mut()
-        else {
-            return Ok(());
+        } = match &mut resumed {
+            Some(r) => r,
+            None => resumed.insert(resume()?),
         };
         hunt.observe(&slice);
         // Each event's principal, looked up once for the profiles and the report.
@@ -666,13 +663,8 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
     let io = |e: &dyn std::fmt::Display| Error::Other(format!("{}: {e}", part.display()));
     let open = || std::fs::File::open(part).map_err(|e| io(&e));
     let mut reader = ParquetReader::new(open()?);
-    let groups: Vec<usize> = reader
-        .get_metadata()
-        .map_err(|e| io(&e))?
-        .row_groups
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
+    // The footer, parsed once for every read of the part.
+    let footer = reader.get_metadata().map_err(|e| io(&e))?.clone();
     let signers = reader
         .with_columns(Some(vec!["access_key_id".into()]))
         .finish()
@@ -686,10 +678,12 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
         .collect();
     let mut calls = Vec::new();
     let mut start = 0;
-    for rows in groups {
+    for rows in footer.row_groups.iter().map(|g| g.num_rows()) {
         let signed = mask.slice(start as i64, rows);
         if signed.any() {
-            let group = ParquetReader::new(open()?)
+            let mut reader = ParquetReader::new(open()?);
+            reader.set_metadata(footer.clone());
+            let group = reader
                 .with_slice(Some((start, rows)))
                 .finish()
                 .and_then(|df| df.filter(&signed))
