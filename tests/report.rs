@@ -270,6 +270,8 @@ fn a_night_started_while_another_writes_the_state_is_refused_and_readers_go_on()
         .open(state.path().join(".lock"))
         .unwrap();
     held.lock().unwrap();
+    // Named as a holder names it: the last holder's number goes first.
+    held.set_len(0).unwrap();
     std::io::Write::write_all(&mut held, b"4242").unwrap();
     let before = std::fs::read(state.path().join("state.json")).unwrap();
     let (dir, logs) = (
