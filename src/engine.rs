@@ -76,6 +76,13 @@ struct Retiring {
     /// Sessions taken out in all.
     taken: usize,
     waiting: Waiting,
+    /// How long after a chain could last be used it is taken out (past [`crate::graph::RETIRE_MARGIN`]):
+    /// none for a hunt; a scheduled run's `--keep-expired-hours`, so that it takes out only
+    /// what its saved state would drop.
+    lag: Millis,
+    /// With [`Hunt::handing_out_retired`]: the chains taken out since the caller last took
+    /// them ([`Hunt::take_retired_chains`]).
+    handed: Option<Vec<(Graph, GraphState)>>,
 }
 
 /// Instance keys waiting for the end, each with its session's chain: in a temporary file (JSON
@@ -186,6 +193,33 @@ impl<'a> Hunt<'a> {
         }
     }
 
+    /// A bounded hunt ([`Hunt::bounded`]) for a run whose state goes on, resumed from `graph`
+    /// and `detector`: it takes a chain out only `lag` after [`GraphState::take_retired`]
+    /// would (what [`GraphState::retire`] at the end, `lag` before the last call, drops
+    /// anyway, so the saved state is the same), and hands every chain it takes out to the
+    /// caller ([`Hunt::take_retired_chains`]), who keeps what its records need of them.
+    pub fn handing_out_retired(graph: GraphState, detector: Detector<'a>, lag: Millis) -> Self {
+        Hunt {
+            retiring: Some(Retiring {
+                lag: lag.max(0),
+                handed: Some(Vec::new()),
+                ..Retiring::default()
+            }),
+            ..Hunt::resume(graph, detector)
+        }
+    }
+
+    /// The chains taken out of the graph since the last call (with
+    /// [`Hunt::handing_out_retired`]): each as a resolved graph (the sessions are final) and
+    /// as the state it was taken from (what [`GraphState::saved`] writes).
+    pub fn take_retired_chains(&mut self) -> Vec<(Graph, GraphState)> {
+        self.retiring
+            .as_mut()
+            .and_then(|r| r.handed.as_mut())
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Also reports the hits of these Sigma rules (the reader must judge them: pass the same
     /// set as `IngestOptions::record_rules`).
     pub fn with_sigma(mut self, rules: &'a RuleSet, geo: &'a GeoIp, cfg: &'a DetectConfig) -> Self {
@@ -220,7 +254,7 @@ impl<'a> Hunt<'a> {
         let Some(now) = r.clock.tick(slice) else {
             return;
         };
-        let (out, sub) = self.graph.take_retired(now);
+        let (out, sub) = self.graph.take_retired(now.saturating_sub(r.lag));
         if out.sessions.is_empty() {
             return;
         }
@@ -250,6 +284,9 @@ impl<'a> Hunt<'a> {
                     .push(w, sub.saved_keys(chain.iter().map(|s| &*s.access_key_id)));
             }
         }
+        if let Some(handed) = r.handed.as_mut() {
+            handed.push((out, sub));
+        }
     }
 
     /// The graph of everything observed and the findings (with Sigma rules, theirs too).
@@ -266,8 +303,6 @@ impl<'a> Hunt<'a> {
     }
 
     fn finish_as(&mut self, lend: bool) -> (Graph, Vec<Finding>) {
-        // A bounded hunt's graph is joined with the sessions it kept: it is never lent.
-        let lend = lend && self.retiring.is_none();
         let (mut graph, mut findings) = self.finish_detections(lend);
         if let Some(s) = &self.sigma {
             findings.extend(s.findings(&graph));

@@ -557,3 +557,110 @@ fn a_report_that_encodes_row_groups_as_they_fill_stores_and_reports_the_same() {
         );
     }
 }
+
+/// Runs `report` over the sample logs into `state` (its report in `state/report.json`), not
+/// quietly; returns what it told.
+fn report_told(state: &Path, extra: &[&str]) -> String {
+    let mut a: Vec<String> = ["report", "--format", "json", "--out"]
+        .map(String::from)
+        .to_vec();
+    a.push(state.join("report.json").display().to_string());
+    a.push("--state".into());
+    a.push(state.display().to_string());
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a.push(sample_logs().display().to_string());
+    let o = run(&a);
+    assert!(
+        matches!(code(&o), 0 | 1),
+        "report {extra:?}: {}",
+        stderr(&o)
+    );
+    stderr(&o)
+}
+
+#[test]
+fn a_report_that_takes_expired_chains_out_as_it_streams_stores_and_reports_what_holding_them_does()
+{
+    let dir = tempfile::tempdir().unwrap();
+    // Each lake part by its partition folder and run (its file is named by the run's id).
+    let parts = |state: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walk(&state.join("lake"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .filter(|p| !p.to_string_lossy().contains("findings"))
+            .map(|p| {
+                let folder = p.parent().unwrap().strip_prefix(state).unwrap();
+                (folder.display().to_string(), std::fs::read(&p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let sessions = |state: &Path| {
+        out(&[
+            "state".into(),
+            "sessions".into(),
+            "-q".into(),
+            "--format".into(),
+            "ndjson".into(),
+            state.display().to_string(),
+        ])
+    };
+    // Chains taken out as soon as nothing can use them (kept 0 hours) and 12 hours later (the
+    // default), each beside a run that holds every session to the end; the week in two nights,
+    // the second going on from the state the first saved.
+    for keep in ["0", "12"] {
+        let (held, taken) = (
+            dir.path().join(format!("held-{keep}")),
+            dir.path().join(format!("taken-{keep}")),
+        );
+        let mut incidents = 0;
+        for night in [&["--until", "2026-03-05"][..], &[][..]] {
+            let mut extra = vec!["--keep-expired-hours", keep];
+            extra.extend(night);
+            let told = report_told(&taken, &extra);
+            extra.push("--hold-sessions");
+            let told_held = report_told(&held, &extra);
+            assert!(
+                told.contains("expired sessions taken out as the events streamed"),
+                "{keep} {night:?}: {told}"
+            );
+            assert!(!told_held.contains("taken out"), "{told_held}");
+            let what = format!("kept {keep} hours, night {night:?}");
+            let (want, got) = (report_json(&held), report_json(&taken));
+            incidents += want["incidents"].as_array().map_or(0, Vec::len);
+            assert_eq!(want, got, "{what}: the report");
+            let (want, got) = (parts(&held), parts(&taken));
+            assert!(want.iter().any(|(f, _)| f.contains("sessions")));
+            assert_eq!(
+                want.iter().map(|p| &p.0).collect::<Vec<_>>(),
+                got.iter().map(|p| &p.0).collect::<Vec<_>>(),
+                "{what}: the parts"
+            );
+            for ((folder, a), (_, b)) in want.iter().zip(&got) {
+                assert!(a == b, "{what}: {folder} differs");
+            }
+            assert_eq!(
+                sessions(&held),
+                sessions(&taken),
+                "{what}: the saved sessions"
+            );
+            assert_eq!(
+                std::fs::read(held.join("baselines.json")).unwrap(),
+                std::fs::read(taken.join("baselines.json")).unwrap(),
+                "{what}: the baselines"
+            );
+            let left: Vec<String> = std::fs::read_dir(&taken)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with(".spill-") || n.starts_with(".retired-"))
+                .collect();
+            assert!(left.is_empty(), "{what}: left behind {left:?}");
+        }
+        assert!(
+            incidents > 0,
+            "kept {keep} hours: the sample's week has incidents"
+        );
+    }
+}

@@ -43,6 +43,11 @@ pub struct ReportArgs {
     /// tests.
     #[arg(long, value_name = "ROWS", default_value_t = crate::state::LAKE_ROW_GROUP, hide = true)]
     pub lake_row_group: usize,
+    /// Hold every session of the run until the end instead of taking out, as the events
+    /// stream, the chains that expired --keep-expired-hours before the latest call. For tests
+    /// (the reference a run that takes them out is compared with).
+    #[arg(long, hide = true)]
+    pub hold_sessions: bool,
     /// Detection thresholds and allowlists (TOML), as for hunt.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -98,6 +103,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             keep_expired_hours: args.keep_expired_hours,
             lake_rows_held: args.lake_rows_held,
             lake_row_group: args.lake_row_group,
+            hold_sessions: args.hold_sessions,
             config: args.config,
             geoip: args.geoip,
         },

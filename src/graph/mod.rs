@@ -1549,14 +1549,22 @@ impl GraphState {
 
     /// Takes out of the state every chain that no call at or after `now` can use or change:
     /// whole trees of sessions (a top session and every session issued down from it) none of
-    /// which could sign a call within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
+    /// which could sign a call (or federate a console sign-in) within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
     /// Returns them as a graph, resolved exactly as [`GraphState::finish`] resolves them at the
     /// end (a tree holds every ancestor of its sessions, and no later call adds to their
     /// usage), so what is judged on it now is what would be judged at the end, and as the state
     /// they were taken from. Long-term keys unseen as long are dropped too.
     pub fn take_retired(&mut self, now: Millis) -> (Graph, GraphState) {
-        let expired = |s: &GraphState, k: &str| {
+        // A key's last console sign-in counts as a use: [`GraphState::retire`] keeps the keys
+        // of sign-ins a console session may still follow.
+        let mut signed: HashMap<&Text, Millis> = HashMap::default();
+        for c in self.signins.values().flatten() {
+            let at = signed.entry(&c.key).or_insert(c.at);
+            *at = (*at).max(c.at);
+        }
+        let expired = |s: &GraphState, k: &Text| {
             s.key_until(k)
+                .map(|t| signed.get(k).map_or(t, |&at| t.max(at)))
                 .is_some_and(|t| t + EXPIRY_GRACE + RETIRE_MARGIN < now)
         };
         let keys: Vec<Text> = self
@@ -1593,6 +1601,7 @@ impl GraphState {
             .map(|(k, _)| k.clone())
             .collect();
         drop(alive);
+        drop(signed);
         if gone.is_empty() {
             return (Graph::default(), GraphState::default());
         }

@@ -364,6 +364,46 @@ impl<T> LakeParts<T> {
     }
 }
 
+impl<T> LakeParts<T> {
+    /// Calls `each` with every partition's rows as one frame (those written aside first, then
+    /// those held; `frame` gives the frame of held rows), in partition order, freeing each
+    /// partition's rows once framed: for a table whose parts are written whole, after a step
+    /// of their own (sorting). Not with [`LakeParts::encoding_ahead`].
+    pub fn each_partition(
+        self,
+        frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
+        mut each: impl FnMut((&str, &str), DataFrame) -> Result<()>,
+    ) -> Result<()> {
+        let LakeParts {
+            parts: mut held,
+            mut spilled,
+            spill,
+            ..
+        } = self;
+        let keys: BTreeSet<Partition> = spilled.keys().chain(held.keys()).cloned().collect();
+        for key in keys {
+            let mut frames = Vec::new();
+            for p in spilled.remove(&key).unwrap_or_default() {
+                frames.push(read_frame(&p)?);
+                let _ = std::fs::remove_file(&p);
+            }
+            if let Some(rows) = held.remove(&key) {
+                frames.push(frame(&rows)?);
+            }
+            let mut frames = frames.into_iter();
+            let Some(mut df) = frames.next() else {
+                continue;
+            };
+            for more in frames {
+                df.vstack_mut_owned(more)?;
+            }
+            each((&key.0, &key.1), df)?;
+        }
+        drop(spill);
+        Ok(())
+    }
+}
+
 /// Bytes a Parquet writer writes, taken from it as they come.
 #[derive(Clone, Default)]
 struct Shared(Arc<Mutex<Vec<u8>>>);

@@ -31,6 +31,7 @@ pub mod baseline;
 mod lake;
 pub mod merge;
 pub mod report;
+mod retired;
 
 pub use lake::{LakeParts, LAKE_ROWS_HELD, LAKE_ROW_GROUP};
 

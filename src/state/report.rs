@@ -62,6 +62,10 @@ pub struct ReportOptions {
     pub lake_rows_held: usize,
     /// Rows of the events parts' row groups ([`super::LAKE_ROW_GROUP`]).
     pub lake_row_group: usize,
+    /// Hold every session of the run until the end, instead of taking out the chains that
+    /// expired `keep_expired_hours` before the latest call as the events stream (the
+    /// reference the tests compare with).
+    pub hold_sessions: bool,
     /// Detection thresholds and allowlists (TOML).
     pub config: Option<PathBuf>,
     /// The user's own .mmdb files.
@@ -274,7 +278,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 .map_err(|_| Error::Other("reading the engine state failed".into()))??,
             None => None,
         };
-        Ok(Resumed::from(saved, &geo, &cfg, state.forgotten()))
+        let retire_after =
+            (!args.hold_sessions).then_some(i64::from(args.keep_expired_hours) * HOUR);
+        Ok(Resumed::from(
+            saved,
+            &geo,
+            &cfg,
+            state.forgotten(),
+            retire_after,
+        ))
     };
     let history_len: u64 = state.runs().iter().map(|r| r.events).sum();
     // The new events, gathered per lake partition as they stream: each partition's whole row
@@ -288,10 +300,21 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         .flatten()
         .flatten()
     {
-        if old.file_name().to_string_lossy().starts_with(".spill-") {
+        let name = old.file_name().to_string_lossy().to_string();
+        if name.starts_with(".spill-") {
             let _ = std::fs::remove_dir_all(old.path());
+        } else if name.starts_with(".retired-") {
+            let _ = std::fs::remove_file(old.path());
         }
     }
+    // The chains the engine takes out as the events stream (those the saved state would drop):
+    // their sessions for the sessions table, and the chains for the incidents, kept aside.
+    let mut retired = super::retired::RetiredChains::new(
+        &state,
+        &run_id,
+        state.dir().join(format!(".spill-{run_id}-sessions")),
+        args.lake_rows_held,
+    );
     let mut lake = super::LakeParts::new("events")
         .row_groups_of(args.lake_row_group)
         .spilling(spill_dir, args.lake_rows_held.max(1))
@@ -310,12 +333,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             Some(r) => r,
             None => resumed.insert(resume()?),
         };
-        hunt.observe(&slice);
-        // Each event's principal, looked up once for the profiles and the report.
-        let principals = baseline::principals(&slice, &hunt.graph);
-        profiles.observe_as(&slice, &principals, &geo);
-        tally.observe(&slice, &principals, &geo);
-        drop(principals);
         for e in &slice {
             first_new = Some(first_new.map_or(e.event_time, |t| t.min(e.event_time)));
             last_new = Some(last_new.map_or(e.event_time, |t| t.max(e.event_time)));
@@ -328,6 +345,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 }
             }
         }
+        hunt.observe(&slice);
+        for (chain, sub) in hunt.take_retired_chains() {
+            retired.keep(chain, sub, &touched)?;
+        }
+        // Each event's principal, looked up once for the profiles and the report.
+        let principals = baseline::principals(&slice, &hunt.graph);
+        profiles.observe_as(&slice, &principals, &geo);
+        tally.observe(&slice, &principals, &geo);
+        drop(principals);
         lake.push(slice, lake_partition);
         lake.spill_over(crate::frame::events_frame_of)
     })?;
@@ -354,7 +380,25 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // Detections: report what is new and not reported before.
     // The graph handed on holds no issuing calls: nothing after the detections reads them.
     let (graph, mut findings) = hunt.judge();
+    for p in hunt.problems.drain(..) {
+        eprintln!("trailhound: warning: {p}");
+    }
     crate::playbook::respond::respond(&mut findings, &graph, &args.paths);
+    // The touched sessions the engine still holds (those of its graph that were not taken
+    // out), when it took some out: the sessions table is written from both.
+    let taken_out = retired.taken;
+    let night_sessions = if retired.taken == 0 {
+        drop(retired);
+        NightSessions::Graph
+    } else {
+        let rest = graph
+            .sessions
+            .iter()
+            .filter(|s| touched.contains(&s.access_key_id) && hunt.graph.contains(&s.access_key_id))
+            .cloned()
+            .collect();
+        NightSessions::Retired(retired, rest)
+    };
     let new_findings: Vec<Finding> = match first_new {
         Some(t0) => {
             // Only findings on or after the first new event can be new (a finding's key holds
@@ -373,16 +417,29 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // it) beside what the next run goes on from (the engine state).
     let (records, saved) = std::thread::scope(|s| {
         let records = s.spawn(|| {
-            store_night(&state, &run_id, &graph, &touched, &new_findings).and_then(|()| {
+            store_night(
+                &state,
+                &run_id,
+                &graph,
+                &touched,
+                night_sessions,
+                &new_findings,
+            )
+            .and_then(|chains| {
                 let events_parts = events_lake
                     .join()
                     .map_err(|_| Error::Other("writing the events lake failed".into()))??;
                 fail_point("after-lake");
                 // The new findings as incidents, their timelines from this run's events
                 // (read back from the parts just written, only when there is an incident).
+                // Around the findings, the sessions taken out are read back.
+                let around = match &chains {
+                    Some(c) => c.around(&graph, &new_findings)?,
+                    None => None,
+                };
                 Ok(incidents_from_parts(
                     &new_findings,
-                    &graph,
+                    around.as_ref().unwrap_or(&graph),
                     &events_parts,
                     &args.paths,
                 ))
@@ -493,13 +550,18 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let worst = new_findings.iter().map(|f| f.severity).max();
     if !quiet {
         eprintln!(
-            "trailhound: report {run_id}: {} new objects ({} already processed), {} new events judged against the saved state of {} stored, {} new findings (worst: {}); state {}",
+            "trailhound: report {run_id}: {} new objects ({} already processed), {} new events judged against the saved state of {} stored, {} new findings (worst: {}){}; state {}",
             stats.files_seen,
             stats.files_known,
             new_count,
             history_len,
             new_findings.len(),
             worst.map_or("none".into(), |w| w.to_string()),
+            if taken_out > 0 {
+                format!("; {taken_out} expired sessions taken out as the events streamed")
+            } else {
+                String::new()
+            },
             state.dir().display()
         );
     }
@@ -529,25 +591,32 @@ struct Resumed<'a> {
 impl<'a> Resumed<'a> {
     /// From a saved engine state; principals forgotten (`baseline forget`) since it was saved
     /// are learned again.
+    /// With `retire_after`, the engine takes out (and hands over) the chains that expired
+    /// that long before the latest call as the events stream
+    /// ([`crate::engine::Hunt::handing_out_retired`]).
     fn from(
         saved: Option<super::SavedEngine>,
         geo: &'a crate::geoip::GeoIp,
         cfg: &'a detect::DetectConfig,
         forgotten: &BTreeMap<String, Millis>,
+        retire_after: Option<Millis>,
     ) -> Resumed<'a> {
         let saved_at = saved.as_ref().map(|s| s.saved_at);
-        let (mut hunt, mut profiles) = match saved {
+        let (graph, detector, mut profiles) = match saved {
             Some(s) => (
-                crate::engine::Hunt::resume(
-                    crate::graph::GraphState::restore(s.graph),
-                    detect::Detector::restore(geo, cfg, s.detector),
-                ),
+                crate::graph::GraphState::restore(s.graph),
+                detect::Detector::restore(geo, cfg, s.detector),
                 s.profiles,
             ),
             None => (
-                crate::engine::Hunt::new(geo, cfg),
+                crate::graph::GraphState::live(),
+                detect::Detector::new(geo, cfg),
                 baseline::Profiles::default(),
             ),
+        };
+        let mut hunt = match retire_after {
+            Some(lag) => crate::engine::Hunt::handing_out_retired(graph, detector, lag),
+            None => crate::engine::Hunt::resume(graph, detector),
         };
         for (p, at) in forgotten {
             if saved_at.is_none_or(|t| *at >= t) {
@@ -577,37 +646,44 @@ fn lake_partition(e: &Event) -> (&str, &str) {
     )
 }
 
+/// Where a night's sessions table comes from: the graph at the end holds every session the
+/// night touched, or the engine took chains out as the events streamed (the touched sessions
+/// of its graph at the end beside them).
+enum NightSessions {
+    Graph,
+    Retired(super::retired::RetiredChains, Vec<crate::graph::Session>),
+}
+
 /// Writes a night's lake parts of the sessions its events touch (`touched`: their keys) and of
-/// its new findings.
+/// its new findings. Returns the chains the engine took out, for the incidents.
 fn store_night(
     state: &State,
     run_id: &str,
     graph: &Graph,
     touched: &FastSet<crate::event::Text>,
+    sessions: NightSessions,
     new_findings: &[Finding],
-) -> Result<()> {
+) -> Result<Option<super::retired::ChainsFile>> {
     let day = |t: Millis| format_iso(t)[..10].to_string();
-    let sessions: Vec<crate::graph::Session> = graph
-        .sessions
-        .iter()
-        .filter(|s| touched.contains(&s.access_key_id))
-        .cloned()
-        .collect();
-    state.write_parts(
-        "sessions",
-        run_id,
-        sessions,
-        |s| {
-            (
-                s.account.as_deref().unwrap_or("unknown").to_string(),
-                s.issued_at
-                    .or(s.first_used)
-                    .map(day)
-                    .unwrap_or_else(|| "unknown".into()),
-            )
-        },
-        crate::frame::sessions_frame,
-    )?;
+    let chains = match sessions {
+        NightSessions::Graph => {
+            let sessions: Vec<crate::graph::Session> = graph
+                .sessions
+                .iter()
+                .filter(|s| touched.contains(&s.access_key_id))
+                .cloned()
+                .collect();
+            state.write_parts(
+                "sessions",
+                run_id,
+                sessions,
+                super::retired::session_partition,
+                crate::frame::sessions_frame,
+            )?;
+            None
+        }
+        NightSessions::Retired(retired, rest) => Some(retired.write_sessions(state, run_id, rest)?),
+    };
     state.write_parts(
         "findings",
         run_id,
@@ -620,7 +696,7 @@ fn store_night(
         },
         |rows| findings_frame(rows, run_id),
     )?;
-    Ok(())
+    Ok(chains)
 }
 
 /// The incidents of a night's findings, their timelines from the night's events (read back
