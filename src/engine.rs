@@ -83,6 +83,8 @@ struct Retiring {
     /// With [`Hunt::handing_out_retired`]: the chains taken out since the caller last took
     /// them ([`Hunt::take_retired_chains`]).
     handed: Option<Vec<(Graph, GraphState)>>,
+    /// Keys the graph may hold before chains are taken out (none for a hunt).
+    above: usize,
 }
 
 /// Instance keys waiting for the end, each with its session's chain: in a temporary file (JSON
@@ -194,14 +196,22 @@ impl<'a> Hunt<'a> {
     }
 
     /// A bounded hunt ([`Hunt::bounded`]) for a run whose state goes on, resumed from `graph`
-    /// and `detector`: it takes a chain out only `lag` after [`GraphState::take_retired`]
-    /// would (what [`GraphState::retire`] at the end, `lag` before the last call, drops
-    /// anyway, so the saved state is the same), and hands every chain it takes out to the
-    /// caller ([`Hunt::take_retired_chains`]), who keeps what its records need of them.
-    pub fn handing_out_retired(graph: GraphState, detector: Detector<'a>, lag: Millis) -> Self {
+    /// and `detector`: once its graph holds more than `above` keys, it takes a chain out only
+    /// `lag` after [`GraphState::take_retired`] would (what [`GraphState::retire`] at the
+    /// end, `lag` before the last call, drops anyway, so the saved state is the same), and
+    /// hands every chain it takes out to the caller ([`Hunt::take_retired_chains`]), who keeps
+    /// what its records need of them. Below `above` keys it holds every session, as
+    /// [`Hunt::resume`] does (a night's few cost less held than taken out).
+    pub fn handing_out_retired(
+        graph: GraphState,
+        detector: Detector<'a>,
+        lag: Millis,
+        above: usize,
+    ) -> Self {
         Hunt {
             retiring: Some(Retiring {
                 lag: lag.max(0),
+                above,
                 handed: Some(Vec::new()),
                 ..Retiring::default()
             }),
@@ -254,6 +264,9 @@ impl<'a> Hunt<'a> {
         let Some(now) = r.clock.tick(slice) else {
             return;
         };
+        if r.above > 0 && self.graph.len() <= r.above {
+            return;
+        }
         let (out, sub) = self.graph.take_retired(now.saturating_sub(r.lag));
         if out.sessions.is_empty() {
             return;

@@ -616,7 +616,7 @@ fn a_report_that_takes_expired_chains_out_as_it_streams_stores_and_reports_what_
         );
         let mut incidents = 0;
         for night in [&["--until", "2026-03-05"][..], &[][..]] {
-            let mut extra = vec!["--keep-expired-hours", keep];
+            let mut extra = vec!["--keep-expired-hours", keep, "--graph-keys-held", "0"];
             extra.extend(night);
             let told = report_told(&taken, &extra);
             extra.push("--hold-sessions");

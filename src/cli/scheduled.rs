@@ -43,9 +43,12 @@ pub struct ReportArgs {
     /// tests.
     #[arg(long, value_name = "ROWS", default_value_t = crate::state::LAKE_ROW_GROUP, hide = true)]
     pub lake_row_group: usize,
-    /// Hold every session of the run until the end instead of taking out, as the events
-    /// stream, the chains that expired --keep-expired-hours before the latest call. For tests
-    /// (the reference a run that takes them out is compared with).
+    /// Keys the graph holds before it takes out, as the events stream, the chains that expired
+    /// --keep-expired-hours before the latest call (0: as soon as they expire). For tests,
+    /// with --hold-sessions (never: the reference they compare with).
+    #[arg(long, value_name = "KEYS", default_value_t = crate::state::report::GRAPH_KEYS_HELD, hide = true)]
+    pub graph_keys_held: usize,
+    /// Hold every session to the end (see --graph-keys-held). For tests.
     #[arg(long, hide = true)]
     pub hold_sessions: bool,
     /// Detection thresholds and allowlists (TOML), as for hunt.
@@ -103,7 +106,11 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             keep_expired_hours: args.keep_expired_hours,
             lake_rows_held: args.lake_rows_held,
             lake_row_group: args.lake_row_group,
-            hold_sessions: args.hold_sessions,
+            graph_keys_held: if args.hold_sessions {
+                usize::MAX
+            } else {
+                args.graph_keys_held
+            },
             config: args.config,
             geoip: args.geoip,
         },

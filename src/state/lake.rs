@@ -115,26 +115,67 @@ impl<T> LakeParts<T> {
     /// partition's rows out (`frame` gives their frame) and lets them go; the parts written at
     /// the end are the same files, byte for byte, as if they had been held.
     pub fn spill_over(&mut self, frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>) -> Result<()> {
+        if self.spill.as_ref().is_none_or(|sp| self.held <= sp.budget) {
+            return Ok(());
+        }
+        for (key, rows) in std::mem::take(&mut self.parts) {
+            self.write_aside(key, rows, &frame)?;
+        }
+        self.held = 0;
+        Ok(())
+    }
+
+    /// With [`LakeParts::spilling`], writes out the rows held for partitions of days before
+    /// `day` (`YYYY-MM-DD`) that hold at least `min` rows: a day the stream has left behind
+    /// gets only calls delivered late, so a run over a backlog holds the days it is reading,
+    /// not every day short of a row group. The parts are the same files.
+    pub fn spill_days_before(
+        &mut self,
+        day: &str,
+        min: usize,
+        frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
+    ) -> Result<()> {
+        if self.spill.is_none() {
+            return Ok(());
+        }
+        let rows = |b: &Vec<Vec<T>>| b.iter().map(Vec::len).sum::<usize>();
+        let closed: Vec<Partition> = self
+            .parts
+            .iter()
+            .filter(|((_, d), b)| d.as_str() < day && rows(b) >= min.max(1))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in closed {
+            if let Some(batches) = self.parts.remove(&key) {
+                self.held -= rows(&batches);
+                self.write_aside(key, batches, &frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a partition's held rows out (LZ4 Parquet in the spill folder), to be read back
+    /// first when its part is written.
+    fn write_aside(
+        &mut self,
+        key: Partition,
+        rows: Vec<Vec<T>>,
+        frame: &impl Fn(&[Vec<T>]) -> Result<DataFrame>,
+    ) -> Result<()> {
         let Some(sp) = self.spill.as_mut() else {
             return Ok(());
         };
-        if self.held <= sp.budget {
-            return Ok(());
-        }
         std::fs::create_dir_all(&sp.dir).map_err(|e| io_err(&sp.dir, e))?;
-        for (key, rows) in std::mem::take(&mut self.parts) {
-            let mut df = frame(&rows)?;
-            drop(rows);
-            let path = sp.dir.join(format!("{:06}.parquet", sp.files));
-            sp.files += 1;
-            let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
-            ParquetWriter::new(std::io::BufWriter::new(f))
-                .with_compression(ParquetCompression::Lz4Raw)
-                .finish(&mut df)
-                .map_err(|e| io_err(&path, e))?;
-            self.spilled.entry(key).or_default().push(path);
-        }
-        self.held = 0;
+        let mut df = frame(&rows)?;
+        drop(rows);
+        let path = sp.dir.join(format!("{:06}.parquet", sp.files));
+        sp.files += 1;
+        let f = std::fs::File::create(&path).map_err(|e| io_err(&path, e))?;
+        ParquetWriter::new(std::io::BufWriter::new(f))
+            .with_compression(ParquetCompression::Lz4Raw)
+            .finish(&mut df)
+            .map_err(|e| io_err(&path, e))?;
+        self.spilled.entry(key).or_default().push(path);
         Ok(())
     }
 
@@ -627,8 +668,9 @@ mod tests {
         let events = sample_events();
         let group = 40;
         // Batches of `batch` rows, at most `held` rows held (the rest written aside), whole
-        // row groups encoded `ahead` as they stream or not.
-        let write = |batch: usize, held: Option<usize>, ahead: bool| {
+        // row groups encoded `ahead` as they stream or not, and with `left`, the rows of the
+        // days before the batch's last one written aside (5 or more).
+        let write = |batch: usize, held: Option<usize>, ahead: bool, left: bool| {
             let dir = tempfile::tempdir().unwrap();
             let state = State::open(dir.path()).unwrap();
             let mut lake = LakeParts::new("events").row_groups_of(group);
@@ -643,28 +685,38 @@ mod tests {
             let mut most_held = 0;
             for slice in events.chunks(batch) {
                 lake.push(slice.to_vec(), event_partition);
+                if let (true, Some(e)) = (left, slice.last()) {
+                    lake.spill_days_before(&e.event_day, 5, crate::frame::events_frame_of)
+                        .unwrap();
+                }
                 lake.spill_over(crate::frame::events_frame_of).unwrap();
                 most_held = most_held.max(lake.most_held_in_a_partition());
+            }
+            if left {
+                assert!(!lake.spilled.is_empty(), "days left are written aside");
             }
             lake.write(&state, "run-a", crate::frame::events_frame_of)
                 .unwrap();
             (dir, most_held)
         };
-        let (reference, _) = write(1000, None, false);
+        let (reference, _) = write(1000, None, false, false);
         let want = files(reference.path());
-        for (batch, held, ahead) in [
-            (7, None, false),
-            (7, Some(50), false),
-            (333, Some(100), false),
-            (1, Some(17), false),
-            (7, None, true),
-            (1, None, true),
-            (333, None, true),
-            (7, Some(50), true),
-            (13, Some(100), true),
-            (1, Some(17), true),
+        for (batch, held, ahead, left) in [
+            (7, None, false, false),
+            (7, Some(50), false, false),
+            (333, Some(100), false, false),
+            (1, Some(17), false, false),
+            (7, None, true, false),
+            (1, None, true, false),
+            (333, None, true, false),
+            (7, Some(50), true, false),
+            (13, Some(100), true, false),
+            (1, Some(17), true, false),
+            (7, Some(100_000), false, true),
+            (13, Some(100_000), true, true),
+            (1, Some(17), true, true),
         ] {
-            let (other, most_held) = write(batch, held, ahead);
+            let (other, most_held) = write(batch, held, ahead, left);
             let got = files(other.path());
             assert_eq!(
                 want.keys().collect::<Vec<_>>(),

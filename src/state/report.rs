@@ -24,6 +24,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Keys (sessions, long-term keys) a run's graph holds before it takes out the chains that
+/// expired `--keep-expired-hours` before the latest call: about 4 KB each, so about 200 MB. A
+/// night (the 16 M benchmark's: about 35,000 keys) holds every session, which costs less than
+/// taking chains out; a first run over a month's backlog holds the living sessions, not the
+/// month's.
+pub const GRAPH_KEYS_HELD: usize = 50_000;
+
+/// Rows a lake partition of a day the stream has left must hold to be written aside (fewer are
+/// calls delivered late: they stay until the end).
+const LEFT_DAY_ROWS: usize = 1_000;
+
 /// What the report is written as (the command line names them in `src/cli/values.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -62,10 +73,10 @@ pub struct ReportOptions {
     pub lake_rows_held: usize,
     /// Rows of the events parts' row groups ([`super::LAKE_ROW_GROUP`]).
     pub lake_row_group: usize,
-    /// Hold every session of the run until the end, instead of taking out the chains that
-    /// expired `keep_expired_hours` before the latest call as the events stream (the
-    /// reference the tests compare with).
-    pub hold_sessions: bool,
+    /// Keys the engine's graph holds before it takes out, as the events stream, the chains
+    /// that expired `keep_expired_hours` before the latest call ([`GRAPH_KEYS_HELD`]; 0: as
+    /// soon as they expire; `usize::MAX`: never, the reference the tests compare with).
+    pub graph_keys_held: usize,
     /// Detection thresholds and allowlists (TOML).
     pub config: Option<PathBuf>,
     /// The user's own .mmdb files.
@@ -278,8 +289,10 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 .map_err(|_| Error::Other("reading the engine state failed".into()))??,
             None => None,
         };
-        let retire_after =
-            (!args.hold_sessions).then_some(i64::from(args.keep_expired_hours) * HOUR);
+        let retire_after = (args.graph_keys_held < usize::MAX).then_some((
+            i64::from(args.keep_expired_hours) * HOUR,
+            args.graph_keys_held,
+        ));
         Ok(Resumed::from(
             saved,
             &geo,
@@ -347,7 +360,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         }
         hunt.observe(&slice);
         for (chain, sub) in hunt.take_retired_chains() {
-            retired.keep(chain, sub, &touched)?;
+            retired.keep(chain, sub, &mut touched)?;
         }
         // Each event's principal, looked up once for the profiles and the report.
         let principals = baseline::principals(&slice, &hunt.graph);
@@ -355,6 +368,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         tally.observe(&slice, &principals, &geo);
         drop(principals);
         lake.push(slice, lake_partition);
+        // The days the stream has left (an hour past their end) wait on disk, not in memory.
+        if let Some(last) = last_new {
+            let today = format_iso(last - HOUR);
+            lake.spill_days_before(&today[..10], LEFT_DAY_ROWS, crate::frame::events_frame_of)?;
+        }
         lake.spill_over(crate::frame::events_frame_of)
     })?;
     let Resumed {
@@ -591,15 +609,15 @@ struct Resumed<'a> {
 impl<'a> Resumed<'a> {
     /// From a saved engine state; principals forgotten (`baseline forget`) since it was saved
     /// are learned again.
-    /// With `retire_after`, the engine takes out (and hands over) the chains that expired
-    /// that long before the latest call as the events stream
-    /// ([`crate::engine::Hunt::handing_out_retired`]).
+    /// With `retire_after` (a time, a number of keys), the engine takes out (and hands over)
+    /// the chains that expired that long before the latest call as the events stream, once
+    /// its graph holds more keys than that ([`crate::engine::Hunt::handing_out_retired`]).
     fn from(
         saved: Option<super::SavedEngine>,
         geo: &'a crate::geoip::GeoIp,
         cfg: &'a detect::DetectConfig,
         forgotten: &BTreeMap<String, Millis>,
-        retire_after: Option<Millis>,
+        retire_after: Option<(Millis, usize)>,
     ) -> Resumed<'a> {
         let saved_at = saved.as_ref().map(|s| s.saved_at);
         let (graph, detector, mut profiles) = match saved {
@@ -615,7 +633,9 @@ impl<'a> Resumed<'a> {
             ),
         };
         let mut hunt = match retire_after {
-            Some(lag) => crate::engine::Hunt::handing_out_retired(graph, detector, lag),
+            Some((lag, above)) => {
+                crate::engine::Hunt::handing_out_retired(graph, detector, lag, above)
+            }
             None => crate::engine::Hunt::resume(graph, detector),
         };
         for (p, at) in forgotten {

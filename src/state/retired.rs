@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 /// Sessions of the run's retired chains held for the sessions table before they are written
 /// aside (about 1 KB each).
-const SESSIONS_HELD: usize = 50_000;
+const TABLE_SESSIONS_HELD: usize = 50_000;
 
 /// A session of the sessions table with the day it is stored under.
 pub(super) struct TableSession {
@@ -77,10 +77,11 @@ pub(super) struct RetiredChains {
 
 impl RetiredChains {
     /// Chains kept in `state`'s folder for `run` (its sessions written aside past
-    /// `budget`, at most [`SESSIONS_HELD`], in `aside`).
+    /// `budget`, at most [`TABLE_SESSIONS_HELD`], in `aside`).
     pub fn new(state: &State, run: &str, aside: PathBuf, budget: usize) -> RetiredChains {
         RetiredChains {
-            sessions: LakeParts::new("sessions").spilling(aside, budget.clamp(1, SESSIONS_HELD)),
+            sessions: LakeParts::new("sessions")
+                .spilling(aside, budget.clamp(1, TABLE_SESSIONS_HELD)),
             chains: ChainsFile {
                 file: state.dir().join(format!(".retired-{run}.msgpack")),
                 written: false,
@@ -91,13 +92,19 @@ impl RetiredChains {
     }
 
     /// Keeps a chain the engine took out: its sessions `touched` by the run for the sessions
-    /// table, and the chain itself in the file.
-    pub fn keep(&mut self, chain: Graph, sub: GraphState, touched: &FastSet<Text>) -> Result<()> {
+    /// table, and the chain itself in the file. Its keys are no longer counted as touched:
+    /// the table has them (a call signed later with one of them starts a session of its own).
+    pub fn keep(
+        &mut self,
+        chain: Graph,
+        sub: GraphState,
+        touched: &mut FastSet<Text>,
+    ) -> Result<()> {
         self.taken += chain.sessions.len();
         let rows: Vec<TableSession> = chain
             .sessions
             .into_iter()
-            .filter(|s| touched.contains(&s.access_key_id))
+            .filter(|s| touched.remove(&s.access_key_id))
             .map(TableSession::of)
             .collect();
         self.sessions.push(rows, TableSession::partition);
