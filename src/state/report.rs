@@ -415,7 +415,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             .filter(|s| touched.contains(&s.access_key_id) && hunt.graph.contains(&s.access_key_id))
             .cloned()
             .collect();
-        NightSessions::Retired(retired, rest)
+        NightSessions::Retired(Box::new(retired), rest)
     };
     let new_findings: Vec<Finding> = match first_new {
         Some(t0) => {
@@ -671,7 +671,10 @@ fn lake_partition(e: &Event) -> (&str, &str) {
 /// of its graph at the end beside them).
 enum NightSessions {
     Graph,
-    Retired(super::retired::RetiredChains, Vec<crate::graph::Session>),
+    Retired(
+        Box<super::retired::RetiredChains>,
+        Vec<crate::graph::Session>,
+    ),
 }
 
 /// Writes a night's lake parts of the sessions its events touch (`touched`: their keys) and of
