@@ -267,7 +267,7 @@ impl<'a> Hunt<'a> {
         if r.above > 0 && self.graph.len() <= r.above {
             return;
         }
-        let (out, sub) = self.graph.take_retired(now.saturating_sub(r.lag));
+        let (mut out, mut sub) = self.graph.take_retired(now.saturating_sub(r.lag));
         if out.sessions.is_empty() {
             return;
         }
@@ -288,6 +288,7 @@ impl<'a> Hunt<'a> {
                 }
             }
         }
+        sub.give_back(&mut out);
         let mut waiting: Vec<Text> = waiting.into_iter().collect();
         waiting.sort();
         for k in waiting {

@@ -531,6 +531,18 @@ pub struct SavedGraph {
     signins: Vec<(Text, Vec<SigninCall>)>,
 }
 
+impl SavedGraph {
+    /// Whether one of these keys, or a key that issued one of them (or made its first call),
+    /// is one `wanted` asks for: a cheap look before the sessions are resolved.
+    pub fn mentions(&self, wanted: impl Fn(&str) -> bool) -> bool {
+        let caller = |e: &Event| e.access_key_id.as_deref().is_some_and(&wanted);
+        self.usage
+            .iter()
+            .any(|(k, u)| wanted(k) || u.first_event.as_deref().is_some_and(caller))
+            || self.issuing.iter().any(|(k, e)| wanted(k) || caller(e))
+    }
+}
+
 /// [`SavedGraph`] borrowed from a [`GraphState`]: written the same, without copying the state
 /// first ([`GraphState::saved_ref`]).
 #[derive(Serialize)]
@@ -1550,8 +1562,9 @@ impl GraphState {
     /// Takes out of the state every chain that no call at or after `now` can use or change:
     /// whole trees of sessions (a top session and every session issued down from it) none of
     /// which could sign a call (or federate a console sign-in) within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
-    /// Returns them as a graph, resolved exactly as [`GraphState::finish`] resolves them at the
-    /// end (a tree holds every ancestor of its sessions, and no later call adds to their
+    /// Returns them as a graph holding their issuing calls, moved out of the state returned
+    /// beside it ([`GraphState::give_back`] returns them), resolved exactly as
+    /// [`GraphState::finish`] resolves them at the end (a tree holds every ancestor of its sessions, and no later call adds to their
     /// usage), so what is judged on it now is what would be judged at the end, and as the state
     /// they were taken from. Long-term keys unseen as long are dropped too.
     pub fn take_retired(&mut self, now: Millis) -> (Graph, GraphState) {
@@ -1627,7 +1640,9 @@ impl GraphState {
                 live.remove(&k);
             }
         }
-        (sub.finish(), sub)
+        // The issuing calls move into the graph (the detections read them there), not copied.
+        let graph = sub.lend();
+        (graph, sub)
     }
 
     /// What [`GraphState::saved`] gives for these keys alone (a session and its chain, say):

@@ -116,7 +116,7 @@ impl RetiredChains {
             self.chains.written = true;
         }
         if let Some(out) = self.out.as_mut() {
-            rmp_serde::encode::write_named(out, &sub.saved()).map_err(|e| io_err(file, e))?;
+            rmp_serde::encode::write_named(out, &sub.saved_ref()).map_err(|e| io_err(file, e))?;
         }
         Ok(())
     }
@@ -192,9 +192,9 @@ impl Drop for ChainsFile {
 }
 
 impl ChainsFile {
-    /// Calls `each` with every chain in the file, resolved (the same sessions as when it was
-    /// taken out).
-    fn each(&self, mut each: impl FnMut(&Graph)) -> Result<()> {
+    /// Calls `each` with every chain in the file that mentions a key `wanted` asks for
+    /// ([`SavedGraph::mentions`]), resolved (the same sessions as when it was taken out).
+    fn each(&self, wanted: impl Fn(&str) -> bool, mut each: impl FnMut(&Graph)) -> Result<()> {
         use std::io::BufRead;
         if !self.written {
             return Ok(());
@@ -204,7 +204,9 @@ impl ChainsFile {
         while !r.fill_buf().map_err(|e| io_err(&self.file, e))?.is_empty() {
             let saved: SavedGraph = rmp_serde::from_read(&mut r)
                 .map_err(|e| Error::Other(format!("{}: {e}", self.file.display())))?;
-            each(&GraphState::from_saved(saved).finish());
+            if saved.mentions(&wanted) {
+                each(&GraphState::from_saved(saved).finish());
+            }
         }
         Ok(())
     }
@@ -238,18 +240,12 @@ impl ChainsFile {
         // IAM user's key), and the callers at the tops of the named keys' chains, wherever
         // those chains are.
         let mut tops: BTreeSet<Text> = named.iter().map(|k| Text::from(*k)).collect();
-        let mut top_caller = |g: &Graph, k: &str| {
-            if let Some(c) = g
-                .ancestors(k)
+        let top_caller = |g: &Graph, k: &str| -> Option<Text> {
+            g.ancestors(k)
                 .first()
                 .and_then(|t| t.caller_access_key_id.clone())
-            {
-                tops.insert(c);
-            }
         };
-        for k in &named {
-            top_caller(graph, k);
-        }
+        tops.extend(named.iter().filter_map(|k| top_caller(graph, k)));
         let mut take_tree = |g: &Graph, top: &str, loaded: &mut Vec<Session>| {
             for s in g.descendants(top) {
                 if have.insert(s.access_key_id.clone()) {
@@ -257,25 +253,40 @@ impl ChainsFile {
                 }
             }
         };
-        self.each(|g| {
-            for k in &named {
-                if let Some(top) = g.ancestors(k).first() {
-                    take_tree(g, &top.access_key_id, &mut loaded);
-                    top_caller(g, k);
+        let issued_by = |s: &Session, keys: &BTreeSet<Text>| {
+            s.parent_access_key_id.is_none()
+                && s.caller_access_key_id
+                    .as_ref()
+                    .is_some_and(|c| keys.contains(c))
+        };
+        // One pass for the named keys' chains and the sessions of the long-term keys known so
+        // far; a second one only for those found at the tops of chains it read.
+        let known = tops;
+        let mut found: BTreeSet<Text> = BTreeSet::new();
+        self.each(
+            |k| named.contains(k) || known.contains(k),
+            |g| {
+                for k in &named {
+                    if let Some(top) = g.ancestors(k).first() {
+                        take_tree(g, &top.access_key_id, &mut loaded);
+                        found.extend(top_caller(g, k).filter(|c| !known.contains(c)));
+                    }
                 }
-            }
-        })?;
-        self.each(|g| {
-            for s in &g.sessions {
-                let issued_by_top = s.parent_access_key_id.is_none()
-                    && s.caller_access_key_id
-                        .as_ref()
-                        .is_some_and(|c| tops.contains(c));
-                if issued_by_top {
+                for s in g.sessions.iter().filter(|s| issued_by(s, &known)) {
                     take_tree(g, &s.access_key_id, &mut loaded);
                 }
-            }
-        })?;
+            },
+        )?;
+        if !found.is_empty() {
+            self.each(
+                |k| found.contains(k),
+                |g| {
+                    for s in g.sessions.iter().filter(|s| issued_by(s, &found)) {
+                        take_tree(g, &s.access_key_id, &mut loaded);
+                    }
+                },
+            )?;
+        }
         if loaded.is_empty() {
             return Ok(None);
         }
