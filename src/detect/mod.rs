@@ -259,23 +259,26 @@ pub fn principal_of(graph: &impl Lookup, e: &Event) -> Option<String> {
 
 /// [`principal_of`], borrowed from the session or the event.
 pub fn principal_ref<'a>(graph: &'a impl Lookup, e: &'a Event) -> Option<&'a str> {
+    principal_text(graph, e).map(|t| &**t)
+}
+
+/// [`principal_ref`], as the shared text it is held in (cloned without copying).
+pub fn principal_text<'a>(graph: &'a impl Lookup, e: &'a Event) -> Option<&'a Text> {
     if let Some(s) = e.access_key_id.as_deref().and_then(|k| graph.session(k)) {
-        return match s.root_principal.as_deref() {
-            Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_deref().or(Some(r)),
+        return match s.root_principal.as_ref() {
+            Some(r) if r.ends_with(".amazonaws.com") => s.role_arn.as_ref().or(Some(r)),
             Some(r) => Some(r),
-            None => s.role_arn.as_deref().or(s.caller_arn.as_deref()),
+            None => s.role_arn.as_ref().or(s.caller_arn.as_ref()),
         };
     }
     match e.identity_type.as_deref() {
-        Some("IAMUser") | Some("Root") => e.principal_arn.as_deref(),
-        Some("AWSService") => e.invoked_by.as_deref(),
-        Some("SAMLUser") | Some("WebIdentityUser") => e
-            .sts()
-            .federated_subject
-            .as_deref()
-            .or(e.user_name.as_deref()),
-        Some("AssumedRole") => e.session_issuer_arn.as_deref(),
-        _ => e.principal_arn.as_deref(),
+        Some("IAMUser") | Some("Root") => e.principal_arn.as_ref(),
+        Some("AWSService") => e.invoked_by.as_ref(),
+        Some("SAMLUser") | Some("WebIdentityUser") => {
+            e.sts().federated_subject.as_ref().or(e.user_name.as_ref())
+        }
+        Some("AssumedRole") => e.session_issuer_arn.as_ref(),
+        _ => e.principal_arn.as_ref(),
     }
 }
 

@@ -3,8 +3,8 @@
 //! roles it assumes, and since when. Written to `STATE/baselines.json` after every run and
 //! explained by `trailhound baseline show`.
 
-use crate::detect::{agent_family, principal_ref, week_hour, WEEKDAYS};
-use crate::event::{format_iso, Event, Millis};
+use crate::detect::{agent_family, principal_ref, principal_text, week_hour, WEEKDAYS};
+use crate::event::{format_iso, Event, Millis, Text};
 use crate::geoip::GeoIp;
 use crate::graph::{Graph, Lookup};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,21 @@ pub fn principals<'a>(events: &'a [Event], sessions: &'a impl Lookup) -> Vec<Opt
                 None
             } else {
                 principal_ref(sessions, e)
+            }
+        })
+        .collect()
+}
+
+/// [`principals`], held apart from the graph (the shared texts cloned, not copied): for a
+/// thread that counts a slice while the engine takes the next.
+pub fn principals_held(events: &[Event], sessions: &impl Lookup) -> Vec<Option<Text>> {
+    events
+        .iter()
+        .map(|e| {
+            if e.shared_copy {
+                None
+            } else {
+                principal_text(sessions, e).cloned()
             }
         })
         .collect()

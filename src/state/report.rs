@@ -328,7 +328,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         state.dir().join(format!(".spill-{run_id}-sessions")),
         args.lake_rows_held,
     );
-    let mut lake = super::LakeParts::new("events")
+    let lake = super::LakeParts::new("events")
         .row_groups_of(args.lake_row_group)
         .spilling(spill_dir, args.lake_rows_held.max(1))
         .encoding_ahead(state.handle(), &run_id, crate::frame::events_frame_of)?;
@@ -336,54 +336,75 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let mut last_new: Option<Millis> = None;
     let mut touched: FastSet<crate::event::Text> = FastSet::default();
     let mut resumed: Option<Resumed> = None;
-    let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
-        let Resumed {
-            hunt,
-            profiles,
-            tally,
-            ..
-        } = match &mut resumed {
-            Some(r) => r,
-            None => resumed.insert(resume()?),
-        };
-        for e in &slice {
-            first_new = Some(first_new.map_or(e.event_time, |t| t.min(e.event_time)));
-            last_new = Some(last_new.map_or(e.event_time, |t| t.max(e.event_time)));
-            for k in [&e.access_key_id, &e.sts().issued_access_key_id]
-                .into_iter()
-                .flatten()
-            {
-                if !touched.contains(k) {
-                    touched.insert(k.clone());
+    // What a slice feeds besides the engine (the profiles, the report's tallies, the lake) is
+    // counted on a thread of its own, slice after slice in the same order, while the engine
+    // takes the next slice: the same counts, off the engine's path.
+    let (data, kept) = std::thread::scope(|s| {
+        let (to_keeper, slices) = std::sync::mpsc::sync_channel::<Kept>(1);
+        let keeper = s.spawn(|| keep_slices(slices, lake, &geo));
+        let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
+            let r = match &mut resumed {
+                Some(r) => r,
+                None => {
+                    let r = resumed.insert(resume()?);
+                    let learned = (
+                        std::mem::take(&mut r.profiles),
+                        std::mem::replace(&mut r.tally, DigestTally::new(&r.profiles)),
+                    );
+                    if to_keeper.send(Kept::Learned(Box::new(learned))).is_err() {
+                        return Err(Error::Other("counting the new events stopped".into()));
+                    }
+                    r
+                }
+            };
+            for e in &slice {
+                first_new = Some(first_new.map_or(e.event_time, |t| t.min(e.event_time)));
+                last_new = Some(last_new.map_or(e.event_time, |t| t.max(e.event_time)));
+                for k in [&e.access_key_id, &e.sts().issued_access_key_id]
+                    .into_iter()
+                    .flatten()
+                {
+                    if !touched.contains(k) {
+                        touched.insert(k.clone());
+                    }
                 }
             }
-        }
-        hunt.observe(&slice);
-        for (chain, sub) in hunt.take_retired_chains() {
-            retired.keep(chain, sub, &mut touched)?;
-        }
-        // Each event's principal, looked up once for the profiles and the report.
-        let principals = baseline::principals(&slice, &hunt.graph);
-        profiles.observe_as(&slice, &principals, &geo);
-        tally.observe(&slice, &principals, &geo);
-        drop(principals);
-        lake.push(slice, lake_partition);
-        // The days the stream has left (an hour past their end) wait on disk, not in memory.
-        if let Some(last) = last_new {
-            let today = format_iso(last - HOUR);
-            lake.spill_days_before(&today[..10], LEFT_DAY_ROWS, crate::frame::events_frame_of)?;
-        }
-        lake.spill_over(crate::frame::events_frame_of)
-    })?;
+            r.hunt.observe(&slice);
+            for (chain, sub) in r.hunt.take_retired_chains() {
+                retired.keep(chain, sub, &mut touched)?;
+            }
+            // Each event's principal, looked up once for the profiles and the report.
+            let principals = baseline::principals_held(&slice, &r.hunt.graph);
+            let last = last_new.unwrap_or_default();
+            if to_keeper
+                .send(Kept::Slice(slice, principals, last))
+                .is_err()
+            {
+                return Err(Error::Other("counting the new events stopped".into()));
+            }
+            Ok(())
+        });
+        drop(to_keeper);
+        let kept = keeper
+            .join()
+            .map_err(|_| Error::Other("counting the new events failed".into()));
+        (data, kept)
+    });
+    // The keeper's own error first: the stream only saw that it stopped.
+    let (learned, lake) = kept??;
+    let data = data?;
     let Resumed {
         mut hunt,
         mut profiles,
-        tally,
+        mut tally,
         saved_at,
     } = match resumed {
         Some(r) => r,
         None => resume()?,
     };
+    if let Some(learned) = learned {
+        (profiles, tally) = *learned;
+    }
     crate::progress::warn(&data);
     let stats = data.stats.clone();
     let processed = data.processed;
@@ -652,6 +673,53 @@ impl<'a> Resumed<'a> {
             saved_at,
         }
     }
+}
+
+/// The profiles and the report's tallies, as the new events are counted into them.
+type Learned = (baseline::Profiles, DigestTally);
+
+/// What the stream hands the thread that counts the new events ([`keep_slices`]).
+enum Kept {
+    /// The profiles and tallies the counts go on from (first, once the state is read).
+    Learned(Box<Learned>),
+    /// A slice, each event's principal, and the latest event's time so far.
+    Slice(Vec<Event>, Vec<Option<crate::event::Text>>, Millis),
+}
+
+/// Counts the slices into the profiles and the report's tallies and gathers them into the
+/// lake, in the order they come; returns what was learned (none when no slice came) and the
+/// lake.
+fn keep_slices(
+    slices: std::sync::mpsc::Receiver<Kept>,
+    mut lake: super::LakeParts<Event>,
+    geo: &crate::geoip::GeoIp,
+) -> Result<(Option<Box<Learned>>, super::LakeParts<Event>)> {
+    let mut learned = None;
+    for kept in slices {
+        match kept {
+            Kept::Learned(l) => learned = Some(l),
+            Kept::Slice(slice, principals, last) => {
+                let Some(l) = learned.as_mut() else {
+                    return Err(Error::Other(
+                        "new events came before the state was read".into(),
+                    ));
+                };
+                let (profiles, tally) = &mut **l;
+                let principals: Vec<Option<&str>> =
+                    principals.iter().map(|p| p.as_deref()).collect();
+                profiles.observe_as(&slice, &principals, geo);
+                tally.observe(&slice, &principals, geo);
+                drop(principals);
+                lake.push(slice, lake_partition);
+                // The days the stream has left (an hour past their end) wait on disk, not in
+                // memory.
+                let today = format_iso(last - HOUR);
+                lake.spill_days_before(&today[..10], LEFT_DAY_ROWS, crate::frame::events_frame_of)?;
+                lake.spill_over(crate::frame::events_frame_of)?;
+            }
+        }
+    }
+    Ok((learned, lake))
 }
 
 /// The partition of an event in the lake: its account (the recipient's, else the caller's)
