@@ -340,7 +340,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // counted on a thread of its own, slice after slice in the same order, while the engine
     // takes the next slice: the same counts, off the engine's path.
     let (data, kept) = std::thread::scope(|s| {
-        let (to_keeper, slices) = std::sync::mpsc::sync_channel::<Kept>(1);
+        let (to_keeper, slices) = std::sync::mpsc::sync_channel::<Kept>(0);
         let keeper = s.spawn(|| keep_slices(slices, lake, &geo));
         let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
             let r = match &mut resumed {
