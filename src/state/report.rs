@@ -375,9 +375,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             }
             // Each event's principal, looked up once for the profiles and the report.
             let principals = baseline::principals_held(&slice, &r.hunt.graph);
-            let last = last_new.unwrap_or_default();
             if to_keeper
-                .send(Kept::Slice(slice, principals, last))
+                .send(Kept::Slice(slice, principals, last_new))
                 .is_err()
             {
                 return Err(Error::Other("counting the new events stopped".into()));
@@ -683,7 +682,7 @@ enum Kept {
     /// The profiles and tallies the counts go on from (first, once the state is read).
     Learned(Box<Learned>),
     /// A slice, each event's principal, and the latest event's time so far.
-    Slice(Vec<Event>, Vec<Option<crate::event::Text>>, Millis),
+    Slice(Vec<Event>, Vec<Option<crate::event::Text>>, Option<Millis>),
 }
 
 /// Counts the slices into the profiles and the report's tallies and gathers them into the
@@ -713,8 +712,14 @@ fn keep_slices(
                 lake.push(slice, lake_partition);
                 // The days the stream has left (an hour past their end) wait on disk, not in
                 // memory.
-                let today = format_iso(last - HOUR);
-                lake.spill_days_before(&today[..10], LEFT_DAY_ROWS, crate::frame::events_frame_of)?;
+                if let Some(last) = last {
+                    let today = format_iso(last - HOUR);
+                    lake.spill_days_before(
+                        &today[..10],
+                        LEFT_DAY_ROWS,
+                        crate::frame::events_frame_of,
+                    )?;
+                }
                 lake.spill_over(crate::frame::events_frame_of)?;
             }
         }
