@@ -76,9 +76,9 @@ struct Retiring {
     /// Sessions taken out in all.
     taken: usize,
     waiting: Waiting,
-    /// How long after a chain could last be used it is taken out (past [`crate::graph::RETIRE_MARGIN`]):
-    /// none for a hunt; a scheduled run's `--keep-expired-hours`, so that it takes out only
-    /// what its saved state would drop.
+    /// How long after a chain could last be used it is taken out (past
+    /// [`crate::graph::RETIRE_MARGIN`]): none for a hunt; a scheduled run's `--keep-expired-hours`,
+    /// so that it takes out only what its saved state would drop.
     lag: Millis,
     /// With [`Hunt::handing_out_retired`]: the chains taken out since the caller last took
     /// them ([`Hunt::take_retired_chains`]).

@@ -1559,14 +1559,15 @@ impl GraphState {
         issued.chain(seen).min()
     }
 
-    /// Takes out of the state every chain that no call at or after `now` can use or change:
-    /// whole trees of sessions (a top session and every session issued down from it) none of
-    /// which could sign a call (or federate a console sign-in) within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`] before `now`.
-    /// Returns them as a graph holding their issuing calls, moved out of the state returned
-    /// beside it ([`GraphState::give_back`] returns them), resolved exactly as
-    /// [`GraphState::finish`] resolves them at the end (a tree holds every ancestor of its sessions, and no later call adds to their
-    /// usage), so what is judged on it now is what would be judged at the end, and as the state
-    /// they were taken from. Long-term keys unseen as long are dropped too.
+    /// Takes out of the state every chain that no call at or after `now` can use or change: whole
+    /// trees of sessions (a top session and every session issued down from it) none of which could
+    /// sign a call (or federate a console sign-in) within [`EXPIRY_GRACE`] + [`RETIRE_MARGIN`]
+    /// before `now`. Returns them as a graph holding their issuing calls, moved out of the state
+    /// returned beside it ([`GraphState::give_back`] returns them), resolved exactly as
+    /// [`GraphState::finish`] resolves them at the end (a tree holds every ancestor of its
+    /// sessions, and no later call adds to their usage), so what is judged on it now is what would
+    /// be judged at the end, and as the state they were taken from. Long-term keys unseen as long
+    /// are dropped too.
     pub fn take_retired(&mut self, now: Millis) -> (Graph, GraphState) {
         // A key's last console sign-in counts as a use: [`GraphState::retire`] keeps the keys
         // of sign-ins a console session may still follow.

@@ -3,7 +3,7 @@
 //! roles it assumes, and since when. Written to `STATE/baselines.json` after every run and
 //! explained by `trailhound baseline show`.
 
-use crate::detect::{agent_family, principal_ref, principal_text, week_hour, WEEKDAYS};
+use crate::detect::{agent_family, principal_text, week_hour, WEEKDAYS};
 use crate::event::{format_iso, Event, Millis, Text};
 use crate::geoip::GeoIp;
 use crate::graph::{Graph, Lookup};
@@ -43,24 +43,11 @@ pub struct Profiles {
     spans: BTreeMap<String, (Millis, Millis)>,
 }
 
-/// The principal of each event of a slice, as profiles count it ([`principal_ref`]): `None`
-/// for shared copies of cross-account calls and calls of no known principal.
-pub fn principals<'a>(events: &'a [Event], sessions: &'a impl Lookup) -> Vec<Option<&'a str>> {
-    events
-        .iter()
-        .map(|e| {
-            if e.shared_copy {
-                None
-            } else {
-                principal_ref(sessions, e)
-            }
-        })
-        .collect()
-}
-
-/// [`principals`], held apart from the graph (the shared texts cloned, not copied): for a
-/// thread that counts a slice while the engine takes the next.
-pub fn principals_held(events: &[Event], sessions: &impl Lookup) -> Vec<Option<Text>> {
+/// The principal of each event of a slice, as profiles count it ([`principal_text`]): `None`
+/// for shared copies of cross-account calls and calls of no known principal. Held apart from
+/// the graph (the shared texts cloned, not copied), so a slice can be counted on another
+/// thread while the engine takes the next.
+pub fn principals(events: &[Event], sessions: &impl Lookup) -> Vec<Option<Text>> {
     events
         .iter()
         .map(|e| {
@@ -100,12 +87,12 @@ impl Profiles {
 
     /// Learns from a slice of events whose principals are known: `principals[i]` is that of
     /// `events[i]` ([`principals`]); events of none are not counted.
-    pub fn observe_as(&mut self, events: &[Event], principals: &[Option<&str>], geo: &GeoIp) {
+    pub fn observe_as(&mut self, events: &[Event], principals: &[Option<Text>], geo: &GeoIp) {
         let counted = || {
             events
                 .iter()
                 .zip(principals)
-                .filter_map(|(e, p)| p.map(|p| (e, p)))
+                .filter_map(|(e, p)| p.as_deref().map(|p| (e, p)))
         };
         // Each address and user agent of the slice looked up once.
         let mut places: HashMap<&str, Place> = HashMap::default();

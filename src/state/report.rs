@@ -374,7 +374,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 retired.keep(chain, sub, &mut touched)?;
             }
             // Each event's principal, looked up once for the profiles and the report.
-            let principals = baseline::principals_held(&slice, &r.hunt.graph);
+            let principals = baseline::principals(&slice, &r.hunt.graph);
             if to_keeper
                 .send(Kept::Slice(slice, principals, last_new))
                 .is_err()
@@ -704,8 +704,6 @@ fn keep_slices(
                     ));
                 };
                 let (profiles, tally) = &mut **l;
-                let principals: Vec<Option<&str>> =
-                    principals.iter().map(|p| p.as_deref()).collect();
                 profiles.observe_as(&slice, &principals, geo);
                 tally.observe(&slice, &principals, geo);
                 drop(principals);
@@ -952,7 +950,12 @@ impl DigestTally {
 
     /// Counts a slice; `principals[i]` is the principal of `events[i]`
     /// ([`baseline::principals`]: none for shared copies of cross-account calls).
-    fn observe(&mut self, slice: &[Event], principals: &[Option<&str>], geo: &crate::geoip::GeoIp) {
+    fn observe(
+        &mut self,
+        slice: &[Event],
+        principals: &[Option<crate::event::Text>],
+        geo: &crate::geoip::GeoIp,
+    ) {
         let hour = |t: Millis| t - t.rem_euclid(HOUR);
         for (e, p) in slice.iter().zip(principals).filter(|(e, _)| !e.shared_copy) {
             if let Some(ip) = e.source_ip.as_deref() {
@@ -966,7 +969,7 @@ impl DigestTally {
                 .as_deref()
                 .and_then(|ip| self.countries.get(ip))
                 .and_then(|c| c.as_deref());
-            if let Some(p) = *p {
+            if let Some(p) = p.as_deref() {
                 if !self.old_principals.contains(p) && !self.new_principals.contains_key(p) {
                     self.new_principals.insert(p.to_string(), e.event_time);
                 }

@@ -151,7 +151,8 @@ impl RetiredChains {
     }
 }
 
-/// A sessions frame sorted as the graph sorts its sessions: by issue (or first use when the
+/// A sessions frame sorted as the graph sorts its sessions (`graph::sort_sessions`, here on a
+/// frame: some rows come back from the parts written aside): by issue (or first use when the
 /// issuing call is not in the logs; none first), then key.
 fn in_graph_order(df: DataFrame) -> Result<DataFrame> {
     let times = |name: &str| -> Result<Vec<Option<i64>>> {
