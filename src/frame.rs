@@ -52,12 +52,39 @@ fn values<'a, T: 'a, R: Rows<T> + ?Sized, V>(rows: &'a R, f: impl Fn(&'a T) -> V
     out
 }
 
+/// The rows' values one after another, slice by slice, the count known up front (the column is
+/// sized once).
+struct Counted<I> {
+    values: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        let v = self.values.next()?;
+        self.left -= 1;
+        Some(v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+/// A text column, built straight from the rows (no list of the values in between: a night's
+/// lake frames every event once).
 pub(crate) fn text<'a, T: 'a, R: Rows<T> + ?Sized>(
     name: &str,
     rows: &'a R,
     f: impl Fn(&'a T) -> Option<&'a str>,
 ) -> Column {
-    Series::new(name.into(), values(rows, f)).into_column()
+    let values = Counted {
+        values: rows.slices().flat_map(|s| s.iter().map(&f)),
+        left: rows.count(),
+    };
+    StringChunked::from_iter_options(name.into(), values)
+        .into_series()
+        .into_column()
 }
 
 pub(crate) fn flag<T, R: Rows<T> + ?Sized>(

@@ -3,11 +3,15 @@
 and nightly `report` runs with a week and with a month of history stored.
 
     tools/bench-engine.py [--bin target/release/trailhound] [--work /tmp/th-bench]
-                          [--sizes 1000000,4000000,16000000] [--skip-nights]
+                          [--sizes 1000000,4000000,16000000] [--skip-nights] [--repeat N]
 
 Corpora are generated once into --work (about 330 MB gzipped per million events) and reused.
 Prints one line per measurement: wall time, peak RSS of the measured process, events/s.
 Nothing here is a test: figures are printed, never asserted.
+
+Each night is run --repeat times (default 5) on a fresh copy of the stored state, each run
+followed by the `hunt` over the same night's data alone, and the medians are printed with the
+night / hunt ratio of the medians: on a shared machine one pair of runs can be 15% apart.
 """
 import argparse
 import datetime as dt
@@ -64,6 +68,8 @@ def main():
     ap.add_argument("--skip-nights", action="store_true")
     ap.add_argument("--only-nights", action="store_true", help="skip hunt/summary/sessions")
     ap.add_argument("--stored", default="7,30", help="days stored before the measured night")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="runs of each night and of its hunt (interleaved; medians printed)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     print(f"{'measurement':44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
@@ -115,28 +121,51 @@ def main():
                                       "critical", "--until", night.isoformat(), d])
         line(f"hunt over the same {stored} days", wall, rss, events_in(err))
         nxt = night + dt.timedelta(days=1)
-        cmd = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", state,
-               "--until", nxt.isoformat(), d]
-        code, wall, rss, err = timed(cmd)
+        # The night and the hunt over its data alone, one after the other, --repeat times;
+        # each night goes on from a fresh copy of the stored state.
+        runs = {"night": [], "hunt": []}
         new = None
-        for l in err.splitlines():
-            if "new events judged" in l:
-                new = int(l.split(" new events judged")[0].rsplit(" ", 1)[-1])
-        line(f"report: night {stored + 1} ({stored} days stored)", wall, rss, new)
-        night_wall, night_cpu = wall, CPU["last"]
-        code, wall, rss, err = timed([a.bin, "hunt", "--format", "ndjson", "--fail-on",
-                                      "critical", "--since", night.isoformat(), "--until",
-                                      nxt.isoformat(), d])
-        line(f"hunt over night {stored + 1} alone", wall, rss, events_in(err))
-        if not new or wall <= 0:
+        scratch = state + "-night"
+        for _ in range(max(1, a.repeat)):
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.copytree(state, scratch)
+            cmd = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", scratch,
+                   "--until", nxt.isoformat(), d]
+            code, wall, rss, err = timed(cmd)
+            for l in err.splitlines():
+                if "new events judged" in l:
+                    new = int(l.split(" new events judged")[0].rsplit(" ", 1)[-1])
+            runs["night"].append((wall, CPU["last"], rss))
+            code, wall, rss, err = timed([a.bin, "hunt", "--format", "ndjson", "--fail-on",
+                                          "critical", "--since", night.isoformat(), "--until",
+                                          nxt.isoformat(), d])
+            hunt_events = events_in(err)
+            runs["hunt"].append((wall, CPU["last"], rss))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+        def median(kind, i):
+            xs = sorted(r[i] for r in runs[kind] if r[i] is not None)
+            return xs[len(xs) // 2] if xs else None
+
+        n = len(runs["night"])
+        for kind, label, events in [
+            ("night", f"report: night {stored + 1} ({stored} days stored)", new),
+            ("hunt", f"hunt over night {stored + 1} alone", hunt_events),
+        ]:
+            CPU["last"] = median(kind, 1)
+            line(f"{label}, median of {n}", median(kind, 0), median(kind, 2), events)
+        night_wall, hunt_wall = median("night", 0), median("hunt", 0)
+        if not new or not hunt_wall:
             print(f"  night {stored + 1} holds no new events: the corpus ends before it "
                   "(measure a larger corpus)", flush=True)
             continue
-        ratio = f"night / hunt: {night_wall / wall:.2f} wall"
-        if night_cpu and CPU["last"]:
-            ratio += f", {night_cpu / CPU['last']:.2f} CPU"
-        print(f"  {ratio} (target: at most 1.5)", flush=True)
-
+        ratio = f"night / hunt (medians): {night_wall / hunt_wall:.2f} wall"
+        night_cpu, hunt_cpu = median("night", 1), median("hunt", 1)
+        if night_cpu and hunt_cpu:
+            ratio += f", {night_cpu / hunt_cpu:.2f} CPU"
+        walls = ", ".join(f"{x[0]:.2f}/{y[0]:.2f}" for x, y in zip(runs["night"], runs["hunt"]))
+        print(f"  {ratio} (target: at most 1.5); each pair, night/hunt wall s: {walls}",
+              flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -874,7 +874,8 @@ impl<'a> Detector<'a> {
             if e.shared_copy {
                 continue;
             }
-            let Some(p) = principal_of(sessions, e) else {
+            // Borrowed: a principal's name is copied only when it is new or in a finding.
+            let Some(p) = principal_ref(sessions, e) else {
                 continue;
             };
             if p.ends_with(".amazonaws.com") {
@@ -889,11 +890,17 @@ impl<'a> Detector<'a> {
                 .and_then(|i| i.asn)
                 .is_some_and(|a| self.egress.contains(&a));
             let cfg = self.cfg;
-            let b = self.base.entry(p.clone()).or_insert_with(|| Baseline {
-                first_seen: e.event_time,
-                hour_of_week: vec![0; 168],
-                ..Baseline::default()
-            });
+            if !self.base.contains_key(p) {
+                let new = Baseline {
+                    first_seen: e.event_time,
+                    hour_of_week: vec![0; 168],
+                    ..Baseline::default()
+                };
+                self.base.insert(p.to_string(), new);
+            }
+            let Some(b) = self.base.get_mut(p) else {
+                continue;
+            };
             // Asked once a principal is known to be automation no more (it stays one).
             b.robot = b.robot || instance || is_automation(e, session, sessions);
             b.egress_events += u64::from(egress);
@@ -931,7 +938,7 @@ impl<'a> Detector<'a> {
                             i.asn.map(|a| format!("/AS{a}")).unwrap_or_default()
                         )
                     };
-                    if self.odd_seen.insert((p.clone(), what.clone())) {
+                    if self.odd_seen.insert((p.to_string(), what.clone())) {
                         let mut parts = Vec::new();
                         if fire_country {
                             parts.push(format!("country {}", i.country.as_deref().unwrap_or("?")));
@@ -986,7 +993,7 @@ impl<'a> Detector<'a> {
                             && km >= cfg.impossible_travel.min_distance_km
                             && speed > cfg.impossible_travel.max_speed_kmh
                             && !allow
-                            && self.travel_seen.insert((p.clone(), c0.clone(), c.clone()))
+                            && self.travel_seen.insert((p.to_string(), c0.clone(), c.clone()))
                         {
                             new_findings.push((
                                 Kind::ImpossibleTravel,
@@ -1028,10 +1035,10 @@ impl<'a> Detector<'a> {
                     })
                     .sum();
                 if week_count == 0 && day_share < uh.max_share {
-                    match self.hour_burst.get(&p) {
+                    match self.hour_burst.get(p) {
                         Some(&(idx, last)) if e.event_time - last <= 2 * HOUR => {
                             add_evidence(&mut self.findings[idx], e);
-                            self.hour_burst.insert(p.clone(), (idx, e.event_time));
+                            self.hour_burst.insert(p.to_string(), (idx, e.event_time));
                         }
                         _ => {
                             let active: Vec<String> = (0..24)
@@ -1058,7 +1065,7 @@ impl<'a> Detector<'a> {
                                 ),
                             ));
                             self.hour_burst.insert(
-                                p.clone(),
+                                p.to_string(),
                                 (self.findings.len() + new_findings.len() - 1, e.event_time),
                             );
                         }
@@ -1074,7 +1081,7 @@ impl<'a> Detector<'a> {
             let key = e.access_key_id.as_deref().filter(|k| !k.is_empty());
             let at = Seen::of(e);
             for (kind, sev, summary, reason) in new_findings {
-                self.push(kind, sev, &at, p.clone(), key, summary, reason, vec![&at]);
+                self.push(kind, sev, &at, p.to_string(), key, summary, reason, vec![&at]);
             }
         }
     }
