@@ -993,7 +993,9 @@ impl<'a> Detector<'a> {
                             && km >= cfg.impossible_travel.min_distance_km
                             && speed > cfg.impossible_travel.max_speed_kmh
                             && !allow
-                            && self.travel_seen.insert((p.to_string(), c0.clone(), c.clone()))
+                            && self
+                                .travel_seen
+                                .insert((p.to_string(), c0.clone(), c.clone()))
                         {
                             new_findings.push((
                                 Kind::ImpossibleTravel,
@@ -1081,7 +1083,16 @@ impl<'a> Detector<'a> {
             let key = e.access_key_id.as_deref().filter(|k| !k.is_empty());
             let at = Seen::of(e);
             for (kind, sev, summary, reason) in new_findings {
-                self.push(kind, sev, &at, p.to_string(), key, summary, reason, vec![&at]);
+                self.push(
+                    kind,
+                    sev,
+                    &at,
+                    p.to_string(),
+                    key,
+                    summary,
+                    reason,
+                    vec![&at],
+                );
             }
         }
     }
