@@ -119,87 +119,199 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
     events_frame_of(events)
 }
 
+/// A column being filled block by block ([`filled`]).
+trait Fill<'a, T> {
+    fn fill(&mut self, rows: &'a [T]);
+    fn done(self: Box<Self>) -> Column;
+}
+
+/// The columns of `rows`, filled a block of rows at a time, every column from each block while
+/// its rows are in the cache (a row is hundreds of bytes: filling a column over all the rows,
+/// then the next, read every row once per column). The same columns as one at a time.
+fn filled<'a, T: 'a, R: Rows<T> + ?Sized>(
+    rows: &'a R,
+    mut columns: Vec<Box<dyn Fill<'a, T> + 'a>>,
+) -> Vec<Column> {
+    const BLOCK: usize = 256;
+    for slice in rows.slices() {
+        for block in slice.chunks(BLOCK) {
+            for c in columns.iter_mut() {
+                c.fill(block);
+            }
+        }
+    }
+    columns.into_iter().map(|c| c.done()).collect()
+}
+
+struct TextFill<F> {
+    values: StringChunkedBuilder,
+    f: F,
+}
+
+impl<'a, T: 'a, F: Fn(&'a T) -> Option<&'a str>> Fill<'a, T> for TextFill<F> {
+    fn fill(&mut self, rows: &'a [T]) {
+        for r in rows {
+            self.values.append_option((self.f)(r));
+        }
+    }
+    fn done(self: Box<Self>) -> Column {
+        self.values.finish().into_series().into_column()
+    }
+}
+
+/// A column of values gathered as they are, made into a series at the end (`make`).
+struct ValueFill<V, F> {
+    name: &'static str,
+    values: Vec<V>,
+    f: F,
+    make: fn(&'static str, Vec<V>) -> Column,
+}
+
+impl<'a, T: 'a, V, F: Fn(&'a T) -> V> Fill<'a, T> for ValueFill<V, F> {
+    fn fill(&mut self, rows: &'a [T]) {
+        self.values.extend(rows.iter().map(&self.f));
+    }
+    fn done(self: Box<Self>) -> Column {
+        (self.make)(self.name, self.values)
+    }
+}
+
+fn text_in<'a>(
+    name: &'static str,
+    rows: usize,
+    f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
+) -> Box<dyn Fill<'a, Event> + 'a> {
+    Box::new(TextFill {
+        values: StringChunkedBuilder::new(name.into(), rows),
+        f,
+    })
+}
+
+fn flag_in<'a>(
+    name: &'static str,
+    rows: usize,
+    f: impl Fn(&'a Event) -> Option<bool> + 'a,
+) -> Box<dyn Fill<'a, Event> + 'a> {
+    Box::new(ValueFill {
+        name,
+        values: Vec::with_capacity(rows),
+        f,
+        make: |name, v| Series::new(name.into(), v).into_column(),
+    })
+}
+
+fn int_in<'a>(
+    name: &'static str,
+    rows: usize,
+    f: impl Fn(&'a Event) -> Option<i64> + 'a,
+) -> Box<dyn Fill<'a, Event> + 'a> {
+    Box::new(ValueFill {
+        name,
+        values: Vec::with_capacity(rows),
+        f,
+        make: |name, v| Series::new(name.into(), v).into_column(),
+    })
+}
+
+/// Milliseconds since the epoch -> Datetime(ms, UTC).
+fn time_in<'a>(
+    name: &'static str,
+    rows: usize,
+    f: impl Fn(&'a Event) -> Option<i64> + 'a,
+) -> Box<dyn Fill<'a, Event> + 'a> {
+    Box::new(ValueFill {
+        name,
+        values: Vec::with_capacity(rows),
+        f,
+        make: |name, v| {
+            Series::new(name.into(), v)
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column()
+        },
+    })
+}
+
 /// [`events_frame`] of rows held in one slice or in several.
 pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame> {
-    let e = events;
-    let columns = vec![
-        time("event_time", e, |e| Some(e.event_time)),
-        text("event_id", e, |e| e.event_id.as_deref()),
-        text("event_name", e, |e| e.event_name.as_deref()),
-        text("event_source", e, |e| e.event_source.as_deref()),
-        text("aws_region", e, |e| e.aws_region.as_deref()),
-        text("source_ip", e, |e| e.source_ip.as_deref()),
-        text("user_agent", e, |e| e.user_agent.as_deref()),
-        text("error_code", e, |e| e.error_code.as_deref()),
-        text("error_message", e, |e| e.error_message.as_deref()),
-        flag("read_only", e, |e| e.read_only),
-        flag("management_event", e, |e| e.management_event),
-        text("event_type", e, |e| e.event_type.as_deref()),
-        text("event_category", e, |e| e.event_category.as_deref()),
-        text("recipient_account_id", e, |e| {
+    let e = events.count();
+    let columns: Vec<Box<dyn Fill<'_, Event> + '_>> = vec![
+        time_in("event_time", e, |e| Some(e.event_time)),
+        text_in("event_id", e, |e| e.event_id.as_deref()),
+        text_in("event_name", e, |e| e.event_name.as_deref()),
+        text_in("event_source", e, |e| e.event_source.as_deref()),
+        text_in("aws_region", e, |e| e.aws_region.as_deref()),
+        text_in("source_ip", e, |e| e.source_ip.as_deref()),
+        text_in("user_agent", e, |e| e.user_agent.as_deref()),
+        text_in("error_code", e, |e| e.error_code.as_deref()),
+        text_in("error_message", e, |e| e.error_message.as_deref()),
+        flag_in("read_only", e, |e| e.read_only),
+        flag_in("management_event", e, |e| e.management_event),
+        text_in("event_type", e, |e| e.event_type.as_deref()),
+        text_in("event_category", e, |e| e.event_category.as_deref()),
+        text_in("recipient_account_id", e, |e| {
             e.recipient_account_id.as_deref()
         }),
-        text("shared_event_id", e, |e| e.shared_event_id.as_deref()),
-        flag("shared_copy", e, |e| Some(e.shared_copy)),
-        text("request_id", e, |e| e.request_id.as_deref()),
-        text("vpc_endpoint_id", e, |e| e.vpc_endpoint_id.as_deref()),
-        text("identity_type", e, |e| e.identity_type.as_deref()),
-        text("principal_arn", e, |e| e.principal_arn.as_deref()),
-        text("principal_id", e, |e| e.principal_id.as_deref()),
-        text("account_id", e, |e| e.account_id.as_deref()),
-        text("user_name", e, |e| e.user_name.as_deref()),
-        text("access_key_id", e, |e| e.access_key_id.as_deref()),
-        text("invoked_by", e, |e| e.invoked_by.as_deref()),
-        text("identity_provider", e, |e| e.identity_provider.as_deref()),
-        text("session_issuer_type", e, |e| {
+        text_in("shared_event_id", e, |e| e.shared_event_id.as_deref()),
+        flag_in("shared_copy", e, |e| Some(e.shared_copy)),
+        text_in("request_id", e, |e| e.request_id.as_deref()),
+        text_in("vpc_endpoint_id", e, |e| e.vpc_endpoint_id.as_deref()),
+        text_in("identity_type", e, |e| e.identity_type.as_deref()),
+        text_in("principal_arn", e, |e| e.principal_arn.as_deref()),
+        text_in("principal_id", e, |e| e.principal_id.as_deref()),
+        text_in("account_id", e, |e| e.account_id.as_deref()),
+        text_in("user_name", e, |e| e.user_name.as_deref()),
+        text_in("access_key_id", e, |e| e.access_key_id.as_deref()),
+        text_in("invoked_by", e, |e| e.invoked_by.as_deref()),
+        text_in("identity_provider", e, |e| e.identity_provider.as_deref()),
+        text_in("session_issuer_type", e, |e| {
             e.session_issuer_type.as_deref()
         }),
-        text("session_issuer_arn", e, |e| e.session_issuer_arn.as_deref()),
-        text("session_issuer_account_id", e, |e| {
+        text_in("session_issuer_arn", e, |e| e.session_issuer_arn.as_deref()),
+        text_in("session_issuer_account_id", e, |e| {
             e.session_issuer_account_id.as_deref()
         }),
-        text("session_issuer_user_name", e, |e| {
+        text_in("session_issuer_user_name", e, |e| {
             e.session_issuer_user_name.as_deref()
         }),
-        time("session_created_at", e, |e| e.session_created_at),
-        flag("mfa_authenticated", e, |e| e.mfa_authenticated),
-        text("source_identity", e, |e| e.source_identity.as_deref()),
-        text("requested_role_arn", e, |e| {
+        time_in("session_created_at", e, |e| e.session_created_at),
+        flag_in("mfa_authenticated", e, |e| e.mfa_authenticated),
+        text_in("source_identity", e, |e| e.source_identity.as_deref()),
+        text_in("requested_role_arn", e, |e| {
             e.sts().requested_role_arn.as_deref()
         }),
-        text("role_session_name", e, |e| {
+        text_in("role_session_name", e, |e| {
             e.sts().role_session_name.as_deref()
         }),
-        int("requested_duration_seconds", e, |e| {
+        int_in("requested_duration_seconds", e, |e| {
             e.sts().requested_duration_seconds
         }),
-        text("requested_source_identity", e, |e| {
+        text_in("requested_source_identity", e, |e| {
             e.sts().requested_source_identity.as_deref()
         }),
-        text("issued_access_key_id", e, |e| {
+        text_in("issued_access_key_id", e, |e| {
             e.sts().issued_access_key_id.as_deref()
         }),
-        time("issued_expiration", e, |e| e.sts().issued_expiration),
-        text("assumed_role_arn", e, |e| {
+        time_in("issued_expiration", e, |e| e.sts().issued_expiration),
+        text_in("assumed_role_arn", e, |e| {
             e.sts().assumed_role_arn.as_deref()
         }),
-        text("federated_subject", e, |e| {
+        text_in("federated_subject", e, |e| {
             e.sts().federated_subject.as_deref()
         }),
-        text("federated_provider", e, |e| {
+        text_in("federated_provider", e, |e| {
             e.sts().federated_provider.as_deref()
         }),
-        text("request_parameters", e, |e| e.request_parameters.as_deref()),
-        text("response_elements", e, |e| e.response_elements.as_deref()),
-        text("additional_event_data", e, |e| {
+        text_in("request_parameters", e, |e| e.request_parameters.as_deref()),
+        text_in("response_elements", e, |e| e.response_elements.as_deref()),
+        text_in("additional_event_data", e, |e| {
             e.additional_event_data.as_deref()
         }),
-        flag("is_issuing_call", e, |e| Some(e.is_issuing_call)),
-        flag("is_error", e, |e| Some(e.is_error)),
-        text("event_day", e, |e| Some(&*e.event_day)),
+        flag_in("is_issuing_call", e, |e| Some(e.is_issuing_call)),
+        flag_in("is_error", e, |e| Some(e.is_error)),
+        text_in("event_day", e, |e| Some(&*e.event_day)),
     ];
     debug_assert_eq!(columns.len(), COLUMNS.len());
-    Ok(DataFrame::new(events.count(), columns)?)
+    Ok(DataFrame::new(e, filled(events, columns))?)
 }
 
 /// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].
@@ -520,6 +632,40 @@ mod tests {
 
     use super::*;
     use crate::event::{normalize, raw::RawRecord, Interner};
+
+    #[test]
+    fn the_events_frame_is_the_same_however_the_rows_are_cut_into_slices_and_blocks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let events = crate::ingest::ingest_paths(&[dir]).unwrap().events;
+        assert!(events.len() > 1_000, "enough rows for several blocks");
+        let whole = events_frame(&events).unwrap();
+        // Slices that end inside, on and just past a block of rows.
+        let mut slices: Vec<Vec<Event>> = Vec::new();
+        let mut rest = events.as_slice();
+        for n in [1, 255, 256, 257, 3, 600] {
+            let (a, b) = rest.split_at(n.min(rest.len()));
+            slices.push(a.to_vec());
+            rest = b;
+        }
+        slices.push(rest.to_vec());
+        let cut = events_frame_of(slices.as_slice()).unwrap();
+        assert!(whole.equals_missing(&cut));
+        // Each text column as built one column at a time over all the rows.
+        for (name, f) in [
+            (
+                "event_id",
+                (|e: &Event| e.event_id.as_deref()) as fn(&Event) -> Option<&str>,
+            ),
+            ("principal_arn", |e: &Event| e.principal_arn.as_deref()),
+            ("request_parameters", |e: &Event| {
+                e.request_parameters.as_deref()
+            }),
+            ("event_day", |e: &Event| Some(&*e.event_day)),
+        ] {
+            let one = text(name, events.as_slice(), f);
+            assert!(whole.column(name).unwrap().equals_missing(&one), "{name}");
+        }
+    }
 
     #[test]
     fn events_frame_has_the_documented_columns() {

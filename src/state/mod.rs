@@ -649,6 +649,7 @@ impl State {
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf)
             .with_compression(lake_compression())
+            .set_parallel(false)
             .finish(df)
             .map_err(|e| io_err(&path, e))?;
         write_atomic(&path, &buf)
