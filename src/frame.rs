@@ -233,85 +233,85 @@ fn time_in<'a>(
 
 /// [`events_frame`] of rows held in one slice or in several.
 pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame> {
-    let e = events.count();
+    let n = events.count();
     let columns: Vec<Box<dyn Fill<'_, Event> + '_>> = vec![
-        time_in("event_time", e, |e| Some(e.event_time)),
-        text_in("event_id", e, |e| e.event_id.as_deref()),
-        text_in("event_name", e, |e| e.event_name.as_deref()),
-        text_in("event_source", e, |e| e.event_source.as_deref()),
-        text_in("aws_region", e, |e| e.aws_region.as_deref()),
-        text_in("source_ip", e, |e| e.source_ip.as_deref()),
-        text_in("user_agent", e, |e| e.user_agent.as_deref()),
-        text_in("error_code", e, |e| e.error_code.as_deref()),
-        text_in("error_message", e, |e| e.error_message.as_deref()),
-        flag_in("read_only", e, |e| e.read_only),
-        flag_in("management_event", e, |e| e.management_event),
-        text_in("event_type", e, |e| e.event_type.as_deref()),
-        text_in("event_category", e, |e| e.event_category.as_deref()),
-        text_in("recipient_account_id", e, |e| {
+        time_in("event_time", n, |e| Some(e.event_time)),
+        text_in("event_id", n, |e| e.event_id.as_deref()),
+        text_in("event_name", n, |e| e.event_name.as_deref()),
+        text_in("event_source", n, |e| e.event_source.as_deref()),
+        text_in("aws_region", n, |e| e.aws_region.as_deref()),
+        text_in("source_ip", n, |e| e.source_ip.as_deref()),
+        text_in("user_agent", n, |e| e.user_agent.as_deref()),
+        text_in("error_code", n, |e| e.error_code.as_deref()),
+        text_in("error_message", n, |e| e.error_message.as_deref()),
+        flag_in("read_only", n, |e| e.read_only),
+        flag_in("management_event", n, |e| e.management_event),
+        text_in("event_type", n, |e| e.event_type.as_deref()),
+        text_in("event_category", n, |e| e.event_category.as_deref()),
+        text_in("recipient_account_id", n, |e| {
             e.recipient_account_id.as_deref()
         }),
-        text_in("shared_event_id", e, |e| e.shared_event_id.as_deref()),
-        flag_in("shared_copy", e, |e| Some(e.shared_copy)),
-        text_in("request_id", e, |e| e.request_id.as_deref()),
-        text_in("vpc_endpoint_id", e, |e| e.vpc_endpoint_id.as_deref()),
-        text_in("identity_type", e, |e| e.identity_type.as_deref()),
-        text_in("principal_arn", e, |e| e.principal_arn.as_deref()),
-        text_in("principal_id", e, |e| e.principal_id.as_deref()),
-        text_in("account_id", e, |e| e.account_id.as_deref()),
-        text_in("user_name", e, |e| e.user_name.as_deref()),
-        text_in("access_key_id", e, |e| e.access_key_id.as_deref()),
-        text_in("invoked_by", e, |e| e.invoked_by.as_deref()),
-        text_in("identity_provider", e, |e| e.identity_provider.as_deref()),
-        text_in("session_issuer_type", e, |e| {
+        text_in("shared_event_id", n, |e| e.shared_event_id.as_deref()),
+        flag_in("shared_copy", n, |e| Some(e.shared_copy)),
+        text_in("request_id", n, |e| e.request_id.as_deref()),
+        text_in("vpc_endpoint_id", n, |e| e.vpc_endpoint_id.as_deref()),
+        text_in("identity_type", n, |e| e.identity_type.as_deref()),
+        text_in("principal_arn", n, |e| e.principal_arn.as_deref()),
+        text_in("principal_id", n, |e| e.principal_id.as_deref()),
+        text_in("account_id", n, |e| e.account_id.as_deref()),
+        text_in("user_name", n, |e| e.user_name.as_deref()),
+        text_in("access_key_id", n, |e| e.access_key_id.as_deref()),
+        text_in("invoked_by", n, |e| e.invoked_by.as_deref()),
+        text_in("identity_provider", n, |e| e.identity_provider.as_deref()),
+        text_in("session_issuer_type", n, |e| {
             e.session_issuer_type.as_deref()
         }),
-        text_in("session_issuer_arn", e, |e| e.session_issuer_arn.as_deref()),
-        text_in("session_issuer_account_id", e, |e| {
+        text_in("session_issuer_arn", n, |e| e.session_issuer_arn.as_deref()),
+        text_in("session_issuer_account_id", n, |e| {
             e.session_issuer_account_id.as_deref()
         }),
-        text_in("session_issuer_user_name", e, |e| {
+        text_in("session_issuer_user_name", n, |e| {
             e.session_issuer_user_name.as_deref()
         }),
-        time_in("session_created_at", e, |e| e.session_created_at),
-        flag_in("mfa_authenticated", e, |e| e.mfa_authenticated),
-        text_in("source_identity", e, |e| e.source_identity.as_deref()),
-        text_in("requested_role_arn", e, |e| {
+        time_in("session_created_at", n, |e| e.session_created_at),
+        flag_in("mfa_authenticated", n, |e| e.mfa_authenticated),
+        text_in("source_identity", n, |e| e.source_identity.as_deref()),
+        text_in("requested_role_arn", n, |e| {
             e.sts().requested_role_arn.as_deref()
         }),
-        text_in("role_session_name", e, |e| {
+        text_in("role_session_name", n, |e| {
             e.sts().role_session_name.as_deref()
         }),
-        int_in("requested_duration_seconds", e, |e| {
+        int_in("requested_duration_seconds", n, |e| {
             e.sts().requested_duration_seconds
         }),
-        text_in("requested_source_identity", e, |e| {
+        text_in("requested_source_identity", n, |e| {
             e.sts().requested_source_identity.as_deref()
         }),
-        text_in("issued_access_key_id", e, |e| {
+        text_in("issued_access_key_id", n, |e| {
             e.sts().issued_access_key_id.as_deref()
         }),
-        time_in("issued_expiration", e, |e| e.sts().issued_expiration),
-        text_in("assumed_role_arn", e, |e| {
+        time_in("issued_expiration", n, |e| e.sts().issued_expiration),
+        text_in("assumed_role_arn", n, |e| {
             e.sts().assumed_role_arn.as_deref()
         }),
-        text_in("federated_subject", e, |e| {
+        text_in("federated_subject", n, |e| {
             e.sts().federated_subject.as_deref()
         }),
-        text_in("federated_provider", e, |e| {
+        text_in("federated_provider", n, |e| {
             e.sts().federated_provider.as_deref()
         }),
-        text_in("request_parameters", e, |e| e.request_parameters.as_deref()),
-        text_in("response_elements", e, |e| e.response_elements.as_deref()),
-        text_in("additional_event_data", e, |e| {
+        text_in("request_parameters", n, |e| e.request_parameters.as_deref()),
+        text_in("response_elements", n, |e| e.response_elements.as_deref()),
+        text_in("additional_event_data", n, |e| {
             e.additional_event_data.as_deref()
         }),
-        flag_in("is_issuing_call", e, |e| Some(e.is_issuing_call)),
-        flag_in("is_error", e, |e| Some(e.is_error)),
-        text_in("event_day", e, |e| Some(&*e.event_day)),
+        flag_in("is_issuing_call", n, |e| Some(e.is_issuing_call)),
+        flag_in("is_error", n, |e| Some(e.is_error)),
+        text_in("event_day", n, |e| Some(&*e.event_day)),
     ];
     debug_assert_eq!(columns.len(), COLUMNS.len());
-    Ok(DataFrame::new(e, filled(events, columns))?)
+    Ok(DataFrame::new(n, filled(events, columns))?)
 }
 
 /// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].
