@@ -187,24 +187,15 @@ fn text_in<'a>(
     })
 }
 
-fn flag_in<'a>(
+/// A flag or integer column.
+fn value_in<'a, V: 'a>(
     name: &'static str,
     rows: usize,
-    f: impl Fn(&'a Event) -> Option<bool> + 'a,
-) -> Box<dyn Fill<'a, Event> + 'a> {
-    Box::new(ValueFill {
-        name,
-        values: Vec::with_capacity(rows),
-        f,
-        make: |name, v| Series::new(name.into(), v).into_column(),
-    })
-}
-
-fn int_in<'a>(
-    name: &'static str,
-    rows: usize,
-    f: impl Fn(&'a Event) -> Option<i64> + 'a,
-) -> Box<dyn Fill<'a, Event> + 'a> {
+    f: impl Fn(&'a Event) -> V + 'a,
+) -> Box<dyn Fill<'a, Event> + 'a>
+where
+    Series: NamedFrom<Vec<V>, [V]>,
+{
     Box::new(ValueFill {
         name,
         values: Vec::with_capacity(rows),
@@ -244,15 +235,15 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
         text_in("user_agent", n, |e| e.user_agent.as_deref()),
         text_in("error_code", n, |e| e.error_code.as_deref()),
         text_in("error_message", n, |e| e.error_message.as_deref()),
-        flag_in("read_only", n, |e| e.read_only),
-        flag_in("management_event", n, |e| e.management_event),
+        value_in("read_only", n, |e| e.read_only),
+        value_in("management_event", n, |e| e.management_event),
         text_in("event_type", n, |e| e.event_type.as_deref()),
         text_in("event_category", n, |e| e.event_category.as_deref()),
         text_in("recipient_account_id", n, |e| {
             e.recipient_account_id.as_deref()
         }),
         text_in("shared_event_id", n, |e| e.shared_event_id.as_deref()),
-        flag_in("shared_copy", n, |e| Some(e.shared_copy)),
+        value_in("shared_copy", n, |e| Some(e.shared_copy)),
         text_in("request_id", n, |e| e.request_id.as_deref()),
         text_in("vpc_endpoint_id", n, |e| e.vpc_endpoint_id.as_deref()),
         text_in("identity_type", n, |e| e.identity_type.as_deref()),
@@ -274,7 +265,7 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
             e.session_issuer_user_name.as_deref()
         }),
         time_in("session_created_at", n, |e| e.session_created_at),
-        flag_in("mfa_authenticated", n, |e| e.mfa_authenticated),
+        value_in("mfa_authenticated", n, |e| e.mfa_authenticated),
         text_in("source_identity", n, |e| e.source_identity.as_deref()),
         text_in("requested_role_arn", n, |e| {
             e.sts().requested_role_arn.as_deref()
@@ -282,7 +273,7 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
         text_in("role_session_name", n, |e| {
             e.sts().role_session_name.as_deref()
         }),
-        int_in("requested_duration_seconds", n, |e| {
+        value_in("requested_duration_seconds", n, |e| {
             e.sts().requested_duration_seconds
         }),
         text_in("requested_source_identity", n, |e| {
@@ -306,8 +297,8 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
         text_in("additional_event_data", n, |e| {
             e.additional_event_data.as_deref()
         }),
-        flag_in("is_issuing_call", n, |e| Some(e.is_issuing_call)),
-        flag_in("is_error", n, |e| Some(e.is_error)),
+        value_in("is_issuing_call", n, |e| Some(e.is_issuing_call)),
+        value_in("is_error", n, |e| Some(e.is_error)),
         text_in("event_day", n, |e| Some(&*e.event_day)),
     ];
     debug_assert_eq!(columns.len(), COLUMNS.len());
