@@ -119,19 +119,20 @@ pub fn events_frame(events: &[Event]) -> Result<DataFrame> {
     events_frame_of(events)
 }
 
-/// A column being filled block by block ([`filled`]).
-trait Fill<'a, T> {
+/// A column being filled block by block ([`filled`]): a polars column for the frame, or an
+/// Arrow array for the lake's own Parquet encoding (`state::encode`).
+pub(crate) trait Fill<'a, T, O = Column> {
     fn fill(&mut self, rows: &'a [T]);
-    fn done(self: Box<Self>) -> Column;
+    fn done(self: Box<Self>) -> O;
 }
 
 /// The columns of `rows`, filled a block of rows at a time, every column from each block while
 /// its rows are in the cache (a row is hundreds of bytes: filling a column over all the rows,
 /// then the next, read every row once per column). The same columns as one at a time.
-fn filled<'a, T: 'a, R: Rows<T> + ?Sized>(
+pub(crate) fn filled<'a, T: 'a, R: Rows<T> + ?Sized, O>(
     rows: &'a R,
-    mut columns: Vec<Box<dyn Fill<'a, T> + 'a>>,
-) -> Vec<Column> {
+    mut columns: Vec<Box<dyn Fill<'a, T, O> + 'a>>,
+) -> Vec<O> {
     const BLOCK: usize = 256;
     for slice in rows.slices() {
         for block in slice.chunks(BLOCK) {
@@ -159,150 +160,184 @@ impl<'a, T: 'a, F: Fn(&'a T) -> Option<&'a str>> Fill<'a, T> for TextFill<F> {
     }
 }
 
-/// A column of values gathered as they are, made into a series at the end (`make`).
-struct ValueFill<V, F> {
-    name: &'static str,
-    values: Vec<V>,
-    f: F,
-    make: fn(&'static str, Vec<V>) -> Column,
+/// A column of values gathered as they are, made into a column or an array at the end
+/// (`make`).
+pub(crate) struct ValueFill<V, F, O> {
+    pub(crate) name: &'static str,
+    pub(crate) values: Vec<V>,
+    pub(crate) f: F,
+    pub(crate) make: fn(&'static str, Vec<V>) -> O,
 }
 
-impl<'a, T: 'a, V, F: Fn(&'a T) -> V> Fill<'a, T> for ValueFill<V, F> {
+impl<'a, T: 'a, V, F: Fn(&'a T) -> V, O> Fill<'a, T, O> for ValueFill<V, F, O> {
     fn fill(&mut self, rows: &'a [T]) {
         self.values.extend(rows.iter().map(&self.f));
     }
-    fn done(self: Box<Self>) -> Column {
+    fn done(self: Box<Self>) -> O {
         (self.make)(self.name, self.values)
     }
 }
 
-fn text_in<'a>(
-    name: &'static str,
-    rows: usize,
-    f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
-) -> Box<dyn Fill<'a, Event> + 'a> {
-    Box::new(TextFill {
-        values: StringChunkedBuilder::new(name.into(), rows),
-        f,
-    })
+/// How each kind of the events table's columns is filled ([`event_columns`]).
+pub(crate) trait Kinds<'a> {
+    /// What a filled column is.
+    type Out;
+    fn text(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
+    ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>;
+    /// A flag or integer column.
+    fn value<V: 'a>(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> V + 'a,
+    ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>
+    where
+        Series: NamedFrom<Vec<V>, [V]>;
+    /// Milliseconds since the epoch -> Datetime(ms, UTC).
+    fn time(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<i64> + 'a,
+    ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>;
 }
 
-/// A flag or integer column.
-fn value_in<'a, V: 'a>(
-    name: &'static str,
-    rows: usize,
-    f: impl Fn(&'a Event) -> V + 'a,
-) -> Box<dyn Fill<'a, Event> + 'a>
-where
-    Series: NamedFrom<Vec<V>, [V]>,
-{
-    Box::new(ValueFill {
-        name,
-        values: Vec::with_capacity(rows),
-        f,
-        make: |name, v| Series::new(name.into(), v).into_column(),
-    })
+/// The events table's columns as polars columns.
+struct FrameKinds(usize);
+
+impl<'a> Kinds<'a> for FrameKinds {
+    type Out = Column;
+    fn text(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
+    ) -> Box<dyn Fill<'a, Event> + 'a> {
+        Box::new(TextFill {
+            values: StringChunkedBuilder::new(name.into(), self.0),
+            f,
+        })
+    }
+    fn value<V: 'a>(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> V + 'a,
+    ) -> Box<dyn Fill<'a, Event> + 'a>
+    where
+        Series: NamedFrom<Vec<V>, [V]>,
+    {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.0),
+            f,
+            make: |name, v| Series::new(name.into(), v).into_column(),
+        })
+    }
+    fn time(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<i64> + 'a,
+    ) -> Box<dyn Fill<'a, Event> + 'a> {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.0),
+            f,
+            make: |name, v| datetime_ms(name, v).into_column(),
+        })
+    }
 }
 
-/// Milliseconds since the epoch -> Datetime(ms, UTC).
-fn time_in<'a>(
-    name: &'static str,
-    rows: usize,
-    f: impl Fn(&'a Event) -> Option<i64> + 'a,
-) -> Box<dyn Fill<'a, Event> + 'a> {
-    Box::new(ValueFill {
-        name,
-        values: Vec::with_capacity(rows),
-        f,
-        make: |name, v| {
-            Series::new(name.into(), v)
-                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
-                .into_column()
-        },
-    })
+/// Milliseconds since the epoch -> a Datetime(ms, UTC) series.
+pub(crate) fn datetime_ms(name: &'static str, v: Vec<Option<i64>>) -> Series {
+    Series::new(name.into(), v).into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+}
+
+/// The events table's columns, in the order of [`COLUMNS`], each filled the way `k` fills its
+/// kind.
+pub(crate) fn event_columns<'a, K: Kinds<'a>>(k: &K) -> Vec<Box<dyn Fill<'a, Event, K::Out> + 'a>> {
+    let columns = vec![
+        k.time("event_time", |e| Some(e.event_time)),
+        k.text("event_id", |e| e.event_id.as_deref()),
+        k.text("event_name", |e| e.event_name.as_deref()),
+        k.text("event_source", |e| e.event_source.as_deref()),
+        k.text("aws_region", |e| e.aws_region.as_deref()),
+        k.text("source_ip", |e| e.source_ip.as_deref()),
+        k.text("user_agent", |e| e.user_agent.as_deref()),
+        k.text("error_code", |e| e.error_code.as_deref()),
+        k.text("error_message", |e| e.error_message.as_deref()),
+        k.value("read_only", |e| e.read_only),
+        k.value("management_event", |e| e.management_event),
+        k.text("event_type", |e| e.event_type.as_deref()),
+        k.text("event_category", |e| e.event_category.as_deref()),
+        k.text("recipient_account_id", |e| {
+            e.recipient_account_id.as_deref()
+        }),
+        k.text("shared_event_id", |e| e.shared_event_id.as_deref()),
+        k.value("shared_copy", |e| Some(e.shared_copy)),
+        k.text("request_id", |e| e.request_id.as_deref()),
+        k.text("vpc_endpoint_id", |e| e.vpc_endpoint_id.as_deref()),
+        k.text("identity_type", |e| e.identity_type.as_deref()),
+        k.text("principal_arn", |e| e.principal_arn.as_deref()),
+        k.text("principal_id", |e| e.principal_id.as_deref()),
+        k.text("account_id", |e| e.account_id.as_deref()),
+        k.text("user_name", |e| e.user_name.as_deref()),
+        k.text("access_key_id", |e| e.access_key_id.as_deref()),
+        k.text("invoked_by", |e| e.invoked_by.as_deref()),
+        k.text("identity_provider", |e| e.identity_provider.as_deref()),
+        k.text("session_issuer_type", |e| e.session_issuer_type.as_deref()),
+        k.text("session_issuer_arn", |e| e.session_issuer_arn.as_deref()),
+        k.text("session_issuer_account_id", |e| {
+            e.session_issuer_account_id.as_deref()
+        }),
+        k.text("session_issuer_user_name", |e| {
+            e.session_issuer_user_name.as_deref()
+        }),
+        k.time("session_created_at", |e| e.session_created_at),
+        k.value("mfa_authenticated", |e| e.mfa_authenticated),
+        k.text("source_identity", |e| e.source_identity.as_deref()),
+        k.text("requested_role_arn", |e| {
+            e.sts().requested_role_arn.as_deref()
+        }),
+        k.text("role_session_name", |e| {
+            e.sts().role_session_name.as_deref()
+        }),
+        k.value("requested_duration_seconds", |e| {
+            e.sts().requested_duration_seconds
+        }),
+        k.text("requested_source_identity", |e| {
+            e.sts().requested_source_identity.as_deref()
+        }),
+        k.text("issued_access_key_id", |e| {
+            e.sts().issued_access_key_id.as_deref()
+        }),
+        k.time("issued_expiration", |e| e.sts().issued_expiration),
+        k.text("assumed_role_arn", |e| e.sts().assumed_role_arn.as_deref()),
+        k.text("federated_subject", |e| {
+            e.sts().federated_subject.as_deref()
+        }),
+        k.text("federated_provider", |e| {
+            e.sts().federated_provider.as_deref()
+        }),
+        k.text("request_parameters", |e| e.request_parameters.as_deref()),
+        k.text("response_elements", |e| e.response_elements.as_deref()),
+        k.text("additional_event_data", |e| {
+            e.additional_event_data.as_deref()
+        }),
+        k.value("is_issuing_call", |e| Some(e.is_issuing_call)),
+        k.value("is_error", |e| Some(e.is_error)),
+        k.text("event_day", |e| Some(&*e.event_day)),
+    ];
+    debug_assert_eq!(columns.len(), COLUMNS.len());
+    columns
 }
 
 /// [`events_frame`] of rows held in one slice or in several.
 pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame> {
     let n = events.count();
-    let columns: Vec<Box<dyn Fill<'_, Event> + '_>> = vec![
-        time_in("event_time", n, |e| Some(e.event_time)),
-        text_in("event_id", n, |e| e.event_id.as_deref()),
-        text_in("event_name", n, |e| e.event_name.as_deref()),
-        text_in("event_source", n, |e| e.event_source.as_deref()),
-        text_in("aws_region", n, |e| e.aws_region.as_deref()),
-        text_in("source_ip", n, |e| e.source_ip.as_deref()),
-        text_in("user_agent", n, |e| e.user_agent.as_deref()),
-        text_in("error_code", n, |e| e.error_code.as_deref()),
-        text_in("error_message", n, |e| e.error_message.as_deref()),
-        value_in("read_only", n, |e| e.read_only),
-        value_in("management_event", n, |e| e.management_event),
-        text_in("event_type", n, |e| e.event_type.as_deref()),
-        text_in("event_category", n, |e| e.event_category.as_deref()),
-        text_in("recipient_account_id", n, |e| {
-            e.recipient_account_id.as_deref()
-        }),
-        text_in("shared_event_id", n, |e| e.shared_event_id.as_deref()),
-        value_in("shared_copy", n, |e| Some(e.shared_copy)),
-        text_in("request_id", n, |e| e.request_id.as_deref()),
-        text_in("vpc_endpoint_id", n, |e| e.vpc_endpoint_id.as_deref()),
-        text_in("identity_type", n, |e| e.identity_type.as_deref()),
-        text_in("principal_arn", n, |e| e.principal_arn.as_deref()),
-        text_in("principal_id", n, |e| e.principal_id.as_deref()),
-        text_in("account_id", n, |e| e.account_id.as_deref()),
-        text_in("user_name", n, |e| e.user_name.as_deref()),
-        text_in("access_key_id", n, |e| e.access_key_id.as_deref()),
-        text_in("invoked_by", n, |e| e.invoked_by.as_deref()),
-        text_in("identity_provider", n, |e| e.identity_provider.as_deref()),
-        text_in("session_issuer_type", n, |e| {
-            e.session_issuer_type.as_deref()
-        }),
-        text_in("session_issuer_arn", n, |e| e.session_issuer_arn.as_deref()),
-        text_in("session_issuer_account_id", n, |e| {
-            e.session_issuer_account_id.as_deref()
-        }),
-        text_in("session_issuer_user_name", n, |e| {
-            e.session_issuer_user_name.as_deref()
-        }),
-        time_in("session_created_at", n, |e| e.session_created_at),
-        value_in("mfa_authenticated", n, |e| e.mfa_authenticated),
-        text_in("source_identity", n, |e| e.source_identity.as_deref()),
-        text_in("requested_role_arn", n, |e| {
-            e.sts().requested_role_arn.as_deref()
-        }),
-        text_in("role_session_name", n, |e| {
-            e.sts().role_session_name.as_deref()
-        }),
-        value_in("requested_duration_seconds", n, |e| {
-            e.sts().requested_duration_seconds
-        }),
-        text_in("requested_source_identity", n, |e| {
-            e.sts().requested_source_identity.as_deref()
-        }),
-        text_in("issued_access_key_id", n, |e| {
-            e.sts().issued_access_key_id.as_deref()
-        }),
-        time_in("issued_expiration", n, |e| e.sts().issued_expiration),
-        text_in("assumed_role_arn", n, |e| {
-            e.sts().assumed_role_arn.as_deref()
-        }),
-        text_in("federated_subject", n, |e| {
-            e.sts().federated_subject.as_deref()
-        }),
-        text_in("federated_provider", n, |e| {
-            e.sts().federated_provider.as_deref()
-        }),
-        text_in("request_parameters", n, |e| e.request_parameters.as_deref()),
-        text_in("response_elements", n, |e| e.response_elements.as_deref()),
-        text_in("additional_event_data", n, |e| {
-            e.additional_event_data.as_deref()
-        }),
-        value_in("is_issuing_call", n, |e| Some(e.is_issuing_call)),
-        value_in("is_error", n, |e| Some(e.is_error)),
-        text_in("event_day", n, |e| Some(&*e.event_day)),
-    ];
-    debug_assert_eq!(columns.len(), COLUMNS.len());
-    Ok(DataFrame::new(n, filled(events, columns))?)
+    Ok(DataFrame::new(
+        n,
+        filled(events, event_columns(&FrameKinds(n))),
+    )?)
 }
 
 /// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].

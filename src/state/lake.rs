@@ -6,7 +6,9 @@
 
 use super::{io_err, lake_compression, read_frame, safe, write_atomic, State};
 use crate::error::{Error, Result};
+use crate::event::Event;
 use polars::prelude::*;
+use polars_parquet::write::FileWriter;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
@@ -32,6 +34,36 @@ type Partition = (String, String);
 
 /// How a table frames a partition's rows, given in the batches they came in.
 pub type Framer<T> = fn(&[Vec<T>]) -> Result<DataFrame>;
+
+/// How a table's rows become a part's row groups ([`LakeParts::encoding_ahead`],
+/// [`LakeParts::write`]).
+pub struct Encoder<T> {
+    /// The table's frame of rows: rows written aside are kept as such frames.
+    pub frame: Framer<T>,
+    /// Rows back from a frame written aside.
+    pub unframe: fn(&DataFrame) -> Result<Vec<T>>,
+    /// One row group of rows, into a part.
+    pub group: fn(&[Vec<T>], &mut FileWriter<Shared>) -> PolarsResult<()>,
+}
+
+impl<T> Clone for Encoder<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Encoder<T> {}
+
+impl Encoder<Event> {
+    /// The events table: row groups encoded straight from the events ([`super::encode`]).
+    pub fn events() -> Encoder<Event> {
+        Encoder {
+            frame: crate::frame::events_frame_of,
+            unframe: |df| crate::frame::events_from_frame(df).map_err(Error::Other),
+            group: |rows, writer| super::encode::write_events_group(rows, writer),
+        }
+    }
+}
 
 /// A run's rows of one lake table, taken as they stream and gathered per (account, date)
 /// partition in the order they came; [`LakeParts::write`] then writes one Parquet part per
@@ -77,7 +109,7 @@ impl Drop for SpillDir {
 /// group or two in flight at most: the stream waits rather than piling rows up).
 struct Ahead<T> {
     to: mpsc::SyncSender<(Partition, Vec<Vec<T>>)>,
-    thread: std::thread::JoinHandle<Result<BTreeMap<Partition, PartWriter>>>,
+    thread: std::thread::JoinHandle<Result<BTreeMap<Partition, PartWriter<T>>>>,
 }
 
 impl<T> LakeParts<T> {
@@ -291,7 +323,7 @@ impl<T: Send + 'static> LakeParts<T> {
     /// thread of their own, while the stream goes on: the rows are not held until the end.
     /// The encoded bytes wait in the folder of [`LakeParts::spilling`], else in memory (that
     /// and [`LakeParts::row_groups_of`] are given first).
-    pub fn encoding_ahead(mut self, state: State, run: &str, frame: Framer<T>) -> Result<Self> {
+    pub fn encoding_ahead(mut self, state: State, run: &str, enc: Encoder<T>) -> Result<Self> {
         let aside = match &self.spill {
             Some(sp) => {
                 std::fs::create_dir_all(&sp.dir).map_err(|e| io_err(&sp.dir, e))?;
@@ -302,10 +334,8 @@ impl<T: Send + 'static> LakeParts<T> {
         let (to, from) = mpsc::sync_channel::<(Partition, Vec<Vec<T>>)>(1);
         let (table, run, rows) = (self.table, run.to_string(), self.row_group);
         let thread = std::thread::spawn(move || {
-            let mut writers: BTreeMap<Partition, PartWriter> = BTreeMap::new();
+            let mut writers: BTreeMap<Partition, PartWriter<T>> = BTreeMap::new();
             for (n, (key, batches)) in from.into_iter().enumerate() {
-                let df = frame(&batches)?;
-                drop(batches);
                 let writer = match writers.entry(key) {
                     Entry::Occupied(w) => w.into_mut(),
                     Entry::Vacant(v) => {
@@ -314,10 +344,10 @@ impl<T: Send + 'static> LakeParts<T> {
                         let waits = aside
                             .as_ref()
                             .map(|d| d.join(format!("ahead-{n:06}.parquet")));
-                        v.insert(PartWriter::new(path, &df, waits)?)
+                        v.insert(PartWriter::new(path, enc, waits)?)
                     }
                 };
-                writer.push(df, rows)?;
+                writer.push(batches, rows)?;
             }
             Ok(writers)
         });
@@ -327,15 +357,9 @@ impl<T: Send + 'static> LakeParts<T> {
 }
 
 impl<T> LakeParts<T> {
-    /// Writes one part per partition for `run` (`frame` gives the table's frame of a
-    /// partition's rows), freeing each partition's rows once written; returns the parts'
-    /// paths, in partition order.
-    pub fn write(
-        self,
-        state: &State,
-        run: &str,
-        frame: impl Fn(&[Vec<T>]) -> Result<DataFrame>,
-    ) -> Result<Vec<PathBuf>> {
+    /// Writes one part per partition for `run` (`enc` encodes a partition's rows), freeing each
+    /// partition's rows once written; returns the parts' paths, in partition order.
+    pub fn write(self, state: &State, run: &str, enc: Encoder<T>) -> Result<Vec<PathBuf>> {
         let LakeParts {
             table,
             parts: mut held,
@@ -363,43 +387,25 @@ impl<T> LakeParts<T> {
             .collect();
         let mut files = Vec::new();
         for key in keys {
-            // The partition's rows in the order they came: those written out first, then those
-            // still held, a few batches at a time (each freed once framed); cut into row
-            // groups of `row_group` rows, so the bytes do not depend on how the rows came
-            // (slices, rows written aside or encoded ahead).
-            let aside = spilled.remove(&key).unwrap_or_default();
-            let mut batches = held.remove(&key).unwrap_or_default().into_iter();
-            let from_aside = aside.into_iter().map(|p| {
-                let df = read_frame(&p);
+            // The partition's rows in the order they came: those written out first (read back
+            // a row group at a time), then those still held; cut into row groups of
+            // `row_group` rows, so the bytes do not depend on how the rows came (slices, rows
+            // written aside or encoded ahead).
+            let mut writer = match ahead.remove(&key) {
+                Some(w) => w,
+                None => PartWriter::new(state.part_path(table, run, (&key.0, &key.1)), enc, None)?,
+            };
+            for p in spilled.remove(&key).unwrap_or_default() {
+                let df = read_frame(&p)?;
                 let _ = std::fs::remove_file(&p);
-                df
-            });
-            let from_held = std::iter::from_fn(|| {
-                let mut take = Vec::new();
-                let mut n = 0;
-                while n < row_group {
-                    let Some(b) = batches.next() else { break };
-                    n += b.len();
-                    take.push(b);
+                for at in (0..df.height()).step_by(row_group) {
+                    let rows = (enc.unframe)(&df.slice(at as i64, row_group))
+                        .map_err(|e| io_err(&p, e))?;
+                    writer.push(vec![rows], row_group)?;
                 }
-                (!take.is_empty()).then(|| frame(&take))
-            });
-            let mut writer = ahead.remove(&key);
-            for df in from_aside.chain(from_held) {
-                let df = df?;
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(PartWriter::new(
-                        state.part_path(table, run, (&key.0, &key.1)),
-                        &df,
-                        None,
-                    )?),
-                };
-                w.push(df, row_group)?;
             }
-            if let Some(w) = writer {
-                files.push(w.finish()?);
-            }
+            writer.push(held.remove(&key).unwrap_or_default(), row_group)?;
+            files.push(writer.finish()?);
         }
         drop(spill);
         Ok(files)
@@ -448,7 +454,7 @@ impl<T> LakeParts<T> {
 
 /// Bytes a Parquet writer writes, taken from it as they come.
 #[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
+pub struct Shared(Arc<Mutex<Vec<u8>>>);
 
 impl Shared {
     fn take(&self) -> Vec<u8> {
@@ -472,22 +478,25 @@ impl Write for Shared {
 
 /// One partition's part being written: whole row groups are encoded as soon as their rows are
 /// there, the rest waits for more rows or the end.
-struct PartWriter {
+struct PartWriter<T> {
     /// Where the part goes.
     path: PathBuf,
     writer: polars::io::parquet::write::BatchedWriter<Shared>,
     bytes: Shared,
-    /// Rows short of a row group.
-    pending: Option<DataFrame>,
+    /// How its rows are encoded.
+    enc: Encoder<T>,
+    /// Rows short of a row group, in the batches they came in.
+    pending: Vec<Vec<T>>,
     /// Where the bytes encoded so far wait, instead of memory (a part encoded ahead, in the
     /// run's spill folder).
     waits: Option<PathBuf>,
 }
 
-impl PartWriter {
-    /// A part of frames of `first`'s columns (zstd).
-    fn new(path: PathBuf, first: &DataFrame, waits: Option<PathBuf>) -> Result<PartWriter> {
+impl<T> PartWriter<T> {
+    /// A part of the table `enc` encodes (zstd).
+    fn new(path: PathBuf, enc: Encoder<T>, waits: Option<PathBuf>) -> Result<PartWriter<T>> {
         let bytes = Shared::default();
+        let schema = (enc.frame)(&[])?.schema().clone();
         // Columns encoded on this thread, one after another: handing them to polars' own
         // thread pool cost a 2-core night 7% more CPU (its idle workers spin while the
         // engine, the counting thread and the reading threads want the cores), for the same
@@ -495,41 +504,48 @@ impl PartWriter {
         let writer = ParquetWriter::new(bytes.clone())
             .with_compression(lake_compression())
             .set_parallel(false)
-            .batched(first.schema())
+            .batched(&schema)
             .map_err(|e| io_err(&path, e))?;
         Ok(PartWriter {
             path,
             writer,
             bytes,
-            pending: None,
+            enc,
+            pending: Vec::new(),
             waits,
         })
     }
 
     /// Takes the next rows of the part; encodes every whole group of `rows` rows there is.
-    fn push(&mut self, df: DataFrame, rows: usize) -> Result<()> {
-        let mut pending = match self.pending.take() {
-            Some(mut p) => {
-                p.vstack_mut_owned(df).map_err(|e| io_err(&self.path, e))?;
-                p
+    fn push(&mut self, batches: Vec<Vec<T>>, rows: usize) -> Result<()> {
+        self.pending
+            .extend(batches.into_iter().filter(|b| !b.is_empty()));
+        while self.pending.iter().map(Vec::len).sum::<usize>() >= rows {
+            let mut take = Vec::new();
+            let mut n = 0;
+            let mut rest = std::mem::take(&mut self.pending).into_iter();
+            while n < rows {
+                let Some(mut b) = rest.next() else { break };
+                if n + b.len() > rows {
+                    self.pending.push(b.split_off(rows - n));
+                }
+                n += b.len();
+                take.push(b);
             }
-            None => df,
-        };
-        while pending.height() >= rows {
-            let rest = pending.slice(rows as i64, usize::MAX);
-            self.group(pending.slice(0, rows))?;
-            pending = rest;
+            self.pending.extend(rest);
+            self.group(&take)?;
         }
-        self.pending = Some(pending);
         self.move_on(false)
     }
 
     /// Encodes one row group.
-    fn group(&mut self, mut df: DataFrame) -> Result<()> {
-        df.rechunk_mut();
-        self.writer
-            .write_batch(&df)
-            .map_err(|e| io_err(&self.path, e))
+    fn group(&mut self, rows: &[Vec<T>]) -> Result<()> {
+        let mut writer = self
+            .writer
+            .get_writer()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (self.enc.group)(rows, &mut writer).map_err(|e| io_err(&self.path, e))
     }
 
     /// Appends the bytes encoded since last time to the file where they wait, if any (synced
@@ -553,8 +569,9 @@ impl PartWriter {
 
     /// Encodes the rows left, writes the footer and puts the part in place; returns its path.
     fn finish(mut self) -> Result<PathBuf> {
-        if let Some(rest) = self.pending.take().filter(|p| p.height() > 0) {
-            self.group(rest)?;
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.group(&rest)?;
         }
         self.writer.finish().map_err(|e| io_err(&self.path, e))?;
         match self.waits.clone() {
@@ -626,7 +643,7 @@ mod tests {
             .write(
                 &State::open(sliced.path()).unwrap(),
                 "run-a",
-                crate::frame::events_frame_of,
+                Encoder::events(),
             )
             .unwrap();
         assert_eq!(parts.len() as u64, written);
@@ -651,7 +668,7 @@ mod tests {
             .write(
                 &State::open(spilled.path()).unwrap(),
                 "run-a",
-                crate::frame::events_frame_of,
+                Encoder::events(),
             )
             .unwrap();
         assert_eq!(parts.len() as u64, written);
@@ -685,7 +702,7 @@ mod tests {
             }
             if ahead {
                 lake = lake
-                    .encoding_ahead(state.handle(), "run-a", crate::frame::events_frame_of)
+                    .encoding_ahead(state.handle(), "run-a", Encoder::events())
                     .unwrap();
             }
             let mut most_held = 0;
@@ -701,8 +718,7 @@ mod tests {
             if left {
                 assert!(!lake.spilled.is_empty(), "days left are written aside");
             }
-            lake.write(&state, "run-a", crate::frame::events_frame_of)
-                .unwrap();
+            lake.write(&state, "run-a", Encoder::events()).unwrap();
             (dir, most_held)
         };
         let (reference, _) = write(1000, None, false, false);

@@ -28,12 +28,13 @@
 //! by the next run, which then reads the same objects again.
 
 pub mod baseline;
+mod encode;
 mod lake;
 pub mod merge;
 pub mod report;
 mod retired;
 
-pub use lake::{LakeParts, LAKE_ROWS_HELD, LAKE_ROW_GROUP};
+pub use lake::{Encoder, LakeParts, LAKE_ROWS_HELD, LAKE_ROW_GROUP};
 
 use crate::error::{Error, Result};
 use crate::event::{Event, Millis};

@@ -331,7 +331,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let lake = super::LakeParts::new("events")
         .row_groups_of(args.lake_row_group)
         .spilling(spill_dir, args.lake_rows_held.max(1))
-        .encoding_ahead(state.handle(), &run_id, crate::frame::events_frame_of)?;
+        .encoding_ahead(state.handle(), &run_id, super::Encoder::events())?;
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
     let mut touched: FastSet<crate::event::Text> = FastSet::default();
@@ -412,7 +412,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // and the rest is stored; joined before the manifest is written.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
-        std::thread::spawn(move || lake.write(&state, &run_id, crate::frame::events_frame_of))
+        std::thread::spawn(move || lake.write(&state, &run_id, super::Encoder::events()))
     };
 
     // Detections: report what is new and not reported before.
@@ -1138,7 +1138,7 @@ mod tests {
         let mut lake = super::super::LakeParts::new("events").row_groups_of(10);
         lake.push(events.clone(), lake_partition);
         let parts = lake
-            .write(&state, "run-a", crate::frame::events_frame_of)
+            .write(&state, "run-a", super::super::Encoder::events())
             .unwrap();
         let got: Vec<String> = parts
             .iter()

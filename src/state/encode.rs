@@ -1,0 +1,333 @@
+//! The events lake's row groups encoded straight from the events, not through a polars frame.
+//!
+//! polars, given the frame of a row group, copies every text into Arrow, estimates each text
+//! column's distinct values, and hashes every text again to build the dictionaries of the
+//! columns worth one: about half of what the lake cost a night. Here each text column is built
+//! as a dictionary from the start, its values in the order they first appear, each row's value
+//! found by the address of the text the events share before its bytes are hashed; a column
+//! whose values mostly differ (more than three in four, as polars decides) is written plain,
+//! and the event and request ids, which always differ, never go through a dictionary. The other
+//! columns are made as the frame makes them. The pages are polars' own encoders' (dictionary
+//! page, keys, statistics, zstd), so a part reads back exactly as the frame would have.
+
+use crate::event::Event;
+use crate::frame::{datetime_ms, event_columns, filled, Fill, Kinds, Rows, ValueFill};
+use polars::prelude::*;
+use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
+use polars_arrow::bitmap::MutableBitmap;
+use polars_arrow::datatypes::ArrowDataType;
+use polars_parquet::read::ParquetError;
+use polars_parquet::write::{
+    array_to_columns, get_dtype_encoding, Compressor, DynIter, DynStreamingIterator, Encoding,
+    FallibleStreamingIterator, FileWriter, ParquetType,
+};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// The columns whose values always differ (one per call): written plain.
+const UNIQUE: [&str; 2] = ["event_id", "request_id"];
+
+/// A row group up to this many rows has every text column in a dictionary, as polars does.
+const SMALL_GROUP: usize = 128;
+
+type Fast = foldhash::fast::FixedState;
+
+/// Encodes `rows` as one row group of `writer`'s part (the events table's schema).
+pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
+    rows: &R,
+    writer: &mut FileWriter<W>,
+) -> PolarsResult<()> {
+    let n = rows.count();
+    if n == 0 {
+        return Ok(());
+    }
+    let arrays = filled(rows, event_columns(&LakeKinds(n)));
+    let options = writer.options();
+    let fields: Vec<ParquetType> = writer.parquet_schema().fields().to_vec();
+    let mut columns = Vec::with_capacity(arrays.len());
+    for (array, field) in arrays.into_iter().zip(fields) {
+        // A text column left plain is plain; the rest as polars encodes their type.
+        let encoding = match array.dtype() {
+            ArrowDataType::Utf8View => vec![Encoding::Plain],
+            dtype => get_dtype_encoding(dtype),
+        };
+        for pages in array_to_columns(&array, field, options, &encoding)? {
+            let pages = pages.map(|p| {
+                p.map_err(|e| ParquetError::FeatureNotSupported(format!("reraised in polars: {e}")))
+            });
+            let compressed = Compressor::new_from_vec(pages, options.compression, vec![])
+                .map_err(PolarsError::from);
+            columns.push(Ok(DynStreamingIterator::new(compressed)));
+        }
+    }
+    writer.write(n as u64, DynIter::new(columns.into_iter()))
+}
+
+/// The events table's columns as Arrow arrays for Parquet.
+struct LakeKinds(usize);
+
+impl<'a> Kinds<'a> for LakeKinds {
+    type Out = Box<dyn Array>;
+
+    fn text(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
+    ) -> Box<dyn Fill<'a, Event, Box<dyn Array>> + 'a> {
+        if self.0 > SMALL_GROUP && UNIQUE.contains(&name) {
+            return Box::new(PlainFill {
+                values: MutableBinaryViewArray::with_capacity(self.0),
+                f,
+            });
+        }
+        Box::new(DictFill {
+            f,
+            keys: Vec::with_capacity(self.0),
+            valid: MutableBitmap::with_capacity(self.0),
+            nulls: 0,
+            last: None,
+            by_address: HashMap::default(),
+            by_text: HashMap::default(),
+            values: Vec::new(),
+        })
+    }
+
+    fn value<V: 'a>(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> V + 'a,
+    ) -> Box<dyn Fill<'a, Event, Box<dyn Array>> + 'a>
+    where
+        Series: NamedFrom<Vec<V>, [V]>,
+    {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.0),
+            f,
+            make: |name, v| Series::new(name.into(), v).to_arrow(0, CompatLevel::newest()),
+        })
+    }
+
+    fn time(
+        &self,
+        name: &'static str,
+        f: impl Fn(&'a Event) -> Option<i64> + 'a,
+    ) -> Box<dyn Fill<'a, Event, Box<dyn Array>> + 'a> {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.0),
+            f,
+            make: |name, v| datetime_ms(name, v).to_arrow(0, CompatLevel::newest()),
+        })
+    }
+}
+
+/// A text column written plain.
+struct PlainFill<F> {
+    values: MutableBinaryViewArray<str>,
+    f: F,
+}
+
+impl<'a, F: Fn(&'a Event) -> Option<&'a str>> Fill<'a, Event, Box<dyn Array>> for PlainFill<F> {
+    fn fill(&mut self, rows: &'a [Event]) {
+        for r in rows {
+            self.values.push((self.f)(r));
+        }
+    }
+    fn done(self: Box<Self>) -> Box<dyn Array> {
+        self.values.freeze().boxed()
+    }
+}
+
+/// A text column as a dictionary: each row's key, and the distinct values in the order they
+/// first appear.
+struct DictFill<'a, F> {
+    f: F,
+    keys: Vec<u32>,
+    valid: MutableBitmap,
+    nulls: usize,
+    /// The last value's address and length, and its key: calls in a row repeat values.
+    last: Option<((usize, usize), u32)>,
+    /// Keys by the address and length of the text (the events share their repeated texts).
+    by_address: HashMap<(usize, usize), u32, Fast>,
+    /// Keys by the text, for the same text at another address.
+    by_text: HashMap<&'a str, u32, Fast>,
+    values: Vec<&'a str>,
+}
+
+impl<'a, F: Fn(&'a Event) -> Option<&'a str>> DictFill<'a, F> {
+    fn key(&mut self, v: &'a str) -> u32 {
+        let at = (v.as_ptr() as usize, v.len());
+        if let Some((a, k)) = self.last {
+            if a == at {
+                return k;
+            }
+        }
+        let (by_text, values) = (&mut self.by_text, &mut self.values);
+        let k = *self.by_address.entry(at).or_insert_with(|| {
+            *by_text.entry(v).or_insert_with(|| {
+                values.push(v);
+                (values.len() - 1) as u32
+            })
+        });
+        self.last = Some((at, k));
+        k
+    }
+}
+
+impl<'a, F: Fn(&'a Event) -> Option<&'a str>> Fill<'a, Event, Box<dyn Array>> for DictFill<'a, F> {
+    fn fill(&mut self, rows: &'a [Event]) {
+        for r in rows {
+            match (self.f)(r) {
+                Some(v) => {
+                    let k = self.key(v);
+                    self.keys.push(k);
+                    self.valid.push(true);
+                }
+                None => {
+                    self.keys.push(0);
+                    self.valid.push(false);
+                    self.nulls += 1;
+                }
+            }
+        }
+    }
+
+    fn done(self: Box<Self>) -> Box<dyn Array> {
+        let DictFill {
+            keys,
+            valid,
+            nulls,
+            values,
+            ..
+        } = *self;
+        let n = keys.len();
+        let distinct = values.len() + usize::from(nulls > 0);
+        if n > SMALL_GROUP && distinct * 4 > n * 3 {
+            // Mostly distinct: plain, as polars writes such a column.
+            let mut plain = MutableBinaryViewArray::<str>::with_capacity(n);
+            for (i, k) in keys.iter().enumerate() {
+                if valid.get(i) {
+                    plain.push_value(values[*k as usize]);
+                } else {
+                    plain.push_null();
+                }
+            }
+            return plain.freeze().boxed();
+        }
+        let mut dictionary = MutableBinaryViewArray::<str>::with_capacity(values.len());
+        for v in &values {
+            dictionary.push_value(*v);
+        }
+        let validity = (nulls > 0).then(|| valid.into());
+        let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), validity);
+        DictionaryArray::try_from_keys(keys, dictionary.freeze().boxed(), false)
+            .expect("every key is the index of a value")
+            .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{events_frame, events_from_frame};
+    use crate::state::tests::sample_events;
+
+    /// A part of one row group encoded from `rows` here, with the lake's options.
+    fn encoded(rows: &[Vec<Event>]) -> Vec<u8> {
+        let schema = events_frame(&[]).unwrap().schema().clone();
+        let mut buf = Vec::new();
+        let w = ParquetWriter::new(&mut buf)
+            .with_compression(super::super::lake_compression())
+            .set_parallel(false)
+            .batched(&schema)
+            .unwrap();
+        write_events_group(rows, &mut w.get_writer().lock().unwrap()).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        buf
+    }
+
+    /// The same rows' frame written by polars, with the lake's options.
+    fn by_polars(events: &[Event]) -> Vec<u8> {
+        let mut df = events_frame(events).unwrap();
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf)
+            .with_compression(super::super::lake_compression())
+            .set_parallel(false)
+            .with_row_group_size(Some(events.len()))
+            .finish(&mut df)
+            .unwrap();
+        buf
+    }
+
+    fn read(bytes: &[u8]) -> DataFrame {
+        ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
+            .finish()
+            .unwrap()
+    }
+
+    /// Whether each column chunk of the first row group starts with a dictionary page.
+    fn dictionaries(bytes: &[u8]) -> Vec<(String, bool)> {
+        let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.to_vec()));
+        let meta = reader.get_metadata().unwrap().clone();
+        meta.row_groups[0]
+            .parquet_columns()
+            .iter()
+            .map(|c| {
+                let name = c.descriptor().path_in_schema[0].to_string();
+                (name, c.dictionary_page_offset().is_some())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_row_group_encoded_from_the_events_is_the_parquet_polars_writes_for_their_frame() {
+        let events = sample_events();
+        assert!(events.len() > 1_000);
+        let whole = encoded(&[events.clone()]);
+        assert!(read(&whole).equals_missing(&events_frame(&events).unwrap()));
+        assert!(whole == by_polars(&events), "the bytes polars writes");
+        // However the rows are cut into batches.
+        let mut batches = Vec::new();
+        let mut rest = events.as_slice();
+        for n in [1, 255, 256, 3, 600] {
+            let (a, b) = rest.split_at(n);
+            batches.push(a.to_vec());
+            rest = b;
+        }
+        batches.push(rest.to_vec());
+        assert!(encoded(&batches) == whole);
+        // And whatever texts the events share: the same rows read back from their frame hold
+        // their own copies of every text.
+        let copies = events_from_frame(&events_frame(&events).unwrap()).unwrap();
+        assert!(
+            !std::ptr::eq(
+                events[0].event_name.as_deref().unwrap(),
+                copies[0].event_name.as_deref().unwrap()
+            ),
+            "other copies of the texts"
+        );
+        assert!(encoded(&[copies]) == whole);
+    }
+
+    #[test]
+    fn text_columns_are_dictionaries_unless_their_values_mostly_differ() {
+        let events = sample_events();
+        let big = dictionaries(&encoded(&[events.clone()]));
+        let has =
+            |cols: &[(String, bool)], name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1;
+        for name in ["event_name", "event_source", "principal_arn", "event_day"] {
+            assert!(has(&big, name), "{name} in a dictionary");
+        }
+        for name in ["event_id", "request_id"] {
+            assert!(!has(&big, name), "{name} plain");
+        }
+        // A small row group has every text column in a dictionary, as polars does.
+        let small = &events[..100];
+        let bytes = encoded(&[small.to_vec()]);
+        assert!(has(&dictionaries(&bytes), "event_id"));
+        assert!(bytes == by_polars(small));
+        assert!(read(&bytes).equals_missing(&events_frame(small).unwrap()));
+    }
+}
