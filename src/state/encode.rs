@@ -16,10 +16,12 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::ArrowDataType;
-use polars_parquet::read::ParquetError;
+use polars_parquet::parquet::compression::CompressionOptions;
+use polars_parquet::parquet::page::{CompressedDictPage, DataPageHeader};
+use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
-    array_to_columns, get_dtype_encoding, Compressor, DynIter, DynStreamingIterator, Encoding,
-    FallibleStreamingIterator, FileWriter, ParquetType,
+    array_to_columns, compress, get_dtype_encoding, CompressedDataPage, CompressedPage, DynIter,
+    DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, Page, ParquetType,
 };
 use std::collections::HashMap;
 use std::io::Write;
@@ -44,6 +46,7 @@ pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
     let arrays = filled(rows, event_columns(&LakeKinds(n)));
     let options = writer.options();
     let fields: Vec<ParquetType> = writer.parquet_schema().fields().to_vec();
+    let mut zstd = Zstd::new(options.compression)?;
     let mut columns = Vec::with_capacity(arrays.len());
     for (array, field) in arrays.into_iter().zip(fields) {
         // A text column left plain is plain; the rest as polars encodes their type.
@@ -52,15 +55,94 @@ pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
             dtype => get_dtype_encoding(dtype),
         };
         for pages in array_to_columns(&array, field, options, &encoding)? {
-            let pages = pages.map(|p| {
-                p.map_err(|e| ParquetError::FeatureNotSupported(format!("reraised in polars: {e}")))
-            });
-            let compressed = Compressor::new_from_vec(pages, options.compression, vec![])
-                .map_err(PolarsError::from);
-            columns.push(Ok(DynStreamingIterator::new(compressed)));
+            let pages = pages
+                .map(|p| zstd.compress(p?, options.compression))
+                .collect::<PolarsResult<Vec<_>>>()?;
+            columns.push(Ok(DynStreamingIterator::new(Pages {
+                pages: pages.into_iter(),
+                current: None,
+            })));
         }
     }
     writer.write(n as u64, DynIter::new(columns.into_iter()))
+}
+
+/// A row group's pages compressed with one zstd context, into the bytes polars writes (it
+/// makes a context for every page, and zeroes each page's room first).
+struct Zstd(Option<zstd::bulk::Compressor<'static>>);
+
+impl Zstd {
+    fn new(compression: CompressionOptions) -> PolarsResult<Zstd> {
+        Ok(Zstd(match compression {
+            CompressionOptions::Zstd(level) => {
+                let level = level.map(|v| v.compression_level()).unwrap_or_default();
+                Some(zstd::bulk::Compressor::new(level).map_err(zstd_err)?)
+            }
+            _ => None,
+        }))
+    }
+
+    fn compress(
+        &mut self,
+        page: Page,
+        compression: CompressionOptions,
+    ) -> PolarsResult<CompressedPage> {
+        let Some(z) = self.0.as_mut() else {
+            return Ok(compress(page, vec![], compression)?);
+        };
+        let mut squeeze = |bytes: &[u8]| -> PolarsResult<Vec<u8>> {
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+            z.compress_to_buffer(bytes, &mut out)
+                .map_err(zstd_err)?;
+            Ok(out)
+        };
+        Ok(match page {
+            Page::Data(p) if matches!(p.header(), DataPageHeader::V1(_)) => {
+                let out = squeeze(p.buffer())?;
+                let rows = p.num_rows().unwrap_or_default();
+                CompressedPage::Data(CompressedDataPage::new(
+                    p.header().clone(),
+                    CowBuffer::Owned(out),
+                    compression.into(),
+                    p.buffer().len(),
+                    p.descriptor.clone(),
+                    rows,
+                ))
+            }
+            Page::Dict(d) => CompressedPage::Dict(CompressedDictPage::new(
+                CowBuffer::Owned(squeeze(&d.buffer)?),
+                compression.into(),
+                d.buffer.len(),
+                d.num_values,
+                d.is_sorted,
+            )),
+            other => compress(other, vec![], compression)?,
+        })
+    }
+}
+
+fn zstd_err(e: std::io::Error) -> PolarsError {
+    PolarsError::ComputeError(format!("zstd: {e}").into())
+}
+
+/// A column's compressed pages, handed to the writer one after another.
+struct Pages {
+    pages: std::vec::IntoIter<CompressedPage>,
+    current: Option<CompressedPage>,
+}
+
+impl FallibleStreamingIterator for Pages {
+    type Item = CompressedPage;
+    type Error = PolarsError;
+
+    fn advance(&mut self) -> PolarsResult<()> {
+        self.current = self.pages.next();
+        Ok(())
+    }
+
+    fn get(&self) -> Option<&CompressedPage> {
+        self.current.as_ref()
+    }
 }
 
 /// The events table's columns as Arrow arrays for Parquet.
