@@ -34,6 +34,9 @@ const SMALL_GROUP: usize = 128;
 
 type Fast = foldhash::fast::FixedState;
 
+/// Slots of a dictionary column's recent values ([`DictFill`]): 2^5.
+const RECENT_BITS: u32 = 5;
+
 /// Encodes `rows` as one row group of `writer`'s part (the events table's schema).
 pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
     rows: &R,
@@ -92,8 +95,7 @@ impl Zstd {
         };
         let mut squeeze = |bytes: &[u8]| -> PolarsResult<Vec<u8>> {
             let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
-            z.compress_to_buffer(bytes, &mut out)
-                .map_err(zstd_err)?;
+            z.compress_to_buffer(bytes, &mut out).map_err(zstd_err)?;
             Ok(out)
         };
         Ok(match page {
@@ -167,7 +169,7 @@ impl<'a> Kinds<'a> for LakeKinds {
             keys: Vec::with_capacity(self.0),
             valid: MutableBitmap::with_capacity(self.0),
             nulls: 0,
-            last: None,
+            recent: [None; 1 << RECENT_BITS],
             by_address: HashMap::default(),
             by_text: HashMap::default(),
             values: Vec::new(),
@@ -228,8 +230,9 @@ struct DictFill<'a, F> {
     keys: Vec<u32>,
     valid: MutableBitmap,
     nulls: usize,
-    /// The last value's address and length, and its key: calls in a row repeat values.
-    last: Option<((usize, usize), u32)>,
+    /// Recent values' addresses and lengths, and their keys, in slots picked by the address:
+    /// most of a column's rows repeat a few shared texts, found here without hashing.
+    recent: [Option<((usize, usize), u32)>; 1 << RECENT_BITS],
     /// Keys by the address and length of the text (the events share their repeated texts).
     by_address: HashMap<(usize, usize), u32, Fast>,
     /// Keys by the text, for the same text at another address.
@@ -240,7 +243,8 @@ struct DictFill<'a, F> {
 impl<'a, F: Fn(&'a Event) -> Option<&'a str>> DictFill<'a, F> {
     fn key(&mut self, v: &'a str) -> u32 {
         let at = (v.as_ptr() as usize, v.len());
-        if let Some((a, k)) = self.last {
+        let slot = (at.0 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - RECENT_BITS);
+        if let Some((a, k)) = self.recent[slot] {
             if a == at {
                 return k;
             }
@@ -252,7 +256,7 @@ impl<'a, F: Fn(&'a Event) -> Option<&'a str>> DictFill<'a, F> {
                 (values.len() - 1) as u32
             })
         });
-        self.last = Some((at, k));
+        self.recent[slot] = Some((at, k));
         k
     }
 }

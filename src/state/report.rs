@@ -257,6 +257,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     }
     .map_err(|e| Error::Usage(e.to_string()))?;
     let mut state = State::open(&state_dir(&args.state))?;
+    // The engine goes on from the last committed run's state: only the new objects are read.
+    // The state is read while the manifest is read and the logs are listed, and taken up when
+    // the first slice comes.
+    let mut loading = Some({
+        let committed = state.handle();
+        std::thread::spawn(move || committed.load_engine())
+    });
     let known = Arc::new(state.manifest()?);
     let mut opts = args.ingest.clone();
     if let Some(s) = &args.since {
@@ -276,12 +283,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     opts.scope.files_only = true;
     opts.track = Some(known.clone());
     opts.settled = Some(Arc::new(state.settled()?));
-    // The engine goes on from the last committed run's state: only the new objects are read.
-    // The state is read while the logs are listed, and taken up when the first slice comes.
-    let mut loading = Some({
-        let committed = state.handle();
-        std::thread::spawn(move || committed.load_engine())
-    });
     let mut resume = || -> Result<Resumed> {
         let saved = match loading.take() {
             Some(thread) => thread
@@ -519,8 +520,17 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     if let Some(walk) = &data.folders {
         use crate::ingest::settle;
         let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
-        let latest =
-            settle::latest_delivery(known.iter().map(String::as_str).chain(new.iter().copied()));
+        // The latest delivery of each trail, from the folders listed: CloudTrail delivers a
+        // file into the folder of its delivery day, so a trail's latest file is in its latest
+        // folder, which is never settled (nothing was delivered after it) and so is listed.
+        // Not from the whole manifest, which grows with the days stored. A trail whose latest
+        // folder is outside the window gets an earlier time here: fewer folders settle.
+        let latest = settle::latest_delivery(
+            walk.listed
+                .iter()
+                .flat_map(|l| l.names.iter().map(String::as_str))
+                .chain(new.iter().copied()),
+        );
         let settled = settle::settle(
             &walk.listed,
             &walk.skipped,
