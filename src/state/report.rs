@@ -520,17 +520,18 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     if let Some(walk) = &data.folders {
         use crate::ingest::settle;
         let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
-        // The latest delivery of each trail, from the folders listed: CloudTrail delivers a
-        // file into the folder of its delivery day, so a trail's latest file is in its latest
-        // folder, which is never settled (nothing was delivered after it) and so is listed.
-        // Not from the whole manifest, which grows with the days stored. A trail whose latest
-        // folder is outside the window gets an earlier time here: fewer folders settle.
-        let latest = settle::latest_delivery(
-            walk.listed
-                .iter()
-                .flat_map(|l| l.names.iter().map(String::as_str))
-                .chain(new.iter().copied()),
-        );
+        // The latest delivery of each trail's processed files, from the folders listed:
+        // CloudTrail delivers a file into the folder of its delivery day, so a trail's latest
+        // file is in its latest folder, which is never settled (nothing was delivered after
+        // it) and so is listed. Not from the whole manifest, which grows with the days stored.
+        // A trail whose latest folder is outside the window gets an earlier time here: fewer
+        // folders settle.
+        let processed_here = walk
+            .listed
+            .iter()
+            .flat_map(|l| l.names.iter().map(String::as_str))
+            .filter(|n| known.contains(*n) || new.contains(n));
+        let latest = settle::latest_delivery(processed_here.chain(new.iter().copied()));
         let settled = settle::settle(
             &walk.listed,
             &walk.skipped,
