@@ -454,7 +454,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // Two strands, both invisible until the commit: the night's records (the sessions the new
     // events touch, the findings, the rest of the events lake, and the incidents read back from
     // it) beside what the next run goes on from (the engine state).
-    let (records, saved) = std::thread::scope(|s| {
+    let (records, saved, baselines) = std::thread::scope(|s| {
         let records = s.spawn(|| {
             store_night(
                 &state,
@@ -500,6 +500,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             hunt.detector.expire(before);
             profiles.expire(before);
         }
+        // The baselines' JSON (written with the run's other files below) beside the saving.
+        let baselines = s.spawn(|| profiles.finished_json());
         let saved = state.save_engine(
             &run_id,
             &super::SavingEngine {
@@ -509,10 +511,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 profiles: &profiles,
             },
         );
-        (records.join(), saved)
+        (records.join(), saved, baselines.join())
     });
     drop(touched);
     saved?;
+    let baselines = baselines
+        .map_err(|_| Error::Other("writing the baselines failed".into()))?
+        .map_err(|e| Error::Other(e.to_string()))?;
     let incidents =
         records.map_err(|_| Error::Other("storing the night's records failed".into()))??;
     state.write_manifest(&run_id, &processed)?;
@@ -541,10 +546,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         );
         state.write_settled(&run_id, &settled)?;
     }
-    let bytes = profiles
-        .finished_json()
-        .map_err(|e| Error::Other(e.to_string()))?;
-    write_atomic(&state.dir().join("baselines.json"), &bytes)?;
+    write_atomic(&state.dir().join("baselines.json"), &baselines)?;
 
     // The report, then the commit.
     let digest = build_digest(DigestInput {
