@@ -371,7 +371,7 @@ mod tests {
     fn a_row_group_encoded_from_the_events_is_the_parquet_polars_writes_for_their_frame() {
         let events = sample_events();
         assert!(events.len() > 1_000);
-        let whole = encoded(&[events.clone()]);
+        let whole = encoded(std::slice::from_ref(&events));
         assert!(read(&whole).equals_missing(&events_frame(&events).unwrap()));
         assert!(whole == by_polars(&events), "the bytes polars writes");
         // However the rows are cut into batches.
@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn text_columns_are_dictionaries_unless_their_values_mostly_differ() {
         let events = sample_events();
-        let big = dictionaries(&encoded(&[events.clone()]));
+        let big = dictionaries(&encoded(std::slice::from_ref(&events)));
         let has =
             |cols: &[(String, bool)], name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1;
         for name in ["event_name", "event_source", "principal_arn", "event_day"] {
