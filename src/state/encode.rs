@@ -416,4 +416,24 @@ mod tests {
         assert!(bytes == by_polars(small));
         assert!(read(&bytes).equals_missing(&events_frame(small).unwrap()));
     }
+
+    #[test]
+    fn a_text_column_whose_values_mostly_differ_is_written_plain_with_its_nulls() {
+        let mut events = sample_events()[..1_000].to_vec();
+        for (i, e) in events.iter_mut().enumerate() {
+            e.request_parameters = Some(format!("{{\"n\":{i}}}").into());
+            // Four rows in five differ, the fifth is null.
+            e.error_message = (i % 5 != 0).then(|| format!("error {i}").into());
+            // Half differ, half are null: still a dictionary.
+            e.vpc_endpoint_id = (i % 2 == 0).then(|| format!("vpce-{i}").into());
+        }
+        let bytes = encoded(std::slice::from_ref(&events));
+        let cols = dictionaries(&bytes);
+        let has = |name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1;
+        assert!(!has("request_parameters"));
+        assert!(!has("error_message"));
+        assert!(has("vpc_endpoint_id"));
+        assert!(bytes == by_polars(&events), "the bytes polars writes");
+        assert!(read(&bytes).equals_missing(&events_frame(&events).unwrap()));
+    }
 }
