@@ -132,6 +132,10 @@ struct Pieces {
     size: usize,
     done: Vec<Vec<u8>>,
     current: Vec<u8>,
+    /// Where full pieces go as they fill, numbered, instead of `done` (to be compressed while
+    /// the rest is encoded).
+    to: Option<std::sync::mpsc::Sender<(usize, Vec<u8>)>>,
+    sent: usize,
 }
 
 impl Pieces {
@@ -140,10 +144,19 @@ impl Pieces {
             size,
             done: Vec::new(),
             current: Vec::with_capacity(size),
+            to: None,
+            sent: 0,
         }
     }
 
-    /// The pieces, each `size` bytes but the last (as `chunks(size)` of everything written).
+    /// Full pieces sent to `to` as they fill, numbered from 0; the last one is kept.
+    fn sending(mut self, to: std::sync::mpsc::Sender<(usize, Vec<u8>)>) -> Pieces {
+        self.to = Some(to);
+        self
+    }
+
+    /// The pieces not sent, each `size` bytes but the last (as `chunks(size)` of everything
+    /// written, after those sent).
     fn finish(mut self) -> Vec<Vec<u8>> {
         if !self.current.is_empty() {
             self.done.push(self.current);
@@ -158,7 +171,14 @@ impl std::io::Write for Pieces {
         while !buf.is_empty() {
             if self.current.len() == self.size {
                 let full = std::mem::replace(&mut self.current, Vec::with_capacity(self.size));
-                self.done.push(full);
+                match &self.to {
+                    Some(to) => {
+                        // A closed way: the compressing side stopped on an error, told later.
+                        let _ = to.send((self.sent, full));
+                        self.sent += 1;
+                    }
+                    None => self.done.push(full),
+                }
             }
             let take = (self.size - self.current.len()).min(buf.len());
             self.current.extend_from_slice(&buf[..take]);
@@ -493,22 +513,38 @@ impl State {
     }
 
     /// Saves what the next run goes on from (MessagePack, zstd, written atomically; it counts
-    /// only once the run commits). The state is encoded to memory in one go, then compressed
-    /// in pieces on all cores, one zstd frame each, one after the other in the file (a zstd
-    /// reader reads them as one stream).
+    /// only once the run commits). The state is encoded to memory in pieces, each compressed
+    /// on all cores as soon as it is full, while the rest is encoded (at the end of a night
+    /// the other strands are done: a core is free), one zstd frame each, one after the other
+    /// in the file (a zstd reader reads them as one stream).
     pub fn save_engine(&self, run: &str, saved: &impl Serialize) -> Result<()> {
         use rayon::prelude::*;
         const PIECE: usize = 4 << 20;
-        let mut packed = Pieces::new(PIECE);
-        rmp_serde::encode::write_named(&mut packed, saved)
-            .map_err(|e| Error::Other(format!("engine state: {e}")))?;
-        let frames: Vec<std::io::Result<Vec<u8>>> = packed
-            .finish()
-            .into_par_iter()
-            .map(|piece| zstd::bulk::compress(&piece, ENGINE_ZSTD_LEVEL))
-            .collect();
+        let squeeze = |piece: &[u8]| zstd::bulk::compress(piece, ENGINE_ZSTD_LEVEL);
+        let (to, from) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        let (encoded, mut frames, last) = std::thread::scope(|s| {
+            let full = s.spawn(move || {
+                from.into_iter()
+                    .par_bridge()
+                    .map(|(i, piece)| (i, squeeze(&piece)))
+                    .collect::<Vec<_>>()
+            });
+            let mut packed = Pieces::new(PIECE).sending(to);
+            let encoded = rmp_serde::encode::write_named(&mut packed, saved);
+            // The way closes with the pieces: the compressing side ends with the last full one.
+            let rest = packed.finish();
+            let last: Vec<std::io::Result<Vec<u8>>> = rest.iter().map(|p| squeeze(p)).collect();
+            (encoded, full.join(), last)
+        });
+        encoded.map_err(|e| Error::Other(format!("engine state: {e}")))?;
         let frames = frames
+            .as_mut()
+            .map_err(|_| Error::Other("engine state: compressing failed".into()))?;
+        frames.sort_by_key(|(i, _)| *i);
+        let frames = std::mem::take(frames)
             .into_iter()
+            .map(|(_, f)| f)
+            .chain(last)
             .collect::<std::io::Result<Vec<Vec<u8>>>>()
             .map_err(|e| Error::Other(format!("engine state: {e}")))?;
         write_atomic(&self.engine_path(run), &frames.concat())
@@ -941,6 +977,21 @@ pub(crate) mod tests {
         let chunks: Vec<&[u8]> = whole.chunks(65_536).collect();
         assert_eq!(pieces.len(), chunks.len());
         assert!(pieces.iter().zip(&chunks).all(|(p, c)| p == c));
+        // Full pieces sent as they fill, numbered, the last one kept: the same pieces.
+        let (to, from) = std::sync::mpsc::channel();
+        let mut sending = Pieces::new(65_536).sending(to);
+        for part in whole.chunks(5_000) {
+            sending.write_all(part).unwrap();
+        }
+        let kept = sending.finish();
+        let sent: Vec<(usize, Vec<u8>)> = from.into_iter().collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(sent.len() + 1, chunks.len());
+        assert!(sent
+            .iter()
+            .enumerate()
+            .all(|(i, (n, p))| *n == i && p == chunks[i]));
+        assert_eq!(kept[0], chunks[chunks.len() - 1]);
         let frames: Vec<u8> = pieces
             .iter()
             .flat_map(|p| zstd::bulk::compress(p, ENGINE_ZSTD_LEVEL).unwrap())
