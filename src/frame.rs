@@ -162,11 +162,11 @@ impl<'a, T: 'a, F: Fn(&'a T) -> Option<&'a str>> Fill<'a, T> for TextFill<F> {
 
 /// A column of values gathered as they are, made into a column or an array at the end
 /// (`make`).
-pub(crate) struct ValueFill<V, F, O> {
-    pub(crate) name: &'static str,
-    pub(crate) values: Vec<V>,
-    pub(crate) f: F,
-    pub(crate) make: fn(&'static str, Vec<V>) -> O,
+struct ValueFill<V, F, O> {
+    name: &'static str,
+    values: Vec<V>,
+    f: F,
+    make: fn(&'static str, Vec<V>) -> O,
 }
 
 impl<'a, T: 'a, V, F: Fn(&'a T) -> V, O> Fill<'a, T, O> for ValueFill<V, F, O> {
@@ -178,15 +178,21 @@ impl<'a, T: 'a, V, F: Fn(&'a T) -> V, O> Fill<'a, T, O> for ValueFill<V, F, O> {
     }
 }
 
-/// How each kind of the events table's columns is filled ([`event_columns`]).
+/// How each kind of the events table's columns is filled ([`event_columns`]): text columns
+/// each kind its own way; flag, integer and time columns as polars makes them, then turned
+/// into the kind's column ([`Kinds::series`]).
 pub(crate) trait Kinds<'a> {
     /// What a filled column is.
-    type Out;
+    type Out: 'a;
+    /// Rows to be filled.
+    fn rows(&self) -> usize;
     fn text(
         &self,
         name: &'static str,
         f: impl Fn(&'a Event) -> Option<&'a str> + 'a,
     ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>;
+    /// A series made by polars, as a filled column.
+    fn series(s: Series) -> Self::Out;
     /// A flag or integer column.
     fn value<V: 'a>(
         &self,
@@ -194,13 +200,28 @@ pub(crate) trait Kinds<'a> {
         f: impl Fn(&'a Event) -> V + 'a,
     ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>
     where
-        Series: NamedFrom<Vec<V>, [V]>;
+        Series: NamedFrom<Vec<V>, [V]>,
+    {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.rows()),
+            f,
+            make: |name, v| Self::series(Series::new(name.into(), v)),
+        })
+    }
     /// Milliseconds since the epoch -> Datetime(ms, UTC).
     fn time(
         &self,
         name: &'static str,
         f: impl Fn(&'a Event) -> Option<i64> + 'a,
-    ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a>;
+    ) -> Box<dyn Fill<'a, Event, Self::Out> + 'a> {
+        Box::new(ValueFill {
+            name,
+            values: Vec::with_capacity(self.rows()),
+            f,
+            make: |name, v| Self::series(datetime_ms(name, v)),
+        })
+    }
 }
 
 /// The events table's columns as polars columns.
@@ -208,6 +229,9 @@ struct FrameKinds(usize);
 
 impl<'a> Kinds<'a> for FrameKinds {
     type Out = Column;
+    fn rows(&self) -> usize {
+        self.0
+    }
     fn text(
         &self,
         name: &'static str,
@@ -218,37 +242,13 @@ impl<'a> Kinds<'a> for FrameKinds {
             f,
         })
     }
-    fn value<V: 'a>(
-        &self,
-        name: &'static str,
-        f: impl Fn(&'a Event) -> V + 'a,
-    ) -> Box<dyn Fill<'a, Event> + 'a>
-    where
-        Series: NamedFrom<Vec<V>, [V]>,
-    {
-        Box::new(ValueFill {
-            name,
-            values: Vec::with_capacity(self.0),
-            f,
-            make: |name, v| Series::new(name.into(), v).into_column(),
-        })
-    }
-    fn time(
-        &self,
-        name: &'static str,
-        f: impl Fn(&'a Event) -> Option<i64> + 'a,
-    ) -> Box<dyn Fill<'a, Event> + 'a> {
-        Box::new(ValueFill {
-            name,
-            values: Vec::with_capacity(self.0),
-            f,
-            make: |name, v| datetime_ms(name, v).into_column(),
-        })
+    fn series(s: Series) -> Column {
+        s.into_column()
     }
 }
 
 /// Milliseconds since the epoch -> a Datetime(ms, UTC) series.
-pub(crate) fn datetime_ms(name: &'static str, v: Vec<Option<i64>>) -> Series {
+fn datetime_ms(name: &'static str, v: Vec<Option<i64>>) -> Series {
     Series::new(name.into(), v).into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
 }
 

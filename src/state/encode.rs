@@ -11,7 +11,7 @@
 //! page, keys, statistics, zstd), so a part reads back exactly as the frame would have.
 
 use crate::event::Event;
-use crate::frame::{datetime_ms, event_columns, filled, Fill, Kinds, Rows, ValueFill};
+use crate::frame::{event_columns, filled, Fill, Kinds, Rows};
 use polars::prelude::*;
 use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::MutableBitmap;
@@ -59,7 +59,7 @@ pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
         };
         for pages in array_to_columns(&array, field, options, &encoding)? {
             let pages = pages
-                .map(|p| zstd.compress(p?, options.compression))
+                .map(|p| zstd.compress(p?))
                 .collect::<PolarsResult<Vec<_>>>()?;
             columns.push(Ok(DynStreamingIterator::new(Pages {
                 pages: pages.into_iter(),
@@ -72,25 +72,30 @@ pub fn write_events_group<W: Write, R: Rows<Event> + ?Sized>(
 
 /// A row group's pages compressed with one zstd context, into the bytes polars writes (it
 /// makes a context for every page, and zeroes each page's room first).
-struct Zstd(Option<zstd::bulk::Compressor<'static>>);
+struct Zstd {
+    /// The context, when the part is compressed with zstd (else polars compresses each page).
+    context: Option<zstd::bulk::Compressor<'static>>,
+    compression: CompressionOptions,
+}
 
 impl Zstd {
     fn new(compression: CompressionOptions) -> PolarsResult<Zstd> {
-        Ok(Zstd(match compression {
+        let context = match compression {
             CompressionOptions::Zstd(level) => {
                 let level = level.map(|v| v.compression_level()).unwrap_or_default();
                 Some(zstd::bulk::Compressor::new(level).map_err(zstd_err)?)
             }
             _ => None,
-        }))
+        };
+        Ok(Zstd {
+            context,
+            compression,
+        })
     }
 
-    fn compress(
-        &mut self,
-        page: Page,
-        compression: CompressionOptions,
-    ) -> PolarsResult<CompressedPage> {
-        let Some(z) = self.0.as_mut() else {
+    fn compress(&mut self, page: Page) -> PolarsResult<CompressedPage> {
+        let compression = self.compression;
+        let Some(z) = self.context.as_mut() else {
             return Ok(compress(page, vec![], compression)?);
         };
         let mut squeeze = |bytes: &[u8]| -> PolarsResult<Vec<u8>> {
@@ -153,6 +158,10 @@ struct LakeKinds(usize);
 impl<'a> Kinds<'a> for LakeKinds {
     type Out = Box<dyn Array>;
 
+    fn rows(&self) -> usize {
+        self.0
+    }
+
     fn text(
         &self,
         name: &'static str,
@@ -176,33 +185,8 @@ impl<'a> Kinds<'a> for LakeKinds {
         })
     }
 
-    fn value<V: 'a>(
-        &self,
-        name: &'static str,
-        f: impl Fn(&'a Event) -> V + 'a,
-    ) -> Box<dyn Fill<'a, Event, Box<dyn Array>> + 'a>
-    where
-        Series: NamedFrom<Vec<V>, [V]>,
-    {
-        Box::new(ValueFill {
-            name,
-            values: Vec::with_capacity(self.0),
-            f,
-            make: |name, v| Series::new(name.into(), v).to_arrow(0, CompatLevel::newest()),
-        })
-    }
-
-    fn time(
-        &self,
-        name: &'static str,
-        f: impl Fn(&'a Event) -> Option<i64> + 'a,
-    ) -> Box<dyn Fill<'a, Event, Box<dyn Array>> + 'a> {
-        Box::new(ValueFill {
-            name,
-            values: Vec::with_capacity(self.0),
-            f,
-            make: |name, v| datetime_ms(name, v).to_arrow(0, CompatLevel::newest()),
-        })
+    fn series(s: Series) -> Box<dyn Array> {
+        s.to_arrow(0, CompatLevel::newest())
     }
 }
 

@@ -54,13 +54,20 @@ impl<T> Clone for Encoder<T> {
 
 impl<T> Copy for Encoder<T> {}
 
+impl<T> Encoder<T> {
+    /// The table's schema (of a frame of no rows).
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok((self.frame)(&[])?.schema().clone())
+    }
+}
+
 impl Encoder<Event> {
     /// The events table: row groups encoded straight from the events ([`super::encode`]).
     pub fn events() -> Encoder<Event> {
         Encoder {
             frame: crate::frame::events_frame_of,
             unframe: |df| crate::frame::events_from_frame(df).map_err(Error::Other),
-            group: |rows, writer| super::encode::write_events_group(rows, writer),
+            group: super::encode::write_events_group,
         }
     }
 }
@@ -333,6 +340,7 @@ impl<T: Send + 'static> LakeParts<T> {
         };
         let (to, from) = mpsc::sync_channel::<(Partition, Vec<Vec<T>>)>(1);
         let (table, run, rows) = (self.table, run.to_string(), self.row_group);
+        let schema = enc.schema()?;
         let thread = std::thread::spawn(move || {
             let mut writers: BTreeMap<Partition, PartWriter<T>> = BTreeMap::new();
             for (n, (key, batches)) in from.into_iter().enumerate() {
@@ -344,7 +352,7 @@ impl<T: Send + 'static> LakeParts<T> {
                         let waits = aside
                             .as_ref()
                             .map(|d| d.join(format!("ahead-{n:06}.parquet")));
-                        v.insert(PartWriter::new(path, enc, waits)?)
+                        v.insert(PartWriter::new(path, enc, &schema, waits)?)
                     }
                 };
                 writer.push(batches, rows)?;
@@ -385,6 +393,7 @@ impl<T> LakeParts<T> {
             .chain(ahead.keys())
             .cloned()
             .collect();
+        let schema = enc.schema()?;
         let mut files = Vec::new();
         for key in keys {
             // The partition's rows in the order they came: those written out first (read back
@@ -393,7 +402,10 @@ impl<T> LakeParts<T> {
             // written aside or encoded ahead).
             let mut writer = match ahead.remove(&key) {
                 Some(w) => w,
-                None => PartWriter::new(state.part_path(table, run, (&key.0, &key.1)), enc, None)?,
+                None => {
+                    let path = state.part_path(table, run, (&key.0, &key.1));
+                    PartWriter::new(path, enc, &schema, None)?
+                }
             };
             for p in spilled.remove(&key).unwrap_or_default() {
                 let df = read_frame(&p)?;
@@ -493,10 +505,14 @@ struct PartWriter<T> {
 }
 
 impl<T> PartWriter<T> {
-    /// A part of the table `enc` encodes (zstd).
-    fn new(path: PathBuf, enc: Encoder<T>, waits: Option<PathBuf>) -> Result<PartWriter<T>> {
+    /// A part of the table `enc` encodes, of `schema` (zstd).
+    fn new(
+        path: PathBuf,
+        enc: Encoder<T>,
+        schema: &Schema,
+        waits: Option<PathBuf>,
+    ) -> Result<PartWriter<T>> {
         let bytes = Shared::default();
-        let schema = (enc.frame)(&[])?.schema().clone();
         // Columns encoded on this thread, one after another: handing them to polars' own
         // thread pool cost a 2-core night 7% more CPU (its idle workers spin while the
         // engine, the counting thread and the reading threads want the cores), for the same
@@ -504,7 +520,7 @@ impl<T> PartWriter<T> {
         let writer = ParquetWriter::new(bytes.clone())
             .with_compression(lake_compression())
             .set_parallel(false)
-            .batched(&schema)
+            .batched(schema)
             .map_err(|e| io_err(&path, e))?;
         Ok(PartWriter {
             path,

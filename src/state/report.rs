@@ -531,19 +531,14 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         // it) and so is listed. Not from the whole manifest, which grows with the days stored.
         // A trail whose latest folder is outside the window gets an earlier time here: fewer
         // folders settle.
+        let was_processed = settle::in_sets(&known, &new);
         let processed_here = walk
             .listed
             .iter()
             .flat_map(|l| l.names.iter().map(String::as_str))
-            .filter(|n| known.contains(*n) || new.contains(n));
+            .filter(|n| was_processed(n));
         let latest = settle::latest_delivery(processed_here.chain(new.iter().copied()));
-        let settled = settle::settle(
-            &walk.listed,
-            &walk.skipped,
-            &settle::in_sets(&known, &new),
-            &latest,
-            now,
-        );
+        let settled = settle::settle(&walk.listed, &walk.skipped, &was_processed, &latest, now);
         state.write_settled(&run_id, &settled)?;
     }
     write_atomic(&state.dir().join("baselines.json"), &baselines)?;
