@@ -491,6 +491,27 @@ pub struct GraphState {
     live_pending: bool,
 }
 
+/// What [`GraphState::retire`] took out of the state.
+#[must_use = "what was taken out is freed when dropped, or left to the end of the process"]
+pub struct Retired {
+    usage: Vec<(Text, Usage)>,
+    issuing: Vec<(Text, Box<Event>)>,
+    /// The resolved sessions of the keys taken out (held only to be freed with the rest).
+    _live: Vec<(Text, Session)>,
+}
+
+impl Retired {
+    /// How many keys were taken out (a key with both its usage and its issuing call counts
+    /// twice, as the state holds them).
+    pub fn len(&self) -> usize {
+        self.usage.len() + self.issuing.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// `GetSigninToken` calls per signing principal ARN, each list sorted.
 type Signins = HashMap<Text, Vec<SigninCall>>;
 
@@ -686,8 +707,9 @@ impl GraphState {
     /// `now` (expired, see [`usable_until`]) unless a key still usable descends from them (its
     /// chain is resolved through them). What a scheduled run saves for the next, so that the
     /// state holds the sessions still alive, not every session ever seen. Returns the number of
-    /// keys dropped.
-    pub fn retire(&mut self, now: Millis) -> usize {
+    /// keys dropped; what was taken out is handed back ([`Retired`]), for the caller to free or,
+    /// at the end of a process, to leave to the operating system.
+    pub fn retire(&mut self, now: Millis) -> Retired {
         let parent = |k: &Text| -> Option<Text> {
             self.issuing
                 .get(k)
@@ -725,13 +747,15 @@ impl GraphState {
                 }
             }
         }
-        let before = self.usage.len() + self.issuing.len();
-        self.usage.retain(|k, _| keep.contains(k));
-        self.issuing.retain(|k, _| keep.contains(k));
-        if let Some(live) = self.live.as_mut() {
-            live.retain(|k, _| keep.contains(k));
+        Retired {
+            usage: self.usage.extract_if(|k, _| !keep.contains(k)).collect(),
+            issuing: self.issuing.extract_if(|k, _| !keep.contains(k)).collect(),
+            _live: self
+                .live
+                .as_mut()
+                .map(|live| live.extract_if(|k, _| !keep.contains(k)).collect())
+                .unwrap_or_default(),
         }
-        before - self.usage.len() - self.issuing.len()
     }
 
     /// Whether the state knows this key.
@@ -1711,6 +1735,48 @@ mod tests {
     }
 
     use crate::engine::tests::sample_slices;
+
+    #[test]
+    fn retiring_hands_back_every_key_it_takes_out_and_keeps_the_living_ones() {
+        let mut state = GraphState::live();
+        for s in &sample_slices() {
+            state.observe(s);
+        }
+        let keys = |g: &GraphState| -> BTreeSet<Text> {
+            g.usage.keys().chain(g.issuing.keys()).cloned().collect()
+        };
+        let before = keys(&state);
+        let held = state.usage.len() + state.issuing.len();
+        // Long after the last call: every key has expired.
+        let last = sample_slices()
+            .iter()
+            .flatten()
+            .map(|e| e.event_time)
+            .max()
+            .unwrap();
+        let mut all_gone = GraphState::restore(state.saved());
+        let taken = all_gone.retire(last + 1000 * 86_400_000);
+        assert_eq!(taken.len(), held);
+        assert!(keys(&all_gone).is_empty());
+        let handed: BTreeSet<Text> = taken
+            .usage
+            .iter()
+            .map(|(k, _)| k.clone())
+            .chain(taken.issuing.iter().map(|(k, _)| k.clone()))
+            .collect();
+        assert_eq!(handed, before);
+        // At the last call: what is taken out and what is kept are the keys held, each once.
+        let taken = state.retire(last);
+        assert_eq!(taken.len() + state.usage.len() + state.issuing.len(), held);
+        assert!(taken
+            .usage
+            .iter()
+            .all(|(k, _)| !state.usage.contains_key(k)));
+        assert!(taken
+            .issuing
+            .iter()
+            .all(|(k, _)| !state.issuing.contains_key(k)));
+    }
 
     #[test]
     fn a_restored_state_looks_up_the_same_sessions_as_one_resolving_every_saved_session() {

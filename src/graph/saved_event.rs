@@ -1,13 +1,15 @@
 //! The events a saved graph keeps (each key's issuing call, a key's first call) in a compact
-//! form: only the fields that are set (by their column names), times as milliseconds,
-//! `event_day` only where it is not the day of `event_time`. The saved engine state is mostly these events;
-//! with every column named and every null written they made it several times larger, and
-//! loading and saving it was most of a night's work.
+//! form: only the fields that are set, each under its number (one byte; the column names took a
+//! fifth of the state before zstd), times as milliseconds, `event_day` only where it is not the
+//! day of `event_time`. The saved engine state is mostly these events; with every column named
+//! and every null written they made it several times larger, and loading and saving it was most
+//! of a night's work.
 //!
-//! Reading accepts this form and the one older states were written in (every column, times as
-//! ISO 8601 text, nulls written), so a state saved by an older trailhound is read
-//! as it is and saved in this form by the next run. `Event`'s own `Serialize` (the `events`
-//! columns, `events --format ndjson`) is not used here and is unchanged.
+//! Reading accepts this form and those older states were written in (the same under the column
+//! names; before that every column, times as ISO 8601 text, nulls written), so a state saved by
+//! an older trailhound is read as it is and saved in this form by the next run. `Event`'s own
+//! `Serialize` (the `events` columns, `events --format ndjson`) is not used here and is
+//! unchanged.
 
 use crate::event::{format_iso, parse_iso, Event, Millis, Sts, StsCall, Text};
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -27,18 +29,44 @@ fn day_of(t: Millis) -> String {
     s
 }
 
-/// Each field by its column name.
+/// Each field by its column name and by its number (its place in this list, which never
+/// changes: new fields go at the end).
 macro_rules! fields {
     ($( $var:ident $name:literal ),* $(,)?) => {
-        #[derive(Clone, Copy)]
+        #[derive(Clone, Copy, Debug, PartialEq)]
         enum Field { $($var,)* Other }
 
         impl Field {
+            /// Every field, in the order of their numbers.
+            const ALL: &[Field] = &[$(Field::$var,)*];
+
             fn of(name: &str) -> Field {
                 match name {
                     $($name => Field::$var,)*
                     _ => Field::Other,
                 }
+            }
+
+            #[cfg(test)]
+            fn name(self) -> &'static str {
+                match self {
+                    $(Field::$var => $name,)*
+                    Field::Other => "",
+                }
+            }
+
+            /// The field numbered `n` (an unknown number is a field of a later version).
+            fn numbered(n: u64) -> Field {
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|n| Field::ALL.get(n))
+                    .copied()
+                    .unwrap_or(Field::Other)
+            }
+
+            /// Its number, the key it is written under.
+            fn number(self) -> u8 {
+                self as u8
             }
         }
     };
@@ -101,10 +129,17 @@ impl<'de> Deserialize<'de> for Field {
         impl Visitor<'_> for V {
             type Value = Field;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an event field name")
+                f.write_str("an event field number or name")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Field, E> {
+                Ok(Field::numbered(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(Field::of(v))
+                // A number written as text (JSON's map keys), else a name (older states).
+                Ok(match v.parse::<u64>() {
+                    Ok(n) => Field::numbered(n),
+                    Err(_) => Field::of(v),
+                })
             }
         }
         d.deserialize_identifier(V)
@@ -113,41 +148,58 @@ impl<'de> Deserialize<'de> for Field {
 
 impl Serialize for Compact<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use Field::*;
         let e = self.0;
         let sts = e.sts();
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("event_time", &e.event_time)?;
+        // The fields written are counted first: a map of known length is written as it goes
+        // (one of unknown length is put together aside, then copied).
+        let other_day = *e.event_day != *day_of(e.event_time);
+        let mut n = 1 + usize::from(other_day);
+        macro_rules! count {
+            ($($field:ident $v:expr),* $(,)?) => { $( n += usize::from($v.is_some()); )* };
+        }
+        macro_rules! count_yes {
+            ($($field:ident $v:expr),* $(,)?) => { $( n += usize::from($v); )* };
+        }
+        macro_rules! each_field {
+            ($some:ident, $yes:ident) => {
+                $some! {
+            EventId e.event_id, EventName e.event_name, EventSource e.event_source, AwsRegion e.aws_region,
+            SourceIp e.source_ip, UserAgent e.user_agent, ErrorCode e.error_code, ErrorMessage e.error_message,
+            ReadOnly e.read_only, ManagementEvent e.management_event, EventType e.event_type,
+            EventCategory e.event_category, RecipientAccountId e.recipient_account_id, SharedEventId e.shared_event_id,
+            RequestId e.request_id, VpcEndpointId e.vpc_endpoint_id, IdentityType e.identity_type,
+            PrincipalArn e.principal_arn, PrincipalId e.principal_id, AccountId e.account_id, UserName e.user_name,
+            AccessKeyId e.access_key_id, InvokedBy e.invoked_by, IdentityProvider e.identity_provider,
+            SessionIssuerType e.session_issuer_type, SessionIssuerArn e.session_issuer_arn,
+            SessionIssuerAccountId e.session_issuer_account_id, SessionIssuerUserName e.session_issuer_user_name,
+            SessionCreatedAt e.session_created_at, MfaAuthenticated e.mfa_authenticated, SourceIdentity e.source_identity,
+            RequestedRoleArn sts.requested_role_arn, RoleSessionName sts.role_session_name,
+            RequestedDurationSeconds sts.requested_duration_seconds, RequestedSourceIdentity sts.requested_source_identity,
+            IssuedAccessKeyId sts.issued_access_key_id, IssuedExpiration sts.issued_expiration,
+            AssumedRoleArn sts.assumed_role_arn, FederatedSubject sts.federated_subject,
+            FederatedProvider sts.federated_provider, RequestParameters e.request_parameters,
+            ResponseElements e.response_elements, AdditionalEventData e.additional_event_data,
+                }
+                $yes! { SharedCopy e.shared_copy, IsIssuingCall e.is_issuing_call, IsError e.is_error }
+            };
+        }
+        each_field!(count, count_yes);
+        let mut m = s.serialize_map(Some(n))?;
+        m.serialize_entry(&EventTime.number(), &e.event_time)?;
         macro_rules! some {
-            ($($name:literal $v:expr),* $(,)?) => {
-                $( if let Some(v) = &$v { m.serialize_entry($name, v)?; } )*
+            ($($field:ident $v:expr),* $(,)?) => {
+                $( if let Some(v) = &$v { m.serialize_entry(&$field.number(), v)?; } )*
             };
         }
         macro_rules! yes {
-            ($($name:literal $v:expr),* $(,)?) => {
-                $( if $v { m.serialize_entry($name, &true)?; } )*
+            ($($field:ident $v:expr),* $(,)?) => {
+                $( if $v { m.serialize_entry(&$field.number(), &true)?; } )*
             };
         }
-        some! {
-            "event_id" e.event_id, "event_name" e.event_name, "event_source" e.event_source, "aws_region" e.aws_region,
-            "source_ip" e.source_ip, "user_agent" e.user_agent, "error_code" e.error_code, "error_message" e.error_message,
-            "read_only" e.read_only, "management_event" e.management_event, "event_type" e.event_type,
-            "event_category" e.event_category, "recipient_account_id" e.recipient_account_id, "shared_event_id" e.shared_event_id,
-            "request_id" e.request_id, "vpc_endpoint_id" e.vpc_endpoint_id, "identity_type" e.identity_type,
-            "principal_arn" e.principal_arn, "principal_id" e.principal_id, "account_id" e.account_id, "user_name" e.user_name,
-            "access_key_id" e.access_key_id, "invoked_by" e.invoked_by, "identity_provider" e.identity_provider,
-            "session_issuer_type" e.session_issuer_type, "session_issuer_arn" e.session_issuer_arn,
-            "session_issuer_account_id" e.session_issuer_account_id, "session_issuer_user_name" e.session_issuer_user_name,
-            "session_created_at" e.session_created_at, "mfa_authenticated" e.mfa_authenticated, "source_identity" e.source_identity,
-            "requested_role_arn" sts.requested_role_arn, "role_session_name" sts.role_session_name,
-            "requested_duration_seconds" sts.requested_duration_seconds, "requested_source_identity" sts.requested_source_identity,
-            "issued_access_key_id" sts.issued_access_key_id, "issued_expiration" sts.issued_expiration,
-            "assumed_role_arn" sts.assumed_role_arn, "federated_subject" sts.federated_subject,
-            "federated_provider" sts.federated_provider, "request_parameters" e.request_parameters,
-            "response_elements" e.response_elements, "additional_event_data" e.additional_event_data,
-        }
-        yes! { "shared_copy" e.shared_copy, "is_issuing_call" e.is_issuing_call, "is_error" e.is_error }
-        if *e.event_day != *day_of(e.event_time) {
-            m.serialize_entry("event_day", &e.event_day)?;
+        each_field!(some, yes);
+        if other_day {
+            m.serialize_entry(&EventDay.number(), &e.event_day)?;
         }
         m.end()
     }
@@ -431,6 +483,52 @@ mod tests {
             .map(|e| (columns(e).len(), compact_json(e).len()))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         assert!(small * 10 < full * 8, "{small} of {full} bytes");
+    }
+
+    /// The compact form as the previous version wrote it: the same, under the column names.
+    fn compact_json_named(e: &Event) -> String {
+        let v: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&compact_json(e)).unwrap();
+        let named: serde_json::Map<String, serde_json::Value> = v
+            .into_iter()
+            .map(|(k, v)| (Field::numbered(k.parse().unwrap()).name().to_string(), v))
+            .collect();
+        serde_json::to_string(&named).unwrap()
+    }
+
+    #[test]
+    fn an_event_saved_with_its_field_names_reads_back_the_same() {
+        let events = sample_events();
+        let named = compact_json_named(&events[0]);
+        assert!(named.contains("\"event_time\""), "{named}");
+        for e in &events {
+            assert_eq!(columns(&read(&compact_json_named(e))), columns(e));
+        }
+    }
+
+    #[test]
+    fn fields_are_written_under_their_numbers_which_never_change() {
+        // A saved state is read by later versions: a field keeps its number for good.
+        let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names[..4],
+            ["event_time", "event_id", "event_name", "event_source"]
+        );
+        assert_eq!(names[45..], ["is_issuing_call", "is_error", "event_day"]);
+        assert_eq!(names.len(), 48);
+        for e in &sample_events() {
+            let mut packed = Vec::new();
+            rmp_serde::encode::write_named(&mut packed, &Compact(e)).unwrap();
+            // The map's first key is the number 0 (event_time), one byte.
+            assert_eq!(packed[1], 0, "{packed:?}");
+            // Its length was counted right: it reads back whole, with nothing left over.
+            let mut rest = packed.as_slice();
+            let back: Stored = rmp_serde::from_read(&mut rest).unwrap();
+            assert!(rest.is_empty());
+            assert_eq!(columns(&back.0), columns(e));
+        }
+        // A number a later version added is skipped, as an unknown name was.
+        assert_eq!(Field::numbered(200), Field::Other);
     }
 
     #[test]

@@ -454,7 +454,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // Two strands, both invisible until the commit: the night's records (the sessions the new
     // events touch, the findings, the rest of the events lake, and the incidents read back from
     // it) beside what the next run goes on from (the engine state).
-    let (records, saved, baselines) = std::thread::scope(|s| {
+    let (records, saved, baselines, retired_keys) = std::thread::scope(|s| {
         let records = s.spawn(|| {
             store_night(
                 &state,
@@ -488,9 +488,12 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         // principals and sessions unseen for `--history-days` expire. Sessions that can no
         // longer sign calls (and lead to none that can) were judged: only the living ones and
         // their chains are carried, so a night costs what its new data costs.
+        let mut retired_keys = None;
         if let Some(last) = last_new {
-            hunt.graph
-                .retire(last - i64::from(args.keep_expired_hours) * HOUR);
+            retired_keys = Some(
+                hunt.graph
+                    .retire(last - i64::from(args.keep_expired_hours) * HOUR),
+            );
             let graph = &hunt.graph;
             hunt.detector.retain_instance_keys(|k| graph.contains(k));
         }
@@ -511,7 +514,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 profiles: &profiles,
             },
         );
-        (records.join(), saved, baselines.join())
+        (records.join(), saved, baselines.join(), retired_keys)
     });
     drop(touched);
     saved?;
@@ -612,11 +615,13 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         );
     }
     // The process ends with the run: the engine and the graph (every living session, with its
-    // issuing call and chain) are left to the operating system instead of being freed object by
-    // object, a tenth of a night's time. (Nothing in them cleans up after itself: a bounded
-    // hunt's file of waiting keys, the one thing that does, was taken by `judge`.)
+    // issuing call and chain), and what was retired from the engine before it was saved, are
+    // left to the operating system instead of being freed object by object, a tenth of a
+    // night's time. (Nothing in them cleans up after itself: a bounded hunt's file of waiting
+    // keys, the one thing that does, was taken by `judge`.)
     std::mem::forget(hunt);
     std::mem::forget(graph);
+    std::mem::forget(retired_keys);
     Ok(if worst.is_some_and(|w| w >= args.fail_on) {
         Exit::Findings
     } else {
