@@ -340,46 +340,64 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
     )?)
 }
 
+/// A row of the sessions table: a session, or a reference to one (a table written from
+/// sessions held elsewhere need not copy them).
+pub trait SessionRow {
+    fn session(&self) -> &Session;
+}
+
+impl SessionRow for Session {
+    fn session(&self) -> &Session {
+        self
+    }
+}
+
+impl SessionRow for &Session {
+    fn session(&self) -> &Session {
+        self
+    }
+}
+
 /// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].
-pub fn sessions_frame(sessions: &[Session]) -> Result<DataFrame> {
+pub fn sessions_frame<S: SessionRow>(sessions: &[S]) -> Result<DataFrame> {
     let s = sessions;
     // One builder for every session's addresses (a series per session costs a buffer each).
     let mut ips = ListStringChunkedBuilder::new(
         "source_ips".into(),
         s.len(),
-        s.iter().map(|x| x.source_ips.len()).sum(),
+        s.iter().map(|x| x.session().source_ips.len()).sum(),
     );
     for x in s {
-        ips.append_values_iter(x.source_ips.iter().map(|i| &**i));
+        ips.append_values_iter(x.session().source_ips.iter().map(|i| &**i));
     }
     let columns = vec![
-        text("access_key_id", s, |x| Some(&*x.access_key_id)),
-        text("issued_by_api", s, |x| x.issued_by_api.as_deref()),
-        time("issued_at", s, |x| x.issued_at),
-        time("expires_at", s, |x| x.expires_at),
-        text("account", s, |x| x.account.as_deref()),
-        text("role_arn", s, |x| x.role_arn.as_deref()),
-        text("session_name", s, |x| x.session_name.as_deref()),
-        text("caller_arn", s, |x| x.caller_arn.as_deref()),
-        text("caller_type", s, |x| x.caller_type.as_deref()),
+        text("access_key_id", s, |x| Some(&*x.session().access_key_id)),
+        text("issued_by_api", s, |x| x.session().issued_by_api.as_deref()),
+        time("issued_at", s, |x| x.session().issued_at),
+        time("expires_at", s, |x| x.session().expires_at),
+        text("account", s, |x| x.session().account.as_deref()),
+        text("role_arn", s, |x| x.session().role_arn.as_deref()),
+        text("session_name", s, |x| x.session().session_name.as_deref()),
+        text("caller_arn", s, |x| x.session().caller_arn.as_deref()),
+        text("caller_type", s, |x| x.session().caller_type.as_deref()),
         text("caller_access_key_id", s, |x| {
-            x.caller_access_key_id.as_deref()
+            x.session().caller_access_key_id.as_deref()
         }),
         text("parent_access_key_id", s, |x| {
-            x.parent_access_key_id.as_deref()
+            x.session().parent_access_key_id.as_deref()
         }),
-        int("chain_depth", s, |x| Some(i64::from(x.chain_depth))),
-        text("root_principal", s, |x| x.root_principal.as_deref()),
-        flag("chain_complete", s, |x| Some(x.chain_complete)),
-        text("source_identity", s, |x| x.source_identity.as_deref()),
-        flag("mfa_authenticated", s, |x| x.mfa_authenticated),
-        flag("cross_account", s, |x| Some(x.cross_account)),
-        flag("issued_in_window", s, |x| Some(x.issued_in_window)),
+        int("chain_depth", s, |x| Some(i64::from(x.session().chain_depth))),
+        text("root_principal", s, |x| x.session().root_principal.as_deref()),
+        flag("chain_complete", s, |x| Some(x.session().chain_complete)),
+        text("source_identity", s, |x| x.session().source_identity.as_deref()),
+        flag("mfa_authenticated", s, |x| x.session().mfa_authenticated),
+        flag("cross_account", s, |x| Some(x.session().cross_account)),
+        flag("issued_in_window", s, |x| Some(x.session().issued_in_window)),
         ips.finish().into_series().into_column(),
-        time("first_used", s, |x| x.first_used),
-        time("last_used", s, |x| x.last_used),
-        int("calls", s, |x| Some(x.calls as i64)),
-        int("errors", s, |x| Some(x.errors as i64)),
+        time("first_used", s, |x| x.session().first_used),
+        time("last_used", s, |x| x.session().last_used),
+        int("calls", s, |x| Some(x.session().calls as i64)),
+        int("errors", s, |x| Some(x.session().errors as i64)),
     ];
     debug_assert_eq!(columns.len(), SESSION_COLUMNS.len());
     Ok(DataFrame::new(sessions.len(), columns)?)

@@ -774,17 +774,18 @@ fn store_night(
     let day = |t: Millis| format_iso(t)[..10].to_string();
     let chains = match sessions {
         NightSessions::Graph => {
-            let sessions: Vec<crate::graph::Session> = graph
+            // The graph's sessions themselves, not copies: only the references are sorted into
+            // their partitions.
+            let sessions: Vec<&crate::graph::Session> = graph
                 .sessions
                 .iter()
                 .filter(|s| touched.contains(&s.access_key_id))
-                .cloned()
                 .collect();
             state.write_parts(
                 "sessions",
                 run_id,
                 sessions,
-                super::retired::session_partition,
+                |s| super::retired::session_partition(s),
                 crate::frame::sessions_frame,
             )?;
             None

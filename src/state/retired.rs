@@ -56,11 +56,7 @@ impl TableSession {
 }
 
 fn table_frame(batches: &[Vec<TableSession>]) -> Result<DataFrame> {
-    let sessions: Vec<Session> = batches
-        .iter()
-        .flatten()
-        .map(|t| t.session.clone())
-        .collect();
+    let sessions: Vec<&Session> = batches.iter().flatten().map(|t| &t.session).collect();
     crate::frame::sessions_frame(&sessions)
 }
 
