@@ -386,13 +386,21 @@ pub fn sessions_frame<S: SessionRow>(sessions: &[S]) -> Result<DataFrame> {
         text("parent_access_key_id", s, |x| {
             x.session().parent_access_key_id.as_deref()
         }),
-        int("chain_depth", s, |x| Some(i64::from(x.session().chain_depth))),
-        text("root_principal", s, |x| x.session().root_principal.as_deref()),
+        int("chain_depth", s, |x| {
+            Some(i64::from(x.session().chain_depth))
+        }),
+        text("root_principal", s, |x| {
+            x.session().root_principal.as_deref()
+        }),
         flag("chain_complete", s, |x| Some(x.session().chain_complete)),
-        text("source_identity", s, |x| x.session().source_identity.as_deref()),
+        text("source_identity", s, |x| {
+            x.session().source_identity.as_deref()
+        }),
         flag("mfa_authenticated", s, |x| x.session().mfa_authenticated),
         flag("cross_account", s, |x| Some(x.session().cross_account)),
-        flag("issued_in_window", s, |x| Some(x.session().issued_in_window)),
+        flag("issued_in_window", s, |x| {
+            Some(x.session().issued_in_window)
+        }),
         ips.finish().into_series().into_column(),
         time("first_used", s, |x| x.session().first_used),
         time("last_used", s, |x| x.session().last_used),
