@@ -410,7 +410,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     let processed = data.processed;
     let new_count = lake.rows();
     // The rest of the new events go to the lake on a thread of their own while they are judged
-    // and the rest is stored; joined before the manifest is written.
+    // and the rest is stored; joined before the incidents are read back from it.
     let events_lake = {
         let (state, run_id) = (state.handle(), run_id.clone());
         std::thread::spawn(move || lake.write(&state, &run_id, super::Encoder::events()))
@@ -454,8 +454,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // Two strands, both invisible until the commit: the night's records (the sessions the new
     // events touch, the findings, the rest of the events lake, and the incidents read back from
     // it) beside what the next run goes on from (the engine state).
-    let (records, saved, baselines, retired_keys) = std::thread::scope(|s| {
-        let records = s.spawn(|| {
+    let (records, saved, baselines, retired_keys, listing) = std::thread::scope(|s| {
+        let stored = s.spawn(|| {
             store_night(
                 &state,
                 &run_id,
@@ -464,25 +464,69 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 night_sessions,
                 &new_findings,
             )
-            .and_then(|chains| {
-                let events_parts = events_lake
-                    .join()
-                    .map_err(|_| Error::Other("writing the events lake failed".into()))??;
-                fail_point("after-lake");
-                // The new findings as incidents, their timelines from this run's events
-                // (read back from the parts just written, only when there is an incident).
-                // Around the findings, the sessions taken out are read back.
-                let around = match &chains {
-                    Some(c) => c.around(&graph, &new_findings)?,
-                    None => None,
-                };
-                Ok(incidents_from_parts(
-                    &new_findings,
-                    around.as_ref().unwrap_or(&graph),
-                    &events_parts,
-                    &args.paths,
-                ))
-            })
+        });
+        // The objects read (the manifest) and the day folders now settled, for the next run not
+        // to read or list them again, written beside the rest (each counts once the run commits).
+        let listing = s.spawn(|| -> Result<()> {
+            state.write_manifest(&run_id, &processed)?;
+            if let Some(walk) = &data.folders {
+                use crate::ingest::settle;
+                let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
+                // The latest delivery of each trail's processed files, from the folders
+                // listed: CloudTrail delivers a file into the folder of its delivery day, so a
+                // trail's latest file is in its latest folder, which is never settled (nothing
+                // was delivered after it) and so is listed. Not from the whole manifest, which
+                // grows with the days stored. A trail whose latest folder is outside the window
+                // gets an earlier time here: fewer folders settle.
+                let was_processed = settle::in_sets(&known, &new);
+                let processed_here = walk
+                    .listed
+                    .iter()
+                    .flat_map(|l| l.names.iter().map(String::as_str))
+                    .filter(|n| was_processed(n));
+                let latest = settle::latest_delivery(processed_here.chain(new.iter().copied()));
+                let settled =
+                    settle::settle(&walk.listed, &walk.skipped, &was_processed, &latest, now);
+                state.write_settled(&run_id, &settled)?;
+            }
+            Ok(())
+        });
+        let (graph, new_findings, logs) = (&graph, &new_findings, &args.paths);
+        let records = s.spawn(move || -> Result<Vec<crate::incident::Incident>> {
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<_>>| {
+                h.join().map_err(|_| {
+                    Error::Other("storing the night's sessions and findings failed".into())
+                })?
+            };
+            // The incidents are read back beside the storing of the sessions and findings, or
+            // after it when chains were taken out as the events streamed: their sessions, read
+            // back around the findings, are stored there.
+            let mut stored = Some(stored);
+            let chains = match taken_out {
+                0 => None,
+                _ => stored.take().map(join).transpose()?.flatten(),
+            };
+            let events_parts = events_lake
+                .join()
+                .map_err(|_| Error::Other("writing the events lake failed".into()))??;
+            fail_point("after-lake");
+            // The new findings as incidents, their timelines from this run's events (read back
+            // from the parts just written, only when there is an incident). Around the
+            // findings, the sessions taken out are read back.
+            let around = match &chains {
+                Some(c) => c.around(graph, new_findings)?,
+                None => None,
+            };
+            let incidents = incidents_from_parts(
+                new_findings,
+                around.as_ref().unwrap_or(graph),
+                &events_parts,
+                logs,
+            );
+            if let Some(h) = stored {
+                join(h)?;
+            }
+            Ok(incidents)
         });
         // What the next run goes on from (the engine file counts only once the run commits):
         // principals and sessions unseen for `--history-days` expire. Sessions that can no
@@ -514,36 +558,26 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
                 profiles: &profiles,
             },
         );
-        (records.join(), saved, baselines.join(), retired_keys)
+        let listing = listing
+            .join()
+            .map_err(|_| Error::Other("writing the manifest failed".into()))
+            .and_then(|r| r);
+        (
+            records.join(),
+            saved,
+            baselines.join(),
+            retired_keys,
+            listing,
+        )
     });
     drop(touched);
     saved?;
+    listing?;
     let baselines = baselines
         .map_err(|_| Error::Other("writing the baselines failed".into()))?
         .map_err(|e| Error::Other(e.to_string()))?;
     let incidents =
         records.map_err(|_| Error::Other("storing the night's records failed".into()))??;
-    state.write_manifest(&run_id, &processed)?;
-    // The day folders now settled, for the next run not to list them.
-    if let Some(walk) = &data.folders {
-        use crate::ingest::settle;
-        let new: HashSet<&str> = processed.iter().map(|(n, _)| n.as_str()).collect();
-        // The latest delivery of each trail's processed files, from the folders listed:
-        // CloudTrail delivers a file into the folder of its delivery day, so a trail's latest
-        // file is in its latest folder, which is never settled (nothing was delivered after
-        // it) and so is listed. Not from the whole manifest, which grows with the days stored.
-        // A trail whose latest folder is outside the window gets an earlier time here: fewer
-        // folders settle.
-        let was_processed = settle::in_sets(&known, &new);
-        let processed_here = walk
-            .listed
-            .iter()
-            .flat_map(|l| l.names.iter().map(String::as_str))
-            .filter(|n| was_processed(n));
-        let latest = settle::latest_delivery(processed_here.chain(new.iter().copied()));
-        let settled = settle::settle(&walk.listed, &walk.skipped, &was_processed, &latest, now);
-        state.write_settled(&run_id, &settled)?;
-    }
     write_atomic(&state.dir().join("baselines.json"), &baselines)?;
 
     // The report, then the commit.
