@@ -176,6 +176,7 @@ pub fn expand(
         let mut current: Option<(PathBuf, String, Listed)> = None;
         let skipped = std::sync::Mutex::new(Vec::new());
         let entered = std::sync::Mutex::new(Vec::new());
+        let parents = std::sync::Mutex::new(HashMap::new());
         // Whether a folder is not to be listed: a day folder outside the window, or settled.
         let prune = |path: &Path| -> bool {
             if !is_day_folder(path) {
@@ -185,13 +186,9 @@ pub fn expand(
                 return true;
             }
             // Its time is taken before it is listed: a file added afterwards changes it.
-            let Some(mtime) = std::fs::metadata(path).ok().as_ref().and_then(mtime_ns) else {
+            let Some((canon, mtime)) = day_folder_identity(path, &parents) else {
                 return false;
             };
-            let Ok(canon) = std::fs::canonicalize(path) else {
-                return false;
-            };
-            let canon = canon.display().to_string();
             if let Some(f) = settled.get(&canon, mtime) {
                 lock(&skipped).push(f.clone());
                 return true;
@@ -270,6 +267,37 @@ pub fn expand(
 }
 
 /// A lock held by this thread only (the walk asks `prune` from the thread that walks).
+/// A day folder's canonical path and the time it last changed, `None` when it cannot be read.
+/// The canonical path is its parent's (a month folder's, found once for all its days) and its
+/// name, unless the day folder is itself a link, which is followed: a night looks at every day
+/// folder of the tree, settled or not, and finding each one's canonical path afresh cost a
+/// lookup of every component of its path.
+fn day_folder_identity(
+    path: &Path,
+    parents: &std::sync::Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+) -> Option<(String, i128)> {
+    let own = std::fs::symlink_metadata(path).ok()?;
+    let by_parent = || -> Option<PathBuf> {
+        if own.file_type().is_symlink() {
+            return None;
+        }
+        let (parent, name) = (path.parent()?, path.file_name()?);
+        let canon_parent = lock(parents)
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(parent).ok())
+            .clone()?;
+        Some(canon_parent.join(name))
+    };
+    match by_parent() {
+        Some(canon) => Some((canon.display().to_string(), mtime_ns(&own)?)),
+        None => {
+            let mtime = std::fs::metadata(path).ok().as_ref().and_then(mtime_ns)?;
+            let canon = std::fs::canonicalize(path).ok()?;
+            Some((canon.display().to_string(), mtime))
+        }
+    }
+}
+
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -359,6 +387,38 @@ mod tests {
     use super::*;
 
     const DAY: Millis = 24 * 3600 * 1000;
+
+    #[test]
+    fn a_day_folder_is_named_by_its_canonical_path_whether_or_not_it_is_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let month = dir
+            .path()
+            .join("logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03");
+        std::fs::create_dir_all(month.join("01")).unwrap();
+        // A day folder that is a link to a folder elsewhere, and a month reached by a link.
+        let elsewhere = dir.path().join("elsewhere/02");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, month.join("02")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("logs"), dir.path().join("linked")).unwrap();
+        let via_link = dir
+            .path()
+            .join("linked/AWSLogs/111122223333/CloudTrail/us-east-1/2026/03");
+        let parents = std::sync::Mutex::new(HashMap::new());
+        for day in [
+            month.join("01"),
+            month.join("02"),
+            via_link.join("01"),
+            via_link.join("02"),
+        ] {
+            let (canon, mtime) = day_folder_identity(&day, &parents).unwrap();
+            assert_eq!(
+                canon,
+                std::fs::canonicalize(&day).unwrap().display().to_string()
+            );
+            assert_eq!(Some(mtime), mtime_ns(&std::fs::metadata(&day).unwrap()));
+        }
+        assert!(day_folder_identity(&month.join("03"), &parents).is_none());
+    }
 
     fn t(iso: &str) -> Millis {
         crate::event::parse_iso(iso).unwrap()
