@@ -451,9 +451,10 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         None => Vec::new(),
     };
 
-    // Two strands, both invisible until the commit: the night's records (the sessions the new
-    // events touch, the findings, the rest of the events lake, and the incidents read back from
-    // it) beside what the next run goes on from (the engine state).
+    // Strands side by side, all invisible until the commit: the night's records (the sessions
+    // the new events touch and the findings; the rest of the events lake and the incidents read
+    // back from it), the manifest and settled folders, and what the next run goes on from (the
+    // engine state).
     let (records, saved, baselines, retired_keys, listing) = std::thread::scope(|s| {
         let stored = s.spawn(|| {
             store_night(
