@@ -706,9 +706,9 @@ impl GraphState {
     /// Drops what no later call can change or need: keys that can no longer sign calls at
     /// `now` (expired, see [`usable_until`]) unless a key still usable descends from them (its
     /// chain is resolved through them). What a scheduled run saves for the next, so that the
-    /// state holds the sessions still alive, not every session ever seen. Returns the number of
-    /// keys dropped; what was taken out is handed back ([`Retired`]), for the caller to free or,
-    /// at the end of a process, to leave to the operating system.
+    /// state holds the sessions still alive, not every session ever seen. Hands back what it
+    /// took out ([`Retired`]: its `len` is the number of keys dropped), for the caller to free
+    /// or, at the end of a process, to leave to the operating system.
     pub fn retire(&mut self, now: Millis) -> Retired {
         let parent = |k: &Text| -> Option<Text> {
             self.issuing
@@ -1767,6 +1767,8 @@ mod tests {
         assert_eq!(handed, before);
         // At the last call: what is taken out and what is kept are the keys held, each once.
         let taken = state.retire(last);
+        assert!(!taken.is_empty(), "keys expired before the last call");
+        assert!(!keys(&state).is_empty(), "keys still usable at the last call");
         assert_eq!(taken.len() + state.usage.len() + state.issuing.len(), held);
         assert!(taken
             .usage
