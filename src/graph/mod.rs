@@ -1768,7 +1768,10 @@ mod tests {
         // At the last call: what is taken out and what is kept are the keys held, each once.
         let taken = state.retire(last);
         assert!(!taken.is_empty(), "keys expired before the last call");
-        assert!(!keys(&state).is_empty(), "keys still usable at the last call");
+        assert!(
+            !keys(&state).is_empty(),
+            "keys still usable at the last call"
+        );
         assert_eq!(taken.len() + state.usage.len() + state.issuing.len(), held);
         assert!(taken
             .usage

@@ -266,7 +266,6 @@ pub fn expand(
     Ok(walk)
 }
 
-/// A lock held by this thread only (the walk asks `prune` from the thread that walks).
 /// A day folder's canonical path and the time it last changed, `None` when it cannot be read.
 /// The canonical path is its parent's (a month folder's, found once for all its days) and its
 /// name, unless the day folder is itself a link, which is followed: a night looks at every day
@@ -298,6 +297,7 @@ fn day_folder_identity(
     }
 }
 
+/// A lock held by this thread only (the walk asks `prune` from the thread that walks).
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
