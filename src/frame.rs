@@ -340,72 +340,53 @@ pub fn events_frame_of<R: Rows<Event> + ?Sized>(events: &R) -> Result<DataFrame>
     )?)
 }
 
-/// A row of the sessions table: a session, or a reference to one (a table written from
-/// sessions held elsewhere need not copy them).
-pub trait SessionRow {
-    fn session(&self) -> &Session;
-}
-
-impl SessionRow for Session {
-    fn session(&self) -> &Session {
-        self
-    }
-}
-
-impl SessionRow for &Session {
-    fn session(&self) -> &Session {
-        self
-    }
-}
-
-/// The `sessions` table. Column names and order are [`SESSION_COLUMNS`].
-pub fn sessions_frame<S: SessionRow>(sessions: &[S]) -> Result<DataFrame> {
+/// The `sessions` table. Column names and order are [`SESSION_COLUMNS`]. From sessions or
+/// references to them (a table written from sessions held elsewhere need not copy them).
+pub fn sessions_frame<S: std::borrow::Borrow<Session>>(sessions: &[S]) -> Result<DataFrame> {
     let s = sessions;
     // One builder for every session's addresses (a series per session costs a buffer each).
     let mut ips = ListStringChunkedBuilder::new(
         "source_ips".into(),
         s.len(),
-        s.iter().map(|x| x.session().source_ips.len()).sum(),
+        s.iter().map(|x| x.borrow().source_ips.len()).sum(),
     );
     for x in s {
-        ips.append_values_iter(x.session().source_ips.iter().map(|i| &**i));
+        ips.append_values_iter(x.borrow().source_ips.iter().map(|i| &**i));
     }
     let columns = vec![
-        text("access_key_id", s, |x| Some(&*x.session().access_key_id)),
-        text("issued_by_api", s, |x| x.session().issued_by_api.as_deref()),
-        time("issued_at", s, |x| x.session().issued_at),
-        time("expires_at", s, |x| x.session().expires_at),
-        text("account", s, |x| x.session().account.as_deref()),
-        text("role_arn", s, |x| x.session().role_arn.as_deref()),
-        text("session_name", s, |x| x.session().session_name.as_deref()),
-        text("caller_arn", s, |x| x.session().caller_arn.as_deref()),
-        text("caller_type", s, |x| x.session().caller_type.as_deref()),
+        text("access_key_id", s, |x| Some(&*x.borrow().access_key_id)),
+        text("issued_by_api", s, |x| x.borrow().issued_by_api.as_deref()),
+        time("issued_at", s, |x| x.borrow().issued_at),
+        time("expires_at", s, |x| x.borrow().expires_at),
+        text("account", s, |x| x.borrow().account.as_deref()),
+        text("role_arn", s, |x| x.borrow().role_arn.as_deref()),
+        text("session_name", s, |x| x.borrow().session_name.as_deref()),
+        text("caller_arn", s, |x| x.borrow().caller_arn.as_deref()),
+        text("caller_type", s, |x| x.borrow().caller_type.as_deref()),
         text("caller_access_key_id", s, |x| {
-            x.session().caller_access_key_id.as_deref()
+            x.borrow().caller_access_key_id.as_deref()
         }),
         text("parent_access_key_id", s, |x| {
-            x.session().parent_access_key_id.as_deref()
+            x.borrow().parent_access_key_id.as_deref()
         }),
         int("chain_depth", s, |x| {
-            Some(i64::from(x.session().chain_depth))
+            Some(i64::from(x.borrow().chain_depth))
         }),
         text("root_principal", s, |x| {
-            x.session().root_principal.as_deref()
+            x.borrow().root_principal.as_deref()
         }),
-        flag("chain_complete", s, |x| Some(x.session().chain_complete)),
+        flag("chain_complete", s, |x| Some(x.borrow().chain_complete)),
         text("source_identity", s, |x| {
-            x.session().source_identity.as_deref()
+            x.borrow().source_identity.as_deref()
         }),
-        flag("mfa_authenticated", s, |x| x.session().mfa_authenticated),
-        flag("cross_account", s, |x| Some(x.session().cross_account)),
-        flag("issued_in_window", s, |x| {
-            Some(x.session().issued_in_window)
-        }),
+        flag("mfa_authenticated", s, |x| x.borrow().mfa_authenticated),
+        flag("cross_account", s, |x| Some(x.borrow().cross_account)),
+        flag("issued_in_window", s, |x| Some(x.borrow().issued_in_window)),
         ips.finish().into_series().into_column(),
-        time("first_used", s, |x| x.session().first_used),
-        time("last_used", s, |x| x.session().last_used),
-        int("calls", s, |x| Some(x.session().calls as i64)),
-        int("errors", s, |x| Some(x.session().errors as i64)),
+        time("first_used", s, |x| x.borrow().first_used),
+        time("last_used", s, |x| x.borrow().last_used),
+        int("calls", s, |x| Some(x.borrow().calls as i64)),
+        int("errors", s, |x| Some(x.borrow().errors as i64)),
     ];
     debug_assert_eq!(columns.len(), SESSION_COLUMNS.len());
     Ok(DataFrame::new(sessions.len(), columns)?)
