@@ -489,12 +489,31 @@ impl Drop for Spill {
 /// from the Parquet lake), column by column. Text values repeat a lot (accounts, names, ARNs):
 /// each column shares one allocation per distinct value.
 pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
+    events_of(df, false)
+}
+
+/// The events of a frame that holds some of the events table's columns (`event_time` at
+/// least): the fields of the columns it lacks are empty.
+pub fn events_from_columns(df: &DataFrame) -> std::result::Result<Vec<Event>, String> {
+    events_of(df, true)
+}
+
+fn events_of(df: &DataFrame, some_columns: bool) -> std::result::Result<Vec<Event>, String> {
     use crate::event::{Sts, StsCall, Text};
     use std::collections::HashMap;
     use std::sync::Arc;
-    let col = |name: &str| df.column(name).map_err(|e| format!("column {name}: {e}"));
+    let col = |name: &str| -> std::result::Result<Option<&Column>, String> {
+        match df.column(name) {
+            Ok(c) => Ok(Some(c)),
+            Err(_) if some_columns && name != "event_time" => Ok(None),
+            Err(e) => Err(format!("column {name}: {e}")),
+        }
+    };
+    let height = df.height();
     let text = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<Text>>, String> {
-        let c = col(name)?;
+        let Some(c) = col(name)? else {
+            return Ok(vec![None; height].into_iter());
+        };
         let ca = c.str().map_err(|e| format!("column {name}: {e}"))?;
         let mut seen: HashMap<&str, Text> = HashMap::new();
         let v: Vec<Option<Text>> = ca
@@ -504,7 +523,9 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
         Ok(v.into_iter())
     };
     let flag = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<bool>>, String> {
-        let c = col(name)?;
+        let Some(c) = col(name)? else {
+            return Ok(vec![None; height].into_iter());
+        };
         let v: Vec<Option<bool>> = c
             .bool()
             .map_err(|e| format!("column {name}: {e}"))?
@@ -514,7 +535,10 @@ pub fn events_from_frame(df: &DataFrame) -> std::result::Result<Vec<Event>, Stri
     };
     // Datetime(ms) and integer columns alike, as i64.
     let int = |name: &str| -> std::result::Result<std::vec::IntoIter<Option<i64>>, String> {
-        let c = col(name)?
+        let Some(c) = col(name)? else {
+            return Ok(vec![None; height].into_iter());
+        };
+        let c = c
             .cast(&DataType::Int64)
             .map_err(|e| format!("column {name}: {e}"))?;
         let v: Vec<Option<i64>> = c

@@ -11,8 +11,29 @@ use crate::event::{Event, Millis};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The fields of a call the collector reads (the events table's column names): the calls of a
+/// night's incidents are read back from its lake with these columns only.
+pub const FIELDS: [&str; 16] = [
+    "event_time",
+    "event_id",
+    "event_name",
+    "event_source",
+    "source_ip",
+    "error_code",
+    "read_only",
+    "recipient_account_id",
+    "shared_copy",
+    "identity_type",
+    "account_id",
+    "user_name",
+    "access_key_id",
+    "request_parameters",
+    "is_issuing_call",
+    "is_error",
+];
+
 /// Gathers the calls of the incidents' keys; feed it every slice, then hand it to
-/// [`super::finish`].
+/// [`super::finish`]. It reads only the [`FIELDS`] of a call.
 pub struct Collector {
     /// key -> (incident, from, to).
     watch: HashMap<String, Vec<(usize, Millis, Millis)>>,

@@ -19,7 +19,7 @@
 mod collect;
 pub mod intent;
 
-pub use collect::Collector;
+pub use collect::{Collector, FIELDS};
 pub use intent::Intent;
 
 use crate::detect::{Finding, Kind, Severity};

@@ -875,9 +875,10 @@ fn incidents_from_parts(
     incident::finish(drafts, collector, graph, &opts)
 }
 
-/// The calls of a lake part signed by one of `keys`, in the part's order: its `access_key_id`
-/// column is read first, then only the row groups where one of the keys signed (a part of a
-/// long backlog is never read whole).
+/// The calls of a lake part signed by one of `keys`, in the part's order, with the fields an
+/// incident reads ([`crate::incident::FIELDS`]): its `access_key_id` column is read
+/// first, then those columns of the row groups where one of the keys signed (a part of a long
+/// backlog is never read whole).
 fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Event>> {
     let io = |e: &dyn std::fmt::Display| Error::Other(format!("{}: {e}", part.display()));
     let open = || std::fs::File::open(part).map_err(|e| io(&e));
@@ -902,12 +903,14 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
         if signed.any() {
             let mut reader = ParquetReader::new(open()?);
             reader.set_metadata(footer.clone());
+            let fields = crate::incident::FIELDS.map(String::from);
             let group = reader
+                .with_columns(Some(fields.to_vec()))
                 .with_slice(Some((start, rows)))
                 .finish()
                 .and_then(|df| df.filter(&signed))
                 .map_err(|e| io(&e))?;
-            calls.extend(crate::frame::events_from_frame(&group).map_err(|e| io(&e))?);
+            calls.extend(crate::frame::events_from_columns(&group).map_err(|e| io(&e))?);
         }
         start += rows;
     }
@@ -1169,6 +1172,41 @@ fn chain_tree(f: &Finding, graph: &Graph) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::state::tests::sample_events;
+
+    #[test]
+    fn incidents_from_the_calls_read_back_with_their_fields_only_are_those_of_the_events() {
+        let events = sample_events();
+        let geo = crate::geoip::GeoIp::bundled().unwrap();
+        let cfg = detect::DetectConfig::default();
+        let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
+        hunt.observe(&events);
+        let (graph, findings) = hunt.judge();
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let mut lake = super::super::LakeParts::new("events").row_groups_of(50);
+        lake.push(events.clone(), lake_partition);
+        let parts = lake
+            .write(&state, "run-a", super::super::Encoder::events())
+            .unwrap();
+        let got = incidents_from_parts(&findings, &graph, &parts, &[]);
+        let want = crate::incident::build(
+            &findings,
+            &graph,
+            &events,
+            &crate::incident::Options::default(),
+        );
+        // Calls with targets, errors, examples and changed resources are among them.
+        let text = serde_json::to_string(&want).unwrap();
+        for field in [
+            "\"targets\":[\"",
+            "\"errors\":1",
+            "\"examples\":[{",
+            "\"resources\":[{",
+        ] {
+            assert!(text.contains(field), "no incident shows {field}");
+        }
+        assert_eq!(serde_json::to_string(&got).unwrap(), text);
+    }
 
     #[test]
     fn an_incidents_calls_are_read_back_from_the_row_groups_its_keys_signed_in_in_order() {
