@@ -60,24 +60,149 @@ pub fn principals(events: &[Event], sessions: &impl Lookup) -> Vec<Option<Text>>
         .collect()
 }
 
-/// What a slice tells of one principal, counted before it is added to the profile (one map
-/// update per distinct value, not per event).
-struct SliceCounts<'a> {
+/// Events counted per principal before they are added to the profiles (one map update per
+/// distinct value, not per event): several slices may be counted, block by block beside other
+/// counts of the same block while its events are in the cache, before [`Profiles::add`].
+#[derive(Default)]
+pub struct Counter {
+    /// Each address counted, looked up once: the indices of its country, network and address
+    /// block in `names`.
+    place_of: HashMap<Text, Place>,
+    /// Each user agent counted, its family found once: its index in `names`.
+    family_of: HashMap<Text, u32>,
+    /// The countries, networks, blocks and families counted, each once.
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    principals: HashMap<Text, Counts>,
+}
+
+/// What the counted events tell of one principal; countries, networks, blocks and user agent
+/// families by their index in the counter's names.
+struct Counts {
     first: Millis,
     last: Millis,
     events: u64,
     errors: u64,
-    accounts: HashMap<&'a str, u64>,
-    countries: HashMap<&'a str, u64>,
-    asns: HashMap<&'a str, u64>,
-    networks: HashMap<&'a str, u64>,
-    user_agents: HashMap<&'a str, u64>,
+    accounts: HashMap<Text, u64>,
+    countries: HashMap<u32, u64>,
+    asns: HashMap<u32, u64>,
+    networks: HashMap<u32, u64>,
+    user_agents: HashMap<u32, u64>,
     hour_of_week: HashMap<usize, u64>,
-    roles_assumed: HashMap<&'a str, u64>,
+    roles_assumed: HashMap<Text, u64>,
 }
 
-/// Where an address is: country, `AS<number> <organisation>`, address block.
-type Place = (Option<String>, Option<String>, String);
+/// Where an address is: country, `AS<number> <organisation>`, address block (indices of
+/// names).
+type Place = (Option<u32>, Option<u32>, u32);
+
+/// Counts `key` in `m`, the key's text shared, not copied.
+fn bump(m: &mut HashMap<Text, u64>, key: &Text) {
+    match m.get_mut(&**key) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(key.clone(), 1);
+        }
+    }
+}
+
+impl Counter {
+    /// Counts events whose principals are known: `principals[i]` is that of `events[i]`
+    /// ([`principals`]); events of none are not counted.
+    pub fn count(&mut self, events: &[Event], principals: &[Option<Text>], geo: &GeoIp) {
+        let Counter {
+            place_of,
+            family_of,
+            names,
+            index,
+            principals: counts,
+        } = self;
+        let mut name = |n: String| -> u32 {
+            *index.entry(n).or_insert_with_key(|n| {
+                names.push(n.clone());
+                (names.len() - 1) as u32
+            })
+        };
+        for (e, p) in events.iter().zip(principals) {
+            let Some(p) = p else {
+                continue;
+            };
+            let c = match counts.get_mut(&**p) {
+                Some(c) => c,
+                None => counts.entry(p.clone()).or_insert_with(|| Counts {
+                    first: e.event_time,
+                    last: e.event_time,
+                    events: 0,
+                    errors: 0,
+                    accounts: HashMap::default(),
+                    countries: HashMap::default(),
+                    asns: HashMap::default(),
+                    networks: HashMap::default(),
+                    user_agents: HashMap::default(),
+                    hour_of_week: HashMap::default(),
+                    roles_assumed: HashMap::default(),
+                }),
+            };
+            c.first = c.first.min(e.event_time);
+            c.last = c.last.max(e.event_time);
+            c.events += 1;
+            c.errors += u64::from(e.is_error);
+            if let Some(a) = &e.recipient_account_id {
+                bump(&mut c.accounts, a);
+            }
+            if let Some(ip) = &e.source_ip {
+                let (country, asn, net) = match place_of.get(&**ip) {
+                    Some(place) => *place,
+                    None => {
+                        let i = geo.lookup(ip);
+                        let asn = i.asn.map(|a| {
+                            format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
+                                .trim()
+                                .to_string()
+                        });
+                        let place = (
+                            i.country.map(&mut name),
+                            asn.map(&mut name),
+                            name(network(ip)),
+                        );
+                        place_of.insert(ip.clone(), place);
+                        place
+                    }
+                };
+                if let Some(country) = country {
+                    *c.countries.entry(country).or_default() += 1;
+                }
+                if let Some(asn) = asn {
+                    *c.asns.entry(asn).or_default() += 1;
+                }
+                *c.networks.entry(net).or_default() += 1;
+            }
+            if let Some(ua) = &e.user_agent {
+                let f = match family_of.get(&**ua) {
+                    Some(f) => *f,
+                    None => {
+                        let f = name(agent_family(ua));
+                        family_of.insert(ua.clone(), f);
+                        f
+                    }
+                };
+                *c.user_agents.entry(f).or_default() += 1;
+            }
+            let (wd, h) = week_hour(e.event_time);
+            *c.hour_of_week.entry(wd * 24 + h).or_default() += 1;
+            if e.is_issuing_call && !e.is_error {
+                if let Some(r) = &e.sts().requested_role_arn {
+                    bump(&mut c.roles_assumed, r);
+                }
+            }
+        }
+    }
+
+    /// How many addresses, user agents and principals it holds: what it costs in memory.
+    pub fn held(&self) -> usize {
+        self.place_of.len() + self.family_of.len() + self.principals.len()
+    }
+}
 
 impl Profiles {
     /// Learns from a slice of events (shared copies of cross-account calls not counted).
@@ -88,87 +213,38 @@ impl Profiles {
     /// Learns from a slice of events whose principals are known: `principals[i]` is that of
     /// `events[i]` ([`principals`]); events of none are not counted.
     pub fn observe_as(&mut self, events: &[Event], principals: &[Option<Text>], geo: &GeoIp) {
-        let counted = || {
-            events
-                .iter()
-                .zip(principals)
-                .filter_map(|(e, p)| p.as_deref().map(|p| (e, p)))
-        };
-        // Each address and user agent of the slice looked up once.
-        let mut places: HashMap<&str, Place> = HashMap::default();
-        let mut families: HashMap<&str, String> = HashMap::default();
-        for (e, _) in counted() {
-            if let Some(ip) = e.source_ip.as_deref() {
-                places.entry(ip).or_insert_with(|| {
-                    let i = geo.lookup(ip);
-                    let asn = i.asn.map(|a| {
-                        format!("AS{a} {}", i.as_org.as_deref().unwrap_or(""))
-                            .trim()
-                            .to_string()
-                    });
-                    (i.country, asn, network(ip))
-                });
-            }
-            if let Some(ua) = e.user_agent.as_deref() {
-                families.entry(ua).or_insert_with(|| agent_family(ua));
-            }
-        }
-        let mut slice: HashMap<&str, SliceCounts> = HashMap::default();
-        for (e, p) in counted() {
-            let c = slice.entry(p).or_insert_with(|| SliceCounts {
-                first: e.event_time,
-                last: e.event_time,
-                events: 0,
-                errors: 0,
-                accounts: HashMap::default(),
-                countries: HashMap::default(),
-                asns: HashMap::default(),
-                networks: HashMap::default(),
-                user_agents: HashMap::default(),
-                hour_of_week: HashMap::default(),
-                roles_assumed: HashMap::default(),
-            });
-            c.first = c.first.min(e.event_time);
-            c.last = c.last.max(e.event_time);
-            c.events += 1;
-            c.errors += u64::from(e.is_error);
-            if let Some(a) = e.recipient_account_id.as_deref() {
-                *c.accounts.entry(a).or_default() += 1;
-            }
-            if let Some((country, asn, net)) = e.source_ip.as_deref().and_then(|ip| places.get(ip))
-            {
-                if let Some(country) = country {
-                    *c.countries.entry(country).or_default() += 1;
-                }
-                if let Some(asn) = asn {
-                    *c.asns.entry(asn).or_default() += 1;
-                }
-                *c.networks.entry(net).or_default() += 1;
-            }
-            if let Some(f) = e.user_agent.as_deref().and_then(|ua| families.get(ua)) {
-                *c.user_agents.entry(f).or_default() += 1;
-            }
-            let (wd, h) = week_hour(e.event_time);
-            *c.hour_of_week.entry(wd * 24 + h).or_default() += 1;
-            if e.is_issuing_call && !e.is_error {
-                if let Some(r) = e.sts().requested_role_arn.as_deref() {
-                    *c.roles_assumed.entry(r).or_default() += 1;
-                }
-            }
-        }
-        // Added to the profiles: counts are sums, first and last seen a minimum and a maximum,
-        // so the order of the principals does not matter.
-        fn add(m: &mut BTreeMap<String, u64>, counts: HashMap<&str, u64>) {
+        let mut counter = Counter::default();
+        counter.count(events, principals, geo);
+        self.add(counter);
+    }
+
+    /// Adds what a counter counted. Counts are sums, first and last seen a minimum and a
+    /// maximum, so neither the order of the principals nor how the events were cut into
+    /// counters matters.
+    pub fn add(&mut self, counter: Counter) {
+        fn add<K: AsRef<str>>(
+            m: &mut BTreeMap<String, u64>,
+            counts: impl Iterator<Item = (K, u64)>,
+        ) {
             for (k, n) in counts {
-                match m.get_mut(k) {
+                match m.get_mut(k.as_ref()) {
                     Some(have) => *have += n,
                     None => {
-                        m.insert(k.to_string(), n);
+                        m.insert(k.as_ref().to_string(), n);
                     }
                 }
             }
         }
-        for (p, c) in slice {
+        let Counter {
+            names, principals, ..
+        } = counter;
+        let named = |m: HashMap<u32, u64>| {
+            m.into_iter()
+                .map(|(i, n)| (names[i as usize].as_str(), n))
+                .collect::<Vec<_>>()
+        };
+        for (p, c) in principals {
+            let p = &*p;
             match self.spans.get_mut(p) {
                 Some(span) => {
                     span.0 = span.0.min(c.first);
@@ -178,27 +254,25 @@ impl Profiles {
                     self.spans.insert(p.to_string(), (c.first, c.last));
                 }
             }
-            if !self.profiles.contains_key(p) {
-                self.profiles.insert(
-                    p.to_string(),
-                    Profile {
+            let prof = match self.profiles.get_mut(p) {
+                Some(prof) => prof,
+                None => self
+                    .profiles
+                    .entry(p.to_string())
+                    .or_insert_with(|| Profile {
                         principal: p.to_string(),
                         hour_of_week: vec![0; 168],
                         ..Profile::default()
-                    },
-                );
-            }
-            let Some(prof) = self.profiles.get_mut(p) else {
-                continue;
+                    }),
             };
             prof.events += c.events;
             prof.errors += c.errors;
-            add(&mut prof.accounts, c.accounts);
-            add(&mut prof.countries, c.countries);
-            add(&mut prof.asns, c.asns);
-            add(&mut prof.networks, c.networks);
-            add(&mut prof.user_agents, c.user_agents);
-            add(&mut prof.roles_assumed, c.roles_assumed);
+            add(&mut prof.accounts, c.accounts.into_iter());
+            add(&mut prof.countries, named(c.countries).into_iter());
+            add(&mut prof.asns, named(c.asns).into_iter());
+            add(&mut prof.networks, named(c.networks).into_iter());
+            add(&mut prof.user_agents, named(c.user_agents).into_iter());
+            add(&mut prof.roles_assumed, c.roles_assumed.into_iter());
             for (h, n) in c.hour_of_week {
                 if let Some(v) = prof.hour_of_week.get_mut(h) {
                     *v += n;

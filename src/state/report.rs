@@ -34,6 +34,12 @@ pub const GRAPH_KEYS_HELD: usize = 50_000;
 /// Rows a lake partition of a day the stream has left must hold to be written aside (fewer are
 /// calls delivered late: they stay until the end).
 const LEFT_DAY_ROWS: usize = 1_000;
+/// Events of a slice counted together for the profiles and the report (a few hundred
+/// kilobytes: they stay in the cache between the two).
+const BLOCK: usize = 256;
+/// Addresses, user agents and principals the profiles' counts of a night may hold before they
+/// are added to the profiles.
+const COUNTED_HELD: usize = 1 << 17;
 
 /// What the report is written as (the command line names them in `src/cli/values.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -741,7 +747,8 @@ fn keep_slices(
     mut lake: super::LakeParts<Event>,
     geo: &crate::geoip::GeoIp,
 ) -> Result<(Option<Box<Learned>>, super::LakeParts<Event>)> {
-    let mut learned = None;
+    let mut learned: Option<Box<Learned>> = None;
+    let mut counter = baseline::Counter::default();
     for kept in slices {
         match kept {
             Kept::Learned(l) => learned = Some(l),
@@ -752,8 +759,15 @@ fn keep_slices(
                     ));
                 };
                 let (profiles, tally) = &mut **l;
-                profiles.observe_as(&slice, &principals, geo);
-                tally.observe(&slice, &principals, geo);
+                // Both counts block by block, each block's events read once from memory; the
+                // profiles' counts added to them at the end, or when they hold many values.
+                for (block, of) in slice.chunks(BLOCK).zip(principals.chunks(BLOCK)) {
+                    counter.count(block, of, geo);
+                    tally.observe(block, of, geo);
+                }
+                if counter.held() > COUNTED_HELD {
+                    profiles.add(std::mem::take(&mut counter));
+                }
                 drop(principals);
                 lake.push(slice, lake_partition);
                 // The days the stream has left (an hour past their end) wait on disk, not in
@@ -769,6 +783,9 @@ fn keep_slices(
                 lake.spill_over(crate::frame::events_frame_of)?;
             }
         }
+    }
+    if let Some(l) = learned.as_mut() {
+        l.0.add(counter);
     }
     Ok((learned, lake))
 }
@@ -969,17 +986,57 @@ struct DigestInput<'a> {
 /// account, AssumeRole successes and denials, top principals and roles, and the principals and
 /// (principal, country) pairs the saved state had never seen.
 struct DigestTally {
-    old_principals: FastSet<String>,
-    /// Principal -> the countries the saved state saw it in.
+    /// Principal -> the countries the saved state saw it in, until the principal's first call
+    /// (then moved to its tally).
     old_places: FastMap<String, FastSet<String>>,
     calls: FastMap<String, BTreeMap<i64, u64>>,
     assume: BTreeMap<i64, (u64, u64)>,
-    principals: FastMap<String, (u64, u64)>,
+    principals: FastMap<crate::event::Text, PrincipalTally>,
     roles: FastMap<String, (u64, u64)>,
-    new_principals: FastMap<String, Millis>,
-    /// Principal -> country -> first call from there, for countries the state had not seen.
-    new_places: FastMap<String, BTreeMap<String, Millis>>,
-    countries: FastMap<String, Option<String>>,
+    countries: FastMap<crate::event::Text, Option<String>>,
+}
+
+/// What the night's calls tell of one principal.
+#[derive(Default)]
+struct PrincipalTally {
+    calls: u64,
+    errors: u64,
+    /// The countries the saved state saw it in; none when the state never saw it.
+    old_places: Option<FastSet<String>>,
+    /// Its first call, when the saved state never saw it.
+    new_since: Option<Millis>,
+    /// Country -> first call from there, for countries the state had not seen.
+    new_places: BTreeMap<String, Millis>,
+}
+
+/// Calls and errors per principal, the principals new in the run (first call) and the
+/// countries new for a principal the saved state knew (first call from there).
+type Principals = (
+    FastMap<String, (u64, u64)>,
+    BTreeMap<String, Millis>,
+    BTreeMap<String, BTreeMap<String, Millis>>,
+);
+
+impl PrincipalTally {
+    fn split(tallied: FastMap<crate::event::Text, PrincipalTally>) -> Principals {
+        let mut principals: FastMap<String, (u64, u64)> = FastMap::default();
+        let mut new_principals: BTreeMap<String, Millis> = BTreeMap::new();
+        let mut new_places: BTreeMap<String, BTreeMap<String, Millis>> = BTreeMap::new();
+        for (p, t) in tallied {
+            principals.insert(p.to_string(), (t.calls, t.errors));
+            match t.new_since {
+                Some(since) => {
+                    new_principals.insert(p.to_string(), since);
+                }
+                // A principal new in this run is not also listed as coming from a new country.
+                None if !t.new_places.is_empty() => {
+                    new_places.insert(p.to_string(), t.new_places);
+                }
+                None => {}
+            }
+        }
+        (principals, new_principals, new_places)
+    }
 }
 
 impl DigestTally {
@@ -989,13 +1046,10 @@ impl DigestTally {
                 .counted()
                 .map(|p| (p.principal.clone(), p.countries.keys().cloned().collect()))
                 .collect(),
-            old_principals: before.counted().map(|p| p.principal.clone()).collect(),
             calls: FastMap::default(),
             assume: BTreeMap::new(),
             principals: FastMap::default(),
             roles: FastMap::default(),
-            new_principals: FastMap::default(),
-            new_places: FastMap::default(),
             countries: FastMap::default(),
         }
     }
@@ -1010,37 +1064,39 @@ impl DigestTally {
     ) {
         let hour = |t: Millis| t - t.rem_euclid(HOUR);
         for (e, p) in slice.iter().zip(principals).filter(|(e, _)| !e.shared_copy) {
-            if let Some(ip) = e.source_ip.as_deref() {
-                if !self.countries.contains_key(ip) {
-                    self.countries
-                        .insert(ip.to_string(), geo.lookup(ip).country);
-                }
-            }
-            let c = e
-                .source_ip
-                .as_deref()
-                .and_then(|ip| self.countries.get(ip))
-                .and_then(|c| c.as_deref());
-            if let Some(p) = p.as_deref() {
-                if !self.old_principals.contains(p) && !self.new_principals.contains_key(p) {
-                    self.new_principals.insert(p.to_string(), e.event_time);
-                }
+            let c = match &e.source_ip {
+                Some(ip) => match self.countries.get(&**ip) {
+                    Some(c) => c.as_deref(),
+                    None => self
+                        .countries
+                        .entry(ip.clone())
+                        .or_insert_with(|| geo.lookup(ip).country)
+                        .as_deref(),
+                },
+                None => None,
+            };
+            if let Some(p) = p {
+                let t = match self.principals.get_mut(&**p) {
+                    Some(t) => t,
+                    None => {
+                        let old_places = self.old_places.remove(&**p);
+                        let new_since = old_places.is_none().then_some(e.event_time);
+                        self.principals.entry(p.clone()).or_insert(PrincipalTally {
+                            old_places,
+                            new_since,
+                            ..PrincipalTally::default()
+                        })
+                    }
+                };
                 if let Some(c) = c {
-                    let seen = self.old_places.get(p).is_some_and(|cs| cs.contains(c))
-                        || self.new_places.get(p).is_some_and(|cs| cs.contains_key(c));
+                    let seen = t.old_places.as_ref().is_some_and(|cs| cs.contains(c))
+                        || t.new_places.contains_key(c);
                     if !seen {
-                        self.new_places
-                            .entry(p.to_string())
-                            .or_default()
-                            .insert(c.to_string(), e.event_time);
+                        t.new_places.insert(c.to_string(), e.event_time);
                     }
                 }
-                let v = match self.principals.get_mut(p) {
-                    Some(v) => v,
-                    None => self.principals.entry(p.to_string()).or_default(),
-                };
-                v.0 += 1;
-                v.1 += u64::from(e.is_error);
+                t.calls += 1;
+                t.errors += u64::from(e.is_error);
             }
             let acct = e.recipient_account_id.as_deref().unwrap_or("unknown");
             let per_hour = match self.calls.get_mut(acct) {
@@ -1078,20 +1134,14 @@ fn build_digest(d: DigestInput) -> Digest {
     let DigestTally {
         calls,
         assume,
-        principals,
+        principals: tallied,
         roles,
-        new_principals,
-        new_places,
         ..
     } = d.tally;
     // In key order from here on (counted in hash maps, every event of the night).
     let sorted = |m: FastMap<String, (u64, u64)>| m.into_iter().collect::<BTreeMap<_, _>>();
     let calls: BTreeMap<String, BTreeMap<i64, u64>> = calls.into_iter().collect();
-    let new_principals: BTreeMap<String, Millis> = new_principals.into_iter().collect();
-    let mut new_places: BTreeMap<String, BTreeMap<String, Millis>> =
-        new_places.into_iter().collect();
-    // A principal new in this run is not also listed as coming from a new country.
-    new_places.retain(|p, _| !new_principals.contains_key(p));
+    let (principals, new_principals, new_places) = PrincipalTally::split(tallied);
     let top = |m: BTreeMap<String, (u64, u64)>| {
         let mut v: Vec<(String, u64, u64)> = m.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
         v.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
@@ -1172,6 +1222,72 @@ fn chain_tree(f: &Finding, graph: &Graph) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::state::tests::sample_events;
+
+    #[test]
+    fn the_report_lists_principals_and_countries_the_saved_state_never_saw_from_their_first_call() {
+        let events = sample_events();
+        let geo = crate::geoip::GeoIp::bundled().unwrap();
+        let mut graph = crate::graph::GraphState::default();
+        graph.observe(&events);
+        let graph = graph.finish();
+        let of = baseline::principals(&events, &graph);
+        // The state knows the users' calls before the cut, and no role's.
+        let cut = crate::event::time::parse_iso("2026-03-05T00:00:00Z").unwrap();
+        let role = |i: usize| of[i].as_deref().is_some_and(|p| p.contains(":role/"));
+        let old: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].event_time < cut && !role(i))
+            .collect();
+        let new: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].event_time >= cut)
+            .collect();
+        let mut before = baseline::Profiles::default();
+        let pick = |at: &[usize]| -> (Vec<Event>, Vec<Option<crate::event::Text>>) {
+            at.iter()
+                .map(|&i| (events[i].clone(), of[i].clone()))
+                .unzip()
+        };
+        let (old_events, old_of) = pick(&old);
+        before.observe_as(&old_events, &old_of, &geo);
+        let (new_events, new_of) = pick(&new);
+        let mut tally = DigestTally::new(&before);
+        // In blocks, as a night counts them.
+        for (block, of) in new_events.chunks(7).zip(new_of.chunks(7)) {
+            tally.observe(block, of, &geo);
+        }
+        let (principals, new_principals, new_places) = PrincipalTally::split(tally.principals);
+
+        // The same, counted plainly: the first call of each principal or (principal, country)
+        // the profiles before the cut never counted.
+        let mut want_calls: FastMap<String, (u64, u64)> = FastMap::default();
+        let mut want_principals: BTreeMap<String, Millis> = BTreeMap::new();
+        let mut want_places: BTreeMap<String, BTreeMap<String, Millis>> = BTreeMap::new();
+        for (e, p) in new_events.iter().zip(&new_of) {
+            let Some(p) = p.as_deref().filter(|_| !e.shared_copy) else {
+                continue;
+            };
+            let c = want_calls.entry(p.to_string()).or_default();
+            c.0 += 1;
+            c.1 += u64::from(e.is_error);
+            let known = before.counted().find(|k| k.principal == p);
+            if known.is_none() {
+                want_principals.entry(p.to_string()).or_insert(e.event_time);
+                continue;
+            }
+            if let Some(country) = e.source_ip.as_deref().and_then(|ip| geo.lookup(ip).country) {
+                if !known.is_some_and(|k| k.countries.contains_key(&country)) {
+                    want_places
+                        .entry(p.to_string())
+                        .or_default()
+                        .entry(country)
+                        .or_insert(e.event_time);
+                }
+            }
+        }
+        assert!(!want_principals.is_empty() && !want_places.is_empty());
+        assert_eq!(principals, want_calls);
+        assert_eq!(new_principals, want_principals);
+        assert_eq!(new_places, want_places);
+    }
 
     #[test]
     fn incidents_from_the_calls_read_back_with_their_fields_only_are_those_of_the_events() {
