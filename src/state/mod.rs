@@ -640,7 +640,7 @@ impl State {
         &self,
         table: &str,
         run: &str,
-        mut rows: Vec<T>,
+        rows: Vec<T>,
         partition: impl Fn(&T) -> (String, String),
         frame: impl Fn(&[T]) -> Result<DataFrame>,
     ) -> Result<u64> {
@@ -650,12 +650,18 @@ impl State {
             let (account, date) = partition(r);
             (safe(&account), safe(&date))
         };
-        rows.sort_by_cached_key(folder);
+        // Each row's folder found once; the sort keeps the rows' order within a folder.
+        let mut keyed: Vec<((String, String), T)> =
+            rows.into_iter().map(|r| (folder(&r), r)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let (folders, rows): (Vec<(String, String)>, Vec<T>) = keyed.into_iter().unzip();
         let mut files = 0;
-        for group in rows.chunk_by(|a, b| folder(a) == folder(b)) {
-            let (account, date) = folder(&group[0]);
-            let mut df = frame(group)?;
-            self.write_part(table, run, (&account, &date), &mut df)?;
+        let mut start = 0;
+        for group in folders.chunk_by(|a, b| a == b) {
+            let (account, date) = &group[0];
+            let mut df = frame(&rows[start..start + group.len()])?;
+            self.write_part(table, run, (account, date), &mut df)?;
+            start += group.len();
             files += 1;
         }
         Ok(files)

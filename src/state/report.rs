@@ -554,8 +554,15 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             hunt.detector.expire(before);
             profiles.expire(before);
         }
-        // The baselines' JSON (written with the run's other files below) beside the saving.
-        let baselines = s.spawn(|| profiles.finished_json());
+        // The baselines' JSON, made and written beside the saving (like the other files of the
+        // run, it is read by `baseline show`, not by the next run, which goes on from the
+        // engine state).
+        let baselines = s.spawn(|| -> Result<()> {
+            let bytes = profiles
+                .finished_json()
+                .map_err(|e| Error::Other(e.to_string()))?;
+            write_atomic(&state.dir().join("baselines.json"), &bytes)
+        });
         let saved = state.save_engine(
             &run_id,
             &super::SavingEngine {
@@ -580,12 +587,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     drop(touched);
     saved?;
     listing?;
-    let baselines = baselines
-        .map_err(|_| Error::Other("writing the baselines failed".into()))?
-        .map_err(|e| Error::Other(e.to_string()))?;
+    baselines.map_err(|_| Error::Other("writing the baselines failed".into()))??;
     let incidents =
         records.map_err(|_| Error::Other("storing the night's records failed".into()))??;
-    write_atomic(&state.dir().join("baselines.json"), &baselines)?;
 
     // The report, then the commit.
     let digest = build_digest(DigestInput {
