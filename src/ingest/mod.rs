@@ -30,6 +30,10 @@ use std::time::{Duration, Instant};
 /// Events reserved up front at most (about 5 GB of address space, not of memory).
 const MAX_RESERVED_EVENTS: u64 = 8 << 20;
 
+/// Names of objects (a state's manifest): hashed with foldhash, not SipHash, since a state
+/// holds every object name its runs read.
+pub type Names = std::collections::HashSet<String, foldhash::fast::FixedState>;
+
 /// How to read.
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
@@ -44,7 +48,7 @@ pub struct IngestOptions {
     pub remote: Remote,
     /// Track inputs by name for a state manifest (`Ingested::processed`), and skip these names
     /// (absolute paths, `s3://bucket/key`): objects an earlier run processed.
-    pub track: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    pub track: Option<std::sync::Arc<Names>>,
     /// Bytes one object may decompress to (default [`decode::DEFAULT_MAX_INFLATED`]); an object
     /// that inflates past it is a failed file and the run goes on.
     pub max_object_bytes: Option<u64>,

@@ -163,7 +163,7 @@ pub fn expand(
     paths: &[PathBuf],
     settled: &Settled,
     window: &scope::Scope,
-    known: &HashSet<String>,
+    known: &super::Names,
 ) -> Result<Walk, Error> {
     source::all_exist(paths)?;
     let mut walk = Walk::default();
@@ -378,7 +378,7 @@ pub fn latest_delivery<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<Stri
 }
 
 /// Names in a set, for [`settle`].
-pub fn in_sets<'a>(a: &'a HashSet<String>, b: &'a HashSet<&'a str>) -> impl Fn(&str) -> bool + 'a {
+pub fn in_sets<'a>(a: &'a super::Names, b: &'a HashSet<&'a str>) -> impl Fn(&str) -> bool + 'a {
     move |n| a.contains(n) || b.contains(n)
 }
 
@@ -461,7 +461,7 @@ mod tests {
         let late = file("2026/03/03", "20260303T0105Z");
         let started = t("2026-03-04T02:00:00Z");
         let old = started - DAY;
-        let all: HashSet<String> = [a.clone(), late.clone()].into();
+        let all: super::super::Names = [a.clone(), late.clone()].into_iter().collect();
         let none: HashSet<&str> = HashSet::new();
         let processed = in_sets(&all, &none);
         let latest = latest_delivery(all.iter().map(String::as_str));

@@ -437,8 +437,8 @@ impl State {
     }
 
     /// The names (paths, s3:// URLs) of every log object committed runs processed.
-    pub fn manifest(&self) -> Result<HashSet<String>> {
-        let mut out = HashSet::new();
+    pub fn manifest(&self) -> Result<crate::ingest::Names> {
+        let mut out = crate::ingest::Names::default();
         for r in &self.meta.runs {
             let p = self.dir.join("manifest").join(format!("{}.tsv", r.id));
             let text = match std::fs::read_to_string(&p) {
