@@ -21,17 +21,23 @@ pub struct Profile {
     pub last_seen: String,
     pub events: u64,
     pub errors: u64,
+    #[serde(deserialize_with = "in_bulk")]
     pub accounts: BTreeMap<String, u64>,
+    #[serde(deserialize_with = "in_bulk")]
     pub countries: BTreeMap<String, u64>,
     /// `AS<number> <organisation>`.
+    #[serde(deserialize_with = "in_bulk")]
     pub asns: BTreeMap<String, u64>,
     /// Source address blocks: /24 for IPv4, /48 for IPv6; service names as they are.
+    #[serde(deserialize_with = "in_bulk")]
     pub networks: BTreeMap<String, u64>,
     /// User agent families (the first word of the agent, lowercased, without its version).
+    #[serde(deserialize_with = "in_bulk")]
     pub user_agents: BTreeMap<String, u64>,
     /// Calls per hour of the week, UTC; index 0 is Monday 00:00.
     pub hour_of_week: Vec<u64>,
     /// Roles this principal's chains assumed (successful AssumeRole* calls).
+    #[serde(deserialize_with = "in_bulk")]
     pub roles_assumed: BTreeMap<String, u64>,
 }
 
@@ -39,8 +45,42 @@ pub struct Profile {
 /// first and last seen.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Profiles {
+    #[serde(deserialize_with = "in_bulk")]
     profiles: BTreeMap<String, Profile>,
+    #[serde(deserialize_with = "in_bulk")]
     spans: BTreeMap<String, (Millis, Millis)>,
+}
+
+/// A map read back into a B-tree built in bulk from its entries (serde's own inserts each
+/// entry, searching the tree for it: most of reading a state's profiles). A map written in key
+/// order, as profiles are, is sorted already; a key written twice keeps its last value, as
+/// inserting would.
+fn in_bulk<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    struct Entries<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> serde::de::Visitor<'de>
+        for Entries<K, V>
+    {
+        type Value = BTreeMap<K, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(m.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(e) = m.next_entry()? {
+                entries.push(e);
+            }
+            Ok(entries.into_iter().collect())
+        }
+    }
+    d.deserialize_map(Entries(std::marker::PhantomData))
 }
 
 /// The principal of each event of a slice, as profiles count it ([`principal_text`]): `None`
@@ -495,5 +535,30 @@ mod tests {
         assert_eq!(network("203.0.113.77"), "203.0.113.0/24");
         assert_eq!(network("2001:db8:1:2::5"), "2001:db8:1::/48");
         assert_eq!(network("ec2.amazonaws.com"), "ec2.amazonaws.com");
+    }
+
+    #[test]
+    fn profiles_read_back_as_saved_their_maps_built_in_bulk_as_inserting_would() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+        let events = crate::ingest::ingest_paths(&[dir]).unwrap().events;
+        let mut graph = crate::graph::GraphState::default();
+        graph.observe(&events);
+        let mut profiles = Profiles::default();
+        profiles.observe(&events, &graph.finish(), &GeoIp::bundled().unwrap());
+        assert!(profiles.profiles.len() > 10);
+        let mut packed = Vec::new();
+        rmp_serde::encode::write_named(&mut packed, &profiles).unwrap();
+        let back: Profiles = rmp_serde::from_slice(&packed).unwrap();
+        assert_eq!(back.profiles, profiles.profiles);
+        assert_eq!(back.spans, profiles.spans);
+        // Out of order, and a key twice: the last value, as inserting one by one keeps.
+        let p: Profile = serde_json::from_str(
+            r#"{"principal":"p","first_seen":"","last_seen":"","events":3,"errors":0,
+            "accounts":{},"countries":{"US":1,"DE":2,"US":5},"asns":{},"networks":{},
+            "user_agents":{},"hour_of_week":[],"roles_assumed":{}}"#,
+        )
+        .unwrap();
+        let want: BTreeMap<String, u64> = [("DE".into(), 2), ("US".into(), 5)].into();
+        assert_eq!(p.countries, want);
     }
 }
