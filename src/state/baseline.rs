@@ -264,7 +264,7 @@ impl Profiles {
     pub fn add(&mut self, counter: Counter) {
         fn add<K: AsRef<str>>(
             m: &mut BTreeMap<String, u64>,
-            counts: impl Iterator<Item = (K, u64)>,
+            counts: impl IntoIterator<Item = (K, u64)>,
         ) {
             for (k, n) in counts {
                 match m.get_mut(k.as_ref()) {
@@ -278,11 +278,8 @@ impl Profiles {
         let Counter {
             names, principals, ..
         } = counter;
-        let named = |m: HashMap<u32, u64>| {
-            m.into_iter()
-                .map(|(i, n)| (names[i as usize].as_str(), n))
-                .collect::<Vec<_>>()
-        };
+        let named =
+            |m: HashMap<u32, u64>| m.into_iter().map(|(i, n)| (names[i as usize].as_str(), n));
         for (p, c) in principals {
             let p = &*p;
             match self.spans.get_mut(p) {
@@ -307,12 +304,12 @@ impl Profiles {
             };
             prof.events += c.events;
             prof.errors += c.errors;
-            add(&mut prof.accounts, c.accounts.into_iter());
-            add(&mut prof.countries, named(c.countries).into_iter());
-            add(&mut prof.asns, named(c.asns).into_iter());
-            add(&mut prof.networks, named(c.networks).into_iter());
-            add(&mut prof.user_agents, named(c.user_agents).into_iter());
-            add(&mut prof.roles_assumed, c.roles_assumed.into_iter());
+            add(&mut prof.accounts, c.accounts);
+            add(&mut prof.countries, named(c.countries));
+            add(&mut prof.asns, named(c.asns));
+            add(&mut prof.networks, named(c.networks));
+            add(&mut prof.user_agents, named(c.user_agents));
+            add(&mut prof.roles_assumed, c.roles_assumed);
             for (h, n) in c.hour_of_week {
                 if let Some(v) = prof.hour_of_week.get_mut(h) {
                     *v += n;

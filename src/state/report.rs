@@ -917,6 +917,7 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
         .iter()
         .map(|k| Some(k.is_some_and(|k| keys.contains(k))))
         .collect();
+    let fields: Vec<String> = crate::incident::FIELDS.map(String::from).to_vec();
     let mut calls = Vec::new();
     let mut start = 0;
     for rows in footer.row_groups.iter().map(|g| g.num_rows()) {
@@ -924,9 +925,8 @@ fn calls_of_keys(part: &std::path::Path, keys: &HashSet<&str>) -> Result<Vec<Eve
         if signed.any() {
             let mut reader = ParquetReader::new(open()?);
             reader.set_metadata(footer.clone());
-            let fields = crate::incident::FIELDS.map(String::from);
             let group = reader
-                .with_columns(Some(fields.to_vec()))
+                .with_columns(Some(fields.clone()))
                 .with_slice(Some((start, rows)))
                 .finish()
                 .and_then(|df| df.filter(&signed))
@@ -1293,6 +1293,19 @@ mod tests {
         assert_eq!(new_places, want_places);
     }
 
+    /// `events` written as a run's events lake parts in row groups of `group` rows, in a state
+    /// of their own (kept while the folder is).
+    fn lake_parts_of(events: &[Event], group: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let mut lake = super::super::LakeParts::new("events").row_groups_of(group);
+        lake.push(events.to_vec(), lake_partition);
+        let parts = lake
+            .write(&state, "run-a", super::super::Encoder::events())
+            .unwrap();
+        (dir, parts)
+    }
+
     #[test]
     fn incidents_from_the_calls_read_back_with_their_fields_only_are_those_of_the_events() {
         let events = sample_events();
@@ -1301,13 +1314,7 @@ mod tests {
         let mut hunt = crate::engine::Hunt::new(&geo, &cfg);
         hunt.observe(&events);
         let (graph, findings) = hunt.judge();
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let mut lake = super::super::LakeParts::new("events").row_groups_of(50);
-        lake.push(events.clone(), lake_partition);
-        let parts = lake
-            .write(&state, "run-a", super::super::Encoder::events())
-            .unwrap();
+        let (_dir, parts) = lake_parts_of(&events, 50);
         let got = incidents_from_parts(&findings, &graph, &parts, &[]);
         let want = crate::incident::build(
             &findings,
@@ -1340,13 +1347,7 @@ mod tests {
         busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let keys: HashSet<&str> = busiest.iter().take(2).map(|(k, _)| *k).collect();
         // Parts in row groups of 10 rows, so that a part holds many.
-        let dir = tempfile::tempdir().unwrap();
-        let state = State::open(dir.path()).unwrap();
-        let mut lake = super::super::LakeParts::new("events").row_groups_of(10);
-        lake.push(events.clone(), lake_partition);
-        let parts = lake
-            .write(&state, "run-a", super::super::Encoder::events())
-            .unwrap();
+        let (_dir, parts) = lake_parts_of(&events, 10);
         let got: Vec<String> = parts
             .iter()
             .flat_map(|p| calls_of_keys(p, &keys).unwrap())
