@@ -8,6 +8,7 @@
 //! Memory: each worker holds one file's bytes at a time; only normalized events outlive a file.
 
 pub mod decode;
+pub mod known;
 pub mod lookup;
 pub mod parse;
 pub mod s3;
@@ -33,6 +34,7 @@ const MAX_RESERVED_EVENTS: u64 = 8 << 20;
 /// Names of objects (a state's manifest): hashed with foldhash, not SipHash, since a state
 /// holds every object name its runs read.
 pub type Names = std::collections::HashSet<String, foldhash::fast::FixedState>;
+pub use known::Known;
 
 /// How to read.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +50,7 @@ pub struct IngestOptions {
     pub remote: Remote,
     /// Track inputs by name for a state manifest (`Ingested::processed`), and skip these names
     /// (absolute paths, `s3://bucket/key`): objects an earlier run processed.
-    pub track: Option<std::sync::Arc<Names>>,
+    pub track: Option<std::sync::Arc<Known>>,
     /// Bytes one object may decompress to (default [`decode::DEFAULT_MAX_INFLATED`]); an object
     /// that inflates past it is a failed file and the run goes on.
     pub max_object_bytes: Option<u64>,

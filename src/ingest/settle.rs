@@ -163,7 +163,7 @@ pub fn expand(
     paths: &[PathBuf],
     settled: &Settled,
     window: &scope::Scope,
-    known: &super::Names,
+    known: &super::Known,
 ) -> Result<Walk, Error> {
     source::all_exist(paths)?;
     let mut walk = Walk::default();
@@ -378,7 +378,7 @@ pub fn latest_delivery<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<Stri
 }
 
 /// Names in a set, for [`settle`].
-pub fn in_sets<'a>(a: &'a super::Names, b: &'a HashSet<&'a str>) -> impl Fn(&str) -> bool + 'a {
+pub fn in_sets<'a>(a: &'a super::Known, b: &'a HashSet<&'a str>) -> impl Fn(&str) -> bool + 'a {
     move |n| a.contains(n) || b.contains(n)
 }
 
@@ -463,8 +463,9 @@ mod tests {
         let old = started - DAY;
         let all: super::super::Names = [a.clone(), late.clone()].into_iter().collect();
         let none: HashSet<&str> = HashSet::new();
-        let processed = in_sets(&all, &none);
         let latest = latest_delivery(all.iter().map(String::as_str));
+        let all = super::super::Known::from(all);
+        let processed = in_sets(&all, &none);
         let folder = format!("{TRAIL}/2026/03/02");
         let settles = |l: Listed, latest: &HashMap<String, Millis>| {
             !settle(&[l], &[], &processed, latest, started).is_empty()

@@ -3,7 +3,10 @@
 //! ```text
 //! STATE/
 //!   state.json                      committed runs and forgotten baselines (the commit point)
-//!   manifest/<run>.tsv              log objects a run processed: name <TAB> size
+//!   manifest/<run>.tsv              log objects a run processed: name <TAB> size, grouped
+//!                                   by folder
+//!   manifest/<run>.folders.tsv      where each folder's lines are in it: folder <TAB> offset
+//!                                   <TAB> length (a run reads only the folders it lists)
 //!   settled/<run>.tsv               local CloudTrail day folders not listed again while
 //!                                   unchanged (`ingest::settle`): folder, mtime, files
 //!   baselines.json                  each principal's profile (derived; `baseline show`)
@@ -48,6 +51,9 @@ const VERSION: u32 = 1;
 /// The engine state's file name after the run id: MessagePack (fields by name, so that
 /// optional fields may be left out and added), compressed with zstd.
 const ENGINE_EXT: &str = ".msgpack.zst";
+
+/// A run's manifest index, beside its manifest (`manifest/<run>.folders.tsv`).
+const INDEX_EXT: &str = ".folders.tsv";
 /// zstd's fastest level but one: the state compresses about 8 to 1 in a fraction of the time
 /// gzip took for 5 to 1.
 const ENGINE_ZSTD_LEVEL: i32 = 1;
@@ -436,35 +442,46 @@ impl State {
         }
     }
 
-    /// The names (paths, s3:// URLs) of every log object committed runs processed.
-    pub fn manifest(&self) -> Result<crate::ingest::Names> {
-        let mut out = crate::ingest::Names::default();
+    /// The names (paths, s3:// URLs) of every log object committed runs processed: a run's
+    /// manifest with an index is read a folder at a time when a name in it is looked up, one
+    /// without (an earlier version's, or an index that does not read) whole, now.
+    pub fn manifest(&self) -> Result<crate::ingest::Known> {
+        use crate::ingest::known;
+        let mut whole = crate::ingest::Names::default();
+        let mut indexed = Vec::new();
         for r in &self.meta.runs {
             let p = self.dir.join("manifest").join(format!("{}.tsv", r.id));
+            if !p.exists() {
+                continue;
+            }
+            let index = self
+                .dir
+                .join("manifest")
+                .join(format!("{}{INDEX_EXT}", r.id));
+            let read = std::fs::read_to_string(&index)
+                .ok()
+                .and_then(|text| known::parse_index(p.clone(), &text));
+            if let Some(i) = read {
+                indexed.push(i);
+                continue;
+            }
             let text = match std::fs::read_to_string(&p) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err(&p, e)),
             };
-            out.extend(
-                text.lines()
-                    .filter_map(|l| l.split('\t').next())
-                    .filter(|n| !n.is_empty())
-                    .map(String::from),
-            );
+            whole.extend(known::names_in(&text));
         }
-        Ok(out)
+        Ok(crate::ingest::Known::new(whole, indexed))
     }
 
+    /// Records the objects a run processed (counted once the run commits), grouped by folder,
+    /// and the index of where each folder's lines are.
     pub fn write_manifest(&self, run: &str, objects: &[(String, u64)]) -> Result<()> {
-        let mut text = String::new();
-        for (name, size) in objects {
-            text.push_str(&format!("{name}\t{size}\n"));
-        }
-        write_atomic(
-            &self.dir.join("manifest").join(format!("{run}.tsv")),
-            text.as_bytes(),
-        )
+        let (text, index) = crate::ingest::known::manifest_with_index(objects);
+        let dir = self.dir.join("manifest");
+        write_atomic(&dir.join(format!("{run}.tsv")), text.as_bytes())?;
+        write_atomic(&dir.join(format!("{run}{INDEX_EXT}")), index.as_bytes())
     }
 
     /// The settled day folders the latest committed run that recorded them left (none when
@@ -1150,6 +1167,7 @@ pub(crate) mod tests {
         assert!(m.contains("a.json.gz"));
         assert!(!m.contains("b.json.gz"));
         assert!(!dir.path().join("manifest/run-b.tsv").exists());
+        assert!(!dir.path().join("manifest/run-b.folders.tsv").exists());
         assert!(!dir.path().join("manifest/.x.tmp-1").exists());
     }
 
@@ -1177,7 +1195,7 @@ pub(crate) mod tests {
         // A reader sees the committed runs (none) and removes nothing of the run in progress.
         let reader = State::read(dir.path()).unwrap();
         assert!(reader.runs().is_empty());
-        assert!(reader.manifest().unwrap().is_empty());
+        assert!(!reader.manifest().unwrap().contains("a.json.gz"));
         assert!(dir.path().join("manifest/run-a.tsv").exists());
         // Once the writer is done (or dies), the next one goes on, and cleans up after it.
         drop(writing);

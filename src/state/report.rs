@@ -475,6 +475,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         // The objects read (the manifest) and the day folders now settled, for the next run not
         // to read or list them again, written beside the rest (each counts once the run commits).
         let listing = s.spawn(|| -> Result<()> {
+            // A manifest that could not be read when its folder was listed: its objects were
+            // taken as new, so this run must not commit (the next one reads them again).
+            if let Some(e) = known.failed() {
+                return Err(Error::Other(format!("reading the manifest: {e}")));
+            }
             state.write_manifest(&run_id, &processed)?;
             if let Some(walk) = &data.folders {
                 use crate::ingest::settle;
