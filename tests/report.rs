@@ -653,6 +653,99 @@ fn settled_folders(state: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The first committed run's manifest, and where each folder's lines are in it (its index:
+/// folder, offset, length).
+fn first_manifest(state: &Path) -> (std::path::PathBuf, BTreeMap<String, (u64, u64)>) {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(state.join("state.json")).unwrap()).unwrap();
+    let id = meta["runs"][0]["id"].as_str().unwrap().to_string();
+    let index = std::fs::read_to_string(state.join(format!("manifest/{id}.folders.tsv"))).unwrap();
+    let folders = index
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[0].to_string(),
+                (f[1].parse().unwrap(), f[2].parse().unwrap()),
+            )
+        })
+        .collect();
+    (state.join(format!("manifest/{id}.tsv")), folders)
+}
+
+#[test]
+fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
+    let logs = tempfile::tempdir().unwrap();
+    aged_copy(logs.path());
+    let day = logs
+        .path()
+        .join("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/02");
+    let missed = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    let kept = aside.path().join(missed.file_name().unwrap());
+    std::fs::rename(&missed, &kept).unwrap();
+    age_folders(logs.path());
+    let state = tempfile::tempdir().unwrap();
+    let mut objects = 0;
+    for night in &NIGHTS[..4] {
+        let v = report_on(logs.path(), state.path(), &["--until", night]);
+        objects += v["read"]["objects_new"].as_u64().unwrap();
+    }
+    // The first night read the day's folder, which has settled since, as have the folders
+    // whose lines come after its own in that night's manifest.
+    let (manifest, folders) = first_manifest(state.path());
+    let canon_day = std::fs::canonicalize(&day).unwrap().display().to_string();
+    let (at, _) = folders[&canon_day];
+    let settled = settled_folders(state.path());
+    let after: Vec<&String> = folders
+        .iter()
+        .filter(|(_, r)| r.0 >= at)
+        .map(|(f, _)| f)
+        .collect();
+    assert!(after.contains(&&canon_day));
+    assert!(after.iter().all(|f| settled.contains(f)), "{after:#?}");
+    let lines = std::fs::read(&manifest).unwrap();
+
+    // Their lines lost: a night that lists none of these folders does not read them.
+    std::fs::write(&manifest, &lines[..at as usize]).unwrap();
+    let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
+    assert_eq!(v["read"]["objects_new"], 0);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
+
+    // A file copied late into it: its lines are needed, and the run stops naming the
+    // manifest, before reading the folder's old files as new or committing anything.
+    std::fs::rename(&kept, &missed).unwrap();
+    let o = run(&[
+        "report".to_string(),
+        logs.path().display().to_string(),
+        "--state".into(),
+        state.path().display().to_string(),
+        "--until".into(),
+        NIGHTS[3].into(),
+        "-q".into(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(said.contains(&manifest.display().to_string()), "{said}");
+    assert!(said.contains("shorter than its index says"), "{said}");
+
+    // The lines back: only the late file is new.
+    std::fs::write(&manifest, lines).unwrap();
+    let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
+    assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        objects
+    );
+}
+
 #[test]
 fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_read() {
     let logs = tempfile::tempdir().unwrap();

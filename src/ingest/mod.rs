@@ -325,6 +325,10 @@ fn plan(paths: &[PathBuf], opts: &IngestOptions, defer: bool) -> Result<Plan, Er
         let before = inputs.len();
         inputs.retain(|i| i.name.as_ref().is_none_or(|n| !known.contains(n)));
         known_skipped = (before - inputs.len()) as u64;
+        // Without the manifest of a folder listed, its old files would be read as new.
+        if let Some(e) = known.failed() {
+            return Err(Error::Other(format!("reading the state's manifest: {e}")));
+        }
     }
     // The files of settled folders not listed count as processed before.
     if let Some(w) = folders.as_mut() {
