@@ -171,8 +171,45 @@ impl Pieces {
     }
 }
 
+impl Pieces {
+    /// Bytes that do not fill the current piece: most of what MessagePack writes (a marker, a
+    /// number, a short text at a time), kept small enough to be inlined into the encoder.
+    #[inline]
+    fn fits(&mut self, buf: &[u8]) -> bool {
+        if buf.len() < self.size - self.current.len() {
+            self.current.extend_from_slice(buf);
+            return true;
+        }
+        false
+    }
+}
+
 impl std::io::Write for Pieces {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if !self.fits(buf) {
+            self.write(buf)?;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.fits(buf) {
+            return Ok(buf.len());
+        }
+        self.write_pieces(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Pieces {
+    /// Bytes that fill the current piece: the full pieces go, the rest starts the next.
+    #[inline(never)]
+    fn write_pieces(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
         let n = buf.len();
         while !buf.is_empty() {
             if self.current.len() == self.size {
@@ -191,10 +228,6 @@ impl std::io::Write for Pieces {
             buf = &buf[take..];
         }
         Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
