@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 /// Events reserved up front at most (about 5 GB of address space, not of memory).
 const MAX_RESERVED_EVENTS: u64 = 8 << 20;
 
-/// Names of objects (a state's manifest): hashed with foldhash, not SipHash, since a state
-/// holds every object name its runs read.
+/// Names of objects (of a state's manifest, [`Known`]): hashed with foldhash, not SipHash,
+/// since a night looks thousands up.
 pub type Names = std::collections::HashSet<String, foldhash::fast::FixedState>;
 pub use known::Known;
 

@@ -161,17 +161,6 @@ impl Pieces {
         self
     }
 
-    /// The pieces not sent, each `size` bytes but the last (as `chunks(size)` of everything
-    /// written, after those sent).
-    fn finish(mut self) -> Vec<Vec<u8>> {
-        if !self.current.is_empty() {
-            self.done.push(self.current);
-        }
-        self.done
-    }
-}
-
-impl Pieces {
     /// Bytes that do not fill the current piece: most of what MessagePack writes (a marker, a
     /// number, a short text at a time), kept small enough to be inlined into the encoder.
     #[inline]
@@ -182,31 +171,7 @@ impl Pieces {
         }
         false
     }
-}
 
-impl std::io::Write for Pieces {
-    #[inline]
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if !self.fits(buf) {
-            self.write(buf)?;
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.fits(buf) {
-            return Ok(buf.len());
-        }
-        self.write_pieces(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Pieces {
     /// Bytes that fill the current piece: the full pieces go, the rest starts the next.
     #[inline(never)]
     fn write_pieces(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
@@ -228,6 +193,37 @@ impl Pieces {
             buf = &buf[take..];
         }
         Ok(n)
+    }
+
+    /// The pieces not sent, each `size` bytes but the last (as `chunks(size)` of everything
+    /// written, after those sent).
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+impl std::io::Write for Pieces {
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if !self.fits(buf) {
+            self.write_pieces(buf)?;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.fits(buf) {
+            return Ok(buf.len());
+        }
+        self.write_pieces(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
