@@ -25,8 +25,8 @@ fn report(state: &Path, extra: &[&str]) -> (Output, Value) {
     report_logs(&sample_logs(), state, extra)
 }
 
-/// `report` over `logs` into `state`: its output and its JSON (exit 0 or 1 required).
-fn report_logs(logs: &Path, state: &Path, extra: &[&str]) -> (Output, Value) {
+/// `report` over `logs` into `state` (JSON, quiet), whatever its exit.
+fn report_run(logs: &Path, state: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec![
         "report".into(),
         logs.display().to_string(),
@@ -37,7 +37,12 @@ fn report_logs(logs: &Path, state: &Path, extra: &[&str]) -> (Output, Value) {
         "-q".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let o = run(&args);
+    run(&args)
+}
+
+/// `report` over `logs` into `state`: its output and its JSON (exit 0 or 1 required).
+fn report_logs(logs: &Path, state: &Path, extra: &[&str]) -> (Output, Value) {
+    let o = report_run(logs, state, extra);
     assert!(
         code(&o) == 0 || code(&o) == 1,
         "report {extra:?} failed ({}):\n{}",
@@ -653,6 +658,56 @@ fn settled_folders(state: &Path) -> Vec<String> {
         .collect()
 }
 
+/// An aged copy of the sample's tree whose mirror missed the first file of one day folder
+/// (`day`, under the tree), kept aside to be copied in late.
+struct MissedFile {
+    logs: tempfile::TempDir,
+    day: std::path::PathBuf,
+    missed: std::path::PathBuf,
+    kept: std::path::PathBuf,
+    _aside: tempfile::TempDir,
+}
+
+impl MissedFile {
+    fn of(day: &str) -> MissedFile {
+        let logs = tempfile::tempdir().unwrap();
+        aged_copy(logs.path());
+        let day = logs.path().join(day);
+        let missed = std::fs::read_dir(&day)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .min()
+            .unwrap();
+        let aside = tempfile::tempdir().unwrap();
+        let kept = aside.path().join(missed.file_name().unwrap());
+        std::fs::rename(&missed, &kept).unwrap();
+        age_folders(logs.path());
+        MissedFile {
+            logs,
+            day,
+            missed,
+            kept,
+            _aside: aside,
+        }
+    }
+
+    /// The missed file copied into its folder at last.
+    fn copied_late(&self) {
+        std::fs::rename(&self.kept, &self.missed).unwrap();
+    }
+}
+
+/// Nightly reports over `logs` into `state`, one per night: the objects they read.
+fn nights_read(logs: &Path, state: &Path, nights: &[&str]) -> u64 {
+    nights
+        .iter()
+        .map(|night| {
+            let v = report_on(logs, state, &["--until", night]);
+            v["read"]["objects_new"].as_u64().unwrap()
+        })
+        .sum()
+}
+
 /// The first committed run's manifest, and where each folder's lines are in it (its index:
 /// folder, offset, length).
 fn first_manifest(state: &Path) -> (std::path::PathBuf, BTreeMap<String, (u64, u64)>) {
@@ -675,30 +730,14 @@ fn first_manifest(state: &Path) -> (std::path::PathBuf, BTreeMap<String, (u64, u
 
 #[test]
 fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
-    let logs = tempfile::tempdir().unwrap();
-    aged_copy(logs.path());
-    let day = logs
-        .path()
-        .join("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/02");
-    let missed = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
-    let aside = tempfile::tempdir().unwrap();
-    let kept = aside.path().join(missed.file_name().unwrap());
-    std::fs::rename(&missed, &kept).unwrap();
-    age_folders(logs.path());
+    let tree = MissedFile::of("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/02");
+    let (logs, day) = (&tree.logs, &tree.day);
     let state = tempfile::tempdir().unwrap();
-    let mut objects = 0;
-    for night in &NIGHTS[..4] {
-        let v = report_on(logs.path(), state.path(), &["--until", night]);
-        objects += v["read"]["objects_new"].as_u64().unwrap();
-    }
+    let objects = nights_read(logs.path(), state.path(), &NIGHTS[..4]);
     // The first night read the day's folder, which has settled since, as have the folders
     // whose lines come after its own in that night's manifest.
     let (manifest, folders) = first_manifest(state.path());
-    let canon_day = std::fs::canonicalize(&day).unwrap().display().to_string();
+    let canon_day = std::fs::canonicalize(day).unwrap().display().to_string();
     let (at, _) = folders[&canon_day];
     let settled = settled_folders(state.path());
     let after: Vec<&String> = folders
@@ -721,16 +760,8 @@ fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
 
     // A file copied late into it: its lines are needed, and the run stops naming the
     // manifest, before reading the folder's old files as new or committing anything.
-    std::fs::rename(&kept, &missed).unwrap();
-    let o = run(&[
-        "report".to_string(),
-        logs.path().display().to_string(),
-        "--state".into(),
-        state.path().display().to_string(),
-        "--until".into(),
-        NIGHTS[3].into(),
-        "-q".into(),
-    ]);
+    tree.copied_late();
+    let o = report_run(logs.path(), state.path(), &["--until", NIGHTS[3]]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let said = stderr(&o);
     assert!(said.contains(&manifest.display().to_string()), "{said}");
@@ -748,32 +779,15 @@ fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
 
 #[test]
 fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_read() {
-    let logs = tempfile::tempdir().unwrap();
-    aged_copy(logs.path());
     // The mirror missed one file of the first day; it is copied in after that day settled.
-    let day = logs
-        .path()
-        .join("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/03");
-    let missed = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
-    let aside = tempfile::tempdir().unwrap();
-    let kept = aside.path().join(missed.file_name().unwrap());
-    std::fs::rename(&missed, &kept).unwrap();
-    age_folders(logs.path());
-
+    let tree = MissedFile::of("AWSLogs/739204618823/CloudTrail/us-west-2/2026/03/03");
+    let (logs, day) = (&tree.logs, &tree.day);
     let state = tempfile::tempdir().unwrap();
-    let mut objects = 0;
-    for night in &NIGHTS[..4] {
-        let v = report_on(logs.path(), state.path(), &["--until", night]);
-        objects += v["read"]["objects_new"].as_u64().unwrap();
-    }
+    let mut objects = nights_read(logs.path(), state.path(), &NIGHTS[..4]);
     // Days whose deliveries ended over an hour before the latest one read are settled; the
     // last days are not.
     let settled = settled_folders(state.path());
-    let canon_day = std::fs::canonicalize(&day).unwrap().display().to_string();
+    let canon_day = std::fs::canonicalize(day).unwrap().display().to_string();
     assert!(settled.contains(&canon_day), "{settled:#?}");
     assert!(
         settled.iter().all(|f| !f.ends_with("2026/03/06")),
@@ -789,7 +803,7 @@ fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_r
     );
 
     // The late copy changes the folder: it is listed again and the file is read.
-    std::fs::rename(&kept, &missed).unwrap();
+    tree.copied_late();
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
     assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
     assert_eq!(
@@ -800,10 +814,7 @@ fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_r
 
     // The other nights, then one run over all: every file read once, and counted as
     // processed afterwards, listed or not.
-    for night in &NIGHTS[4..] {
-        let v = report_on(logs.path(), state.path(), &["--until", night]);
-        objects += v["read"]["objects_new"].as_u64().unwrap();
-    }
+    objects += nights_read(logs.path(), state.path(), &NIGHTS[4..]);
     let v = report_on(logs.path(), state.path(), &[]);
     objects += v["read"]["objects_new"].as_u64().unwrap();
     assert_eq!(objects, 1468);

@@ -84,6 +84,7 @@ impl Known {
     }
 
     /// Names held now (those of manifests read whole and of the folders looked up).
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.loaded
             .read()
