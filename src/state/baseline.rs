@@ -420,9 +420,9 @@ struct FinishedProfile<'a> {
 }
 
 impl Profiles {
-    /// `baselines.json`: what [`Profiles::finished`] gives, as indented JSON, written without
-    /// copying the profiles.
-    pub fn finished_json(&self) -> serde_json::Result<Vec<u8>> {
+    /// `baselines.json`: what [`Profiles::finished`] gives, as indented JSON, written to `w`
+    /// as it is made, without copying the profiles.
+    pub fn write_finished_json(&self, w: impl std::io::Write) -> serde_json::Result<()> {
         struct All<'a>(&'a Profiles);
         impl Serialize for All<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -451,7 +451,7 @@ impl Profiles {
                 }))
             }
         }
-        serde_json::to_vec_pretty(&All(self))
+        serde_json::to_writer_pretty(w, &All(self))
     }
 }
 
@@ -548,6 +548,13 @@ mod tests {
         let back: Profiles = rmp_serde::from_slice(&packed).unwrap();
         assert_eq!(back.profiles, profiles.profiles);
         assert_eq!(back.spans, profiles.spans);
+        // `baselines.json` as written, streamed: the finished profiles, indented.
+        let mut written = Vec::new();
+        profiles.write_finished_json(&mut written).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            serde_json::to_string_pretty(&profiles.finished()).unwrap()
+        );
         // Out of order, and a key twice: the last value, as inserting one by one keeps.
         let p: Profile = serde_json::from_str(
             r#"{"principal":"p","first_seen":"","last_seen":"","events":3,"errors":0,

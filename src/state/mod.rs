@@ -58,6 +58,9 @@ const INDEX_EXT: &str = ".folders.tsv";
 /// gzip took for 5 to 1.
 const ENGINE_ZSTD_LEVEL: i32 = 1;
 
+/// Bytes [`write_atomic_with`] gathers before each write to its file.
+const WRITE_BUFFER: usize = 1 << 18;
+
 /// An engine state file: this version's, or the gzipped JSON of earlier ones.
 fn is_engine_file(name: &str) -> bool {
     name.ends_with(ENGINE_EXT) || name.ends_with(".json.gz")
@@ -282,6 +285,29 @@ fn inflate_state(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    atomically(path, |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] of the bytes `write` writes as it makes them, never held whole (they go
+/// through a buffer of [`WRITE_BUFFER`] bytes).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use std::io::Write;
+    atomically(path, |f| {
+        let mut w = std::io::BufWriter::with_capacity(WRITE_BUFFER, f);
+        write(&mut w)?;
+        w.flush()
+    })
+}
+
+/// Writes a file with `write`: to a temporary file beside it, synced, then renamed over it (a
+/// temporary file written in part is removed).
+fn atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     // Something that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is
     // written to, never renamed over: renaming would replace the device with a file.
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
@@ -289,7 +315,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .write(true)
             .open(path)
             .map_err(|e| io_err(path, e))?;
-        return f.write_all(bytes).map_err(|e| io_err(path, e));
+        return write(&mut f).map_err(|e| io_err(path, e));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -299,8 +325,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    if let Err(e) = write(&mut f).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&tmp, e));
+    }
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }

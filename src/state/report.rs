@@ -563,10 +563,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         // run, it is read by `baseline show`, not by the next run, which goes on from the
         // engine state).
         let baselines = s.spawn(|| -> Result<()> {
-            let bytes = profiles
-                .finished_json()
-                .map_err(|e| Error::Other(e.to_string()))?;
-            write_atomic(&state.dir().join("baselines.json"), &bytes)
+            super::write_atomic_with(&state.dir().join("baselines.json"), |w| {
+                Ok(profiles.write_finished_json(w)?)
+            })
         });
         let saved = state.save_engine(
             &run_id,
