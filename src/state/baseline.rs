@@ -28,9 +28,11 @@ pub struct Profile {
     /// `AS<number> <organisation>`.
     #[serde(deserialize_with = "in_bulk")]
     pub asns: BTreeMap<String, u64>,
-    /// Source address blocks: /24 for IPv4, /48 for IPv6; service names as they are.
+    /// Source address blocks: /24 for IPv4, /48 for IPv6; service names as they are. Each
+    /// block expires when unseen for the history window, as a principal does: a principal
+    /// that stays active keeps calling from new blocks (clouds' addresses, mobile networks).
     #[serde(deserialize_with = "in_bulk")]
-    pub networks: BTreeMap<String, u64>,
+    pub networks: BTreeMap<String, Seen>,
     /// User agent families (the first word of the agent, lowercased, without its version).
     #[serde(deserialize_with = "in_bulk")]
     pub user_agents: BTreeMap<String, u64>,
@@ -39,6 +41,81 @@ pub struct Profile {
     /// Roles this principal's chains assumed (successful AssumeRole* calls).
     #[serde(deserialize_with = "in_bulk")]
     pub roles_assumed: BTreeMap<String, u64>,
+}
+
+/// Calls from an address block, and when the last was made (for expiry). `baselines.json` and
+/// other text give the calls only; the engine state (MessagePack) both, as `[calls, last]`. A
+/// block read with its calls only (from `baselines.json`, or an engine state of an earlier
+/// version) was last seen when its principal was ([`Seen::UNKNOWN`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub calls: u64,
+    pub last: Millis,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            calls: 0,
+            last: Seen::UNKNOWN,
+        }
+    }
+}
+
+impl Seen {
+    /// The time of a block read with its calls only.
+    pub const UNKNOWN: Millis = Millis::MIN;
+
+    /// Both counts of a block: calls added, the later last call.
+    fn and(self, o: Seen) -> Seen {
+        Seen {
+            calls: self.calls + o.calls,
+            last: self.last.max(o.last),
+        }
+    }
+}
+
+impl Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_u64(self.calls)
+        } else {
+            (self.calls, self.last).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Seen, D::Error> {
+        struct Calls;
+        impl<'de> serde::de::Visitor<'de> for Calls {
+            type Value = Seen;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("calls, or [calls, last seen]")
+            }
+            fn visit_u64<E: serde::de::Error>(self, calls: u64) -> Result<Seen, E> {
+                Ok(Seen {
+                    calls,
+                    last: Seen::UNKNOWN,
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, calls: i64) -> Result<Seen, E> {
+                u64::try_from(calls)
+                    .map_err(|_| E::custom(format!("{calls} calls")))
+                    .and_then(|c| self.visit_u64(c))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Seen, A::Error> {
+                let calls = a
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let last = a
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
+                Ok(Seen { calls, last })
+            }
+        }
+        d.deserialize_any(Calls)
+    }
 }
 
 /// Every principal's profile, learned slice by slice as events stream, with when each was
@@ -126,7 +203,8 @@ struct Counts {
     accounts: HashMap<Text, u64>,
     countries: HashMap<u32, u64>,
     asns: HashMap<u32, u64>,
-    networks: HashMap<u32, u64>,
+    /// Calls from each address block, and the time of the last.
+    networks: HashMap<u32, Seen>,
     user_agents: HashMap<u32, u64>,
     hour_of_week: HashMap<usize, u64>,
     roles_assumed: HashMap<Text, u64>,
@@ -215,7 +293,12 @@ impl Counter {
                 if let Some(asn) = asn {
                     *c.asns.entry(asn).or_default() += 1;
                 }
-                *c.networks.entry(net).or_default() += 1;
+                let seen = c.networks.entry(net).or_insert(Seen {
+                    calls: 0,
+                    last: e.event_time,
+                });
+                seen.calls += 1;
+                seen.last = seen.last.max(e.event_time);
             }
             if let Some(ua) = &e.user_agent {
                 let f = match family_of.get(&**ua) {
@@ -307,7 +390,15 @@ impl Profiles {
             add(&mut prof.accounts, c.accounts);
             add(&mut prof.countries, named(c.countries));
             add(&mut prof.asns, named(c.asns));
-            add(&mut prof.networks, named(c.networks));
+            for (i, n) in c.networks {
+                let name = names[i as usize].as_str();
+                match prof.networks.get_mut(name) {
+                    Some(have) => *have = have.and(n),
+                    None => {
+                        prof.networks.insert(name.to_string(), n);
+                    }
+                }
+            }
             add(&mut prof.user_agents, named(c.user_agents));
             add(&mut prof.roles_assumed, c.roles_assumed);
             for (h, n) in c.hour_of_week {
@@ -336,7 +427,10 @@ impl Profiles {
                     add(&mut m.accounts, o.accounts);
                     add(&mut m.countries, o.countries);
                     add(&mut m.asns, o.asns);
-                    add(&mut m.networks, o.networks);
+                    for (k, n) in o.networks {
+                        let have = m.networks.entry(k).or_default();
+                        *have = have.and(n);
+                    }
                     add(&mut m.user_agents, o.user_agents);
                     add(&mut m.roles_assumed, o.roles_assumed);
                     for (x, y) in m.hour_of_week.iter_mut().zip(o.hour_of_week) {
@@ -375,7 +469,9 @@ impl Profiles {
         self.spans.remove(principal);
     }
 
-    /// Drops the profiles of principals not seen since `before`.
+    /// Drops the profiles of principals not seen since `before`, and the address blocks the
+    /// others were not seen calling from since. A block of unknown time (from an earlier
+    /// version's state) is taken as last seen when its principal was, now.
     pub fn expire(&mut self, before: Millis) {
         let gone: Vec<String> = self
             .spans
@@ -385,6 +481,15 @@ impl Profiles {
             .collect();
         for p in gone {
             self.forget(&p);
+        }
+        for (p, prof) in self.profiles.iter_mut() {
+            let principal_last = self.spans.get(p).map_or(Seen::UNKNOWN, |s| s.1);
+            prof.networks.retain(|_, seen| {
+                if seen.last == Seen::UNKNOWN {
+                    seen.last = principal_last;
+                }
+                seen.last >= before
+            });
         }
     }
 
@@ -413,7 +518,7 @@ struct FinishedProfile<'a> {
     accounts: &'a BTreeMap<String, u64>,
     countries: &'a BTreeMap<String, u64>,
     asns: &'a BTreeMap<String, u64>,
-    networks: &'a BTreeMap<String, u64>,
+    networks: &'a BTreeMap<String, Seen>,
     user_agents: &'a BTreeMap<String, u64>,
     hour_of_week: &'a [u64],
     roles_assumed: &'a BTreeMap<String, u64>,
@@ -497,6 +602,11 @@ pub fn explain(p: &Profile) -> String {
             parts.join(", ")
         }
     };
+    let blocks: BTreeMap<String, u64> = p
+        .networks
+        .iter()
+        .map(|(k, seen)| (k.clone(), seen.calls))
+        .collect();
     let mut days: Vec<String> = Vec::new();
     for (d, name) in WEEKDAYS.iter().enumerate() {
         let hours: Vec<usize> = (0..24)
@@ -516,7 +626,7 @@ pub fn explain(p: &Profile) -> String {
         top(&p.accounts, 5),
         top(&p.countries, 8),
         top(&p.asns, 6),
-        top(&p.networks, 6),
+        top(&blocks, 6),
         top(&p.user_agents, 6),
         if days.is_empty() { "never".into() } else { days.join(", ") },
         top(&p.roles_assumed, 8),
@@ -526,6 +636,79 @@ pub fn explain(p: &Profile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_blocks_unseen_for_the_history_window_expire_with_their_principal_still_active() {
+        let day = 86_400_000;
+        let geo = GeoIp::bundled().unwrap();
+        let mut interner = crate::event::Interner::default();
+        let mut event = |at: Millis, ip: &str| {
+            let json = format!(
+                r#"{{"eventTime":"{}","eventSource":"s3.amazonaws.com","eventName":"ListBuckets",
+                "sourceIPAddress":"{ip}","userIdentity":{{"type":"IAMUser",
+                "arn":"arn:aws:iam::111122223333:user/ana"}}}}"#,
+                format_iso(at)
+            );
+            let raw: crate::event::raw::RawRecord = serde_json::from_str(&json).unwrap();
+            crate::event::normalize(&raw, &mut interner).unwrap()
+        };
+        let ana = "arn:aws:iam::111122223333:user/ana";
+        let who = |n: usize| vec![Some(Text::from(ana)); n];
+        let mut p = Profiles::default();
+        // Day 0 from two blocks; day 100 from one of them again.
+        let first = [event(0, "198.51.100.7"), event(day, "203.0.113.9")];
+        p.observe_as(&first, &who(2), &geo);
+        p.observe_as(&[event(100 * day, "203.0.113.10")], &who(1), &geo);
+        p.expire(10 * day);
+        let blocks: Vec<(&str, u64)> = p.profiles[ana]
+            .networks
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.calls))
+            .collect();
+        assert_eq!(
+            blocks,
+            [("203.0.113.0/24", 2)],
+            "one block expired, the principal kept"
+        );
+        assert_eq!(p.profiles[ana].networks["203.0.113.0/24"].last, 100 * day);
+
+        // The engine state keeps each block's last call; baselines.json the calls only.
+        let mut packed = Vec::new();
+        rmp_serde::encode::write_named(&mut packed, &p).unwrap();
+        let back: Profiles = rmp_serde::from_slice(&packed).unwrap();
+        assert_eq!(back.profiles, p.profiles);
+        let mut json = Vec::new();
+        p.write_finished_json(&mut json).unwrap();
+        let json = String::from_utf8(json).unwrap();
+        assert!(json.contains("\"203.0.113.0/24\": 2\n"), "{json}");
+
+        // An earlier version's state has the calls only: its blocks are taken as last seen
+        // when their principal was, at the next expiry, and expire a history window later.
+        let calls_only = rmp_serde::to_vec(&7u64).unwrap();
+        let seen: Seen = rmp_serde::from_slice(&calls_only).unwrap();
+        assert_eq!(
+            seen,
+            Seen {
+                calls: 7,
+                last: Seen::UNKNOWN
+            }
+        );
+        let mut old = Profiles::default();
+        old.observe_as(&[event(0, "198.51.100.7")], &who(1), &geo);
+        old.observe_as(&[event(5 * day, "203.0.113.9")], &who(1), &geo);
+        for seen in old.profiles.get_mut(ana).unwrap().networks.values_mut() {
+            seen.last = Seen::UNKNOWN;
+        }
+        old.expire(0);
+        assert!(old.profiles[ana]
+            .networks
+            .values()
+            .all(|s| s.last == 5 * day));
+        old.observe_as(&[event(20 * day, "192.0.2.1")], &who(1), &geo);
+        old.expire(6 * day);
+        let left: Vec<&String> = old.profiles[ana].networks.keys().collect();
+        assert_eq!(left, ["192.0.2.0/24"]);
+    }
 
     #[test]
     fn networks_are_address_blocks() {
