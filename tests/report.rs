@@ -208,8 +208,15 @@ fn a_second_run_over_the_same_input_reports_nothing_and_stores_nothing() {
     assert_eq!(code(&first), 1);
     assert_eq!(keys(&v1).len(), 6);
     let events = lake_rows(state.path(), "events");
+    let baselines = std::fs::read(state.path().join("baselines.json")).unwrap();
     let (again, v2) = report(state.path(), &[]);
     assert_eq!(code(&again), 0, "nothing new: exit 0");
+    // The history window ends at the latest call seen, not at the clock: the sample's days,
+    // long past, are still the history a night with nothing new keeps.
+    assert!(
+        std::fs::read(state.path().join("baselines.json")).unwrap() == baselines,
+        "the same baselines"
+    );
     assert!(keys(&v2).is_empty(), "{v2}");
     assert_eq!(v2["read"]["objects_new"], 0);
     assert_eq!(v2["read"]["objects_already_processed"], 1468);

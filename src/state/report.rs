@@ -403,7 +403,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         mut hunt,
         mut profiles,
         mut tally,
-        saved_at,
     } = match resumed {
         Some(r) => r,
         None => resume()?,
@@ -553,7 +552,11 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             let graph = &hunt.graph;
             hunt.detector.retain_instance_keys(|k| graph.contains(k));
         }
-        if let Some(last) = last_new.or(saved_at) {
+        // The history window ends at the latest call seen: this night's, else (a night with
+        // nothing new) the latest any run read. Not the clock: a night with nothing new over a
+        // state of last year's logs keeps their history.
+        let latest = last_new.or_else(|| state.runs().iter().filter_map(|r| r.last_event).max());
+        if let Some(last) = latest {
             let before = last - args.history_days as i64 * DAY;
             hunt.graph.expire(before);
             hunt.detector.expire(before);
@@ -684,8 +687,6 @@ struct Resumed<'a> {
     hunt: crate::engine::Hunt<'a>,
     profiles: baseline::Profiles,
     tally: DigestTally,
-    /// When the state was saved (none before the first run).
-    saved_at: Option<Millis>,
 }
 
 impl<'a> Resumed<'a> {
@@ -731,7 +732,6 @@ impl<'a> Resumed<'a> {
             hunt,
             profiles,
             tally,
-            saved_at,
         }
     }
 }
