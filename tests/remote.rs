@@ -1265,6 +1265,41 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
         .filter(|(p, delimited)| !delimited && p.contains("/2026/03/"))
         .collect();
     assert!(flat.is_empty(), "no March day folder listed: {flat:?}");
+
+    // The first run's manifest cut short: a night that lists its prefixes fetches nothing
+    // (their old objects would be new) and stops before its commit, naming the manifest.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("state.json")).unwrap()).unwrap();
+    let id = meta["runs"][0]["id"].as_str().unwrap();
+    let manifest = state.path().join(format!("manifest/{id}.tsv"));
+    let lines = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &lines[..lines.len() / 2]).unwrap();
+    m.requests_reset(SAMPLE);
+    let mut a = vec![
+        "report",
+        url.as_str(),
+        "--format",
+        "json",
+        "-q",
+        "--state",
+        &dir,
+    ];
+    a.push("--fail-on");
+    a.push("critical");
+    let o = s3run(m, &a);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(
+        stderr(&o).contains(&manifest.display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        gets(SAMPLE, &m.requests(SAMPLE)).is_empty(),
+        "nothing fetched"
+    );
+    let runs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(runs["runs"], meta["runs"], "nothing committed");
 }
 
 /// `revoke --logs s3://...` finds the key's role and account in the bucket, with the command's

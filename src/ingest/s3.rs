@@ -108,6 +108,15 @@ impl Bucket {
             let before = objects.len();
             objects.retain(|o| !have.contains(&format!("s3://{bucket}/{}", o.key)));
             known = (before - objects.len()) as u64;
+            // Without the manifest of a prefix listed, its old objects would be read as new:
+            // none is read (and `report` stops before its commit, naming the manifest).
+            if let Some(e) = have.failed() {
+                bar.finish_and_clear();
+                return Err(Box::new(failed(
+                    &url,
+                    format!("reading the state's manifest: {e}"),
+                )));
+            }
         }
         let total: u64 = objects.iter().map(|o| o.size).sum();
         bar.set_length(total);
