@@ -355,6 +355,34 @@ fn the_lake_is_partitioned_parquet_that_polars_reads_back() {
     assert_eq!(lake_rows(state.path(), "findings"), 6);
 }
 
+/// The address blocks of every baseline in a state's `baselines.json`.
+fn blocks_kept(state: &Path) -> usize {
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(state.join("baselines.json")).unwrap()).unwrap();
+    let profiles = b.as_object().unwrap().values();
+    profiles
+        .map(|p| p["networks"].as_object().unwrap().len())
+        .sum()
+}
+
+/// `--block-days` bounds the address blocks a baseline keeps after their last call, and no
+/// finding changes: no detection reads them.
+#[test]
+fn address_blocks_are_kept_for_block_days_and_the_findings_stay_the_same() {
+    let all = tempfile::tempdir().unwrap();
+    let (_, v_all) = report(all.path(), &[]);
+    let day = tempfile::tempdir().unwrap();
+    let (_, v_day) = report(day.path(), &["--block-days", "1"]);
+    let none = tempfile::tempdir().unwrap();
+    let (_, v_none) = report(none.path(), &["--block-days", "0"]);
+    let (every, recent) = (blocks_kept(all.path()), blocks_kept(day.path()));
+    assert!(recent > 0 && recent < every, "{recent} of {every} blocks");
+    assert_eq!(blocks_kept(none.path()), 0);
+    assert_eq!(keys(&v_day), keys(&v_all));
+    assert_eq!(keys(&v_none), keys(&v_all));
+    assert_eq!(keys(&v_all).len(), 6);
+}
+
 #[test]
 fn baselines_are_shown_and_forgotten() {
     let state = tempfile::tempdir().unwrap();

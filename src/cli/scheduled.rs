@@ -28,6 +28,12 @@ pub struct ReportArgs {
     /// Days of stored history the new events are judged against.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub history_days: u32,
+    /// Days an address block stays in a principal's baseline after its last call from it
+    /// (default: --history-days; 0 keeps none). `baseline show` shows the blocks; no detection
+    /// reads them, and a principal calling from clouds or mobile networks adds new ones every
+    /// day: they are most of what the saved state and `baselines.json` hold.
+    #[arg(long, value_name = "DAYS")]
+    pub block_days: Option<u32>,
     /// Hours an expired session is kept in the saved state after it could last sign a call
     /// (for calls delivered late, and for shards of one night to be merged with their chains
     /// whole; raise it to the range a shard reads when shards split by day); later it is
@@ -103,6 +109,7 @@ pub fn run(args: ReportArgs, quiet: bool) -> Result<Exit> {
             out: args.out,
             fail_on: args.fail_on,
             history_days: args.history_days,
+            block_days: args.block_days,
             keep_expired_hours: args.keep_expired_hours,
             lake_rows_held: args.lake_rows_held,
             lake_row_group: args.lake_row_group,

@@ -469,9 +469,7 @@ impl Profiles {
         self.spans.remove(principal);
     }
 
-    /// Drops the profiles of principals not seen since `before`, and the address blocks the
-    /// others were not seen calling from since. A block of unknown time (from an earlier
-    /// version's state) is taken as last seen when its principal was, now.
+    /// Drops the profiles of principals not seen since `before`.
     pub fn expire(&mut self, before: Millis) {
         let gone: Vec<String> = self
             .spans
@@ -482,6 +480,12 @@ impl Profiles {
         for p in gone {
             self.forget(&p);
         }
+    }
+
+    /// Drops the address blocks each principal was not seen calling from since `before`. A
+    /// block of unknown time (from an earlier version's state) is taken as last seen when its
+    /// principal was, now.
+    pub fn expire_blocks(&mut self, before: Millis) {
         for (p, prof) in self.profiles.iter_mut() {
             let principal_last = self.spans.get(p).map_or(Seen::UNKNOWN, |s| s.1);
             prof.networks.retain(|_, seen| {
@@ -660,6 +664,7 @@ mod tests {
         p.observe_as(&first, &who(2), &geo);
         p.observe_as(&[event(100 * day, "203.0.113.10")], &who(1), &geo);
         p.expire(10 * day);
+        p.expire_blocks(10 * day);
         let blocks: Vec<(&str, u64)> = p.profiles[ana]
             .networks
             .iter()
@@ -699,13 +704,13 @@ mod tests {
         for seen in old.profiles.get_mut(ana).unwrap().networks.values_mut() {
             seen.last = Seen::UNKNOWN;
         }
-        old.expire(0);
+        old.expire_blocks(0);
         assert!(old.profiles[ana]
             .networks
             .values()
             .all(|s| s.last == 5 * day));
         old.observe_as(&[event(20 * day, "192.0.2.1")], &who(1), &geo);
-        old.expire(6 * day);
+        old.expire_blocks(6 * day);
         let left: Vec<&String> = old.profiles[ana].networks.keys().collect();
         assert_eq!(left, ["192.0.2.0/24"]);
     }

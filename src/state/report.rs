@@ -73,6 +73,9 @@ pub struct ReportOptions {
     pub fail_on: Severity,
     /// Days of stored history the new events are judged against.
     pub history_days: u32,
+    /// Days an address block stays in a principal's baseline after its last call (none:
+    /// `history_days`; at most `history_days`; 0: none is kept).
+    pub block_days: Option<u32>,
     /// Hours an expired session is kept in the saved state after it could last sign a call.
     pub keep_expired_hours: u32,
     /// Lake rows held before they are written aside ([`super::LAKE_ROWS_HELD`]).
@@ -561,6 +564,14 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             hunt.graph.expire(before);
             hunt.detector.expire(before);
             profiles.expire(before);
+            let block_days = args
+                .block_days
+                .map_or(args.history_days, |d| d.min(args.history_days));
+            profiles.expire_blocks(if block_days == 0 {
+                Millis::MAX
+            } else {
+                last - i64::from(block_days) * DAY
+            });
         }
         // The baselines' JSON, made and written beside the saving (like the other files of the
         // run, it is read by `baseline show`, not by the next run, which goes on from the
