@@ -4,6 +4,7 @@ and nightly `report` runs with a week and with a month of history stored.
 
     tools/bench-engine.py [--bin target/release/trailhound] [--work /tmp/th-bench]
                           [--sizes 1000000,4000000,16000000] [--skip-nights] [--repeat N]
+                          [--stored 7,30] [--report-args '--block-days 7']
 
 Corpora are generated once into --work (about 330 MB gzipped per million events) and reused.
 Prints one line per measurement: wall time, peak RSS of the measured process, events/s.
@@ -16,6 +17,7 @@ night / hunt ratio of the medians: on a shared machine one pair of runs can be 1
 import argparse
 import datetime as dt
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -70,7 +72,11 @@ def main():
     ap.add_argument("--stored", default="7,30", help="days stored before the measured night")
     ap.add_argument("--repeat", type=int, default=5,
                     help="runs of each night and of its hunt (interleaved; medians printed)")
+    ap.add_argument("--report-args", default="",
+                    help="more arguments of every `report` run (storing and nights), e.g. "
+                         "'--block-days 7'")
     a = ap.parse_args()
+    more = shlex.split(a.report_args)
     os.makedirs(a.work, exist_ok=True)
     print(f"{'measurement':44} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'events':>10} {'events/s':>10}")
 
@@ -112,7 +118,7 @@ def main():
         if night > start + dt.timedelta(days=90):
             break
         first = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", state,
-                 "--until", night.isoformat(), d]
+                 "--until", night.isoformat(), *more, d]
         code, wall, rss, err = timed(first)
         line(f"report: store {stored} days", wall, rss, None)
         # The same days in one `hunt`: a first report holds every session of its backlog until
@@ -130,7 +136,7 @@ def main():
             shutil.rmtree(scratch, ignore_errors=True)
             shutil.copytree(state, scratch)
             cmd = [a.bin, "report", "--format", "json", "--out", os.devnull, "--state", scratch,
-                   "--until", nxt.isoformat(), d]
+                   "--until", nxt.isoformat(), *more, d]
             code, wall, rss, err = timed(cmd)
             for l in err.splitlines():
                 if "new events judged" in l:
