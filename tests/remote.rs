@@ -1211,7 +1211,7 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
     let state = tempfile::tempdir().unwrap();
     let url = format!("s3://{SAMPLE}");
     let dir = state.path().display().to_string();
-    let report = |extra: &[&str]| {
+    let report_run = |extra: &[&str]| {
         let mut a = vec![
             "report",
             url.as_str(),
@@ -1222,7 +1222,10 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
             &dir,
         ];
         a.extend(extra);
-        let o = s3run(m, &a);
+        s3run(m, &a)
+    };
+    let report = |extra: &[&str]| {
+        let o = report_run(extra);
         assert!(code(&o) <= 1, "{}", show(&o));
         json_of(&o)
     };
@@ -1275,18 +1278,7 @@ fn a_nightly_report_over_a_bucket_fetches_each_object_once() {
     let lines = std::fs::read(&manifest).unwrap();
     std::fs::write(&manifest, &lines[..lines.len() / 2]).unwrap();
     m.requests_reset(SAMPLE);
-    let mut a = vec![
-        "report",
-        url.as_str(),
-        "--format",
-        "json",
-        "-q",
-        "--state",
-        &dir,
-    ];
-    a.push("--fail-on");
-    a.push("critical");
-    let o = s3run(m, &a);
+    let o = report_run(&["--fail-on", "critical"]);
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(
         stderr(&o).contains(&manifest.display().to_string()),

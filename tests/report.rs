@@ -743,6 +743,15 @@ fn nights_read(logs: &Path, state: &Path, nights: &[&str]) -> u64 {
         .sum()
 }
 
+/// A report's counts of objects: new, and already processed.
+fn assert_read(v: &Value, new: u64, processed: u64) {
+    assert_eq!(v["read"]["objects_new"], new, "{}", v["read"]);
+    assert_eq!(
+        v["read"]["objects_already_processed"].as_u64().unwrap(),
+        processed
+    );
+}
+
 /// The first committed run's manifest, and where each folder's lines are in it (its index:
 /// folder, offset, length).
 fn first_manifest(state: &Path) -> (std::path::PathBuf, BTreeMap<String, (u64, u64)>) {
@@ -787,11 +796,7 @@ fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
     // Their lines lost: a night that lists none of these folders does not read them.
     std::fs::write(&manifest, &lines[..at as usize]).unwrap();
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
-    assert_eq!(v["read"]["objects_new"], 0);
-    assert_eq!(
-        v["read"]["objects_already_processed"].as_u64().unwrap(),
-        objects
-    );
+    assert_read(&v, 0, objects);
 
     // A file copied late into it: its lines are needed, and the run stops naming the
     // manifest, before reading the folder's old files as new or committing anything.
@@ -805,11 +810,7 @@ fn a_night_reads_the_manifest_only_of_the_folders_it_lists() {
     // The lines back: only the late file is new.
     std::fs::write(&manifest, lines).unwrap();
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
-    assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
-    assert_eq!(
-        v["read"]["objects_already_processed"].as_u64().unwrap(),
-        objects
-    );
+    assert_read(&v, 1, objects);
 }
 
 #[test]
@@ -831,20 +832,12 @@ fn settled_day_folders_are_not_listed_again_but_a_file_copied_late_into_one_is_r
 
     // Nothing new: the settled folders' files count as processed, as when they were listed.
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
-    assert_eq!(v["read"]["objects_new"], 0);
-    assert_eq!(
-        v["read"]["objects_already_processed"].as_u64().unwrap(),
-        objects
-    );
+    assert_read(&v, 0, objects);
 
     // The late copy changes the folder: it is listed again and the file is read.
     tree.copied_late();
     let v = report_on(logs.path(), state.path(), &["--until", NIGHTS[3]]);
-    assert_eq!(v["read"]["objects_new"], 1, "{}", v["read"]);
-    assert_eq!(
-        v["read"]["objects_already_processed"].as_u64().unwrap(),
-        objects
-    );
+    assert_read(&v, 1, objects);
     objects += 1;
 
     // The other nights, then one run over all: every file read once, and counted as

@@ -65,13 +65,13 @@ impl Default for Seen {
 impl Seen {
     /// The time of a block read with its calls only.
     pub const UNKNOWN: Millis = Millis::MIN;
+}
 
-    /// Both counts of a block: calls added, the later last call.
-    fn and(self, o: Seen) -> Seen {
-        Seen {
-            calls: self.calls + o.calls,
-            last: self.last.max(o.last),
-        }
+/// Both counts of a block: calls added, the later last call.
+impl std::ops::AddAssign for Seen {
+    fn add_assign(&mut self, o: Seen) {
+        self.calls += o.calls;
+        self.last = self.last.max(o.last);
     }
 }
 
@@ -293,12 +293,10 @@ impl Counter {
                 if let Some(asn) = asn {
                     *c.asns.entry(asn).or_default() += 1;
                 }
-                let seen = c.networks.entry(net).or_insert(Seen {
-                    calls: 0,
+                *c.networks.entry(net).or_default() += Seen {
+                    calls: 1,
                     last: e.event_time,
-                });
-                seen.calls += 1;
-                seen.last = seen.last.max(e.event_time);
+                };
             }
             if let Some(ua) = &e.user_agent {
                 let f = match family_of.get(&**ua) {
@@ -345,9 +343,9 @@ impl Profiles {
     /// maximum, so neither the order of the principals nor how the events were cut into
     /// counters matters.
     pub fn add(&mut self, counter: Counter) {
-        fn add<K: AsRef<str>>(
-            m: &mut BTreeMap<String, u64>,
-            counts: impl IntoIterator<Item = (K, u64)>,
+        fn add<K: AsRef<str>, V: std::ops::AddAssign>(
+            m: &mut BTreeMap<String, V>,
+            counts: impl IntoIterator<Item = (K, V)>,
         ) {
             for (k, n) in counts {
                 match m.get_mut(k.as_ref()) {
@@ -361,8 +359,9 @@ impl Profiles {
         let Counter {
             names, principals, ..
         } = counter;
-        let named =
-            |m: HashMap<u32, u64>| m.into_iter().map(|(i, n)| (names[i as usize].as_str(), n));
+        fn named<V>(names: &[String], m: HashMap<u32, V>) -> impl Iterator<Item = (&str, V)> {
+            m.into_iter().map(|(i, n)| (names[i as usize].as_str(), n))
+        }
         for (p, c) in principals {
             let p = &*p;
             match self.spans.get_mut(p) {
@@ -388,18 +387,10 @@ impl Profiles {
             prof.events += c.events;
             prof.errors += c.errors;
             add(&mut prof.accounts, c.accounts);
-            add(&mut prof.countries, named(c.countries));
-            add(&mut prof.asns, named(c.asns));
-            for (i, n) in c.networks {
-                let name = names[i as usize].as_str();
-                match prof.networks.get_mut(name) {
-                    Some(have) => *have = have.and(n),
-                    None => {
-                        prof.networks.insert(name.to_string(), n);
-                    }
-                }
-            }
-            add(&mut prof.user_agents, named(c.user_agents));
+            add(&mut prof.countries, named(&names, c.countries));
+            add(&mut prof.asns, named(&names, c.asns));
+            add(&mut prof.networks, named(&names, c.networks));
+            add(&mut prof.user_agents, named(&names, c.user_agents));
             add(&mut prof.roles_assumed, c.roles_assumed);
             for (h, n) in c.hour_of_week {
                 if let Some(v) = prof.hour_of_week.get_mut(h) {
@@ -411,11 +402,14 @@ impl Profiles {
 
     /// Combines the profiles of shards: counts added, first and last seen widened.
     pub fn merge(mut self, other: Profiles) -> Profiles {
-        let add = |a: &mut BTreeMap<String, u64>, b: BTreeMap<String, u64>| {
+        fn add<V: Default + std::ops::AddAssign>(
+            a: &mut BTreeMap<String, V>,
+            b: BTreeMap<String, V>,
+        ) {
             for (k, n) in b {
                 *a.entry(k).or_default() += n;
             }
-        };
+        }
         for (p, o) in other.profiles {
             match self.profiles.get_mut(&p) {
                 None => {
@@ -427,10 +421,7 @@ impl Profiles {
                     add(&mut m.accounts, o.accounts);
                     add(&mut m.countries, o.countries);
                     add(&mut m.asns, o.asns);
-                    for (k, n) in o.networks {
-                        let have = m.networks.entry(k).or_default();
-                        *have = have.and(n);
-                    }
+                    add(&mut m.networks, o.networks);
                     add(&mut m.user_agents, o.user_agents);
                     add(&mut m.roles_assumed, o.roles_assumed);
                     for (x, y) in m.hour_of_week.iter_mut().zip(o.hour_of_week) {
