@@ -365,22 +365,46 @@ fn blocks_kept(state: &Path) -> usize {
         .sum()
 }
 
-/// `--block-days` bounds the address blocks a baseline keeps after their last call, and no
-/// finding changes: no detection reads them.
+/// `--block-days` bounds the address blocks a baseline keeps after their last call (a week by
+/// default: the sample's week keeps them all), and no finding changes: no detection reads them.
 #[test]
 fn address_blocks_are_kept_for_block_days_and_the_findings_stay_the_same() {
     let all = tempfile::tempdir().unwrap();
-    let (_, v_all) = report(all.path(), &[]);
+    let (_, v_all) = report(all.path(), &["--block-days", "90"]);
+    let week = tempfile::tempdir().unwrap();
+    let (_, v_week) = report(week.path(), &[]);
     let day = tempfile::tempdir().unwrap();
     let (_, v_day) = report(day.path(), &["--block-days", "1"]);
     let none = tempfile::tempdir().unwrap();
     let (_, v_none) = report(none.path(), &["--block-days", "0"]);
     let (every, recent) = (blocks_kept(all.path()), blocks_kept(day.path()));
     assert!(recent > 0 && recent < every, "{recent} of {every} blocks");
+    assert_eq!(blocks_kept(week.path()), every);
     assert_eq!(blocks_kept(none.path()), 0);
-    assert_eq!(keys(&v_day), keys(&v_all));
-    assert_eq!(keys(&v_none), keys(&v_all));
+    for v in [&v_week, &v_day, &v_none] {
+        assert_eq!(keys(v), keys(&v_all));
+    }
     assert_eq!(keys(&v_all).len(), 6);
+}
+
+/// A principal back to an address block after more than `--block-days` away is counted afresh
+/// from its return, so nightly runs keep what one run over the same days keeps, byte for byte,
+/// even where a block expired between two nights.
+#[test]
+fn nightly_runs_keep_the_baselines_one_run_over_the_same_days_keeps() {
+    for extra in [&[][..], &["--block-days", "1"]] {
+        let daily = tempfile::tempdir().unwrap();
+        for night in NIGHTS {
+            report(daily.path(), &[&["--until", night][..], extra].concat());
+        }
+        let once = tempfile::tempdir().unwrap();
+        report(once.path(), extra);
+        let baselines = |d: &Path| std::fs::read(d.join("baselines.json")).unwrap();
+        assert!(
+            baselines(daily.path()) == baselines(once.path()),
+            "{extra:?}: the nights' baselines differ from one run's"
+        );
+    }
 }
 
 #[test]

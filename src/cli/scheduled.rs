@@ -28,12 +28,13 @@ pub struct ReportArgs {
     /// Days of stored history the new events are judged against.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub history_days: u32,
-    /// Days an address block stays in a principal's baseline after its last call from it
-    /// (default: --history-days; 0 keeps none). `baseline show` shows the blocks; no detection
-    /// reads them, and a principal calling from clouds or mobile networks adds new ones every
-    /// day: they are most of what the saved state and `baselines.json` hold.
-    #[arg(long, value_name = "DAYS")]
-    pub block_days: Option<u32>,
+    /// Days an address block stays in a principal's baseline after its last call from it (at
+    /// most --history-days; 0 keeps none). A principal back to a block after longer away is
+    /// counted afresh. `baseline show` shows the blocks; no detection reads them, and a
+    /// principal calling from clouds or mobile networks adds new ones every day: kept for the
+    /// history window, they would be most of what the saved state and `baselines.json` hold.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub block_days: u32,
     /// Hours an expired session is kept in the saved state after it could last sign a call
     /// (for calls delivered late, and for shards of one night to be merged with their chains
     /// whole; raise it to the range a shard reads when shards split by day); later it is

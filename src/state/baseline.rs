@@ -29,8 +29,9 @@ pub struct Profile {
     #[serde(deserialize_with = "in_bulk")]
     pub asns: BTreeMap<String, u64>,
     /// Source address blocks: /24 for IPv4, /48 for IPv6; service names as they are. Each
-    /// block expires when unseen for the history window, as a principal does: a principal
-    /// that stays active keeps calling from new blocks (clouds' addresses, mobile networks).
+    /// block expires when unseen for a while (`report --block-days`), as a principal does for
+    /// longer: a principal that stays active keeps calling from new blocks (clouds' addresses,
+    /// mobile networks). The calls are those since the principal last came back to it.
     #[serde(deserialize_with = "in_bulk")]
     pub networks: BTreeMap<String, Seen>,
     /// User agent families (the first word of the agent, lowercased, without its version).
@@ -180,8 +181,13 @@ pub fn principals(events: &[Event], sessions: &impl Lookup) -> Vec<Option<Text>>
 /// Events counted per principal before they are added to the profiles (one map update per
 /// distinct value, not per event): several slices may be counted, block by block beside other
 /// counts of the same block while its events are in the cache, before [`Profiles::add`].
-#[derive(Default)]
 pub struct Counter {
+    /// How long a principal may stay away from an address block and come back to the same
+    /// count: after a longer absence its calls are counted afresh, as the block expired
+    /// ([`Profiles::expire_blocks`]) between nightly runs would have been. So one run over many
+    /// days and nightly runs over the same days keep the same counts (events come in time
+    /// order).
+    block_gap: Millis,
     /// Each address counted, looked up once: the indices of its country, network and address
     /// block in `names`.
     place_of: HashMap<Text, Place>,
@@ -203,11 +209,52 @@ struct Counts {
     accounts: HashMap<Text, u64>,
     countries: HashMap<u32, u64>,
     asns: HashMap<u32, u64>,
-    /// Calls from each address block, and the time of the last.
-    networks: HashMap<u32, Seen>,
+    /// Calls from each address block since the principal last came back to it.
+    networks: HashMap<u32, Streak>,
     user_agents: HashMap<u32, u64>,
     hour_of_week: HashMap<usize, u64>,
     roles_assumed: HashMap<Text, u64>,
+}
+
+/// Calls from an address block as a counter counts them: those since the principal last
+/// came back to it after more than the counter's gap (`fresh`: the counter saw that absence
+/// itself), the first and the last of them.
+#[derive(Clone, Copy)]
+struct Streak {
+    calls: u64,
+    first: Millis,
+    last: Millis,
+    fresh: bool,
+}
+
+impl Streak {
+    fn new(at: Millis) -> Streak {
+        Streak {
+            calls: 1,
+            first: at,
+            last: at,
+            fresh: false,
+        }
+    }
+
+    /// One more call at `at`: counted afresh after an absence longer than `gap`.
+    fn call(&mut self, at: Millis, gap: Millis) {
+        if at.saturating_sub(self.last) > gap {
+            *self = Streak {
+                fresh: true,
+                ..Streak::new(at)
+            };
+        } else {
+            self.calls += 1;
+            self.last = self.last.max(at);
+        }
+    }
+}
+
+impl Default for Counter {
+    fn default() -> Counter {
+        Counter::new(Millis::MAX)
+    }
 }
 
 /// Where an address is: country, `AS<number> <organisation>`, address block (indices of
@@ -225,16 +272,31 @@ fn bump(m: &mut HashMap<Text, u64>, key: &Text) {
 }
 
 impl Counter {
+    /// A counter that counts a principal's calls from an address block afresh when it comes
+    /// back to the block after more than `block_gap` away.
+    pub fn new(block_gap: Millis) -> Counter {
+        Counter {
+            block_gap,
+            place_of: HashMap::default(),
+            family_of: HashMap::default(),
+            names: Vec::new(),
+            index: HashMap::default(),
+            principals: HashMap::default(),
+        }
+    }
+
     /// Counts events whose principals are known: `principals[i]` is that of `events[i]`
     /// ([`principals`]); events of none are not counted.
     pub fn count(&mut self, events: &[Event], principals: &[Option<Text>], geo: &GeoIp) {
         let Counter {
+            block_gap,
             place_of,
             family_of,
             names,
             index,
             principals: counts,
         } = self;
+        let gap = *block_gap;
         let mut name = |n: String| -> u32 {
             *index.entry(n).or_insert_with_key(|n| {
                 names.push(n.clone());
@@ -293,10 +355,12 @@ impl Counter {
                 if let Some(asn) = asn {
                     *c.asns.entry(asn).or_default() += 1;
                 }
-                *c.networks.entry(net).or_default() += Seen {
-                    calls: 1,
-                    last: e.event_time,
-                };
+                match c.networks.get_mut(&net) {
+                    Some(streak) => streak.call(e.event_time, gap),
+                    None => {
+                        c.networks.insert(net, Streak::new(e.event_time));
+                    }
+                }
             }
             if let Some(ua) = &e.user_agent {
                 let f = match family_of.get(&**ua) {
@@ -341,7 +405,9 @@ impl Profiles {
 
     /// Adds what a counter counted. Counts are sums, first and last seen a minimum and a
     /// maximum, so neither the order of the principals nor how the events were cut into
-    /// counters matters.
+    /// counters matters. An address block's calls start again when the counter's first call
+    /// from it comes after more than the counter's gap (see [`Counter::new`]): counters added
+    /// in the order of their events count as one counter over them all would.
     pub fn add(&mut self, counter: Counter) {
         fn add<K: AsRef<str>, V: std::ops::AddAssign>(
             m: &mut BTreeMap<String, V>,
@@ -357,7 +423,10 @@ impl Profiles {
             }
         }
         let Counter {
-            names, principals, ..
+            block_gap,
+            names,
+            principals,
+            ..
         } = counter;
         fn named<V>(names: &[String], m: HashMap<u32, V>) -> impl Iterator<Item = (&str, V)> {
             m.into_iter().map(|(i, n)| (names[i as usize].as_str(), n))
@@ -389,7 +458,26 @@ impl Profiles {
             add(&mut prof.accounts, c.accounts);
             add(&mut prof.countries, named(&names, c.countries));
             add(&mut prof.asns, named(&names, c.asns));
-            add(&mut prof.networks, named(&names, c.networks));
+            for (block, streak) in named(&names, c.networks) {
+                let seen = Seen {
+                    calls: streak.calls,
+                    last: streak.last,
+                };
+                match prof.networks.get_mut(block) {
+                    // Back within the gap: the same count goes on.
+                    Some(had)
+                        if !streak.fresh
+                            && (had.last == Seen::UNKNOWN
+                                || streak.first.saturating_sub(had.last) <= block_gap) =>
+                    {
+                        *had += seen
+                    }
+                    Some(had) => *had = seen,
+                    None => {
+                        prof.networks.insert(block.to_string(), seen);
+                    }
+                }
+            }
             add(&mut prof.user_agents, named(&names, c.user_agents));
             add(&mut prof.roles_assumed, c.roles_assumed);
             for (h, n) in c.hour_of_week {
@@ -632,23 +720,30 @@ pub fn explain(p: &Profile) -> String {
 mod tests {
     use super::*;
 
+    const DAY: Millis = 86_400_000;
+    const ANA: &str = "arn:aws:iam::111122223333:user/ana";
+
+    /// A call of user ana at `at` from `ip`.
+    fn event(at: Millis, ip: &str) -> Event {
+        let json = format!(
+            r#"{{"eventTime":"{}","eventSource":"s3.amazonaws.com","eventName":"ListBuckets",
+            "sourceIPAddress":"{ip}","userIdentity":{{"type":"IAMUser","arn":"{ANA}"}}}}"#,
+            format_iso(at)
+        );
+        let raw: crate::event::raw::RawRecord = serde_json::from_str(&json).unwrap();
+        crate::event::normalize(&raw, &mut crate::event::Interner::default()).unwrap()
+    }
+
+    /// The principal of `n` events of ana.
+    fn who(n: usize) -> Vec<Option<Text>> {
+        vec![Some(Text::from(ANA)); n]
+    }
+
     #[test]
     fn address_blocks_unseen_for_the_history_window_expire_with_their_principal_still_active() {
-        let day = 86_400_000;
+        let day = DAY;
         let geo = GeoIp::bundled().unwrap();
-        let mut interner = crate::event::Interner::default();
-        let mut event = |at: Millis, ip: &str| {
-            let json = format!(
-                r#"{{"eventTime":"{}","eventSource":"s3.amazonaws.com","eventName":"ListBuckets",
-                "sourceIPAddress":"{ip}","userIdentity":{{"type":"IAMUser",
-                "arn":"arn:aws:iam::111122223333:user/ana"}}}}"#,
-                format_iso(at)
-            );
-            let raw: crate::event::raw::RawRecord = serde_json::from_str(&json).unwrap();
-            crate::event::normalize(&raw, &mut interner).unwrap()
-        };
-        let ana = "arn:aws:iam::111122223333:user/ana";
-        let who = |n: usize| vec![Some(Text::from(ana)); n];
+        let ana = ANA;
         let mut p = Profiles::default();
         // Day 0 from two blocks; day 100 from one of them again.
         let first = [event(0, "198.51.100.7"), event(day, "203.0.113.9")];
@@ -704,6 +799,61 @@ mod tests {
         old.expire_blocks(6 * day);
         let left: Vec<&String> = old.profiles[ana].networks.keys().collect();
         assert_eq!(left, ["192.0.2.0/24"]);
+    }
+
+    #[test]
+    fn a_principal_back_to_a_block_after_the_gap_is_counted_afresh_however_its_calls_were_cut() {
+        let geo = GeoIp::bundled().unwrap();
+        let gap = 3 * DAY;
+        // Days 0 and 1, then four days away (more than the gap), then days 5 and 6; a call
+        // from another block in between (day 4.5) keeps the principal active.
+        let calls: Vec<Event> = [0, 2, 9, 10, 12]
+            .iter()
+            .map(|&half| {
+                let ip = if half == 9 {
+                    "198.51.100.7"
+                } else {
+                    "203.0.113.9"
+                };
+                event(half * DAY / 2, ip)
+            })
+            .collect();
+        let block = |p: &Profiles| p.profiles[ANA].networks["203.0.113.0/24"];
+        let want = Seen {
+            calls: 2,
+            last: 6 * DAY,
+        };
+        // One counter over all of them.
+        let mut once = Profiles::default();
+        let mut counter = Counter::new(gap);
+        counter.count(&calls, &who(calls.len()), &geo);
+        once.add(counter);
+        assert_eq!(block(&once), want);
+        // A counter per call, added in turn (a run adds its counter when it holds many values).
+        let mut cut = Profiles::default();
+        // A run a night, each expiring the blocks unseen for the gap, as `report` does.
+        let mut nightly = Profiles::default();
+        for (i, call) in calls.iter().enumerate() {
+            let mut counter = Counter::new(gap);
+            counter.count(std::slice::from_ref(call), &who(1), &geo);
+            cut.add(counter);
+            let mut counter = Counter::new(gap);
+            counter.count(std::slice::from_ref(call), &who(1), &geo);
+            nightly.add(counter);
+            nightly.expire_blocks(call.event_time - gap);
+            // The night of day 4.5 let the block go.
+            let kept = nightly.profiles[ANA]
+                .networks
+                .contains_key("203.0.113.0/24");
+            assert_eq!(kept, i != 2, "night {i}");
+        }
+        assert_eq!(block(&cut), want);
+        assert_eq!(block(&nightly), want);
+        assert_eq!(once.profiles, nightly.profiles);
+        // Without a gap, calls add up however long the principal stayed away.
+        let mut always = Profiles::default();
+        always.observe_as(&calls, &who(calls.len()), &geo);
+        assert_eq!(block(&always).calls, 4);
     }
 
     #[test]

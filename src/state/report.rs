@@ -73,9 +73,10 @@ pub struct ReportOptions {
     pub fail_on: Severity,
     /// Days of stored history the new events are judged against.
     pub history_days: u32,
-    /// Days an address block stays in a principal's baseline after its last call (none:
-    /// `history_days`; at most `history_days`; 0: none is kept).
-    pub block_days: Option<u32>,
+    /// Days an address block stays in a principal's baseline after its last call (at most
+    /// `history_days`; 0: none is kept). A principal back to a block after longer away is
+    /// counted afresh from its return, in one run as across nightly runs.
+    pub block_days: u32,
     /// Hours an expired session is kept in the saved state after it could last sign a call.
     pub keep_expired_hours: u32,
     /// Lake rows held before they are written aside ([`super::LAKE_ROWS_HELD`]).
@@ -342,6 +343,8 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
         .row_groups_of(args.lake_row_group)
         .spilling(spill_dir, args.lake_rows_held.max(1))
         .encoding_ahead(state.handle(), &run_id, super::Encoder::events())?;
+    // Address blocks are kept at most as long as their principals.
+    let block_days = args.block_days.min(args.history_days);
     let mut first_new: Option<Millis> = None;
     let mut last_new: Option<Millis> = None;
     let mut touched: FastSet<crate::event::Text> = FastSet::default();
@@ -351,7 +354,7 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
     // takes the next slice: the same counts, off the engine's path.
     let (data, kept) = std::thread::scope(|s| {
         let (to_keeper, slices) = std::sync::mpsc::sync_channel::<Kept>(0);
-        let keeper = s.spawn(|| keep_slices(slices, lake, &geo));
+        let keeper = s.spawn(|| keep_slices(slices, lake, &geo, block_days));
         let data = ingest::stream(&args.paths, &opts, args.slicing, &mut |slice| {
             let r = match &mut resumed {
                 Some(r) => r,
@@ -564,9 +567,6 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             hunt.graph.expire(before);
             hunt.detector.expire(before);
             profiles.expire(before);
-            let block_days = args
-                .block_days
-                .map_or(args.history_days, |d| d.min(args.history_days));
             profiles.expire_blocks(if block_days == 0 {
                 Millis::MAX
             } else {
@@ -765,9 +765,12 @@ fn keep_slices(
     slices: std::sync::mpsc::Receiver<Kept>,
     mut lake: super::LakeParts<Event>,
     geo: &crate::geoip::GeoIp,
+    block_days: u32,
 ) -> Result<(Option<Box<Learned>>, super::LakeParts<Event>)> {
     let mut learned: Option<Box<Learned>> = None;
-    let mut counter = baseline::Counter::default();
+    let block_gap = i64::from(block_days) * DAY;
+    let new_counter = || baseline::Counter::new(block_gap);
+    let mut counter = new_counter();
     for kept in slices {
         match kept {
             Kept::Learned(l) => learned = Some(l),
@@ -785,7 +788,7 @@ fn keep_slices(
                     tally.observe(block, of, geo);
                 }
                 if counter.held() > COUNTED_HELD {
-                    profiles.add(std::mem::take(&mut counter));
+                    profiles.add(std::mem::replace(&mut counter, new_counter()));
                 }
                 drop(principals);
                 lake.push(slice, lake_partition);
