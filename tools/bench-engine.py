@@ -4,7 +4,7 @@ and nightly `report` runs with a week and with a month of history stored.
 
     tools/bench-engine.py [--bin target/release/trailhound] [--work /tmp/th-bench]
                           [--sizes 1000000,4000000,16000000] [--skip-nights] [--repeat N]
-                          [--stored 7,30] [--report-args '--block-days 7']
+                          [--stored 7,30] [--report-args '--block-days 90']
 
 Corpora are generated once into --work (about 330 MB gzipped per million events) and reused.
 Prints one line per measurement: wall time, peak RSS of the measured process, events/s.
@@ -74,7 +74,7 @@ def main():
                     help="runs of each night and of its hunt (interleaved; medians printed)")
     ap.add_argument("--report-args", default="",
                     help="more arguments of every `report` run (storing and nights), e.g. "
-                         "'--block-days 7'")
+                         "'--block-days 90'")
     a = ap.parse_args()
     more = shlex.split(a.report_args)
     os.makedirs(a.work, exist_ok=True)
