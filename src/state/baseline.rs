@@ -245,7 +245,9 @@ impl Streak {
                 ..Streak::new(at)
             };
         } else {
+            // A call delivered late may come before the first.
             self.calls += 1;
+            self.first = self.first.min(at);
             self.last = self.last.max(at);
         }
     }
