@@ -230,6 +230,7 @@ fn a_run_killed_before_its_commit_leaves_the_previous_state_usable() {
         let state = tempfile::tempdir().unwrap();
         let (_, first) = report(state.path(), &["--until", "2026-03-05"]);
         let read_first = first["read"]["objects_new"].as_u64().unwrap();
+        assert!(state.path().join(".closed").exists());
         let before = std::fs::read(state.path().join("state.json")).unwrap();
         let events_before = lake_rows(state.path(), "events");
         let killed = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
@@ -242,6 +243,12 @@ fn a_run_killed_before_its_commit_leaves_the_previous_state_usable() {
         assert!(
             !killed.status.success(),
             "{point}: the run should have died"
+        );
+        // The first run left its note that nothing of it is uncommitted; the killed run took
+        // it away before writing, so the next run looks for what it left.
+        assert!(
+            !state.path().join(".closed").exists(),
+            "{point}: a killed run leaves no note"
         );
         assert_eq!(
             std::fs::read(state.path().join("state.json")).unwrap(),

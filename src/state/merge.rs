@@ -174,6 +174,7 @@ pub fn merge(shards: &[PathBuf], into: &Path, now: Millis) -> Result<Merged> {
         last_event,
     });
     target.commit_all(runs)?;
+    target.close();
     Ok(out)
 }
 

@@ -61,6 +61,11 @@ const ENGINE_ZSTD_LEVEL: i32 = 1;
 /// Bytes [`write_atomic_with`] gathers before each write to its file.
 const WRITE_BUFFER: usize = 1 << 18;
 
+/// The note a writing run leaves when it ends committed ([`State::close`]): the id of the last
+/// committed run. While it names the last committed run, no killed run left files behind, and
+/// the next run need not look through the lake (which grows with the days stored) for them.
+const CLOSED: &str = ".closed";
+
 /// An engine state file: this version's, or the gzipped JSON of earlier ones.
 fn is_engine_file(name: &str) -> bool {
     name.ends_with(ENGINE_EXT) || name.ends_with(".json.gz")
@@ -425,8 +430,18 @@ impl State {
             meta: read_meta(dir)?,
             _lock: Some(lock),
         };
-        s.remove_uncommitted();
+        s.remove_uncommitted()?;
         Ok(s)
+    }
+
+    /// Ends a writing run that committed, or wrote nothing a run owns (its last write done):
+    /// notes that nothing uncommitted is left, so the next run opens without looking through the
+    /// state's folders. A run that ends otherwise (an error, killed) leaves no note, and the
+    /// next run looks.
+    pub fn close(self) {
+        if let Some(last) = self.meta.runs.last() {
+            let _ = std::fs::write(self.dir.join(CLOSED), &last.id);
+        }
     }
 
     /// Opens a state directory to read its committed runs: no lock, nothing removed (a run
@@ -464,8 +479,11 @@ impl State {
     }
 
     /// Files of runs that never committed, and temporary files, are deleted: only in the
-    /// state's own folders, never elsewhere in a directory given as `--state`.
-    fn remove_uncommitted(&self) {
+    /// state's own folders, never elsewhere in a directory given as `--state`. The folders are
+    /// looked through unless the last run closed the state ([`State::close`]); the note is then
+    /// taken away, for good, before this run writes anything: if it is killed, the next run
+    /// looks.
+    fn remove_uncommitted(&self) -> Result<()> {
         let runs: HashSet<String> = self.committed().into_iter().map(String::from).collect();
         let is_temp = |name: &str| name.starts_with('.') && name.contains(".tmp-");
         let root_files = std::fs::read_dir(&self.dir)
@@ -478,6 +496,19 @@ impl State {
             if is_temp(&f.file_name().unwrap_or_default().to_string_lossy()) {
                 let _ = std::fs::remove_file(&f);
             }
+        }
+        let closed = self.dir.join(CLOSED);
+        let last = self.meta.runs.last().map(|r| r.id.as_str());
+        let was_closed = std::fs::read_to_string(&closed).is_ok_and(|id| Some(id.as_str()) == last);
+        match std::fs::remove_file(&closed) {
+            Ok(()) => std::fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(&self.dir, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&closed, e)),
+        }
+        if was_closed {
+            return Ok(());
         }
         for f in walk(&self.dir.join("manifest"))
             .into_iter()
@@ -498,6 +529,7 @@ impl State {
                 let _ = std::fs::remove_file(&f);
             }
         }
+        Ok(())
     }
 
     /// The names (paths, s3:// URLs) of every log object committed runs processed: a run's
@@ -1227,6 +1259,57 @@ pub(crate) mod tests {
         assert!(!dir.path().join("manifest/run-b.tsv").exists());
         assert!(!dir.path().join("manifest/run-b.folders.tsv").exists());
         assert!(!dir.path().join("manifest/.x.tmp-1").exists());
+    }
+
+    #[test]
+    fn a_state_its_last_run_closed_is_not_looked_through_and_one_left_open_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |id: &str| RunRecord {
+            id: id.into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            inputs: vec![],
+            objects: 1,
+            events: 0,
+            findings: 0,
+            last_event: None,
+        };
+        let mut s = State::open(dir.path()).unwrap();
+        s.write_manifest("run-a", &[("a.json.gz".into(), 10)])
+            .unwrap();
+        s.commit(run("run-a")).unwrap();
+        s.close();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(CLOSED)).unwrap(),
+            "run-a"
+        );
+        // The next run opens without looking (a file no run of a closed state can have left is
+        // not found), and takes the note away before it writes: killed, it leaves none.
+        let stray = dir
+            .path()
+            .join("lake/events/account=1/date=2026-03-02/run-x.parquet");
+        std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+        std::fs::write(&stray, b"PAR1").unwrap();
+        let s = State::open(dir.path()).unwrap();
+        assert!(stray.exists());
+        assert!(!dir.path().join(CLOSED).exists());
+        s.write_manifest("run-b", &[("b.json.gz".into(), 10)])
+            .unwrap();
+        drop(s);
+        // So the run after the killed one looks, and removes what no committed run wrote.
+        let s = State::open(dir.path()).unwrap();
+        assert!(!dir.path().join("manifest/run-b.tsv").exists());
+        assert!(!stray.exists());
+        assert!(s.manifest().unwrap().contains("a.json.gz"));
+        // A note naming another run than the last committed (a trailhound that knows no note
+        // committed since) is not trusted either.
+        let mut s = s;
+        s.commit(run("run-c")).unwrap();
+        drop(s);
+        std::fs::write(dir.path().join(CLOSED), "run-a").unwrap();
+        std::fs::write(&stray, b"PAR1").unwrap();
+        State::open(dir.path()).unwrap();
+        assert!(!stray.exists());
     }
 
     #[test]

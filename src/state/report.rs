@@ -206,6 +206,7 @@ pub fn run_baseline(cmd: BaselineAction) -> Result<Exit> {
             let bytes =
                 serde_json::to_vec_pretty(&profiles).map_err(|e| Error::Other(e.to_string()))?;
             write_atomic(&state.dir().join("baselines.json"), &bytes)?;
+            state.close();
             eprintln!(
                 "trailhound: {} baseline of {principal} forgotten as of {}: history before it no longer counts",
                 if had { "the" } else { "no stored" },
@@ -677,6 +678,9 @@ pub fn run(args: ReportOptions, quiet: bool) -> Result<Exit> {
             state.dir().display()
         );
     }
+    // Committed, and nothing more is written: the next run need not look for what this one
+    // left.
+    state.close();
     // The process ends with the run: the engine and the graph (every living session, with its
     // issuing call and chain), and what was retired from the engine before it was saved, are
     // left to the operating system instead of being freed object by object, a tenth of a
