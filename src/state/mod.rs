@@ -501,9 +501,14 @@ impl State {
         let last = self.meta.runs.last().map(|r| r.id.as_str());
         let was_closed = std::fs::read_to_string(&closed).is_ok_and(|id| Some(id.as_str()) == last);
         match std::fs::remove_file(&closed) {
+            // The removal made durable (the folder synced) before anything else is written,
+            // where a folder can be synced.
+            #[cfg(unix)]
             Ok(()) => std::fs::File::open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| io_err(&self.dir, e))?,
+            #[cfg(not(unix))]
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(&closed, e)),
         }
