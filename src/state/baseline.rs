@@ -357,12 +357,10 @@ impl Counter {
                 if let Some(asn) = asn {
                     *c.asns.entry(asn).or_default() += 1;
                 }
-                match c.networks.get_mut(&net) {
-                    Some(streak) => streak.call(e.event_time, gap),
-                    None => {
-                        c.networks.insert(net, Streak::new(e.event_time));
-                    }
-                }
+                c.networks
+                    .entry(net)
+                    .and_modify(|streak| streak.call(e.event_time, gap))
+                    .or_insert_with(|| Streak::new(e.event_time));
             }
             if let Some(ua) = &e.user_agent {
                 let f = match family_of.get(&**ua) {

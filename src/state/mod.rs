@@ -1269,20 +1269,10 @@ pub(crate) mod tests {
     #[test]
     fn a_state_its_last_run_closed_is_not_looked_through_and_one_left_open_is() {
         let dir = tempfile::tempdir().unwrap();
-        let run = |id: &str| RunRecord {
-            id: id.into(),
-            started_at: String::new(),
-            finished_at: String::new(),
-            inputs: vec![],
-            objects: 1,
-            events: 0,
-            findings: 0,
-            last_event: None,
-        };
         let mut s = State::open(dir.path()).unwrap();
         s.write_manifest("run-a", &[("a.json.gz".into(), 10)])
             .unwrap();
-        s.commit(run("run-a")).unwrap();
+        commit(&mut s, "run-a");
         s.close();
         assert_eq!(
             std::fs::read_to_string(dir.path().join(CLOSED)).unwrap(),
@@ -1309,7 +1299,7 @@ pub(crate) mod tests {
         // A note naming another run than the last committed (a trailhound that knows no note
         // committed since) is not trusted either.
         let mut s = s;
-        s.commit(run("run-c")).unwrap();
+        commit(&mut s, "run-c");
         drop(s);
         std::fs::write(dir.path().join(CLOSED), "run-a").unwrap();
         std::fs::write(&stray, b"PAR1").unwrap();
